@@ -1,0 +1,3 @@
+/** tcpsend's public library API. */
+export * from './errors.js';
+export * from './io/index.js';

@@ -1,0 +1,16 @@
+export { ChunkQueue } from './chunk-queue.js';
+export {
+  SocketFile,
+  DEFAULT_MAX_LINE_LENGTH,
+  DEFAULT_READ_HIGH_WATER_MARK,
+  type SocketFileOptions,
+  type ReadLineOptions,
+  type PipeToOptions,
+} from './socket-file.js';
+export {
+  sendFileRange,
+  DEFAULT_SENDFILE_CHUNK,
+  type FileSource,
+  type ReadableFile,
+  type SendfileOptions,
+} from './sendfile.js';

@@ -1,0 +1,191 @@
+/**
+ * sendfile(file, offset, count) for any Writable, after Python's socket.sendfile().
+ *
+ * Node has no sendfile(2), so the fast path here is the next best thing: a small pool of
+ * preallocated buffers, positional reads into them while earlier ones are still being written
+ * (disk and socket overlap), and no allocation per chunk. A buffer goes back to the pool only
+ * when the stream's write callback says it has been handed to the kernel, which also bounds
+ * memory (pool size) and gives an exact count of bytes sent, success or failure.
+ */
+import { close as closeFd, open as openFile, read as readFd } from 'node:fs';
+import { promisify } from 'node:util';
+import type { Writable } from 'node:stream';
+import { TimeoutError, TransferInterruptedError, UsageError } from '../errors.js';
+
+const readFdAsync = promisify(readFd);
+const openAsync = promisify(openFile);
+
+/** Anything with positional reads: a node:fs/promises FileHandle, memfs's, or a test double. */
+export interface ReadableFile {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+}
+
+/** A path, an open file descriptor, or a file handle. */
+export type FileSource = string | number | ReadableFile;
+
+export interface SendfileOptions {
+  /** Sees each chunk as it is read, before it is written (hashing, progress). */
+  onChunk?: (chunk: Buffer) => void;
+  /** Bytes per read and write. */
+  chunkSize?: number;
+  /** Buffers in the pool: chunkSize × buffers is the most this call keeps in memory. */
+  buffers?: number;
+  /** Give up when the peer takes no data for this long. */
+  timeoutMs?: number | null;
+  /** Told about a timeout before it is thrown (the stream marks itself unusable). */
+  onTimeout?: (err: TimeoutError) => void;
+}
+
+export const DEFAULT_SENDFILE_CHUNK = 512 * 1024;
+const DEFAULT_SENDFILE_BUFFERS = 4;
+
+function checkRange(offset: number, count: number | undefined): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new UsageError(`sendfile offset must be an integer >= 0, got ${offset}`);
+  }
+  if (count !== undefined && (!Number.isSafeInteger(count) || count < 0)) {
+    throw new UsageError(`sendfile count must be an integer >= 0, got ${count}`);
+  }
+}
+
+async function openSource(file: FileSource): Promise<{ handle: ReadableFile; close: () => Promise<void> }> {
+  if (typeof file === 'string') {
+    const fd = await openAsync(file, 'r');
+    return {
+      handle: fdReader(fd),
+      close: () => new Promise<void>((resolve) => closeFd(fd, () => resolve())),
+    };
+  }
+  if (typeof file === 'number') return { handle: fdReader(file), close: async () => {} };
+  return { handle: file, close: async () => {} };
+}
+
+function fdReader(fd: number): ReadableFile {
+  return {
+    read: (buffer, offset, length, position) => readFdAsync(fd, buffer, offset, length, position),
+  };
+}
+
+/**
+ * Write `count` bytes of `file` starting at `offset` to `stream` (to the end of the file when
+ * `count` is undefined). Returns the bytes sent: fewer than `count` only if the file ended
+ * first. Throws TransferInterruptedError with `bytesSent` on any failure.
+ */
+export async function sendFileRange(
+  stream: Writable,
+  file: FileSource,
+  offset = 0,
+  count?: number,
+  options: SendfileOptions = {},
+): Promise<number> {
+  checkRange(offset, count);
+  const chunkSize = options.chunkSize ?? DEFAULT_SENDFILE_CHUNK;
+  const poolSize = options.buffers ?? DEFAULT_SENDFILE_BUFFERS;
+  const timeoutMs = options.timeoutMs ?? null;
+
+  let sent = 0;
+  let failure: Error | null = null;
+  let wakeUp: (() => void) | null = null;
+  const wake = () => {
+    const fn = wakeUp;
+    wakeUp = null;
+    fn?.();
+  };
+  const onStreamError = (err: Error) => {
+    failure ??= err;
+    wake();
+  };
+  const onStreamClose = () => {
+    failure ??= new Error('stream closed');
+    wake();
+  };
+
+  const free: Buffer[] = [];
+  let allocated = 0;
+  const takeBuffer = (): Buffer | undefined => {
+    const buf = free.pop();
+    if (buf) return buf;
+    if (allocated < poolSize) {
+      allocated += 1;
+      return Buffer.allocUnsafeSlow(chunkSize);
+    }
+    return undefined;
+  };
+
+  /** Wait for a write callback (a buffer coming back), a failure, or the timeout. */
+  const waitForProgress = () =>
+    new Promise<void>((resolve, reject) => {
+      const timer =
+        timeoutMs === null
+          ? null
+          : setTimeout(() => {
+              wakeUp = null;
+              const err = new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`);
+              options.onTimeout?.(err);
+              reject(err);
+            }, timeoutMs);
+      wakeUp = () => {
+        if (timer) clearTimeout(timer);
+        resolve();
+      };
+    });
+
+  if (stream.destroyed || stream.writableEnded) {
+    throw new TransferInterruptedError(0, 'sendfile on a closed stream');
+  }
+  stream.on('error', onStreamError);
+  stream.on('close', onStreamClose);
+  let source: Awaited<ReturnType<typeof openSource>> | null = null;
+  try {
+    source = await openSource(file);
+    let position = offset;
+    let remaining = count ?? Number.POSITIVE_INFINITY;
+    while (remaining > 0 && !failure) {
+      let buf = takeBuffer();
+      while (!buf && !failure) {
+        await waitForProgress();
+        buf = takeBuffer();
+      }
+      if (!buf) break;
+      const want = Math.min(chunkSize, remaining);
+      const { bytesRead } = await source.handle.read(buf, 0, want, position);
+      if (bytesRead === 0) {
+        free.push(buf);
+        break; // end of file: report what went out, as socket.sendfile does
+      }
+      const chunk = buf.subarray(0, bytesRead);
+      options.onChunk?.(chunk);
+      position += bytesRead;
+      remaining -= bytesRead;
+      const owned = buf;
+      stream.write(chunk, (err) => {
+        if (err) failure ??= err;
+        else sent += bytesRead;
+        free.push(owned);
+        wake();
+      });
+    }
+    // Every buffer handed out must come back: only then is `sent` final.
+    while (free.length < allocated && !failure) await waitForProgress();
+  } catch (err) {
+    failure ??= err as Error;
+  } finally {
+    stream.off('error', onStreamError);
+    stream.off('close', onStreamClose);
+    await source?.close();
+  }
+  if (failure) {
+    const cause = failure as Error;
+    throw new TransferInterruptedError(
+      sent,
+      `sendfile stopped after ${sent} bytes: ${cause.message}`,
+      { cause },
+    );
+  }
+  return sent;
+}

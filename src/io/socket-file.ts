@@ -1,0 +1,469 @@
+/**
+ * SocketFile: a buffered, file-like reader/writer over any Node Duplex (net.Socket,
+ * tls.TLSSocket, an in-memory pair), after Python's `socket.makefile()`.
+ *
+ * Raw socket events feed a ChunkQueue; the buffered reads (readLine, readExactly, ...) sit on
+ * top of it and may be mixed freely on one stream without losing or reordering a byte. The
+ * socket is paused whenever the queue holds more than the read high-water mark, so a slow
+ * reader pushes back on the peer through TCP instead of buffering without bound.
+ */
+import type { Duplex, Writable } from 'node:stream';
+import {
+  BodyTooLargeError,
+  ConnectionLostError,
+  LineTooLongError,
+  StreamClosedError,
+  StreamUnusableError,
+  TcpsendError,
+  TimeoutError,
+  TransferInterruptedError,
+  UnexpectedEofError,
+} from '../errors.js';
+import { ChunkQueue } from './chunk-queue.js';
+import { sendFileRange, type FileSource, type SendfileOptions } from './sendfile.js';
+
+export const DEFAULT_MAX_LINE_LENGTH = 8192;
+export const DEFAULT_READ_HIGH_WATER_MARK = 1024 * 1024;
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+export interface SocketFileOptions {
+  /** Idle timeout in ms for each read and each wait for the peer to drain; null: none. */
+  timeoutMs?: number | null;
+  /** Default `maxLength` for readLine (bytes, not counting the line terminator). */
+  maxLineLength?: number;
+  /** Bytes buffered from the peer before the socket is paused. */
+  readHighWaterMark?: number;
+}
+
+export interface ReadLineOptions {
+  /** Longest line accepted, in bytes, without its CRLF/LF. */
+  maxLength?: number;
+}
+
+export interface PipeToOptions {
+  /** Sees every chunk before it is written (hashing, progress). */
+  onChunk?: (chunk: Buffer) => void;
+}
+
+type Waiter = { resolve: () => void; reject: (err: Error) => void };
+
+export class SocketFile implements AsyncIterable<string> {
+  readonly stream: Duplex;
+  private readonly queue = new ChunkQueue();
+  private readonly maxLineLength: number;
+  private readonly highWaterMark: number;
+  private timeoutMs: number | null;
+
+  private ended = false;
+  private failure: Error | null = null; // the stream errored or closed under us
+  private unusable: TcpsendError | null = null; // a timeout or over-long line: buffer state unknown
+  private waiter: Waiter | null = null;
+  private wanted = 0; // bytes the current reader needs queued before it can go on
+  private pausedByUs = false;
+  /** pipeTo's writable asked us to wait (backpressure): only its 'drain' resumes the socket. */
+  private heldByWritable = false;
+  /** While pipeTo runs, incoming chunks go straight to it instead of the queue. */
+  private sink: ((chunk: Buffer) => void) | null = null;
+
+  constructor(stream: Duplex, options: SocketFileOptions = {}) {
+    this.stream = stream;
+    this.timeoutMs = options.timeoutMs ?? null;
+    this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
+    this.highWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
+
+    stream.on('data', (chunk: Buffer | string) => this.onData(chunk));
+    stream.on('end', () => {
+      this.ended = true;
+      this.wake();
+    });
+    stream.on('error', (err: Error) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.failure ??= new ConnectionLostError(
+        `connection lost${code ? ` (${code})` : ''}: ${err.message}`,
+        { cause: err },
+      );
+      this.wake();
+    });
+    stream.on('close', () => {
+      if (!this.ended) this.failure ??= new StreamClosedError('stream closed before its end');
+      this.wake();
+    });
+  }
+
+  /** Set the idle timeout (as Python's settimeout); null turns it off. */
+  setTimeout(timeoutMs: number | null): void {
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Bytes read from the peer and not yet consumed. */
+  get bufferedLength(): number {
+    return this.queue.length;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reading
+
+  /**
+   * One line ending in LF or CRLF, without its terminator, decoded as UTF-8; null at a clean
+   * end of stream. Throws LineTooLongError past `maxLength` bytes with no newline (the stream
+   * is unusable afterwards) and UnexpectedEofError if the stream ends mid-line.
+   */
+  async readLine(options: ReadLineOptions = {}): Promise<string | null> {
+    const line = await this.readLineBuffer(options);
+    return line === null ? null : line.toString('utf8');
+  }
+
+  /** readLine, but the raw bytes of the line. */
+  async readLineBuffer(options: ReadLineOptions = {}): Promise<Buffer | null> {
+    const maxLength = options.maxLength ?? this.maxLineLength;
+    // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
+    const window = maxLength + 2;
+    for (;;) {
+      this.checkUsable();
+      const at = this.queue.indexOf(LF, window);
+      if (at !== -1) {
+        const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
+        if (contentLength > maxLength) throw this.markUnusable(new LineTooLongError(maxLength));
+        const line = this.queue.take(at + 1);
+        this.afterConsume();
+        return line.subarray(0, contentLength);
+      }
+      if (this.queue.length >= window) {
+        throw this.markUnusable(new LineTooLongError(maxLength));
+      }
+      if (this.ended) {
+        if (this.queue.length === 0) return null;
+        const partial = this.queue.length;
+        this.queue.take(partial);
+        throw new UnexpectedEofError(null, partial);
+      }
+      await this.waitForData(window);
+    }
+  }
+
+  /** Up to `n` bytes (n > 0), as soon as any are there; null at the end of the stream. */
+  async read(n: number): Promise<Buffer | null> {
+    for (;;) {
+      this.checkUsable();
+      if (this.queue.length > 0) {
+        const out = this.queue.take(Math.min(n, this.queue.length));
+        this.afterConsume();
+        return out;
+      }
+      if (this.ended) return null;
+      await this.waitForData(1);
+    }
+  }
+
+  /** Exactly `n` bytes, or UnexpectedEofError saying how many arrived before the end. */
+  async readExactly(n: number): Promise<Buffer> {
+    for (;;) {
+      this.checkUsable();
+      if (this.queue.length >= n) {
+        const out = this.queue.take(n);
+        this.afterConsume();
+        return out;
+      }
+      if (this.ended) {
+        const received = this.queue.length;
+        this.queue.take(received);
+        throw new UnexpectedEofError(n, received);
+      }
+      await this.waitForData(n);
+    }
+  }
+
+  /** Everything up to the end of the stream; BodyTooLargeError past `maxBytes`. */
+  async readToEnd(options: { maxBytes?: number } = {}): Promise<Buffer> {
+    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    for (;;) {
+      this.checkUsable();
+      if (this.queue.length > maxBytes) {
+        throw this.markUnusable(new BodyTooLargeError(maxBytes));
+      }
+      if (this.ended) {
+        const out = this.queue.take(this.queue.length);
+        this.afterConsume();
+        return out;
+      }
+      await this.waitForData(maxBytes + 1);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    for (;;) {
+      const line = await this.readLine();
+      if (line === null) return;
+      yield line;
+    }
+  }
+
+  /**
+   * Move exactly `count` bytes from this stream to `writable`, honouring its backpressure.
+   * Resolves when the last byte has been accepted by the writable's write callback. On an
+   * early end, throws UnexpectedEofError with the bytes moved; on a writable failure,
+   * TransferInterruptedError with the bytes moved.
+   */
+  async pipeTo(writable: Writable, count: number, options: PipeToOptions = {}): Promise<number> {
+    this.checkUsable();
+    const { onChunk } = options;
+    let moved = 0;
+    let lastWrite: Promise<void> = Promise.resolve();
+    let writableFailure: Error | null = null;
+    let draining = false;
+
+    const writeChunk = (chunk: Buffer): void => {
+      onChunk?.(chunk);
+      moved += chunk.length;
+      lastWrite = new Promise<void>((resolve) => {
+        const ok = writable.write(chunk, (err) => {
+          if (err) writableFailure ??= err;
+          resolve();
+        });
+        if (!ok && !draining) {
+          draining = true;
+          this.heldByWritable = true;
+          this.pauseSource();
+          writable.once('drain', () => {
+            draining = false;
+            this.heldByWritable = false;
+            this.resumeSource();
+            this.wake();
+          });
+        }
+      });
+    };
+
+    // Bytes already buffered go first, without copying.
+    while (moved < count && this.queue.length > 0) {
+      writeChunk(this.queue.takeChunk(count - moved));
+    }
+    this.afterConsume();
+
+    if (moved < count) {
+      const onWritableError = (err: Error) => {
+        writableFailure ??= err;
+        this.wake();
+      };
+      writable.on('error', onWritableError);
+      this.sink = (chunk) => {
+        const want = count - moved;
+        if (chunk.length > want) {
+          this.queue.unshift(chunk.subarray(want));
+          chunk = chunk.subarray(0, want);
+        }
+        writeChunk(chunk);
+        if (moved === count) {
+          this.sink = null;
+          // A tail for the next reader sits in the queue now; keep the usual pause rule.
+          if (this.queue.length >= this.highWaterMark) this.pauseSource();
+        }
+        this.wake();
+      };
+      try {
+        while (moved < count) {
+          if (writableFailure) break;
+          if (this.failure) throw this.failure;
+          if (this.ended) throw new UnexpectedEofError(count, moved);
+          this.checkUsable();
+          await this.waitForData(1);
+        }
+      } finally {
+        this.sink = null;
+        writable.off('error', onWritableError);
+        if (draining) {
+          this.heldByWritable = false;
+          this.resumeSource();
+        }
+      }
+    }
+    await lastWrite;
+    if (writableFailure) {
+      throw new TransferInterruptedError(
+        moved,
+        `writing failed after ${moved} of ${count} bytes: ${(writableFailure as Error).message}`,
+        { cause: writableFailure },
+      );
+    }
+    return moved;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Writing
+
+  /** Write bytes or UTF-8 text; resolves once the stream will take more (drain), never later. */
+  async write(data: Buffer | Uint8Array | string): Promise<void> {
+    this.checkWritable();
+    const ok = this.stream.write(data);
+    if (!ok) await this.waitForDrain();
+  }
+
+  /** Write `text` followed by CRLF. */
+  async writeLine(text: string): Promise<void> {
+    await this.write(`${text}\r\n`);
+  }
+
+  /**
+   * Write `count` bytes of `file` from `offset` (to its end when count is omitted), as
+   * Python's socket.sendfile does. Returns exactly how many bytes went out: fewer than
+   * `count` if the file ended first. On failure, throws TransferInterruptedError whose
+   * `bytesSent` counts the bytes the stream had accepted before it.
+   */
+  async sendfile(
+    file: FileSource,
+    offset = 0,
+    count?: number,
+    options: Omit<SendfileOptions, 'timeoutMs'> = {},
+  ): Promise<number> {
+    this.checkWritable();
+    return sendFileRange(this.stream, file, offset, count, {
+      ...options,
+      timeoutMs: this.timeoutMs,
+      onTimeout: (err) => this.markUnusable(err),
+    });
+  }
+
+  /** Half-close: no more writes (as shutdown(SHUT_WR)); reads go on. */
+  async end(): Promise<void> {
+    if (this.stream.writableFinished) return;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => reject(new ConnectionLostError(err.message, { cause: err }));
+      this.stream.once('error', onError);
+      this.stream.end(() => {
+        this.stream.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  /** Close both directions at once and release the socket. */
+  close(): void {
+    this.stream.destroy();
+  }
+
+  get closed(): boolean {
+    return this.stream.destroyed;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Internals
+
+  private onData(chunk: Buffer | string): void {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (this.sink) {
+      this.sink(buf);
+      return;
+    }
+    this.queue.push(buf);
+    if (this.queue.length >= Math.max(this.highWaterMark, this.wanted)) this.pauseSource();
+    this.wake();
+  }
+
+  private afterConsume(): void {
+    if (this.heldByWritable) return;
+    if (this.pausedByUs && this.queue.length < this.highWaterMark) this.resumeSource();
+  }
+
+  private pauseSource(): void {
+    if (!this.pausedByUs) {
+      this.pausedByUs = true;
+      this.stream.pause();
+    }
+  }
+
+  private resumeSource(): void {
+    if (this.pausedByUs) {
+      this.pausedByUs = false;
+      this.stream.resume();
+    }
+  }
+
+  private checkUsable(): void {
+    if (this.unusable) throw new StreamUnusableError(undefined, { cause: this.unusable });
+    if (this.failure && this.queue.length === 0) throw this.failure;
+  }
+
+  private checkWritable(): void {
+    if (this.unusable) throw new StreamUnusableError(undefined, { cause: this.unusable });
+    if (this.stream.destroyed || this.stream.writableEnded) {
+      throw this.failure ?? new StreamClosedError('stream is closed for writing');
+    }
+  }
+
+  private markUnusable<E extends TcpsendError>(err: E): E {
+    this.unusable ??= err;
+    return err;
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = null;
+      waiter.resolve();
+    }
+  }
+
+  /** Wait for the next data, end or error event, making sure the socket flows meanwhile. */
+  private waitForData(wanted: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    this.wanted = wanted;
+    const held = this.heldByWritable;
+    if (!held && this.queue.length < Math.max(this.highWaterMark, wanted)) this.resumeSource();
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | null = null;
+      const done = () => {
+        if (timer) clearTimeout(timer);
+        this.wanted = 0;
+      };
+      this.waiter = {
+        resolve: () => {
+          done();
+          resolve();
+        },
+        reject: (err) => {
+          done();
+          reject(err);
+        },
+      };
+      // While a slow writable holds us, the peer is not the one being idle: no timer.
+      if (this.timeoutMs !== null && !held) {
+        const timeoutMs = this.timeoutMs;
+        timer = setTimeout(() => {
+          const waiter = this.waiter;
+          this.waiter = null;
+          waiter?.reject(this.markUnusable(new TimeoutError(timeoutMs)));
+        }, timeoutMs);
+      }
+    });
+  }
+
+  private waitForDrain(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | null = null;
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        this.stream.off('drain', onDrain);
+        this.stream.off('close', onClose);
+      };
+      const onDrain = () => {
+        cleanup();
+        resolve();
+      };
+      const onClose = () => {
+        cleanup();
+        reject(this.failure ?? new StreamClosedError('stream closed while waiting to write'));
+      };
+      this.stream.on('drain', onDrain);
+      this.stream.on('close', onClose);
+      if (this.timeoutMs !== null) {
+        const timeoutMs = this.timeoutMs;
+        timer = setTimeout(() => {
+          cleanup();
+          reject(this.markUnusable(new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`)));
+        }, timeoutMs);
+      }
+    });
+  }
+}
