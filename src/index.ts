@@ -1,3 +1,7 @@
 /** tcpsend's public library API. */
 export * from './errors.js';
 export * from './io/index.js';
+export * from './protocol/index.js';
+export * from './server/index.js';
+export * from './client/index.js';
+export { VERSION } from './version.js';

@@ -1,21 +1,58 @@
 /** The tcpsend command line: yargs wiring; each command lives in its own file. */
 import yargs from 'yargs';
+import { DEFAULT_PORT } from '../protocol/index.js';
 import { VERSION } from '../version.js';
+import { getCommand } from './commands/get.js';
+import { lsCommand } from './commands/ls.js';
+import { putCommand } from './commands/put.js';
+import { serveCommand } from './commands/serve.js';
+import { CliContext, type CliStreams } from './context.js';
+import { EXIT } from './exit-codes.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  let exitCode = 0;
-  await yargs(argv)
+export async function main(
+  argv: string[],
+  streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const ctx = new CliContext(streams);
+  const parser = yargs(argv)
     .scriptName('tcpsend')
-    .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end.')
-    .version(VERSION)
-    .strict()
+    .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
+    // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.
+    .env('TCPSEND')
+    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on, or to dial when HOST has none', global: true })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors', global: true })
+    .option('json', { type: 'boolean', default: false, describe: 'NDJSON events on stdout, for scripts', global: true })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Stack traces with errors', global: true })
+    .command(serveCommand(ctx))
+    .command(getCommand(ctx))
+    .command(putCommand(ctx))
+    .command(lsCommand(ctx))
+    .completion('completion', 'Print a bash/zsh completion script (eval "$(tcpsend completion)")')
     .demandCommand(1, 'Name a command: serve, get, put or ls.')
+    .recommendCommands()
+    .strict()
+    .version(VERSION)
     .help()
-    .fail((msg, err) => {
-      process.stderr.write(`tcpsend: ${msg ?? err?.message}\nTry 'tcpsend --help'.\n`);
-      exitCode = 2;
+    .alias('help', 'h')
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .epilogue('Exit status: 0 ok, 2 usage, 3 connection, 4 refused by the server, 5 not found, 6 integrity, 130 interrupted.\nDocs: docs/cli.md, docs/protocol.md')
+    .fail((msg, err, y) => {
+      if (err && !msg) throw err;
+      streams.stderr.write(`tcpsend: ${msg ?? err?.message}\nTry 'tcpsend ${commandOf(argv)}--help'.\n`);
+      ctx.exitCode = EXIT.USAGE;
+      void y;
     })
-    .parseAsync();
-  return exitCode;
+    .exitProcess(false);
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
+  }
+  return ctx.exitCode;
+}
+
+function commandOf(argv: string[]): string {
+  const first = argv.find((a) => !a.startsWith('-'));
+  return first && ['serve', 'get', 'put', 'ls'].includes(first) ? `${first} ` : '';
 }

@@ -58,7 +58,11 @@ export class SocketFile implements AsyncIterable<string> {
 
   private ended = false;
   private failure: Error | null = null; // the stream errored or closed under us
-  private unusable: TcpsendError | null = null; // a timeout or over-long line: buffer state unknown
+  // After a read timeout or an over-long line the read buffer's state is unknown; after a
+  // write timeout, what the peer got is. Each side is marked on its own, so a server can
+  // still answer `ERR LINE_TOO_LONG` on a stream it can no longer read.
+  private unusable: TcpsendError | null = null;
+  private writeUnusable: TcpsendError | null = null;
   private waiter: Waiter | null = null;
   private wanted = 0; // bytes the current reader needs queued before it can go on
   private pausedByUs = false;
@@ -321,7 +325,9 @@ export class SocketFile implements AsyncIterable<string> {
     return sendFileRange(this.stream, file, offset, count, {
       ...options,
       timeoutMs: this.timeoutMs,
-      onTimeout: (err) => this.markUnusable(err),
+      onTimeout: (err) => {
+        this.writeUnusable ??= err;
+      },
     });
   }
 
@@ -386,7 +392,7 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   private checkWritable(): void {
-    if (this.unusable) throw new StreamUnusableError(undefined, { cause: this.unusable });
+    if (this.writeUnusable) throw new StreamUnusableError(undefined, { cause: this.writeUnusable });
     if (this.stream.destroyed || this.stream.writableEnded) {
       throw this.failure ?? new StreamClosedError('stream is closed for writing');
     }
@@ -461,7 +467,9 @@ export class SocketFile implements AsyncIterable<string> {
         const timeoutMs = this.timeoutMs;
         timer = setTimeout(() => {
           cleanup();
-          reject(this.markUnusable(new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`)));
+          const err = new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`);
+          this.writeUnusable ??= err;
+          reject(err);
         }, timeoutMs);
       }
     });

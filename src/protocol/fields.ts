@@ -13,7 +13,7 @@ import { quote } from './printable.js';
 export type Fields = ReadonlyMap<string, string>;
 
 // uint = "0" / (%x31-39 *DIGIT) ; decimal, no sign, no leading zero, < 2^53
-const UINT = /^(?:0|[1-9][0-9]{0,15})$/;
+const UINT = /^(?:0|[1-9][0-9]*)$/;
 // sha256 = 64HEXDIG ; lower-case hex of SHA-256 (upper case is accepted and folded)
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 // mode = 1*4("0"-"7") ; permission bits in octal, e.g. 644
@@ -24,8 +24,8 @@ export function parseUint(key: string, text: string): number {
   if (!UINT.test(text)) {
     throw new BadRequestError(`${key} must be a decimal integer >= 0, got ${quote(text)}`);
   }
-  // UINT allows at most 16 digits; 2^53 − 1 has 16, and a 16-digit string above it converts
-  // to 2^53 or more, never below, so this one comparison is exact.
+  // Number() may round, but monotonically: any decimal above 2^53 − 1 converts to 2^53 or
+  // more (or Infinity), never below, so this one comparison is exact.
   const value = Number(text);
   if (value > Number.MAX_SAFE_INTEGER) {
     throw new BadRequestError(`${key} must be below 2^53, got ${quote(text)}`);
@@ -62,6 +62,14 @@ export function formatUint(value: number): string {
     throw new UsageError(`not an integer in 0 .. 2^53 - 1: ${value}`);
   }
   return String(value);
+}
+
+/** A SHA-256 for the wire: 64 lower-case hex digits, or a UsageError. */
+export function formatSha256(value: string): string {
+  if (!/^[0-9a-f]{64}$/.test(value)) {
+    throw new UsageError(`not a lower-case hex SHA-256: ${quote(value)}`);
+  }
+  return value;
 }
 
 /** Permission bits as octal digits for the wire: 0o644 → `644`. */

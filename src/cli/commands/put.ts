@@ -1,0 +1,102 @@
+/** tcpsend put FILE... HOST:PORT: send files or folders. */
+import path from 'node:path';
+import type { Argv, CommandModule } from 'yargs';
+import { looksLikeTarget } from '../../client/target.js';
+import { putTree, type TreeSummary } from '../../client/tree.js';
+import { UsageError } from '../../errors.js';
+import { statOrNull } from '../../transfer/local-file.js';
+import type { CliContext, GlobalFlags } from '../context.js';
+import { exitCodeFor } from '../exit-codes.js';
+import { clientFlags, finishTree, interruptibleClient, resumeHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
+
+interface PutArgs extends ClientFlags {
+  paths: string[];
+  to: string;
+  overwrite: boolean;
+}
+
+export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
+  return {
+    command: 'put <paths..>',
+    describe: 'Send files or folders to a server (the last argument is HOST:PORT)',
+    builder: (y: Argv) =>
+      clientFlags(
+        y
+          .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'FILE... HOST:PORT' })
+          .option('to', { type: 'string', default: '/', describe: 'Folder on the server to put them in' })
+          .option('overwrite', { type: 'boolean', default: false, describe: 'Replace files that differ (the server must allow it)' })
+          .example('$0 put report.pdf 192.168.1.20:7070', 'Send one file to the served folder')
+          .example('$0 put photos 192.168.1.20:7070 --to backup', 'Send a folder to backup/photos; run again to sync')
+          .example('$0 put *.log host:7070 --retries 10', 'Several files, resuming over a flaky link'),
+      ),
+    handler: async (args) => {
+      const argv = args as unknown as PutArgs;
+      const reporter = ctx.reporter(argv);
+      const spec = argv.paths.at(-1);
+      const files = argv.paths.slice(0, -1);
+      if (spec === undefined || files.length === 0 || !looksLikeTarget(spec)) {
+        ctx.fail(new UsageError('put needs FILE... then HOST:PORT, e.g. tcpsend put notes.txt 192.168.1.20:7070'), argv);
+        return;
+      }
+      const target = targetOf(spec, argv.port);
+      const session = interruptibleClient(target, argv, reporter);
+      const total: TreeSummary = { files: 0, sent: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0, firstError: null };
+      const started = performance.now();
+      try {
+        reporter.start({ op: 'put', target: session.where, files: null, bytes: null });
+        for (const local of files) {
+          const st = await statOrNull(local);
+          const remote = `${argv.to.replace(/\/+$/, '')}/${path.basename(path.resolve(local))}`;
+          if (st === null) {
+            const err = new UsageError(`no such file or folder: '${local}'`);
+            reporter.error(err, local);
+            total.failed += 1;
+            total.firstError ??= err;
+            continue;
+          }
+          if (st.isDirectory()) {
+            const summary = await putTree(session.client, local, remote, { overwrite: argv.overwrite, ...treeHooks(reporter) });
+            for (const key of ['files', 'sent', 'skipped', 'failed', 'bytes'] as const) total[key] += summary[key];
+            total.firstError ??= summary.firstError;
+            continue;
+          }
+          total.files += 1;
+          try {
+            const result = await session.client.run((c) =>
+              c.upload(local, remote, {
+                overwrite: argv.overwrite,
+                onStart: ({ size, resumedFrom }) => reporter.fileStart(remote, size, resumedFrom),
+                onProgress: (done, size) => reporter.progress(remote, done, size),
+                onNotice: (m) => reporter.notice(m),
+              }),
+            );
+            reporter.fileDone(result);
+            total.bytes += result.bytes;
+            if (result.skipped) total.skipped += 1;
+            else total.sent += 1;
+          } catch (err) {
+            if (session.signal.aborted) throw err;
+            // With a folder or several files, one refusal does not stop the rest.
+            if (files.length === 1) throw err;
+            reporter.error(err, local);
+            total.failed += 1;
+            total.firstError ??= err;
+          }
+        }
+        total.seconds = (performance.now() - started) / 1000;
+        finishTree(ctx, reporter, total);
+      } catch (err) {
+        if (session.signal.aborted) {
+          ctx.fail(session.signal.reason, argv, reporter);
+          if (!argv.json) ctx.streams.stderr.write(`tcpsend: ${resumeHint(`tcpsend put ${argv.paths.join(' ')}`)}\n`);
+        } else {
+          ctx.fail(err, argv, reporter, session.where);
+          ctx.exitCode = exitCodeFor(err);
+        }
+      } finally {
+        reporter.close();
+        await session.dispose();
+      }
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/** tcpsend serve [DIR]: serve a folder. */
+import type { Argv, CommandModule } from 'yargs';
+import { TcpsendServer } from '../../server/server.js';
+import type { RequestLogEntry } from '../../server/session.js';
+import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
+import type { CliContext, GlobalFlags } from '../context.js';
+import { hostPort, reachableAddresses } from '../addresses.js';
+import { formatBytes } from '../reporter.js';
+import { VERSION } from '../../version.js';
+
+interface ServeArgs extends GlobalFlags {
+  dir: string;
+  port: number;
+  host?: string;
+  allowUpload: boolean;
+  allowOverwrite: boolean;
+  maxUpload: number;
+  maxConnections: number;
+  idleTimeout: number;
+}
+
+function logLine(e: RequestLogEntry): string {
+  const ms = e.ms < 10 ? e.ms.toFixed(1) : Math.round(e.ms).toString();
+  const what = e.path === null ? e.verb : `${e.verb} ${JSON.stringify(e.path)}`;
+  const result = e.result === 'OK' ? 'OK' : `ERR ${e.result}: ${e.message ?? ''}`;
+  return `${new Date().toISOString()} ${e.peer} ${what} ${formatBytes(e.bytes)} ${ms} ms ${result}${e.note ? ` (${e.note})` : ''}`;
+}
+
+export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
+  return {
+    command: 'serve [dir]',
+    describe: 'Serve a folder (read-only unless --allow-upload)',
+    builder: (y: Argv) =>
+      y
+        .positional('dir', { type: 'string', default: '.', describe: 'Folder to serve' })
+        .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
+        .option('allow-upload', { type: 'boolean', default: false, describe: 'Take uploads (put) into the folder' })
+        .option('allow-overwrite', { type: 'boolean', default: false, describe: 'Let uploads replace existing files when the client asks' })
+        .option('max-upload', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxUploadBytes, describe: 'Largest upload, in bytes' })
+        .option('max-connections', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxConnections, describe: 'Connections at once' })
+        .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
+        .example('$0 serve', 'Share the current folder, read-only, on port 7070')
+        .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
+        .example('$0 serve . --host 127.0.0.1 --json', 'Only this machine; NDJSON request log'),
+    handler: async (args) => {
+      const argv = args as unknown as ServeArgs;
+      let server: TcpsendServer;
+      try {
+        server = await TcpsendServer.create({
+          root: argv.dir,
+          allowUpload: argv.allowUpload,
+          allowOverwrite: argv.allowOverwrite,
+          maxUploadBytes: argv.maxUpload,
+          maxConnections: argv.maxConnections,
+          idleTimeoutMs: argv.idleTimeout * 1000,
+        });
+        await server.listen({ port: argv.port, host: argv.host });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EADDRINUSE') {
+          ctx.fail(new Error(`port ${argv.port} is already in use (try --port with another number, or --port 0 for any free one)`), argv);
+        } else ctx.fail(err, argv);
+        return;
+      }
+      const { port } = server.address();
+      const out = ctx.streams.stderr;
+      const addresses = reachableAddresses(argv.host);
+      if (argv.json) {
+        ctx.streams.stdout.write(
+          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
+        );
+      } else {
+        out.write(`tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}\n`);
+        if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
+        for (const a of addresses) {
+          const where = hostPort(a.address, port);
+          out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
+          out.write(`      tcpsend get ${where} FILE      tcpsend ls ${where}\n`);
+          if (argv.allowUpload) out.write(`      tcpsend put FILE ${where}\n`);
+        }
+        if (argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
+          out.write('  warning: uploads are on and traffic is not encrypted; anyone on the network can write here\n');
+        }
+      }
+      server.on('request', (entry) => {
+        if (argv.json) ctx.streams.stdout.write(`${JSON.stringify({ event: 'request', ...entry, ms: Number(entry.ms.toFixed(2)) })}\n`);
+        else if (!argv.quiet) out.write(`${logLine(entry)}\n`);
+      });
+      server.on('connectionRefused', ({ peer, reason }) => {
+        if (!argv.quiet && !argv.json) out.write(`${new Date().toISOString()} ${peer} refused: ${reason}\n`);
+      });
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          if (!argv.json) out.write(`shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable\n`);
+          void server.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    },
+  };
+}

@@ -1,0 +1,98 @@
+/** Flags and plumbing the client commands share. */
+import type { Argv } from 'yargs';
+import { ReconnectingClient } from '../../client/retry.js';
+import { formatTarget, parseTarget, type Target } from '../../client/target.js';
+import type { TreeHooks, TreeSummary } from '../../client/tree.js';
+import { InterruptedError } from '../../errors.js';
+import type { CliContext, GlobalFlags } from '../context.js';
+import { exitCodeFor } from '../exit-codes.js';
+import type { Reporter } from '../reporter.js';
+
+export interface ClientFlags extends GlobalFlags {
+  port: number;
+  retries: number;
+  timeout: number;
+}
+
+export function clientFlags<T>(y: Argv<T>) {
+  return y
+    .option('retries', {
+      type: 'number',
+      default: 3,
+      describe: 'Reconnect and resume this many times after a dropped connection',
+    })
+    .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up' });
+}
+
+export function targetOf(spec: string, port: number): Target {
+  return parseTarget(spec, port);
+}
+
+/**
+ * A client that stops on Ctrl-C / SIGTERM: the connection is cut, partial files stay, and the
+ * command says how to resume.
+ */
+export interface InterruptibleClient {
+  client: ReconnectingClient;
+  signal: AbortSignal;
+  where: string;
+  dispose(): Promise<void>;
+}
+
+export function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): InterruptibleClient {
+  const controller = new AbortController();
+  const client = new ReconnectingClient(target, {
+    retries: flags.retries,
+    idleTimeoutMs: flags.timeout * 1000,
+    timeoutMs: Math.min(flags.timeout * 1000, 10_000),
+    signal: controller.signal,
+    onRetry: ({ attempt, error, delayMs }) =>
+      reporter.notice(`${error.message}; retry ${attempt}/${flags.retries} in ${(delayMs / 1000).toFixed(1)} s`),
+  });
+  const onSignal = () => {
+    controller.abort(new InterruptedError('interrupted'));
+    client.abortNow();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    client,
+    signal: controller.signal,
+    where: formatTarget(target),
+    async dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await client.close().catch(() => {});
+    },
+  };
+}
+
+export function treeHooks(reporter: Reporter): TreeHooks {
+  return {
+    onFileStart: (p, size, from) => reporter.fileStart(p, size, from),
+    onProgress: (p, done, total) => reporter.progress(p, done, total),
+    onFileDone: (r) =>
+      reporter.fileDone({
+        path: r.rel,
+        size: r.size,
+        bytes: r.bytes,
+        sha256: r.sha256,
+        seconds: r.seconds,
+        skipped: r.skipped,
+        resumedFrom: r.resumedFrom,
+      }),
+    onFileError: (rel, err) => reporter.error(err, rel),
+    onNotice: (m) => reporter.notice(m),
+  };
+}
+
+/** Fold a folder's summary into the command's exit status. */
+export function finishTree(ctx: CliContext, reporter: Reporter, summary: TreeSummary): void {
+  reporter.summary(summary);
+  // Each failed file was reported as it failed; the status is the first failure's.
+  if (summary.failed > 0) ctx.exitCode = exitCodeFor(summary.firstError);
+}
+
+export function resumeHint(command: string): string {
+  return `interrupted: partial files are kept; run the same command again to resume (${command})`;
+}

@@ -1,0 +1,134 @@
+/**
+ * TcpsendClient: one connection to a server, one method per verb. Requests may be issued
+ * without awaiting the previous one; they are pipelined on the connection.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  END_OF_LIST,
+  formatRequest,
+  parseEntry,
+  readHashResult,
+  readStat,
+  type HashResult,
+  type ListEntry,
+  type StatInfo,
+} from '../protocol/index.js';
+import { connectTcp, type ConnectOptions } from './connect.js';
+import { Connection, DEFAULT_CLIENT_TIMEOUT_MS } from './connection.js';
+import { downloadFile } from './download.js';
+import { parseTarget, type Target } from './target.js';
+import type { TransferOptions, TransferResult } from './types.js';
+import { uploadFile, type UploadOptions } from './upload.js';
+
+export interface ClientOptions extends ConnectOptions {
+  /** Idle timeout for each read and write once connected. */
+  idleTimeoutMs?: number;
+  /** Open the stream yourself (TLS, a test pair); host and port are then only for messages. */
+  dial?: (target: Target) => Promise<Duplex>;
+}
+
+export class TcpsendClient {
+  readonly target: Target;
+  readonly connection: Connection;
+
+  private constructor(target: Target, connection: Connection) {
+    this.target = target;
+    this.connection = connection;
+  }
+
+  /** Connect to `HOST:PORT` (or a Target) and exchange HELLO and the greeting. */
+  static async connect(target: string | Target, options: ClientOptions = {}): Promise<TcpsendClient> {
+    const where = typeof target === 'string' ? parseTarget(target) : target;
+    const stream = options.dial ? await options.dial(where) : await connectTcp(where, options);
+    const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS);
+    try {
+      await connection.hello();
+    } catch (err) {
+      connection.close();
+      throw err;
+    }
+    return new TcpsendClient(where, connection);
+  }
+
+  get uploadsAllowed(): boolean {
+    return this.connection.uploadsAllowed;
+  }
+
+  async stat(path: string, options: { hash?: boolean } = {}): Promise<StatInfo> {
+    return readStat(await this.connection.simple({ verb: 'STAT', path, hash: options.hash ?? false }));
+  }
+
+  async hash(path: string, range: { offset?: number; length?: number } = {}): Promise<HashResult> {
+    return readHashResult(
+      await this.connection.simple({ verb: 'HASH', path, offset: range.offset ?? 0, length: range.length ?? null }),
+    );
+  }
+
+  /** A folder's entries (all of them below it with `recursive`), read as they arrive. */
+  async *listStream(path: string, options: { recursive?: boolean } = {}): AsyncGenerator<ListEntry> {
+    const entries: ListEntry[] = [];
+    let wake: (() => void) | null = null;
+    let done = false;
+    let failure: unknown = null;
+    const request = formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false });
+    const reading = this.connection
+      .exchange(
+        (file) => file.writeLine(request),
+        async () => {
+          await this.connection.readOk();
+          for (;;) {
+            const line = await this.connection.readLine();
+            if (line === END_OF_LIST) break;
+            entries.push(parseEntry(line));
+            wake?.();
+          }
+        },
+      )
+      .catch((err: unknown) => {
+        failure = err;
+      })
+      .finally(() => {
+        done = true;
+        wake?.();
+      });
+    for (;;) {
+      while (entries.length > 0) yield entries.shift()!;
+      if (done) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = null;
+    }
+    await reading;
+    if (failure) throw failure;
+  }
+
+  async list(path: string, options: { recursive?: boolean } = {}): Promise<ListEntry[]> {
+    const all: ListEntry[] = [];
+    for await (const entry of this.listStream(path, options)) all.push(entry);
+    return all;
+  }
+
+  async mkdir(path: string, options: { mtimeMs?: number; mode?: number } = {}): Promise<void> {
+    await this.connection.simple({ verb: 'MKDIR', path, mtime: options.mtimeMs ?? null, mode: options.mode ?? null });
+  }
+
+  /** Fetch one remote file into `localPath` (resuming a partial file there). */
+  download(remotePath: string, localPath: string, options?: TransferOptions): Promise<TransferResult> {
+    return downloadFile(this.connection, remotePath, localPath, options);
+  }
+
+  /** Send one local file to `remotePath` (resuming a partial upload the server holds). */
+  upload(localPath: string, remotePath: string, options?: UploadOptions): Promise<TransferResult> {
+    return uploadFile(this.connection, localPath, remotePath, options);
+  }
+
+  get isBroken(): boolean {
+    return this.connection.isBroken;
+  }
+
+  /** Say QUIT and close. */
+  async close(): Promise<void> {
+    await this.connection.quit();
+  }
+}

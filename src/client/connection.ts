@@ -1,0 +1,164 @@
+/**
+ * One client connection: the greeting, and request/response exchanges that may be pipelined.
+ *
+ * Each exchange writes its request under the write turnstile and reads its reply under the
+ * read turnstile; the read place is reserved when the write place is taken, so replies are
+ * read in the order requests went out, however many are in flight.
+ */
+import type { Duplex } from 'node:stream';
+import {
+  ChecksumMismatchError,
+  ConnectionLostError,
+  ProtocolError,
+  RemoteError,
+  TcpsendError,
+  UnexpectedEofError,
+} from '../errors.js';
+import { SocketFile } from '../io/index.js';
+import {
+  formatRequest,
+  greetingCaps,
+  parseGreeting,
+  parseResponse,
+  PROTOCOL_VERSION,
+  type Greeting,
+  type Request,
+} from '../protocol/index.js';
+import { VERSION } from '../version.js';
+import { Turnstile } from './turnstile.js';
+
+export const DEFAULT_CLIENT_TIMEOUT_MS = 30_000;
+/** Lines from the server (listings carry long paths) may be longer than request lines. */
+const MAX_REPLY_LINE = 64 * 1024;
+
+export interface ExchangeOptions {
+  /** Keep other requests from being written until `read` is done (two-step PUT). */
+  holdWrite?: boolean;
+}
+
+export class Connection {
+  readonly file: SocketFile;
+  greeting: Greeting | null = null;
+  /** Set once the stream lost its place; every later exchange fails with it. */
+  private broken: Error | null = null;
+  private readonly writeTurn = new Turnstile();
+  private readonly readTurn = new Turnstile();
+
+  constructor(stream: Duplex, timeoutMs = DEFAULT_CLIENT_TIMEOUT_MS) {
+    this.file = new SocketFile(stream, { timeoutMs, maxLineLength: MAX_REPLY_LINE });
+  }
+
+  /** Send HELLO and read the greeting and its answer. */
+  async hello(): Promise<Greeting> {
+    await this.exchange(
+      (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}` })),
+      async () => {
+        this.greeting = parseGreeting(await this.readLine());
+        await this.readOk();
+      },
+    );
+    return this.greeting!;
+  }
+
+  get caps(): Set<string> {
+    return this.greeting ? greetingCaps(this.greeting) : new Set();
+  }
+
+  get uploadsAllowed(): boolean {
+    return this.greeting?.fields.get('upload') === '1';
+  }
+
+  /**
+   * Write with `write`, then read with `read` once every earlier reply has been read. A
+   * failure that leaves the stream out of step breaks the connection for later exchanges.
+   */
+  async exchange<T>(
+    write: (file: SocketFile) => Promise<void>,
+    read: (file: SocketFile) => Promise<T>,
+    options: ExchangeOptions = {},
+  ): Promise<T> {
+    if (this.broken) throw this.broken;
+    const releaseWrite = await this.writeTurn.take();
+    const readPlace = this.readTurn.take();
+    let writeHeld = true;
+    const releaseWriteOnce = () => {
+      if (writeHeld) {
+        writeHeld = false;
+        releaseWrite();
+      }
+    };
+    let releaseRead: (() => void) | null = null;
+    try {
+      if (this.broken) throw this.broken;
+      await write(this.file);
+      if (!options.holdWrite) releaseWriteOnce();
+      releaseRead = await readPlace;
+      if (this.broken) throw this.broken;
+      return await read(this.file);
+    } catch (err) {
+      // An ERR answer, or a checksum found wrong after the trailer, leaves the stream in step.
+      if (!(err instanceof RemoteError || err instanceof ChecksumMismatchError)) this.fail(err as Error);
+      throw err;
+    } finally {
+      releaseWriteOnce();
+      if (releaseRead) releaseRead();
+      else void readPlace.then((release) => release());
+    }
+  }
+
+  /** Send one request line and read one response line (no body either way). */
+  async simple(req: Request): Promise<Map<string, string>> {
+    return this.exchange(
+      (file) => file.writeLine(formatRequest(req)),
+      () => this.readOk(),
+    );
+  }
+
+  /** One response line: its fields if OK, a RemoteError if ERR. */
+  async readOk(): Promise<Map<string, string>> {
+    const response = parseResponse(await this.readLine());
+    if (!response.ok) throw new RemoteError(response.code, response.message);
+    return response.fields;
+  }
+
+  async readLine(): Promise<string> {
+    let line: string | null;
+    try {
+      line = await this.file.readLine();
+    } catch (err) {
+      if (err instanceof UnexpectedEofError) {
+        throw new ConnectionLostError('the server closed the connection mid-reply', { cause: err });
+      }
+      throw err;
+    }
+    if (line === null) throw new ConnectionLostError('the server closed the connection');
+    return line;
+  }
+
+  private fail(err: Error): void {
+    if (this.broken) return;
+    this.broken =
+      err instanceof TcpsendError ? err : new ProtocolError(`connection failed: ${err.message}`, { cause: err });
+    this.file.close();
+  }
+
+  get isBroken(): boolean {
+    return this.broken !== null;
+  }
+
+  /** Say QUIT (best effort) and close. */
+  async quit(): Promise<void> {
+    if (!this.broken && !this.file.closed) {
+      try {
+        await this.simple({ verb: 'QUIT' });
+      } catch {
+        // Closing anyway.
+      }
+    }
+    this.file.close();
+  }
+
+  close(): void {
+    this.file.close();
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Retrying over dropped connections. A ReconnectingClient keeps one connection for as many
+ * operations as it can and dials again, with backoff, only after a failure that a retry can
+ * cure; each retried transfer resumes from its partial file.
+ */
+import { TcpsendError } from '../errors.js';
+import { TcpsendClient, type ClientOptions } from './client.js';
+import { parseTarget, type Target } from './target.js';
+
+export interface RetryOptions {
+  /** Further attempts after the first fails (default 3). */
+  retries?: number;
+  /** Wait before the first retry; doubles each time, up to 10 s (default 250 ms). */
+  backoffMs?: number;
+  /** Told before each retry. */
+  onRetry?: (info: { attempt: number; error: TcpsendError; delayMs: number }) => void;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_RETRIES = 3;
+
+/** Codes a new attempt may cure: the connection, the server's load, a changing source. */
+const RETRIABLE = new Set([
+  'TCPSEND_ERR_CONNECTION_LOST',
+  'TCPSEND_ERR_CONNECTION_REFUSED',
+  'TCPSEND_ERR_CONNECT_TIMEOUT',
+  'TCPSEND_ERR_UNEXPECTED_EOF',
+  'TCPSEND_ERR_TIMEOUT',
+  'TCPSEND_ERR_STREAM_CLOSED',
+  'TCPSEND_ERR_STREAM_UNUSABLE',
+  'TCPSEND_ERR_TRANSFER_INTERRUPTED',
+  'TCPSEND_ERR_CHANGED',
+  'TCPSEND_ERR_CHECKSUM_MISMATCH',
+  'TCPSEND_ERR_BUSY',
+  'TCPSEND_ERR_SHUTTING_DOWN',
+  'TCPSEND_ERR_TOO_MANY_CONNECTIONS',
+]);
+
+export function isRetriable(err: unknown): err is TcpsendError {
+  return err instanceof TcpsendError && RETRIABLE.has(err.code);
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
+
+export class ReconnectingClient {
+  readonly target: Target;
+  private client: TcpsendClient | null = null;
+
+  constructor(
+    target: string | Target,
+    private readonly options: ClientOptions & RetryOptions = {},
+  ) {
+    this.target = typeof target === 'string' ? parseTarget(target) : target;
+  }
+
+  private connecting: Promise<TcpsendClient> | null = null;
+
+  /** The live client, connecting if there is none (or the last one broke). */
+  async current(): Promise<TcpsendClient> {
+    if (this.client !== null && !this.client.isBroken) return this.client;
+    // Operations running side by side share one reconnection.
+    this.connecting ??= (async () => {
+      this.client?.connection.close();
+      this.client = null;
+      const client = await TcpsendClient.connect(this.target, this.options);
+      this.client = client;
+      return client;
+    })().finally(() => {
+      this.connecting = null;
+    });
+    return this.connecting;
+  }
+
+  /** Run `operation`, reconnecting and running it again after a retriable failure. */
+  async run<T>(operation: (client: TcpsendClient) => Promise<T>): Promise<T> {
+    const retries = this.options.retries ?? DEFAULT_RETRIES;
+    const backoffMs = this.options.backoffMs ?? 250;
+    for (let attempt = 0; ; attempt++) {
+      this.options.signal?.throwIfAborted();
+      try {
+        return await operation(await this.current());
+      } catch (err) {
+        if (!isRetriable(err) || attempt >= retries || this.options.signal?.aborted) throw err;
+        const delayMs = Math.min(10_000, backoffMs * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+        this.options.onRetry?.({ attempt: attempt + 1, error: err, delayMs });
+        if (this.client?.isBroken) this.client = null;
+        await sleep(delayMs, this.options.signal);
+      }
+    }
+  }
+
+  /** Cut the connection now (Ctrl-C): whatever is in flight fails, partial files stay. */
+  abortNow(): void {
+    this.client?.connection.close();
+  }
+
+  async close(): Promise<void> {
+    await this.client?.close();
+    this.client = null;
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * The tcpsend wire protocol: pure parse and format of lines, no I/O. docs/protocol.md is the
+ * contract this module implements.
+ */
+
+export { decodePath, decodeValue, encodePath, encodeValue } from './encoding.js';
+export {
+  formatMode,
+  formatSha256,
+  formatUint,
+  optionalFlag,
+  optionalMode,
+  optionalSha256,
+  optionalString,
+  optionalUint,
+  parseFlag,
+  parseMode,
+  parseSha256,
+  parseUint,
+  requireMode,
+  requireSha256,
+  requireString,
+  requireUint,
+  type Fields,
+} from './fields.js';
+export {
+  formatFields,
+  parseFields,
+  splitTokens,
+  type FieldValue,
+  type FieldValues,
+} from './tokens.js';
+export { MAX_ERR_MESSAGE, quote, sanitizeMessage } from './printable.js';
+export {
+  VERBS,
+  formatRequest,
+  isSelectorLine,
+  parseRequest,
+  selectorPath,
+  type AbortRequest,
+  type DataRequest,
+  type EndRequest,
+  type GetRequest,
+  type HashRequest,
+  type HelloRequest,
+  type ListRequest,
+  type MkdirRequest,
+  type PutRequest,
+  type QuitRequest,
+  type Request,
+  type StatRequest,
+  type Verb,
+} from './request.js';
+export { formatErr, formatOk, parseResponse, type Response } from './response.js';
+export {
+  DEFAULT_PORT,
+  GREETING_WORD,
+  PROTOCOL_VERSION,
+  formatGreeting,
+  greetingCaps,
+  parseGreeting,
+  type Greeting,
+} from './greeting.js';
+export { END_OF_LIST, formatEntry, parseEntry, type ListEntry } from './entry.js';
+export {
+  readGetHeader,
+  readGetTrailer,
+  readHashResult,
+  readHelloReply,
+  readPutOffer,
+  readPutResult,
+  readStat,
+  type GetHeader,
+  type HashResult,
+  type PutOffer,
+  type StatInfo,
+} from './replies.js';

@@ -1,0 +1,320 @@
+/**
+ * Request lines (docs/protocol.md, "Requests" and "Verbs"): parse what a client sent, format
+ * what a client sends. `format` then `parse` gives back the same object.
+ *
+ *   request = verb [SP path] *(SP field)
+ */
+
+import { BadRequestError, UnknownVerbError, UsageError } from '../errors.js';
+import { decodePath, encodePath } from './encoding.js';
+import {
+  formatSha256,
+  optionalFlag,
+  optionalMode,
+  optionalSha256,
+  optionalString,
+  optionalUint,
+  requireSha256,
+  requireUint,
+  type Fields,
+} from './fields.js';
+import { quote } from './printable.js';
+import {
+  formatFields,
+  isFieldToken,
+  parseFields,
+  splitTokens,
+  type FieldValues,
+} from './tokens.js';
+
+export interface HelloRequest {
+  verb: 'HELLO';
+  version: number | null;
+  client: string | null;
+}
+
+export interface StatRequest {
+  verb: 'STAT';
+  path: string;
+  /** `hash=1`: include the file's SHA-256. */
+  hash: boolean;
+}
+
+export interface ListRequest {
+  verb: 'LIST';
+  path: string;
+  recursive: boolean;
+}
+
+export interface GetRequest {
+  verb: 'GET';
+  path: string;
+  /** 0 when the request has no `offset`. */
+  offset: number;
+  /** null: to the end of the file. */
+  length: number | null;
+  /** SHA-256 of the receiver's first `offset` bytes, for resume. */
+  prefixSha256: string | null;
+}
+
+export interface HashRequest {
+  verb: 'HASH';
+  path: string;
+  offset: number;
+  length: number | null;
+}
+
+export interface PutRequest {
+  verb: 'PUT';
+  path: string;
+  size: number;
+  /**
+   * The whole file's SHA-256 when the client knows it up front (it enables the identical
+   * check); null otherwise, and the client's END trailer carries it after the body.
+   */
+  sha256: string | null;
+  mtime: number | null;
+  mode: number | null;
+  overwrite: boolean;
+  /** `offset=0` was sent: the one-step form, the body follows the request line at once. */
+  eager: boolean;
+}
+
+export interface DataRequest {
+  verb: 'DATA';
+  offset: number;
+}
+
+/** After an upload body: the SHA-256 of the whole file, computed while it was read. */
+export interface EndRequest {
+  verb: 'END';
+  sha256: string;
+}
+
+/** After an upload body, instead of END: the client's file changed; drop the upload. */
+export interface AbortRequest {
+  verb: 'ABORT';
+  reason: string | null;
+}
+
+export interface MkdirRequest {
+  verb: 'MKDIR';
+  path: string;
+  mtime: number | null;
+  mode: number | null;
+}
+
+export interface QuitRequest {
+  verb: 'QUIT';
+}
+
+export type Request =
+  | HelloRequest
+  | StatRequest
+  | ListRequest
+  | GetRequest
+  | HashRequest
+  | PutRequest
+  | DataRequest
+  | EndRequest
+  | AbortRequest
+  | MkdirRequest
+  | QuitRequest;
+
+export type Verb = Request['verb'];
+
+/** Every verb, and whether it takes a path. */
+const TAKES_PATH: Readonly<Record<Verb, boolean>> = {
+  HELLO: false,
+  STAT: true,
+  LIST: true,
+  GET: true,
+  HASH: true,
+  PUT: true,
+  DATA: false,
+  END: false,
+  ABORT: false,
+  MKDIR: true,
+  QUIT: false,
+};
+
+export const VERBS: readonly Verb[] = Object.keys(TAKES_PATH) as Verb[];
+
+function isVerb(token: string): token is Verb {
+  return Object.hasOwn(TAKES_PATH, token);
+}
+
+// verb = 1*UPALPHA
+const VERB = /^[A-Z]+$/;
+
+/**
+ * Parses a request line (without its CRLF). Malformed lines are BadRequestError, unknown verbs
+ * UnknownVerbError, undecodable paths BadPathError.
+ */
+export function parseRequest(line: string): Request {
+  const tokens = splitTokens(line);
+  const [verbToken, ...rest] = tokens;
+  if (verbToken === undefined) throw new BadRequestError('empty request line');
+  if (!VERB.test(verbToken)) {
+    const upper = verbToken.toUpperCase();
+    const hint = isVerb(upper) ? ` (try ${upper})` : '';
+    throw new BadRequestError(
+      `verb must be upper-case letters, got ${quote(verbToken, 32)}${hint}`,
+    );
+  }
+  if (!isVerb(verbToken)) throw new UnknownVerbError(`unknown verb ${quote(verbToken, 32)}`);
+  const verb = verbToken;
+
+  // "path = 1*pchar ; a token with no "="": the second token, if it has no "=", is the path.
+  let path: string | null = null;
+  let fieldTokens = rest;
+  const [second, ...afterPath] = rest;
+  if (second !== undefined && !isFieldToken(second)) {
+    if (!TAKES_PATH[verb]) throw new BadRequestError(`${verb} takes no path`);
+    path = decodePath(second);
+    fieldTokens = afterPath;
+  }
+  const stray = fieldTokens.find((token) => !isFieldToken(token));
+  if (stray !== undefined) {
+    throw new BadRequestError(`expected key=value after the path, got ${quote(stray)}`);
+  }
+  // "Fields a server does not know are ignored": only the known keys are read below.
+  const fields = parseFields(fieldTokens);
+
+  const needPath = (): string => {
+    if (path === null) throw new BadRequestError(`${verb} needs a path`);
+    return path;
+  };
+  switch (verb) {
+    case 'HELLO':
+      return {
+        verb,
+        version: optionalUint(fields, 'version'),
+        client: optionalString(fields, 'client'),
+      };
+    case 'STAT':
+      return { verb, path: needPath(), hash: optionalFlag(fields, 'hash') };
+    case 'LIST':
+      return { verb, path: needPath(), recursive: optionalFlag(fields, 'recursive') };
+    case 'GET':
+      return {
+        verb,
+        path: needPath(),
+        // "Without `offset`, the range starts at 0; without `length` it runs to the end."
+        offset: optionalUint(fields, 'offset') ?? 0,
+        length: optionalUint(fields, 'length'),
+        prefixSha256: optionalSha256(fields, 'prefix_sha256'),
+      };
+    case 'HASH':
+      return {
+        verb,
+        path: needPath(),
+        offset: optionalUint(fields, 'offset') ?? 0,
+        length: optionalUint(fields, 'length'),
+      };
+    case 'PUT':
+      return {
+        verb,
+        path: needPath(),
+        size: requireUint(fields, 'size', 'PUT'),
+        sha256: optionalSha256(fields, 'sha256'),
+        mtime: optionalUint(fields, 'mtime'),
+        mode: optionalMode(fields, 'mode'),
+        overwrite: optionalFlag(fields, 'overwrite'),
+        eager: readEagerOffset(fields),
+      };
+    case 'DATA':
+      return { verb, offset: requireUint(fields, 'offset', 'DATA') };
+    case 'END':
+      return { verb, sha256: requireSha256(fields, 'sha256', 'END') };
+    case 'ABORT':
+      return { verb, reason: optionalString(fields, 'reason') };
+    case 'MKDIR':
+      return {
+        verb,
+        path: needPath(),
+        mtime: optionalUint(fields, 'mtime'),
+        mode: optionalMode(fields, 'mode'),
+      };
+    case 'QUIT':
+      return { verb };
+  }
+}
+
+/** "`PUT path size=S sha256=H offset=0 ...` is the one-step form": any other offset is wrong. */
+function readEagerOffset(fields: Fields): boolean {
+  const offset = optionalUint(fields, 'offset');
+  if (offset !== null && offset !== 0) {
+    throw new BadRequestError(`PUT offset can only be 0 (the one-step form), got ${offset}`);
+  }
+  return offset === 0;
+}
+
+/**
+ * Formats a request line (without CRLF). The path is percent-encoded, so any path round-trips;
+ * an empty path cannot be sent (the root is `/`) and is a UsageError.
+ */
+export function formatRequest(req: Request): string {
+  const withPath = (path: string, fields: FieldValues): string => {
+    if (path === '') throw new UsageError(`${req.verb} needs a non-empty path (the root is '/')`);
+    return `${req.verb} ${encodePath(path)}${formatFields(fields)}`;
+  };
+  switch (req.verb) {
+    case 'HELLO':
+      return `HELLO${formatFields({ version: req.version, client: req.client })}`;
+    case 'STAT':
+      return withPath(req.path, { hash: req.hash || null });
+    case 'LIST':
+      return withPath(req.path, { recursive: req.recursive || null });
+    case 'GET':
+      return withPath(req.path, {
+        offset: req.offset || null,
+        length: req.length,
+        prefix_sha256: req.prefixSha256 === null ? null : formatSha256(req.prefixSha256),
+      });
+    case 'HASH':
+      return withPath(req.path, { offset: req.offset || null, length: req.length });
+    case 'PUT':
+      return withPath(req.path, {
+        size: req.size,
+        sha256: req.sha256 === null ? null : formatSha256(req.sha256),
+        offset: req.eager ? 0 : null,
+        mtime: req.mtime,
+        mode: req.mode,
+        overwrite: req.overwrite || null,
+      });
+    case 'DATA':
+      return `DATA${formatFields({ offset: req.offset })}`;
+    case 'END':
+      return `END${formatFields({ sha256: formatSha256(req.sha256) })}`;
+    case 'ABORT':
+      return `ABORT${formatFields({ reason: req.reason })}`;
+    case 'MKDIR':
+      return withPath(req.path, { mtime: req.mtime, mode: req.mode });
+    case 'QUIT':
+      return 'QUIT';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bare selectors
+
+/**
+ * "If the client's first line starts with `/` (or is empty, or starts with a TAB, which both
+ * mean `/`), the server treats it as a selector". Only the first line of a connection may be
+ * one; the caller checks that.
+ */
+export function isSelectorLine(line: string): boolean {
+  return line === '' || line.startsWith('/') || line.startsWith('\t');
+}
+
+/**
+ * The path a selector line names, decoded like a request path (`%XX` and raw UTF-8; a bad
+ * escape is BadPathError). The whole line is the selector, spaces included, up to a TAB: a
+ * Gopher client sends `selector TAB search` or `selector TAB +`.
+ */
+export function selectorPath(line: string): string {
+  const tab = line.indexOf('\t');
+  const selector = tab < 0 ? line : line.slice(0, tab);
+  return selector === '' ? '/' : decodePath(selector);
+}

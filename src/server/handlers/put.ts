@@ -1,0 +1,188 @@
+/**
+ * PUT: take an upload into a partial file, offer to resume one, and make it appear under its
+ * name only after fsync and a SHA-256 match (docs/protocol.md, "PUT").
+ */
+import { statfs } from 'node:fs/promises';
+import {
+  BadRequestError,
+  BusyError,
+  ChecksumMismatchError,
+  ExistsError,
+  FileChangedError,
+  IsDirectoryError,
+  NoSpaceError,
+  NotFoundError,
+  ReadOnlyError,
+  TcpsendError,
+  TooLargeError,
+} from '../../errors.js';
+import { formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
+import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
+import type { HandlerResult, ServerContext, Session } from '../context.js';
+import { chunkWritable } from '../../transfer/chunk-writable.js';
+import { quoteRequestPath } from './common.js';
+import { fileSha256 } from './hash.js';
+import type { UploadPart } from '../../storage/upload-part.js';
+
+export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
+  const where = quoteRequestPath(req.path);
+  try {
+    await checkUpload(ctx, req, where);
+  } catch (err) {
+    // The one-step form sent its body already: read past it so the stream stays in step.
+    if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
+    throw err;
+  }
+
+  const unlock = ctx.root.tryLock(req.path);
+  if (unlock === null) {
+    if (req.eager) await drainBody(session, req.size);
+    throw new BusyError(`another upload to ${where} is in progress`);
+  }
+  try {
+    const existing = await statOrNull(ctx, req.path);
+    if (existing?.type === 'dir') {
+      if (req.eager) await drainBody(session, req.size);
+      throw new IsDirectoryError(`${where} is a folder on the server`);
+    }
+    if (existing) {
+      // "If the destination already holds exactly this content ... the upload is over"
+      if (req.sha256 !== null && existing.size === req.size && (await fileSha256(ctx, req.path)) === req.sha256) {
+        if (req.eager) {
+          await drainBody(session, req.size);
+          await session.file.writeLine(formatOk({ size: req.size, sha256: req.sha256, identical: true }));
+        } else {
+          await session.file.writeLine(formatOk({ offset: req.size, identical: true }));
+        }
+        return { bytes: 0, note: 'identical' };
+      }
+      if (!req.overwrite || !ctx.options.allowOverwrite) {
+        if (req.eager) await drainBody(session, req.size);
+        throw new ExistsError(
+          !req.overwrite
+            ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
+            : `${where} exists and this server does not replace files (start it with --allow-overwrite)`,
+        );
+      }
+    }
+    return await receive(ctx, session, req, where);
+  } finally {
+    unlock();
+  }
+}
+
+async function checkUpload(ctx: ServerContext, req: PutRequest, where: string): Promise<void> {
+  if (!ctx.options.allowUpload) {
+    throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
+  }
+  if (req.size > ctx.options.maxUploadBytes) {
+    throw new TooLargeError(
+      `${where} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`,
+    );
+  }
+}
+
+async function statOrNull(ctx: ServerContext, path: string) {
+  try {
+    return await ctx.root.stat(path);
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
+}
+
+async function receive(ctx: ServerContext, session: Session, req: PutRequest, where: string): Promise<HandlerResult> {
+  const part = await ctx.root.openPart(req.path);
+  let finalized = false;
+  try {
+    let held = part.size;
+    if (held > req.size || req.eager) {
+      await part.truncate(0);
+      held = 0;
+    }
+    let hash: Hash = held > 0 ? await hashFileRange(part.handle, 0, held) : createSha256();
+    // Checked before the offer, so a two-step upload is refused cleanly, in step.
+    if (req.eager) session.outOfStep = true;
+    await checkFreeSpace(part, req.size - held, where);
+    let from = 0;
+    if (!req.eager) {
+      // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
+      await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
+      session.outOfStep = true;
+      const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
+      // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
+      if (data.offset !== 0 && data.offset !== held) {
+        throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+      }
+      from = data.offset;
+      if (from === 0 && held > 0) {
+        await part.truncate(0);
+        hash = createSha256();
+      }
+    }
+    session.outOfStep = true;
+    const sink = chunkWritable((chunk) => part.write(chunk));
+    const running = hash;
+    await session.file.pipeTo(sink, req.size - from, { onChunk: (chunk) => running.update(chunk) });
+    await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    const trailer = parseRequest(await readLine(session));
+    session.outOfStep = false;
+    if (trailer.verb === 'ABORT') {
+      await ctx.root.discardPart(part);
+      throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
+    }
+    const end = expectVerb(trailer, 'END');
+    const digest = running.digest('hex');
+    if (end.sha256 !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
+      await ctx.root.discardPart(part);
+      throw new ChecksumMismatchError(
+        `${where} arrived with SHA-256 ${digest}, the client's is ${end.sha256}: not stored`,
+      );
+    }
+    await ctx.root.finalizePart(part, req.path, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+    finalized = true;
+    await session.file.writeLine(formatOk({ size: req.size, sha256: digest }));
+    return { bytes: req.size - from, note: from > 0 ? `resumed from ${from}` : undefined };
+  } finally {
+    // A part not finalized stays on disk for a later resume (or was discarded above).
+    if (!finalized) await part.close().catch(() => {});
+  }
+}
+
+async function readLine(session: Session): Promise<string> {
+  const line = await session.file.readLine();
+  if (line === null) throw new BadRequestError('the connection ended in the middle of an upload');
+  return line;
+}
+
+function expectVerb<V extends Request['verb']>(req: Request, verb: V): Extract<Request, { verb: V }> {
+  if (req.verb !== verb) throw new BadRequestError(`expected ${verb} here, got ${req.verb}`);
+  return req as Extract<Request, { verb: V }>;
+}
+
+/** Refuse up front an upload that cannot fit, rather than fill the disk and fail late. */
+async function checkFreeSpace(part: UploadPart, needed: number, where: string): Promise<void> {
+  let free: number;
+  try {
+    const stats = await statfs(part.partPath);
+    free = Number(stats.bavail) * Number(stats.bsize);
+  } catch {
+    return; // not a real file system (memfs): the write path reports ENOSPC if it comes
+  }
+  if (needed > free) {
+    throw new NoSpaceError(`no space on the server for ${where}: ${needed} bytes needed, ${free} free`);
+  }
+}
+
+/** Read and drop an upload body (and its END/ABORT line) the server refused. */
+async function drainBody(session: Session, size: number): Promise<void> {
+  session.outOfStep = true;
+  let left = size;
+  while (left > 0) {
+    const chunk = await session.file.read(Math.min(left, 1024 * 1024));
+    if (chunk === null) break;
+    left -= chunk.length;
+  }
+  await readLine(session);
+  session.outOfStep = false;
+}

@@ -1,0 +1,47 @@
+/** Server settings and their defaults (docs/security.md lists every limit). */
+import type { FsPromises } from '../storage/fs-promises.js';
+
+export interface ServerOptions {
+  /** The folder to serve. */
+  root: string;
+  /** Take PUT and MKDIR (off by default: a server is read-only unless told otherwise). */
+  allowUpload?: boolean;
+  /** Let an upload replace an existing file when the client asks with overwrite=1. */
+  allowOverwrite?: boolean;
+  /** Connections open at once, from everyone. */
+  maxConnections?: number;
+  /** Connections open at once from one IP address. */
+  maxConnectionsPerIp?: number;
+  /** Drop a connection that sends or takes nothing for this long. */
+  idleTimeoutMs?: number;
+  /** Longest request line, in bytes. */
+  maxLineLength?: number;
+  /** Largest single upload, in bytes. */
+  maxUploadBytes?: number;
+  /** On close(), how long transfers in flight may run on. */
+  shutdownGraceMs?: number;
+  /** File system to serve from (memfs in unit tests). */
+  fs?: FsPromises;
+}
+
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs'>> & Pick<ServerOptions, 'fs'>;
+
+export const DEFAULT_SERVER_OPTIONS = {
+  allowUpload: false,
+  allowOverwrite: false,
+  maxConnections: 512,
+  maxConnectionsPerIp: 64,
+  idleTimeoutMs: 60_000,
+  maxLineLength: 8192,
+  maxUploadBytes: 1024 ** 4, // 1 TiB
+  shutdownGraceMs: 5_000,
+} as const;
+
+export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
+  const resolved: ResolvedServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...stripUndefined(options), root: options.root };
+  return resolved;
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,173 @@
+/**
+ * One connection, from accept to close: setup (the first line decides between a bare
+ * selector and the protocol), then a loop of request → handler → reply, then finish. This is
+ * the one place that catches: a request's error becomes `ERR <code> <message>` and the loop
+ * goes on, unless the stream lost its place, in which case the connection is closed.
+ */
+import type { Socket } from 'node:net';
+import {
+  InternalError,
+  LineTooLongError,
+  ShuttingDownError,
+  TcpsendError,
+  TimeoutError,
+} from '../errors.js';
+import { SocketFile } from '../io/index.js';
+import {
+  formatErr,
+  formatGreeting,
+  isSelectorLine,
+  parseRequest,
+  PROTOCOL_VERSION,
+  type Request,
+} from '../protocol/index.js';
+import { VERSION } from '../version.js';
+import type { HandlerResult, ServerContext, Session } from './context.js';
+import { handleGet } from './handlers/get.js';
+import { handleHash } from './handlers/hash.js';
+import { handleList } from './handlers/list.js';
+import { handleMkdir } from './handlers/mkdir.js';
+import { handlePut } from './handlers/put.js';
+import { handleSelector } from './handlers/selector.js';
+import { handleHello, handleQuit } from './handlers/session-verbs.js';
+import { handleStat } from './handlers/stat.js';
+
+export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector'];
+
+/** One line of the request log. */
+export interface RequestLogEntry {
+  peer: string;
+  verb: string;
+  path: string | null;
+  bytes: number;
+  ms: number;
+  /** 'OK' or the error's wire code. */
+  result: string;
+  message?: string;
+  note?: string;
+}
+
+export type RequestLogger = (entry: RequestLogEntry) => void;
+
+async function dispatch(ctx: ServerContext, session: Session, req: Request): Promise<HandlerResult> {
+  switch (req.verb) {
+    case 'HELLO':
+      return handleHello(ctx, session, req);
+    case 'STAT':
+      return handleStat(ctx, session, req);
+    case 'LIST':
+      return handleList(ctx, session, req);
+    case 'GET':
+      return handleGet(ctx, session, req);
+    case 'HASH':
+      return handleHash(ctx, session, req);
+    case 'PUT':
+      return handlePut(ctx, session, req);
+    case 'MKDIR':
+      return handleMkdir(ctx, session, req);
+    case 'QUIT':
+      return handleQuit(ctx, session);
+    default:
+      // DATA, END and ABORT only make sense inside a PUT.
+      throw new TcpsendError(`${req.verb} is only valid inside an upload`);
+  }
+}
+
+/** Errors after which the stream's position is unknown: answer if possible, then close. */
+function losesPlace(err: unknown): boolean {
+  return err instanceof LineTooLongError || err instanceof TimeoutError;
+}
+
+function asTcpsendError(err: unknown): TcpsendError {
+  if (err instanceof TcpsendError) return err;
+  return new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}
+
+export async function runSession(
+  ctx: ServerContext,
+  socket: Socket,
+  session: Session,
+  log: RequestLogger,
+): Promise<void> {
+  const { file } = session;
+  let first = true;
+  try {
+    for (;;) {
+      session.busy = false;
+      const line = await file.readLine();
+      if (line === null) break;
+      if (first && isSelectorLine(line)) {
+        await runOne(ctx, session, log, null, () => handleSelector(ctx, session, line), line);
+        break;
+      }
+      if (first) {
+        first = false;
+        await file.writeLine(
+          formatGreeting({
+            version: PROTOCOL_VERSION,
+            fields: {
+              server: `tcpsend/${VERSION}`,
+              caps: CAPS.join(','),
+              upload: ctx.options.allowUpload,
+            },
+          }),
+        );
+      }
+      session.busy = true;
+      let req: Request | null = null;
+      const result = await runOne(ctx, session, log, () => (req = parseRequest(line)), async () => {
+        if (ctx.shuttingDown) throw new ShuttingDownError('the server is shutting down: try again shortly');
+        return dispatch(ctx, session, req!);
+      }, line);
+      if (result.close || session.outOfStep) break;
+    }
+  } catch (err) {
+    // Reading the next line failed: a timeout, an over-long line, or the peer went away.
+    if (losesPlace(err) && !file.closed) {
+      const e = err as TcpsendError;
+      log({ peer: session.peer, verb: '-', path: null, bytes: 0, ms: 0, result: e.wireCode, message: e.message });
+      await file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
+    }
+  } finally {
+    if (!file.closed) {
+      await Promise.race([file.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+      file.close();
+    }
+    socket.destroy();
+  }
+}
+
+/** Run one request; turn its failure into an ERR line; log it either way. */
+async function runOne(
+  ctx: ServerContext,
+  session: Session,
+  log: RequestLogger,
+  parse: (() => Request) | null,
+  handle: () => Promise<HandlerResult>,
+  line: string,
+): Promise<HandlerResult> {
+  const started = performance.now();
+  let verb = parse ? line.split(' ', 1)[0]!.slice(0, 16) : 'SELECTOR';
+  let path: string | null = parse ? null : line.slice(0, 200);
+  try {
+    if (parse) {
+      const req = parse();
+      verb = req.verb;
+      path = 'path' in req ? req.path : null;
+    }
+    const result = await handle();
+    log({ peer: session.peer, verb, path, bytes: result.bytes ?? 0, ms: performance.now() - started, result: 'OK', note: result.note });
+    return result;
+  } catch (err) {
+    const e = asTcpsendError(err);
+    log({ peer: session.peer, verb, path, bytes: 0, ms: performance.now() - started, result: e.wireCode, message: e.message });
+    const close = session.outOfStep || losesPlace(err) || session.file.closed;
+    if (!session.file.closed && (!session.outOfStep || losesPlace(err) || !parse)) {
+      await session.file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
+    } else if (!session.file.closed && session.outOfStep) {
+      // Mid-body we cannot answer in step; a last ERR line may still help a person reading.
+      await session.file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
+    }
+    return { close };
+  }
+}

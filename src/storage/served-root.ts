@@ -1,0 +1,594 @@
+/**
+ * The served directory: every path a client names is resolved here, and nothing outside the
+ * root is ever read, listed or written.
+ *
+ * "The server then refuses, with `ERR BAD_PATH`, any path that after decoding has a `..`
+ * segment, a backslash, a NUL or other control character, or a drive letter; and with
+ * `ERR FORBIDDEN` any path that leads, through symlinks, out of the served root, or that names
+ * a partial file." (docs/protocol.md, Paths)
+ *
+ * Symlinks inside the root are followed as long as they lead to somewhere inside it. Because a
+ * local user could swap a checked path for a symlink before we open it, opening is checked
+ * again after the fact: the opened file must be the one that was checked (device and inode),
+ * and on Linux the kernel's own name for the descriptor (/proc/self/fd/N) must be inside.
+ */
+import { constants as fsConstants } from 'node:fs';
+import * as nodeFsPromises from 'node:fs/promises';
+import path from 'node:path';
+import {
+  BadRequestError,
+  ForbiddenError,
+  InternalError,
+  IsDirectoryError,
+  NotDirectoryError,
+} from '../errors.js';
+import { errnoCode, toStorageError } from './fs-errors.js';
+import type { DirentLike, FileHandleLike, FsPromises, StatsLike } from './fs-promises.js';
+import { PathLocks } from './path-locks.js';
+import { quotePath } from './quote-path.js';
+import { utimesSeconds, wholeMilliseconds } from './mtime.js';
+import { isPartName, partNameFor, toSegments } from './relative-path.js';
+import { UploadPart } from './upload-part.js';
+
+export type EntryType = 'file' | 'dir';
+
+export interface FileInfo {
+  type: EntryType;
+  /** Bytes; 0 for a folder. */
+  size: number;
+  /** Last modification, whole milliseconds since the Unix epoch (floored). */
+  mtimeMs: number;
+  /** Permission bits (rwx for user, group, others); setuid, setgid and sticky are left out. */
+  mode: number;
+  dev: number;
+  ino: number;
+}
+
+export interface ListEntry {
+  /** Relative to the listed folder, '/'-separated. */
+  path: string;
+  type: EntryType;
+  /** Bytes; null for a folder. */
+  size: number | null;
+  mtimeMs: number;
+  mode: number;
+}
+
+export interface ListOptions {
+  recursive?: boolean;
+}
+
+/** What a client may ask to set on a file or folder it creates. */
+export interface AttributeOptions {
+  mtimeMs?: number;
+  /** Permission bits; anything above 0o777 (setuid, setgid, sticky) is dropped. */
+  mode?: number;
+}
+
+export interface OpenedFile {
+  handle: FileHandleLike;
+  /** The opened file's own stat: the version whose bytes the handle reads. */
+  info: FileInfo;
+}
+
+export interface ServedRootOptions {
+  /** The file system to serve from; node:fs/promises by default (memfs in unit tests). */
+  fs?: FsPromises;
+  /**
+   * After opening a file, read /proc/self/fd/N to check that the kernel opened a file inside
+   * the root. Default: on when `fs` is the real one; skipped where /proc/self/fd is missing.
+   */
+  verifyOpenedPath?: boolean;
+}
+
+// O_NOFOLLOW: a checked path whose last name was swapped for a symlink fails to open (ELOOP)
+// instead of being followed. O_NONBLOCK: a FIFO swapped in cannot hang the open. Both are
+// absent on Windows, where they are 0 and the other checks remain.
+const O_NOFOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
+const O_NONBLOCK = (fsConstants.O_NONBLOCK as number | undefined) ?? 0;
+const READ_FLAGS = fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+const PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW;
+const PART_CREATE_MODE = 0o666;
+const PERMISSION_BITS = 0o777;
+/** Latest time a JavaScript Date can hold. */
+const MAX_DATE_MS = 8.64e15;
+/** Errors fsync on a folder gives on systems that do not support it. */
+const UNSYNCABLE_DIRECTORY = new Set([
+  'EISDIR',
+  'EINVAL',
+  'EPERM',
+  'EACCES',
+  'ENOTSUP',
+  'EBADF',
+  'ENOSYS',
+]);
+
+function ignore(): void {}
+
+function shownPath(requestPath: string): string {
+  return quotePath(requestPath === '' ? '/' : requestPath);
+}
+
+function checkAttributes({ mtimeMs, mode }: AttributeOptions): void {
+  if (mtimeMs !== undefined) {
+    if (!Number.isSafeInteger(mtimeMs) || mtimeMs < 0 || mtimeMs > MAX_DATE_MS) {
+      throw new BadRequestError(`mtime ${mtimeMs} is out of range`);
+    }
+  }
+  if (mode !== undefined) {
+    if (!Number.isSafeInteger(mode) || mode < 0 || mode > 0o7777) {
+      throw new BadRequestError(`mode ${mode} is not a permission mode`);
+    }
+  }
+}
+
+/** A name read from the disk that may be listed: no partial file, nothing toSegments refuses. */
+function isListableName(name: string): boolean {
+  if (isPartName(name)) return false;
+  try {
+    const segments = toSegments(name);
+    return segments.length === 1 && segments[0] === name;
+  } catch {
+    return false;
+  }
+}
+
+function direntName(dirent: DirentLike): string {
+  return typeof dirent.name === 'string' ? dirent.name : dirent.name.toString('utf8');
+}
+
+/** Name order by UTF-8 bytes: the same on every platform and locale. */
+function byName(a: { name: string }, b: { name: string }): number {
+  return Buffer.compare(Buffer.from(a.name, 'utf8'), Buffer.from(b.name, 'utf8'));
+}
+
+export class ServedRoot {
+  /** The root, absolute and with symlinks resolved. Never shown to clients. */
+  readonly rootPath: string;
+  readonly #fs: FsPromises;
+  readonly #verifyOpenedPath: boolean;
+  readonly #locks = new PathLocks();
+
+  private constructor(rootPath: string, fs: FsPromises, verifyOpenedPath: boolean) {
+    this.rootPath = rootPath;
+    this.#fs = fs;
+    this.#verifyOpenedPath = verifyOpenedPath;
+  }
+
+  static async open(rootDir: string, options: ServedRootOptions = {}): Promise<ServedRoot> {
+    const fs = options.fs ?? nodeFsPromises;
+    let rootPath: string;
+    try {
+      rootPath = String(await fs.realpath(path.resolve(rootDir)));
+      const stats = await fs.stat(rootPath);
+      if (!stats.isDirectory()) {
+        throw new NotDirectoryError(`${quotePath(rootDir)} is not a folder`);
+      }
+    } catch (err) {
+      throw toStorageError(err, rootDir);
+    }
+    let verify = options.verifyOpenedPath ?? options.fs === undefined;
+    if (verify) {
+      const hasProcFd = await fs.stat('/proc/self/fd').then(
+        () => true,
+        () => false,
+      );
+      verify = process.platform === 'linux' && hasProcFd;
+    }
+    return new ServedRoot(rootPath, fs, verify);
+  }
+
+  /** Whether opened files are checked through /proc/self/fd (see ServedRootOptions). */
+  get verifiesOpenedPath(): boolean {
+    return this.#verifyOpenedPath;
+  }
+
+  /**
+   * The absolute path `requestPath` names, symlinks resolved as far as it exists. Throws
+   * BadPathError for a path toSegments refuses, ForbiddenError for a partial file or a path
+   * that leads out of the root.
+   */
+  async resolve(requestPath: string): Promise<string> {
+    return this.#resolveSegments(this.#segments(requestPath), requestPath);
+  }
+
+  async stat(requestPath: string): Promise<FileInfo> {
+    const target = await this.resolve(requestPath);
+    return this.#infoOf(await this.#lstat(target, requestPath), requestPath);
+  }
+
+  /**
+   * The entries of a folder, streamed: depth first, each folder before its contents, names in
+   * UTF-8 byte order within a folder. Partial files, names toSegments refuses, other file types
+   * and symlinks that lead out of the root are left out. A symlink inside the root is listed
+   * as what it points to, but a symlinked folder is not descended into, so there are no loops.
+   * Errors about the listed folder itself (not found, not a folder) come from the first next().
+   */
+  async *list(
+    requestPath: string,
+    options: ListOptions = {},
+  ): AsyncGenerator<ListEntry, void, undefined> {
+    const folder = await this.resolve(requestPath);
+    const info = this.#infoOf(await this.#lstat(folder, requestPath), requestPath);
+    if (info.type !== 'dir') {
+      throw new NotDirectoryError(`${shownPath(requestPath)} is a file, not a folder`);
+    }
+    yield* this.#walk(folder, '', options.recursive === true, requestPath, true);
+  }
+
+  /**
+   * Open a file for reading. Safe against the path being swapped for a symlink between the
+   * check and the open: the handle is closed and ForbiddenError thrown if what was opened is
+   * not what was checked, or (on Linux) not inside the root.
+   */
+  async openRead(requestPath: string): Promise<OpenedFile> {
+    const target = await this.resolve(requestPath);
+    const checked = this.#infoOf(await this.#lstat(target, requestPath), requestPath);
+    if (checked.type === 'dir') throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
+    let handle: FileHandleLike;
+    try {
+      handle = await this.#fs.open(target, READ_FLAGS);
+    } catch (err) {
+      throw toStorageError(err, requestPath);
+    }
+    try {
+      const info = this.#infoOf(await handle.stat(), requestPath);
+      if (info.type === 'dir') throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
+      if (info.dev !== checked.dev || info.ino !== checked.ino) {
+        throw new ForbiddenError(`${shownPath(requestPath)} changed while it was being opened`);
+      }
+      await this.#checkOpenedInside(handle, requestPath);
+      return { handle, info };
+    } catch (err) {
+      await handle.close().catch(ignore);
+      throw toStorageError(err, requestPath);
+    }
+  }
+
+  /**
+   * Create a folder and its parents ("a folder that exists already is fine"), every step
+   * checked to stay inside the root. `mtimeMs` and `mode` apply to the last folder.
+   */
+  async mkdirs(requestPath: string, options: AttributeOptions = {}): Promise<void> {
+    checkAttributes(options);
+    const segments = this.#segments(requestPath);
+    const folder = await this.#ensureDirectory(segments);
+    // The root's own mode and mtime are the operator's, not a client's.
+    if (segments.length === 0) return;
+    const shown = segments.join('/');
+    try {
+      if (options.mode !== undefined) await this.#fs.chmod(folder, options.mode & PERMISSION_BITS);
+      if (options.mtimeMs !== undefined) {
+        await this.#fs.utimes(folder, new Date(), utimesSeconds(options.mtimeMs));
+      }
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+  }
+
+  /**
+   * Open (creating it and its folders if need be) the partial file for an upload to
+   * `requestPath`. `size` says how much a previous attempt left there.
+   */
+  async openPart(requestPath: string): Promise<UploadPart> {
+    const segments = this.#segments(requestPath);
+    const name = segments.at(-1);
+    if (name === undefined) throw new IsDirectoryError(`'/' is the served folder itself`);
+    const shown = segments.join('/');
+    const folder = await this.#ensureDirectory(segments.slice(0, -1));
+    const destinationPath = path.join(folder, name);
+    await this.#refuseFolder(destinationPath, shown);
+    const partPath = path.join(folder, partNameFor(name));
+    let handle: FileHandleLike;
+    try {
+      handle = await this.#fs.open(partPath, PART_FLAGS, PART_CREATE_MODE);
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) {
+        throw new ForbiddenError(`the partial upload of ${quotePath(shown)} is not a regular file`);
+      }
+      await this.#checkOpenedInside(handle, shown);
+      return new UploadPart({
+        handle,
+        partPath,
+        destinationPath,
+        requestPath: shown,
+        size: Number(stats.size),
+      });
+    } catch (err) {
+      await handle.close().catch(ignore);
+      throw toStorageError(err, shown);
+    }
+  }
+
+  /**
+   * Make an upload visible under its name: fsync the part, set its mode and mtime, rename it
+   * onto `requestPath` (which replaces a symlink there rather than writing through it), and
+   * fsync the folder so the rename survives a crash. The caller has verified the content.
+   */
+  async finalizePart(
+    part: UploadPart,
+    requestPath: string,
+    options: AttributeOptions = {},
+  ): Promise<void> {
+    checkAttributes(options);
+    const shown = this.#segments(requestPath).join('/');
+    if (shown !== part.requestPath) {
+      throw new InternalError(
+        `the partial upload of ${quotePath(part.requestPath)} cannot become ${quotePath(shown)}`,
+      );
+    }
+    const folder = path.dirname(part.partPath);
+    let realFolder: string;
+    try {
+      realFolder = String(await this.#fs.realpath(folder));
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+    // The folder may have been swapped for a symlink while the bytes came in.
+    if (realFolder !== folder || !this.#contains(realFolder)) {
+      throw new ForbiddenError(`the folder of ${quotePath(shown)} changed during the upload`);
+    }
+    await this.#refuseFolder(part.destinationPath, shown);
+    try {
+      if (options.mode !== undefined) await part.handle.chmod(options.mode & PERMISSION_BITS);
+      if (options.mtimeMs !== undefined) {
+        await part.handle.utimes(new Date(), utimesSeconds(options.mtimeMs));
+      }
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+    await part.sync();
+    await part.close();
+    try {
+      await this.#fs.rename(part.partPath, part.destinationPath);
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+    await this.#syncFolder(folder, shown);
+  }
+
+  /** Close and delete a partial upload (after a checksum mismatch, or `DATA offset=0`). */
+  async discardPart(part: UploadPart): Promise<void> {
+    await part.close().catch(ignore);
+    try {
+      await this.#fs.unlink(part.partPath);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, part.requestPath);
+    }
+  }
+
+  /**
+   * Take the upload lock on `requestPath`: its release function, or null while another upload
+   * to the same path holds it (the server answers BusyError).
+   */
+  tryLock(requestPath: string): (() => void) | null {
+    return this.#locks.tryLock(this.#segments(requestPath).join('/'));
+  }
+
+  #segments(requestPath: string): string[] {
+    const segments = toSegments(requestPath);
+    if (segments.some(isPartName)) {
+      throw new ForbiddenError(`${shownPath(requestPath)} names a partial upload`);
+    }
+    return segments;
+  }
+
+  #contains(absolute: string): boolean {
+    if (absolute === this.rootPath) return true;
+    // A plain prefix test would let the sibling '/srv/data-evil' pass for the root '/srv/data'.
+    const prefix = this.rootPath.endsWith(path.sep) ? this.rootPath : this.rootPath + path.sep;
+    return absolute.startsWith(prefix);
+  }
+
+  /** Throws ForbiddenError unless `real` (symlinks resolved) is inside and no partial file. */
+  #checkInside(real: string, requestPath: string): void {
+    if (!this.#contains(real)) {
+      throw new ForbiddenError(`${shownPath(requestPath)} leads outside the served folder`);
+    }
+    // A symlink inside the root may point at a partial file.
+    if (path.relative(this.rootPath, real).split(path.sep).some(isPartName)) {
+      throw new ForbiddenError(`${shownPath(requestPath)} leads to a partial upload`);
+    }
+  }
+
+  async #resolveSegments(segments: string[], requestPath: string): Promise<string> {
+    // Resolve the longest prefix that exists; what does not exist yet cannot be a symlink.
+    for (let length = segments.length; length >= 0; length--) {
+      const lexical = path.join(this.rootPath, ...segments.slice(0, length));
+      let real: string;
+      try {
+        real = String(await this.#fs.realpath(lexical));
+      } catch (err) {
+        if (errnoCode(err) === 'ENOENT' && length > 0) continue;
+        throw toStorageError(err, requestPath);
+      }
+      this.#checkInside(real, requestPath);
+      return path.join(real, ...segments.slice(length));
+    }
+    throw new InternalError(`cannot resolve ${shownPath(requestPath)}`);
+  }
+
+  async #lstat(absolute: string, requestPath: string): Promise<StatsLike> {
+    try {
+      return await this.#fs.lstat(absolute);
+    } catch (err) {
+      throw toStorageError(err, requestPath);
+    }
+  }
+
+  #infoOf(stats: StatsLike, requestPath: string): FileInfo {
+    const isFile = stats.isFile();
+    if (!isFile && !stats.isDirectory()) {
+      // Resolved paths hold no symlinks; one here was swapped in after the check.
+      throw new ForbiddenError(
+        stats.isSymbolicLink()
+          ? `${shownPath(requestPath)} was swapped for a symlink while it was being checked`
+          : `${shownPath(requestPath)} is not a regular file or folder`,
+      );
+    }
+    return {
+      type: isFile ? 'file' : 'dir',
+      size: isFile ? Number(stats.size) : 0,
+      mtimeMs: wholeMilliseconds(Number(stats.mtimeMs)),
+      mode: Number(stats.mode) & PERMISSION_BITS,
+      dev: Number(stats.dev),
+      ino: Number(stats.ino),
+    };
+  }
+
+  async #checkOpenedInside(handle: FileHandleLike, requestPath: string): Promise<void> {
+    if (!this.#verifyOpenedPath) return;
+    let opened: string;
+    try {
+      opened = String(await this.#fs.readlink(`/proc/self/fd/${handle.fd}`));
+    } catch (err) {
+      throw new InternalError(`cannot check where ${shownPath(requestPath)} was opened`, {
+        cause: err,
+      });
+    }
+    if (!this.#contains(opened)) {
+      throw new ForbiddenError(`${shownPath(requestPath)} leads outside the served folder`);
+    }
+  }
+
+  async *#walk(
+    folder: string,
+    prefix: string,
+    recursive: boolean,
+    requestPath: string,
+    top: boolean,
+  ): AsyncGenerator<ListEntry, void, undefined> {
+    let dirents: ReadonlyArray<DirentLike | string | Buffer>;
+    try {
+      // A subfolder swapped for a symlink since it was seen is not followed.
+      if (!top && String(await this.#fs.realpath(folder)) !== folder) return;
+      dirents = await this.#fs.readdir(folder, { withFileTypes: true });
+    } catch (err) {
+      if (top) throw toStorageError(err, requestPath);
+      return; // A subfolder that vanished or cannot be read: list the rest.
+    }
+    // One folder's names at a time: memory grows with depth × width, not with the tree.
+    const children: Array<{ name: string; dirent: DirentLike }> = [];
+    for (const dirent of dirents) {
+      if (typeof dirent === 'string' || Buffer.isBuffer(dirent)) continue;
+      const name = direntName(dirent);
+      if (isListableName(name)) children.push({ name, dirent });
+    }
+    children.sort(byName);
+    for (const { name, dirent } of children) {
+      const child = await this.#describe(path.join(folder, name), dirent);
+      if (child === null) continue;
+      const entryPath = prefix + name;
+      yield {
+        path: entryPath,
+        type: child.info.type,
+        size: child.info.type === 'file' ? child.info.size : null,
+        mtimeMs: child.info.mtimeMs,
+        mode: child.info.mode,
+      };
+      if (recursive && child.info.type === 'dir' && !child.viaSymlink) {
+        yield* this.#walk(path.join(folder, name), `${entryPath}/`, true, requestPath, false);
+      }
+    }
+  }
+
+  /** A listed entry's info, or null if it is not to be listed. */
+  async #describe(
+    absolute: string,
+    dirent: DirentLike,
+  ): Promise<{ info: FileInfo; viaSymlink: boolean } | null> {
+    try {
+      let stats: StatsLike;
+      let viaSymlink = false;
+      if (dirent.isSymbolicLink()) {
+        const real = String(await this.#fs.realpath(absolute));
+        this.#checkInside(real, '');
+        stats = await this.#fs.lstat(real);
+        viaSymlink = true;
+      } else {
+        stats = await this.#fs.lstat(absolute);
+      }
+      if (!stats.isFile() && !stats.isDirectory()) return null;
+      return { info: this.#infoOf(stats, ''), viaSymlink };
+    } catch {
+      // Gone since readdir, a dangling symlink, or one that leads out: not listed.
+      return null;
+    }
+  }
+
+  async #ensureDirectory(segments: string[]): Promise<string> {
+    let current = this.rootPath;
+    for (let index = 0; index < segments.length; index++) {
+      const next = path.join(current, segments[index]!);
+      const shown = segments.slice(0, index + 1).join('/');
+      try {
+        await this.#fs.mkdir(next);
+        current = next;
+        continue;
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);
+      }
+      current = await this.#existingFolder(next, shown);
+    }
+    return current;
+  }
+
+  /** `absolute` exists: its real path if it is a folder inside the root, else an error. */
+  async #existingFolder(absolute: string, shown: string): Promise<string> {
+    const stats = await this.#lstat(absolute, shown);
+    if (stats.isDirectory()) return absolute;
+    if (!stats.isSymbolicLink()) {
+      throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
+    }
+    let real: string;
+    try {
+      real = String(await this.#fs.realpath(absolute));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        throw new NotDirectoryError(`${quotePath(shown)} is a symlink that leads nowhere`, {
+          cause: err,
+        });
+      }
+      throw toStorageError(err, shown);
+    }
+    this.#checkInside(real, shown);
+    if (!(await this.#lstat(real, shown)).isDirectory()) {
+      throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
+    }
+    return real;
+  }
+
+  /** An upload may replace a file or a symlink, never a folder. */
+  async #refuseFolder(absolute: string, shown: string): Promise<void> {
+    let stats: StatsLike;
+    try {
+      stats = await this.#fs.stat(absolute);
+    } catch {
+      return; // Nothing there, or a symlink to nowhere: the rename takes the name.
+    }
+    if (stats.isDirectory()) throw new IsDirectoryError(`${quotePath(shown)} is a folder`);
+  }
+
+  /** fsync a folder, so a rename in it survives a crash. Not every platform allows it. */
+  async #syncFolder(folder: string, shown: string): Promise<void> {
+    let handle: FileHandleLike;
+    try {
+      handle = await this.#fs.open(folder, 'r');
+    } catch (err) {
+      if (UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) return;
+      throw toStorageError(err, shown);
+    }
+    try {
+      if (handle.sync) await handle.sync();
+      else await handle.datasync();
+    } catch (err) {
+      if (!UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) throw toStorageError(err, shown);
+    } finally {
+      await handle.close().catch(ignore);
+    }
+  }
+}

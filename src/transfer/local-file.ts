@@ -1,0 +1,80 @@
+/**
+ * The receiving side's files on the local disk: a partial file beside the destination,
+ * written, fsynced, and renamed over the final name only once its SHA-256 matched.
+ */
+import { constants } from 'node:fs';
+import fsp, { type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Stats } from 'node:fs';
+
+export const PART_SUFFIX = '.tcpsend-part';
+
+/** `dir/name` → `dir/.name.tcpsend-part`: hidden, and on the same file system for rename. */
+export function localPartPath(dest: string): string {
+  return path.join(path.dirname(dest), `.${path.basename(dest)}${PART_SUFFIX}`);
+}
+
+export async function statOrNull(file: string): Promise<Stats | null> {
+  try {
+    return await fsp.stat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/** Open (creating) a part file for writing at `offset`, dropping anything past it. */
+export async function openPartForWrite(partPath: string, offset: number): Promise<FileHandle> {
+  await fsp.mkdir(path.dirname(partPath), { recursive: true });
+  // O_NOFOLLOW: a symlink planted under the part's name must not redirect the write.
+  const handle = await fsp.open(partPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  try {
+    await handle.truncate(offset);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return handle;
+}
+
+/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
+export async function syncDirectory(dir: string): Promise<void> {
+  let handle: FileHandle | null = null;
+  try {
+    handle = await fsp.open(dir, 'r');
+    await handle.sync();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
+  } finally {
+    await handle?.close();
+  }
+}
+
+/**
+ * Make a verified part the final file: fsync its data, set its mode and mtime, rename it over
+ * `dest` and fsync the folder. The caller has closed nothing yet; this closes `handle`.
+ */
+export async function finalizeLocalPart(
+  handle: FileHandle,
+  partPath: string,
+  dest: string,
+  meta: { mtimeMs?: number | null; mode?: number | null },
+): Promise<void> {
+  try {
+    await handle.sync();
+    if (meta.mode !== null && meta.mode !== undefined) await handle.chmod(meta.mode & 0o777); // never setuid/setgid from a peer
+    if (meta.mtimeMs !== null && meta.mtimeMs !== undefined) {
+      const when = new Date(meta.mtimeMs);
+      await handle.utimes(when, when);
+    }
+  } finally {
+    await handle.close();
+  }
+  await fsp.rename(partPath, dest);
+  await syncDirectory(path.dirname(dest));
+}
+
+export async function removeIfExists(file: string): Promise<void> {
+  await fsp.rm(file, { force: true });
+}

@@ -1,0 +1,380 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BadPathError,
+  BadRequestError,
+  UnknownVerbError,
+  UsageError,
+} from '../../src/errors.js';
+import {
+  VERBS,
+  formatRequest,
+  isSelectorLine,
+  parseRequest,
+  selectorPath,
+  type Request,
+} from '../../src/protocol/index.js';
+import { expectError } from './expect-error.js';
+
+const SHA = '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03';
+
+const PATHS = [
+  'a.txt',
+  '/a.txt',
+  '/',
+  'my file.txt',
+  'a=b.txt',
+  '100%.txt',
+  '%41',
+  'line\r\nbreak',
+  '数据 1.txt',
+  '😀/🎉.bin',
+  'dir/sub dir/x',
+  ' lead and trail ',
+  '.',
+  "!$&'()*+,;:@~",
+  'tab\there',
+  '\ufeffbom',
+];
+
+function requestsFor(path: string): Request[] {
+  return [
+    { verb: 'STAT', path, hash: false },
+    { verb: 'STAT', path, hash: true },
+    { verb: 'LIST', path, recursive: false },
+    { verb: 'LIST', path, recursive: true },
+    { verb: 'GET', path, offset: 0, length: null, prefixSha256: null },
+    { verb: 'GET', path, offset: 400, length: 0, prefixSha256: SHA },
+    { verb: 'HASH', path, offset: 0, length: null },
+    { verb: 'HASH', path, offset: 10, length: 20 },
+    {
+      verb: 'PUT',
+      path,
+      size: 1000,
+      sha256: SHA,
+      mtime: null,
+      mode: null,
+      overwrite: false,
+      eager: false,
+    },
+    {
+      verb: 'PUT',
+      path,
+      size: 0,
+      sha256: SHA,
+      mtime: 1763750000000,
+      mode: 0o644,
+      overwrite: true,
+      eager: true,
+    },
+    { verb: 'MKDIR', path, mtime: null, mode: null },
+    { verb: 'MKDIR', path, mtime: 0, mode: 0o4755 },
+  ];
+}
+
+const PATHLESS: Request[] = [
+  { verb: 'HELLO', version: null, client: null },
+  { verb: 'HELLO', version: 1, client: 'tcpsend/0.1.0' },
+  { verb: 'HELLO', version: 1, client: '' },
+  { verb: 'HELLO', version: 0, client: 'my client = 名字 100%' },
+  { verb: 'DATA', offset: 0 },
+  { verb: 'DATA', offset: Number.MAX_SAFE_INTEGER },
+  { verb: 'END', sha256: SHA },
+  { verb: 'ABORT', reason: null },
+  { verb: 'ABORT', reason: 'changed on disk' },
+  { verb: 'QUIT' },
+];
+
+describe('format → parse round-trips', () => {
+  it.each(PATHS)('every verb with the path %j', (path) => {
+    for (const req of requestsFor(path)) {
+      const line = formatRequest(req);
+      expect(line).not.toMatch(/[\r\n]/);
+      expect(parseRequest(line)).toEqual(req);
+    }
+  });
+
+  it.each(PATHLESS.map((req) => [formatRequest(req), req]))('%s', (line, req) => {
+    expect(parseRequest(line)).toEqual(req);
+  });
+
+  it('covers every verb', () => {
+    const covered = new Set([...requestsFor('x'), ...PATHLESS].map((req) => req.verb));
+    expect([...covered].sort()).toEqual([...VERBS].sort());
+  });
+});
+
+describe('formatRequest', () => {
+  it('writes the lines of protocol.md', () => {
+    expect(formatRequest({ verb: 'HELLO', version: 1, client: null })).toBe('HELLO version=1');
+    expect(formatRequest({ verb: 'QUIT' })).toBe('QUIT');
+    expect(formatRequest({ verb: 'LIST', path: '/', recursive: false })).toBe('LIST /');
+    expect(formatRequest({ verb: 'DATA', offset: 400 })).toBe('DATA offset=400');
+    expect(
+      formatRequest({
+        verb: 'GET',
+        path: '数据 1.txt',
+        offset: 0,
+        length: null,
+        prefixSha256: null,
+      }),
+    ).toBe('GET %E6%95%B0%E6%8D%AE%201.txt');
+    expect(
+      formatRequest({
+        verb: 'PUT',
+        path: 'big.iso',
+        size: 1000,
+        sha256: SHA,
+        mtime: 5,
+        mode: 0o600,
+        overwrite: true,
+        eager: true,
+      }),
+    ).toBe(`PUT big.iso size=1000 sha256=${SHA} offset=0 mtime=5 mode=600 overwrite=1`);
+  });
+
+  it('refuses what could not be parsed back', () => {
+    expectError(
+      () => formatRequest({ verb: 'STAT', path: '', hash: false }),
+      UsageError,
+    );
+    expectError(
+      () => formatRequest({ verb: 'GET', path: 'a', offset: -1, length: null, prefixSha256: null }),
+      UsageError,
+    );
+    expectError(
+      () => formatRequest({ verb: 'HASH', path: 'a', offset: 0, length: 1.5 }),
+      UsageError,
+    );
+    const put = {
+      verb: 'PUT',
+      path: 'a',
+      size: 1,
+      sha256: SHA.toUpperCase(),
+      mtime: null,
+      mode: null,
+      overwrite: false,
+      eager: false,
+    } as const;
+    expectError(() => formatRequest(put), UsageError);
+    expectError(() => formatRequest({ ...put, sha256: SHA, mode: 0o10000 }), UsageError);
+    expectError(() => formatRequest({ verb: 'STAT', path: '\ud800', hash: false }), BadPathError);
+  });
+});
+
+describe('parseRequest', () => {
+  it('reads the hand-typed lines of protocol.md', () => {
+    expect(parseRequest('HELLO')).toEqual({ verb: 'HELLO', version: null, client: null });
+    expect(parseRequest('LIST /')).toEqual({ verb: 'LIST', path: '/', recursive: false });
+    expect(parseRequest('GET notes.txt')).toEqual({
+      verb: 'GET',
+      path: 'notes.txt',
+      offset: 0,
+      length: null,
+      prefixSha256: null,
+    });
+    expect(parseRequest('QUIT')).toEqual({ verb: 'QUIT' });
+  });
+
+  it('splits on runs of spaces and ignores spaces at the ends', () => {
+    expect(parseRequest('  GET   a.txt   offset=5  length=2 ')).toEqual({
+      verb: 'GET',
+      path: 'a.txt',
+      offset: 5,
+      length: 2,
+      prefixSha256: null,
+    });
+  });
+
+  it('accepts raw UTF-8 paths as typed with nc', () => {
+    expect(parseRequest('STAT 数据.txt hash=1')).toEqual({
+      verb: 'STAT',
+      path: '数据.txt',
+      hash: true,
+    });
+  });
+
+  it('accepts upper-case hex in a SHA-256 and returns it in lower case', () => {
+    const req = parseRequest(`PUT a size=1 sha256=${SHA.toUpperCase()}`);
+    expect(req).toMatchObject({ verb: 'PUT', sha256: SHA, eager: false });
+  });
+
+  it('reads offset=0 on PUT as the one-step form', () => {
+    expect(parseRequest(`PUT a size=1 sha256=${SHA} offset=0`)).toMatchObject({ eager: true });
+  });
+
+  it('ignores unknown fields, even with odd values', () => {
+    expect(parseRequest('STAT a future_field=x%20y zz=')).toEqual({
+      verb: 'STAT',
+      path: 'a',
+      hash: false,
+    });
+  });
+
+  it('does no traversal checks (the storage layer does)', () => {
+    expect(parseRequest('GET ../etc/passwd')).toMatchObject({ path: '../etc/passwd' });
+    expect(parseRequest('GET %2E%2E%2Fx')).toMatchObject({ path: '../x' });
+  });
+
+  describe('rejections', () => {
+    const bad = (line: string, cls: Parameters<typeof expectError>[1]) =>
+      expectError(() => parseRequest(line), cls);
+
+    it('an empty or blank line is BAD_REQUEST', () => {
+      bad('', BadRequestError);
+      bad('   ', BadRequestError);
+    });
+
+    it('an unknown verb is UNKNOWN_VERB, naming it', () => {
+      const err = bad('FETCH a.txt', UnknownVerbError);
+      expect(err.message).toContain("'FETCH'");
+    });
+
+    it('a long unknown verb is truncated in the message', () => {
+      const err = bad(`${'X'.repeat(5000)} a`, UnknownVerbError);
+      expect(err.message.length).toBeLessThan(100);
+    });
+
+    it('a lower-case or mixed verb is BAD_REQUEST, with a hint', () => {
+      expect(bad('get a.txt', BadRequestError).message).toContain('try GET');
+      bad('Get a.txt', BadRequestError);
+      bad('GET1 a.txt', BadRequestError);
+    });
+
+    it('a verb with control bytes is BAD_REQUEST and sanitised in the message', () => {
+      const err = bad('GE\x00T\x1b[31m a', BadRequestError);
+      expect(err.message).not.toMatch(/[\x00-\x1f]/);
+      expect(err.message).toContain('\\x00');
+    });
+
+    it('a line starting with / is not a request', () => {
+      bad('/notes.txt', BadRequestError);
+    });
+
+    it('a duplicate key is BAD_REQUEST', () => {
+      expect(bad('GET a offset=1 offset=1', BadRequestError).message).toContain('offset');
+      bad('STAT a x=1 x=2', BadRequestError);
+    });
+
+    it('a bad key is BAD_REQUEST', () => {
+      bad('GET a Offset=1', BadRequestError);
+      bad('GET a =1', BadRequestError);
+      bad('GET a 1x=1', BadRequestError);
+      bad('GET a off-set=1', BadRequestError);
+    });
+
+    it('a missing path is BAD_REQUEST naming the verb', () => {
+      for (const verb of ['STAT', 'LIST', 'GET', 'HASH', 'MKDIR']) {
+        expect(bad(verb, BadRequestError).message).toContain(`${verb} needs a path`);
+      }
+      expect(bad(`PUT size=1 sha256=${SHA}`, BadRequestError).message).toContain('path');
+      bad('GET offset=1', BadRequestError);
+    });
+
+    it('a path on a verb without one is BAD_REQUEST', () => {
+      bad('HELLO there', BadRequestError);
+      bad('QUIT now', BadRequestError);
+      bad('DATA x offset=0', BadRequestError);
+    });
+
+    it('a second path-like token is BAD_REQUEST', () => {
+      bad('GET a b', BadRequestError);
+      bad('GET a offset=1 b', BadRequestError);
+    });
+
+    it('PUT without size is BAD_REQUEST saying so; sha256 up front is optional', () => {
+      expect(bad(`PUT a sha256=${SHA}`, BadRequestError).message).toContain('size');
+      expect(parseRequest('PUT a size=1')).toMatchObject({ verb: 'PUT', size: 1, sha256: null });
+    });
+
+    it('END without a valid sha256 is BAD_REQUEST', () => {
+      expect(bad('END', BadRequestError).message).toContain('sha256');
+      bad('END sha256=xyz', BadRequestError);
+    });
+
+    it('PUT with an offset other than 0 is BAD_REQUEST', () => {
+      bad(`PUT a size=10 sha256=${SHA} offset=5`, BadRequestError);
+    });
+
+    it('DATA without offset is BAD_REQUEST', () => {
+      expect(bad('DATA', BadRequestError).message).toContain('offset');
+    });
+
+    it.each(['-1', '1.5', '0x10', '+1', '01', '9007199254740992', ''])(
+      'the number %j is BAD_REQUEST wherever a uint goes',
+      (number) => {
+        bad(`GET a offset=${number}`, BadRequestError);
+        bad(`GET a length=${number}`, BadRequestError);
+        bad(`HASH a offset=${number}`, BadRequestError);
+        bad(`PUT a size=${number} sha256=${SHA}`, BadRequestError);
+        bad(`PUT a size=1 sha256=${SHA} mtime=${number}`, BadRequestError);
+        bad(`DATA offset=${number}`, BadRequestError);
+        bad(`HELLO version=${number}`, BadRequestError);
+        bad(`MKDIR a mtime=${number}`, BadRequestError);
+      },
+    );
+
+    it('a bad sha256 is BAD_REQUEST', () => {
+      bad('PUT a size=1 sha256=abc', BadRequestError);
+      bad(`PUT a size=1 sha256=${SHA}0`, BadRequestError);
+      bad(`GET a offset=1 prefix_sha256=${'g'.repeat(64)}`, BadRequestError);
+    });
+
+    it('a bad mode is BAD_REQUEST', () => {
+      bad(`PUT a size=1 sha256=${SHA} mode=888`, BadRequestError);
+      bad('MKDIR a mode=12345', BadRequestError);
+      bad('MKDIR a mode=', BadRequestError);
+    });
+
+    it('a bad flag is BAD_REQUEST', () => {
+      bad('STAT a hash=yes', BadRequestError);
+      bad('LIST a recursive=2', BadRequestError);
+      bad(`PUT a size=1 sha256=${SHA} overwrite=true`, BadRequestError);
+    });
+
+    it('a bad escape or bad UTF-8 in the path is BAD_PATH', () => {
+      bad('GET %', BadPathError);
+      bad('GET a%2', BadPathError);
+      bad('GET %ZZ', BadPathError);
+      bad('GET %C0%AE%C0%AE/etc', BadPathError);
+      bad('GET %ED%A0%80', BadPathError);
+    });
+
+    it('a bad escape in a field value is BAD_REQUEST', () => {
+      bad('HELLO client=%G1', BadRequestError);
+      bad('STAT a unknown=%C0%AE', BadRequestError);
+    });
+  });
+});
+
+describe('bare selectors', () => {
+  it('are lines that start with / or TAB, or are empty', () => {
+    expect(isSelectorLine('')).toBe(true);
+    expect(isSelectorLine('/')).toBe(true);
+    expect(isSelectorLine('/notes.txt')).toBe(true);
+    expect(isSelectorLine('GET /notes.txt')).toBe(false);
+    expect(isSelectorLine(' /notes.txt')).toBe(false);
+    expect(isSelectorLine('notes.txt')).toBe(false);
+    // A Gopher client asks for the root as `TAB search` or `TAB +`.
+    expect(isSelectorLine('\t+')).toBe(true);
+  });
+
+  it('name a path, decoded like a request path', () => {
+    expect(selectorPath('')).toBe('/');
+    expect(selectorPath('/')).toBe('/');
+    expect(selectorPath('/notes.txt')).toBe('/notes.txt');
+    expect(selectorPath('/my%20file.txt')).toBe('/my file.txt');
+    expect(selectorPath('/数据.txt')).toBe('/数据.txt');
+    expect(selectorPath('/a=b c.txt')).toBe('/a=b c.txt');
+  });
+
+  it('end at a TAB (Gopher search and Gopher+ requests)', () => {
+    expect(selectorPath('/docs\tsearch words')).toBe('/docs');
+    expect(selectorPath('/docs\t+')).toBe('/docs');
+    expect(selectorPath('\t+')).toBe('/');
+  });
+
+  it('with a bad escape are BAD_PATH', () => {
+    expectError(() => selectorPath('/100%'), BadPathError);
+    expectError(() => selectorPath('/%C0%AE'), BadPathError);
+  });
+});

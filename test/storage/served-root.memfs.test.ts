@@ -1,0 +1,542 @@
+/** ServedRoot's logic over an in-memory file system (memfs): no disk, no /proc. */
+import { memfs } from 'memfs';
+import { describe, expect, it } from 'vitest';
+import { NoSpaceError } from '../../src/errors.js';
+import {
+  ServedRoot,
+  partNameFor,
+  type FileHandleLike,
+  type FsPromises,
+} from '../../src/storage/index.js';
+import { collect, errno, rejection, wrapFs, wrapHandle } from './fs-doubles.js';
+
+const SHA = 'ab'.repeat(32);
+const MTIME = 1_763_750_000_000;
+
+type Vol = ReturnType<typeof memfs>['fs'];
+
+async function setUp(
+  files: Record<string, string | null> = {},
+  wrap?: (base: FsPromises, vol: Vol) => FsPromises,
+): Promise<{ root: ServedRoot; vol: Vol }> {
+  const { fs: vol } = memfs({ '/srv/data': null, '/srv/data-evil/secret.txt': 'secret', ...files });
+  const base: FsPromises = vol.promises;
+  const root = await ServedRoot.open('/srv/data', { fs: wrap ? wrap(base, vol) : base });
+  return { root, vol };
+}
+
+describe('ServedRoot.open', () => {
+  it('resolves the root and skips the /proc check on an injected fs', async () => {
+    const { root } = await setUp();
+    expect(root.rootPath).toBe('/srv/data');
+    expect(root.verifiesOpenedPath).toBe(false);
+  });
+
+  it('refuses a missing root or a file', async () => {
+    const { fs: vol } = memfs({ '/srv/file': 'x' });
+    expect((await rejection(ServedRoot.open('/srv/none', { fs: vol.promises }))).code).toBe(
+      'TCPSEND_ERR_NOT_FOUND',
+    );
+    expect((await rejection(ServedRoot.open('/srv/file', { fs: vol.promises }))).code).toBe(
+      'TCPSEND_ERR_NOT_DIRECTORY',
+    );
+  });
+});
+
+describe('stat', () => {
+  it('describes a file: size, whole-ms mtime, permission bits', async () => {
+    const { root, vol } = await setUp({ '/srv/data/a.txt': 'hello' });
+    vol.chmodSync('/srv/data/a.txt', 0o4755); // setuid is not reported
+    vol.utimesSync('/srv/data/a.txt', 1, (MTIME + 0.9) / 1000); // floored to whole ms
+    const info = await root.stat('a.txt');
+    expect(info).toMatchObject({ type: 'file', size: 5, mtimeMs: MTIME, mode: 0o755 });
+    expect(Number.isInteger(info.ino)).toBe(true);
+    expect(await root.stat('/a.txt')).toEqual(info);
+  });
+
+  it('describes folders, the root included', async () => {
+    const { root } = await setUp({ '/srv/data/sub': null });
+    expect(await root.stat('sub')).toMatchObject({ type: 'dir', size: 0 });
+    expect(await root.stat('')).toMatchObject({ type: 'dir' });
+    expect(await root.stat('/')).toMatchObject({ type: 'dir' });
+  });
+
+  it('maps errors without naming the server path', async () => {
+    const { root } = await setUp({ '/srv/data/a.txt': 'x' });
+    const missing = await rejection(root.stat('nope/x.txt'));
+    expect(missing.code).toBe('TCPSEND_ERR_NOT_FOUND');
+    expect(missing.message).toContain("'nope/x.txt'");
+    expect(missing.message).not.toContain('/srv');
+    expect((await rejection(root.stat('a.txt/x'))).code).toBe('TCPSEND_ERR_NOT_DIRECTORY');
+    expect((await rejection(root.stat('../data-evil/secret.txt'))).code).toBe('TCPSEND_ERR_BAD_PATH');
+  });
+
+  it('refuses partial files by name', async () => {
+    const part = partNameFor('a.txt');
+    const { root } = await setUp({ [`/srv/data/${part}`]: 'x' });
+    const err = await rejection(root.stat(part));
+    expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect(err.message).toMatch(/partial upload/);
+  });
+
+  it('follows a symlink inside the root and refuses one that leads out', async () => {
+    const { root, vol } = await setUp({ '/srv/data/real.txt': 'abc' });
+    vol.symlinkSync('real.txt', '/srv/data/alias.txt');
+    vol.symlinkSync('/srv/data-evil/secret.txt', '/srv/data/leak.txt');
+    vol.symlinkSync('/srv/data-evil', '/srv/data/evil-dir');
+    expect(await root.stat('alias.txt')).toEqual(await root.stat('real.txt'));
+    expect((await rejection(root.stat('leak.txt'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(root.stat('evil-dir/secret.txt'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    // Even a path that does not exist yet, below a link that leads out.
+    expect((await rejection(root.stat('evil-dir/new/x'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+  });
+
+  it('refuses a symlink inside that points at a partial file', async () => {
+    const part = partNameFor('a.txt');
+    const { root, vol } = await setUp({ [`/srv/data/${part}`]: 'partial' });
+    vol.symlinkSync(part, '/srv/data/sneaky');
+    const err = await rejection(root.openRead('sneaky'));
+    expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect(err.message).toMatch(/partial upload/);
+    expect(await collect(root.list(''))).toEqual([]);
+  });
+
+  it('resolve() gives the absolute path, symlinks resolved', async () => {
+    const { root, vol } = await setUp({ '/srv/data/sub/a.txt': 'x' });
+    vol.symlinkSync('sub', '/srv/data/link');
+    expect(await root.resolve('link/a.txt')).toBe('/srv/data/sub/a.txt');
+    expect(await root.resolve('link/new/b.txt')).toBe('/srv/data/sub/new/b.txt');
+    expect(await root.resolve('')).toBe('/srv/data');
+  });
+});
+
+describe('list', () => {
+  const tree = {
+    '/srv/data/b.txt': 'bb',
+    '/srv/data/B.txt': 'B',
+    '/srv/data/é.txt': 'e',
+    '/srv/data/a': null,
+    '/srv/data/a/z.txt': 'zzz',
+    '/srv/data/a/inner': null,
+    '/srv/data/a/inner/deep.txt': 'd',
+    '/srv/data/c': null,
+  };
+
+  it('lists one folder sorted by name, folders without a size', async () => {
+    const { root } = await setUp(tree);
+    const entries = await collect(root.list(''));
+    expect(entries.map((e) => e.path)).toEqual(['B.txt', 'a', 'b.txt', 'c', 'é.txt']);
+    expect(entries[1]).toMatchObject({ type: 'dir', size: null });
+    expect(entries[2]).toMatchObject({ type: 'file', size: 2 });
+    expect(typeof entries[2]!.mtimeMs).toBe('number');
+    expect(entries[2]!.mode).toBe(0o666);
+  });
+
+  it('recursive: depth first, each folder before its contents, paths relative with /', async () => {
+    const { root } = await setUp(tree);
+    const paths = (await collect(root.list('/', { recursive: true }))).map((e) => e.path);
+    expect(paths).toEqual([
+      'B.txt',
+      'a',
+      'a/inner',
+      'a/inner/deep.txt',
+      'a/z.txt',
+      'b.txt',
+      'c',
+      'é.txt',
+    ]);
+    const sub = (await collect(root.list('a', { recursive: true }))).map((e) => e.path);
+    expect(sub).toEqual(['inner', 'inner/deep.txt', 'z.txt']);
+  });
+
+  it('leaves out partial files and names a client could not use', async () => {
+    const { root } = await setUp({
+      '/srv/data/ok.txt': '',
+      [`/srv/data/${partNameFor('ok.txt')}`]: 'partial',
+      '/srv/data/CON': '',
+      '/srv/data/trailing.': '',
+      '/srv/data/back\\slash': '',
+      '/srv/data/line\nbreak': '',
+      '/srv/data/cafe\u0301': '',
+      '/srv/data/C:x': '',
+    });
+    const paths = (await collect(root.list('', { recursive: true }))).map((e) => e.path);
+    expect(paths).toEqual(['ok.txt']);
+  });
+
+  it('lists a symlink inside as its target, never descends into it, skips links out', async () => {
+    const { root, vol } = await setUp(tree);
+    vol.symlinkSync('/srv/data/a', '/srv/data/a-link');
+    vol.symlinkSync('/srv/data', '/srv/data/a/loop');
+    vol.symlinkSync('b.txt', '/srv/data/b-link');
+    vol.symlinkSync('/srv/data-evil/secret.txt', '/srv/data/leak');
+    vol.symlinkSync('/srv/data-evil', '/srv/data/evil-dir');
+    vol.symlinkSync('/nowhere', '/srv/data/dangling');
+    const entries = await collect(root.list('', { recursive: true }));
+    expect(entries.map((e) => e.path)).toEqual([
+      'B.txt',
+      'a',
+      'a/inner',
+      'a/inner/deep.txt',
+      'a/loop',
+      'a/z.txt',
+      'a-link',
+      'b-link',
+      'b.txt',
+      'c',
+      'é.txt',
+    ]);
+    expect(entries.find((e) => e.path === 'a/loop')).toMatchObject({ type: 'dir', size: null });
+    expect(entries.find((e) => e.path === 'b-link')).toMatchObject({ type: 'file', size: 2 });
+  });
+
+  it('does not descend into a folder swapped for a symlink after it was seen', async () => {
+    const { root } = await setUp({ '/srv/data/sub/inside.txt': 'x' }, (base, vol) =>
+      wrapFs(base, {
+        lstat: async (p) => {
+          const stats = await base.lstat(p);
+          if (p === '/srv/data/sub') {
+            vol.renameSync('/srv/data/sub', '/srv/data/.moved');
+            vol.symlinkSync('/srv/data-evil', '/srv/data/sub');
+          }
+          return stats;
+        },
+      }),
+    );
+    const paths = (await collect(root.list('', { recursive: true }))).map((e) => e.path);
+    expect(paths).toEqual(['sub']);
+  });
+
+  it('listing a file is NOT_DIRECTORY, a missing folder NOT_FOUND, before any entry', async () => {
+    const { root } = await setUp(tree);
+    expect((await rejection(root.list('b.txt').next())).code).toBe('TCPSEND_ERR_NOT_DIRECTORY');
+    expect((await rejection(root.list('nope').next())).code).toBe('TCPSEND_ERR_NOT_FOUND');
+    expect((await rejection(root.list('a/../..').next())).code).toBe('TCPSEND_ERR_BAD_PATH');
+  });
+
+  it('streams: reads a folder only when the walk reaches it', async () => {
+    const files: Record<string, string | null> = {};
+    for (let i = 0; i < 50; i++) files[`/srv/data/d${String(i).padStart(2, '0')}/f.txt`] = 'x';
+    const readdirs: string[] = [];
+    const { root } = await setUp(files, (base) =>
+      wrapFs(base, {
+        readdir: (p, o) => {
+          readdirs.push(p);
+          return base.readdir(p, o);
+        },
+      }),
+    );
+    const walk = root.list('', { recursive: true });
+    expect((await walk.next()).value).toMatchObject({ path: 'd00' });
+    expect((await walk.next()).value).toMatchObject({ path: 'd00/f.txt' });
+    expect(readdirs).toEqual(['/srv/data', '/srv/data/d00']);
+    await walk.return();
+  });
+});
+
+describe('openRead', () => {
+  it('opens a file and reports the opened version', async () => {
+    const { root } = await setUp({ '/srv/data/sub/a.txt': 'hello' });
+    const { handle, info } = await root.openRead('sub/a.txt');
+    try {
+      const buffer = Buffer.alloc(16);
+      const { bytesRead } = await handle.read(buffer, 0, 16, 0);
+      expect(buffer.subarray(0, bytesRead).toString()).toBe('hello');
+      expect(info).toMatchObject({ type: 'file', size: 5 });
+    } finally {
+      await handle.close();
+    }
+  });
+
+  it('refuses folders, partial files and missing files', async () => {
+    const part = partNameFor('a.txt');
+    const { root } = await setUp({ '/srv/data/sub': null, [`/srv/data/${part}`]: 'x' });
+    expect((await rejection(root.openRead('sub'))).code).toBe('TCPSEND_ERR_IS_DIRECTORY');
+    expect((await rejection(root.openRead(''))).code).toBe('TCPSEND_ERR_IS_DIRECTORY');
+    expect((await rejection(root.openRead(part))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(root.openRead('none.txt'))).code).toBe('TCPSEND_ERR_NOT_FOUND');
+  });
+
+  it('refuses, and closes the handle, when another file was swapped in before the open', async () => {
+    const closed: number[] = [];
+    const { root } = await setUp({ '/srv/data/a.txt': 'checked' }, (base, vol) =>
+      wrapFs(base, {
+        open: async (p, flags, mode) => {
+          if (p === '/srv/data/a.txt') {
+            // Between the check and the open, the file is replaced by a different one.
+            vol.renameSync('/srv/data/a.txt', '/srv/data/old.txt');
+            vol.writeFileSync('/srv/data/a.txt', 'swapped');
+          }
+          const handle = await base.open(p, flags, mode);
+          return wrapHandle(handle, {
+            close: () => {
+              closed.push(handle.fd);
+              return handle.close();
+            },
+          });
+        },
+      }),
+    );
+    const err = await rejection(root.openRead('a.txt'));
+    expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect(err.message).toMatch(/changed while it was being opened/);
+    expect(closed).toHaveLength(1);
+  });
+});
+
+describe('mkdirs', () => {
+  it('creates the folder and its parents; an existing folder is fine', async () => {
+    const { root } = await setUp();
+    await root.mkdirs('a/b/c');
+    expect(await root.stat('a/b/c')).toMatchObject({ type: 'dir' });
+    await root.mkdirs('a/b/c');
+    await root.mkdirs('/a//b/');
+  });
+
+  it('sets mode and mtime on the last folder only', async () => {
+    const { root } = await setUp();
+    await root.mkdirs('x/y', { mode: 0o2750, mtimeMs: MTIME });
+    expect(await root.stat('x/y')).toMatchObject({ mode: 0o750, mtimeMs: MTIME });
+    expect((await root.stat('x')).mtimeMs).not.toBe(MTIME);
+  });
+
+  it('leaves the root alone', async () => {
+    const { root } = await setUp();
+    const before = await root.stat('');
+    await root.mkdirs('', { mode: 0o000, mtimeMs: 0 });
+    expect(await root.stat('')).toEqual(before);
+  });
+
+  it('a file in the way is NOT_DIRECTORY, naming the step', async () => {
+    const { root } = await setUp({ '/srv/data/a/file.txt': 'x' });
+    const deep = await rejection(root.mkdirs('a/file.txt/b'));
+    expect(deep.code).toBe('TCPSEND_ERR_NOT_DIRECTORY');
+    expect(deep.message).toContain("'a/file.txt'");
+    expect((await rejection(root.mkdirs('a/file.txt'))).code).toBe('TCPSEND_ERR_NOT_DIRECTORY');
+  });
+
+  it('goes through a symlinked folder inside, never through one that leads out', async () => {
+    const { root, vol } = await setUp({ '/srv/data/real': null });
+    vol.symlinkSync('/srv/data/real', '/srv/data/inside');
+    vol.symlinkSync('/srv/data-evil', '/srv/data/out');
+    vol.symlinkSync('/srv/data/nowhere', '/srv/data/dangling');
+    await root.mkdirs('inside/new');
+    expect(vol.statSync('/srv/data/real/new').isDirectory()).toBe(true);
+    expect((await rejection(root.mkdirs('out/new'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect(vol.existsSync('/srv/data-evil/new')).toBe(false);
+    expect((await rejection(root.mkdirs('dangling/x'))).code).toBe('TCPSEND_ERR_NOT_DIRECTORY');
+    expect(vol.existsSync('/srv/data/nowhere')).toBe(false);
+  });
+
+  it('refuses bad paths, partial names and bad attributes', async () => {
+    const { root } = await setUp();
+    expect((await rejection(root.mkdirs('a/../b'))).code).toBe('TCPSEND_ERR_BAD_PATH');
+    expect((await rejection(root.mkdirs(partNameFor('x')))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(root.mkdirs('m', { mode: 0o10000 }))).code).toBe('TCPSEND_ERR_BAD_REQUEST');
+    expect((await rejection(root.mkdirs('m', { mtimeMs: -1 }))).code).toBe('TCPSEND_ERR_BAD_REQUEST');
+    expect((await rejection(root.mkdirs('m', { mtimeMs: 1.5 }))).code).toBe('TCPSEND_ERR_BAD_REQUEST');
+  });
+});
+
+describe('upload parts', () => {
+  it('collects bytes in a hidden part; the file appears only on finalize', async () => {
+    const { root, vol } = await setUp();
+    const part = await root.openPart('in/sub/file.bin');
+    expect(part.size).toBe(0);
+    expect(part.partPath).toBe(`/srv/data/in/sub/${partNameFor('file.bin')}`);
+    await part.write(Buffer.from('hello '));
+    await part.write(Buffer.from('world'));
+    expect(part.size).toBe(11);
+    expect((await rejection(root.stat('in/sub/file.bin'))).code).toBe('TCPSEND_ERR_NOT_FOUND');
+    expect((await collect(root.list('in/sub'))).map((e) => e.path)).toEqual([]);
+
+    await root.finalizePart(part, '/in//sub/file.bin', { mtimeMs: MTIME, mode: 0o4640 });
+    expect(vol.readFileSync('/srv/data/in/sub/file.bin', 'utf8')).toBe('hello world');
+    expect(await root.stat('in/sub/file.bin')).toMatchObject({ size: 11, mtimeMs: MTIME, mode: 0o640 });
+    expect(vol.existsSync(part.partPath)).toBe(false);
+    expect(part.closed).toBe(true);
+  });
+
+  it('keeps the part across a crash, one per destination', async () => {
+    const { root } = await setUp();
+    const first = await root.openPart('f.bin');
+    await first.write(Buffer.alloc(1000, 1));
+    await first.close(); // the connection dropped
+    const again = await root.openPart('f.bin');
+    expect(again.size).toBe(1000);
+    await again.write(Buffer.alloc(24, 2));
+    expect(again.size).toBe(1024);
+    await again.close();
+    const other = await root.openPart('g.bin');
+    expect(other.size).toBe(0);
+    await other.close();
+  });
+
+  it('truncate starts over (DATA offset=0)', async () => {
+    const { root, vol } = await setUp();
+    const part = await root.openPart('f.txt');
+    await part.write(Buffer.from('stale bytes'));
+    await part.truncate(0);
+    await part.write(Buffer.from('fresh'));
+    await root.finalizePart(part, 'f.txt');
+    expect(vol.readFileSync('/srv/data/f.txt', 'utf8')).toBe('fresh');
+    const next = await root.openPart('g.txt');
+    expect((await rejection(next.truncate(5))).code).toBe('TCPSEND_ERR_BAD_RANGE');
+    await next.close();
+  });
+
+  it('finalize replaces an existing file, and a symlink rather than writing through it', async () => {
+    const { root, vol } = await setUp({ '/srv/data/old.txt': 'old' });
+    vol.symlinkSync('/srv/data-evil/secret.txt', '/srv/data/link.txt');
+    const part = await root.openPart('old.txt');
+    await part.write(Buffer.from('new'));
+    await root.finalizePart(part, 'old.txt');
+    expect(vol.readFileSync('/srv/data/old.txt', 'utf8')).toBe('new');
+
+    const viaLink = await root.openPart('link.txt');
+    await viaLink.write(Buffer.from('mine'));
+    await root.finalizePart(viaLink, 'link.txt');
+    expect(vol.lstatSync('/srv/data/link.txt').isSymbolicLink()).toBe(false);
+    expect(vol.readFileSync('/srv/data/link.txt', 'utf8')).toBe('mine');
+    expect(vol.readFileSync('/srv/data-evil/secret.txt', 'utf8')).toBe('secret');
+  });
+
+  it('syncs and closes the part before the rename', async () => {
+    const events: string[] = [];
+    const { root } = await setUp({}, (base) =>
+      wrapFs(base, {
+        open: async (p, flags, mode) => {
+          const handle = await base.open(p, flags, mode);
+          const name = p.endsWith('.tcpsend-part') ? 'part' : 'dir';
+          return wrapHandle(handle, {
+            sync: async () => {
+              events.push(`sync ${name}`);
+              await (handle.sync ? handle.sync() : handle.datasync());
+            },
+            close: async () => {
+              events.push(`close ${name}`);
+              await handle.close();
+            },
+          });
+        },
+        rename: async (a, b) => {
+          events.push('rename');
+          await base.rename(a, b);
+        },
+      }),
+    );
+    const part = await root.openPart('f.txt');
+    await part.write(Buffer.from('x'));
+    await root.finalizePart(part, 'f.txt');
+    expect(events.slice(0, 3)).toEqual(['sync part', 'close part', 'rename']);
+  });
+
+  it('a folder at the destination is IS_DIRECTORY, at open and at finalize', async () => {
+    const { root, vol } = await setUp({ '/srv/data/dir': null });
+    expect((await rejection(root.openPart('dir'))).code).toBe('TCPSEND_ERR_IS_DIRECTORY');
+    expect((await rejection(root.openPart(''))).code).toBe('TCPSEND_ERR_IS_DIRECTORY');
+    const part = await root.openPart('late');
+    vol.mkdirSync('/srv/data/late');
+    expect((await rejection(root.finalizePart(part, 'late'))).code).toBe('TCPSEND_ERR_IS_DIRECTORY');
+    expect(vol.existsSync(part.partPath)).toBe(true); // kept: nothing was lost
+    await root.discardPart(part);
+  });
+
+  it('refuses bad names, partial names and the wrong destination', async () => {
+    const { root } = await setUp();
+    expect((await rejection(root.openPart('a/../b'))).code).toBe('TCPSEND_ERR_BAD_PATH');
+    expect((await rejection(root.openPart('nul.txt'))).code).toBe('TCPSEND_ERR_BAD_PATH');
+    expect((await rejection(root.openPart(partNameFor('x')))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    const part = await root.openPart('x');
+    expect((await rejection(root.finalizePart(part, 'y'))).code).toBe('TCPSEND_ERR_INTERNAL');
+    await root.discardPart(part);
+  });
+
+  it('discard removes the part, and is safe to repeat', async () => {
+    const { root, vol } = await setUp();
+    const part = await root.openPart('gone.txt');
+    await part.write(Buffer.from('bytes'));
+    await root.discardPart(part);
+    expect(vol.existsSync(part.partPath)).toBe(false);
+    await root.discardPart(part);
+    expect((await root.openPart('gone.txt')).size).toBe(0);
+  });
+
+  it('a full disk is NO_SPACE, and the bytes that made it stay for resume', async () => {
+    let room = 10;
+    const { root, vol } = await setUp({}, (base) =>
+      wrapFs(base, {
+        open: async (p, flags, mode) => {
+          const handle = await base.open(p, flags, mode);
+          return wrapHandle(handle, {
+            write: async (buffer, offset, length, position) => {
+              if (room === 0) throw errno('ENOSPC');
+              const n = Math.min(length, room);
+              room -= n;
+              return handle.write(buffer, offset, n, position);
+            },
+          });
+        },
+      }),
+    );
+    const part = await root.openPart('big.bin');
+    const err = await rejection(part.write(Buffer.alloc(25, 7)));
+    expect(err).toBeInstanceOf(NoSpaceError);
+    expect(err.message).toContain("'big.bin'");
+    expect(part.size).toBe(10);
+    await part.close();
+    expect(vol.statSync(part.partPath).size).toBe(10);
+    expect((await root.openPart('big.bin')).size).toBe(10);
+  });
+
+  it('short writes are continued until the whole chunk is written', async () => {
+    const { root, vol } = await setUp({}, (base) =>
+      wrapFs(base, {
+        open: async (p, flags, mode) => {
+          const handle: FileHandleLike = await base.open(p, flags, mode);
+          return wrapHandle(handle, {
+            write: (buffer, offset, length, position) =>
+              handle.write(buffer, offset, Math.min(length, 3), position),
+          });
+        },
+      }),
+    );
+    const part = await root.openPart('s.txt');
+    await part.write(Buffer.from('0123456789'));
+    expect(part.size).toBe(10);
+    await root.finalizePart(part, 's.txt');
+    expect(vol.readFileSync('/srv/data/s.txt', 'utf8')).toBe('0123456789');
+  });
+
+  it('a closed part cannot be written', async () => {
+    const { root } = await setUp();
+    const part = await root.openPart('c.txt');
+    await part.close();
+    await part.close();
+    expect((await rejection(part.write(Buffer.from('x')))).code).toBe('TCPSEND_ERR_INTERNAL');
+  });
+});
+
+describe('tryLock', () => {
+  it('lets one upload per path in at a time, keyed by the normalised path', async () => {
+    const { root } = await setUp();
+    const release = root.tryLock('a/b.txt');
+    expect(release).not.toBeNull();
+    expect(root.tryLock('/a//b.txt')).toBeNull();
+    expect(root.tryLock('./a/b.txt')).toBeNull();
+    const other = root.tryLock('a/c.txt');
+    expect(other).not.toBeNull();
+    release!();
+    const again = root.tryLock('a/b.txt');
+    expect(again).not.toBeNull();
+    release!(); // a stale release must not free the new holder's lock
+    expect(root.tryLock('a/b.txt')).toBeNull();
+    again!();
+    other!();
+  });
+
+  it('refuses bad paths', async () => {
+    const { root } = await setUp();
+    expect(() => root.tryLock('../x')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_BAD_PATH' }));
+  });
+});
