@@ -1,6 +1,7 @@
 /** The tcpsend command line: yargs wiring; each command lives in its own file. */
 import yargs from 'yargs';
 import { DEFAULT_PORT } from '../protocol/index.js';
+import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
@@ -37,17 +38,22 @@ export async function main(
     .alias('help', 'h')
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .epilogue('Exit status: 0 ok, 2 usage, 3 connection, 4 refused by the server, 5 not found, 6 integrity, 130 interrupted.\nDocs: docs/cli.md, docs/protocol.md')
-    .fail((msg, err, y) => {
+    .fail((msg, err) => {
       if (err && !msg) throw err;
-      streams.stderr.write(`tcpsend: ${msg ?? err?.message}\nTry 'tcpsend ${commandOf(argv)}--help'.\n`);
-      ctx.exitCode = EXIT.USAGE;
-      void y;
+      // Stop at the first complaint: if this returned, yargs would go on validating (printing
+      // more errors) and then run the command's handler with the arguments it just rejected.
+      usage = msg ?? err?.message ?? 'invalid arguments';
+      throw new UsageError(usage);
     })
     .exitProcess(false);
+  let usage: string | null = null;
   try {
     await parser.parseAsync();
   } catch (err) {
-    ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
+    if (usage !== null) {
+      streams.stderr.write(`tcpsend: ${usage}\nTry 'tcpsend ${commandOf(argv)}--help'.\n`);
+      ctx.exitCode = EXIT.USAGE;
+    } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }
   return ctx.exitCode;
 }

@@ -208,10 +208,11 @@ export class HumanReporter implements Reporter {
   }
 
   summary(s: Summary): void {
-    if (this.quiet) return;
+    // One file has said all there is to say in its own line.
+    if (this.quiet || (s.files === 1 && s.failed === 0)) return;
     const parts = [`${s.sent} sent`, `${s.skipped} already identical`];
     if (s.failed) parts.push(`${s.failed} failed`);
-    this.line(`${s.files} files: ${parts.join(', ')}; ${formatBytes(s.bytes)} in ${s.seconds.toFixed(2)} s`);
+    this.line(`${s.files} ${s.files === 1 ? 'file' : 'files'}: ${parts.join(', ')}; ${formatBytes(s.bytes)} in ${s.seconds.toFixed(2)} s`);
   }
 
   result(line: string): void {

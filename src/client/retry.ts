@@ -36,6 +36,13 @@ const RETRIABLE = new Set([
   'TCPSEND_ERR_TOO_MANY_CONNECTIONS',
 ]);
 
+/** On the first contact these mean a wrong address or a server not started: say so at once. */
+const FIRST_CONTACT_FINAL = new Set([
+  'TCPSEND_ERR_CONNECTION_REFUSED',
+  'TCPSEND_ERR_CONNECT_TIMEOUT',
+  'TCPSEND_ERR_HOST_NOT_FOUND',
+]);
+
 export function isRetriable(err: unknown): err is TcpsendError {
   return err instanceof TcpsendError && RETRIABLE.has(err.code);
 }
@@ -52,6 +59,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export class ReconnectingClient {
   readonly target: Target;
   private client: TcpsendClient | null = null;
+  /** Until one connection has worked, "nothing listens there" is an answer, not a blip. */
+  private everConnected = false;
 
   constructor(
     target: string | Target,
@@ -71,6 +80,7 @@ export class ReconnectingClient {
       this.client = null;
       const client = await TcpsendClient.connect(this.target, this.options);
       this.client = client;
+      this.everConnected = true;
       return client;
     })().finally(() => {
       this.connecting = null;
@@ -88,6 +98,7 @@ export class ReconnectingClient {
         return await operation(await this.current());
       } catch (err) {
         if (!isRetriable(err) || attempt >= retries || this.options.signal?.aborted) throw err;
+        if (!this.everConnected && FIRST_CONTACT_FINAL.has(err.code)) throw err;
         const delayMs = Math.min(10_000, backoffMs * 2 ** attempt) * (0.75 + Math.random() * 0.5);
         this.options.onRetry?.({ attempt: attempt + 1, error: err, delayMs });
         if (this.client?.isBroken) this.client = null;

@@ -16,6 +16,8 @@ export interface FaultPlan {
   dripMs?: number;
   /** Stop forwarding (but keep the connection) after cutAfter bytes. */
   stall?: boolean;
+  /** With cutAfter: instead of cutting, hold the rest back for this many ms, then go on. */
+  pauseMs?: number;
 }
 
 export interface FaultProxy {
@@ -82,6 +84,17 @@ export async function startFaultProxy(
           if (plan.stall) {
             stalled = true;
             to.write(head);
+            return;
+          }
+          if (plan.pauseMs !== undefined) {
+            to.write(head);
+            from.pause();
+            plan.cutAfter = undefined; // once
+            setTimeout(() => {
+              to.write(chunk.subarray(head.length));
+              moved[dir] += chunk.length - head.length;
+              from.resume();
+            }, plan.pauseMs);
             return;
           }
           to.write(head, () => kill());

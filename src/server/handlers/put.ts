@@ -15,6 +15,7 @@ import {
   ReadOnlyError,
   TcpsendError,
   TooLargeError,
+  TransferInterruptedError,
 } from '../../errors.js';
 import { formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
@@ -123,8 +124,17 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     session.outOfStep = true;
     const sink = chunkWritable((chunk) => part.write(chunk));
     const running = hash;
-    await session.file.pipeTo(sink, req.size - from, { onChunk: (chunk) => running.update(chunk) });
-    await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    try {
+      await session.file.pipeTo(sink, req.size - from, { onChunk: (chunk) => running.update(chunk) });
+    } catch (err) {
+      // A full disk is the client's answer, not "transfer interrupted".
+      if (err instanceof TransferInterruptedError && err.cause instanceof TcpsendError) throw err.cause;
+      throw err;
+    } finally {
+      // Even when the connection broke, every byte that arrived goes into the part: that is
+      // what the next attempt resumes from.
+      await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
     const trailer = parseRequest(await readLine(session));
     session.outOfStep = false;
     if (trailer.verb === 'ABORT') {
