@@ -192,7 +192,8 @@ export class HumanReporter implements Reporter {
     const sha = done.sha256.slice(0, 16);
     if (done.skipped) this.line(`= ${done.path}: already there, identical (sha256 ${sha}…)`);
     else {
-      const rate = done.seconds > 0 ? `, ${formatBytes(done.bytes / done.seconds)}/s` : '';
+      // A rate over a few KiB measures latency, not throughput: shown for real transfers only.
+      const rate = done.seconds > 0 && done.bytes >= 1024 * 1024 ? `, ${formatBytes(done.bytes / done.seconds)}/s` : '';
       const resumed = done.resumedFrom > 0 ? `, resumed at ${formatBytes(done.resumedFrom)}` : '';
       this.line(`✓ ${done.path}: ${formatBytes(done.size)}${resumed}${rate}, sha256 ${sha}… verified`);
     }

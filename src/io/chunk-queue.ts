@@ -2,6 +2,8 @@
  * A FIFO of Buffers with a running byte count, as ws's Receiver keeps: bytes are copied only
  * when a read spans two chunks, and a read that fits in the first chunk is a zero-copy view.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class ChunkQueue {
   private chunks: Buffer[] = [];
   private head = 0; // index of the first live chunk in `chunks`
@@ -102,6 +104,9 @@ export class ChunkQueue {
   }
 
   private shift(): void {
+    // Let go of the consumed chunk now: a queue that never empties is compacted only every
+    // thousand chunks, and until then every chunk read would stay alive (64 MiB of them).
+    this.chunks[this.head] = EMPTY;
     this.head += 1;
     // Compact now and then so the array does not grow without bound.
     if (this.head > 1024 && this.head * 2 > this.chunks.length) {

@@ -8,6 +8,7 @@
  * memory (pool size) and gives an exact count of bytes sent, success or failure.
  */
 import { close as closeFd, open as openFile, read as readFd } from 'node:fs';
+import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import { TimeoutError, TransferInterruptedError, UsageError } from '../errors.js';
@@ -105,6 +106,10 @@ export async function sendFileRange(
     wake();
   };
 
+  // A socket calls back once the kernel has copied the bytes, so its buffer can be read into
+  // again. Any other Writable may keep the Buffer itself (a PassThrough queues it as is), so
+  // there every chunk gets a buffer of its own; the pool size still bounds what is in flight.
+  const reusable = stream instanceof Socket;
   const free: Buffer[] = [];
   let allocated = 0;
   const takeBuffer = (): Buffer | undefined => {
@@ -166,7 +171,8 @@ export async function sendFileRange(
       stream.write(chunk, (err) => {
         if (err) failure ??= err;
         else sent += bytesRead;
-        free.push(owned);
+        if (reusable) free.push(owned);
+        else allocated -= 1;
         wake();
       });
     }

@@ -58,11 +58,7 @@ export class SocketFile implements AsyncIterable<string> {
 
   private ended = false;
   private failure: Error | null = null; // the stream errored or closed under us
-  // After a read timeout or an over-long line the read buffer's state is unknown; after a
-  // write timeout, what the peer got is. Each side is marked on its own, so a server can
-  // still answer `ERR LINE_TOO_LONG` on a stream it can no longer read.
-  private unusable: TcpsendError | null = null;
-  private writeUnusable: TcpsendError | null = null;
+  private unusable: TcpsendError | null = null; // a timeout or over-long line: buffer state unknown
   private waiter: Waiter | null = null;
   private wanted = 0; // bytes the current reader needs queued before it can go on
   private pausedByUs = false;
@@ -134,7 +130,13 @@ export class SocketFile implements AsyncIterable<string> {
         this.afterConsume();
         return line.subarray(0, contentLength);
       }
-      if (this.queue.length >= window) {
+      // No LF yet. Past maxLength bytes only a CR right at maxLength (the start of a CRLF)
+      // can still end a line that fits; anything else is already too long, so say so now
+      // rather than wait for bytes the peer may never send.
+      if (
+        this.queue.length >= window ||
+        (this.queue.length > maxLength && this.queue.byteAt(maxLength) !== CR)
+      ) {
         throw this.markUnusable(new LineTooLongError(maxLength));
       }
       if (this.ended) {
@@ -213,7 +215,8 @@ export class SocketFile implements AsyncIterable<string> {
   async pipeTo(writable: Writable, count: number, options: PipeToOptions = {}): Promise<number> {
     this.checkUsable();
     const { onChunk } = options;
-    let moved = 0;
+    let moved = 0; // handed to the writable
+    let written = 0; // confirmed by its write callback: what a failure reports
     let lastWrite: Promise<void> = Promise.resolve();
     let writableFailure: Error | null = null;
     let draining = false;
@@ -224,6 +227,7 @@ export class SocketFile implements AsyncIterable<string> {
       lastWrite = new Promise<void>((resolve) => {
         const ok = writable.write(chunk, (err) => {
           if (err) writableFailure ??= err;
+          else if (!writableFailure) written += chunk.length;
           resolve();
         });
         if (!ok && !draining) {
@@ -240,54 +244,59 @@ export class SocketFile implements AsyncIterable<string> {
       });
     };
 
-    // Bytes already buffered go first, without copying.
-    while (moved < count && this.queue.length > 0) {
-      writeChunk(this.queue.takeChunk(count - moved));
-    }
-    this.afterConsume();
+    // Listen from the first write to the last callback: a writable without a listener of its
+    // own must not crash the process, and its failure is reported as ours.
+    const onWritableError = (err: Error) => {
+      writableFailure ??= err;
+      this.wake();
+    };
+    writable.on('error', onWritableError);
+    try {
+      // Bytes already buffered go first, without copying.
+      while (moved < count && this.queue.length > 0) {
+        writeChunk(this.queue.takeChunk(count - moved));
+      }
+      this.afterConsume();
 
-    if (moved < count) {
-      const onWritableError = (err: Error) => {
-        writableFailure ??= err;
-        this.wake();
-      };
-      writable.on('error', onWritableError);
-      this.sink = (chunk) => {
-        const want = count - moved;
-        if (chunk.length > want) {
-          this.queue.unshift(chunk.subarray(want));
-          chunk = chunk.subarray(0, want);
-        }
-        writeChunk(chunk);
-        if (moved === count) {
+      if (moved < count) {
+        this.sink = (chunk) => {
+          const want = count - moved;
+          if (chunk.length > want) {
+            this.queue.unshift(chunk.subarray(want));
+            chunk = chunk.subarray(0, want);
+          }
+          writeChunk(chunk);
+          if (moved === count) {
+            this.sink = null;
+            // A tail for the next reader sits in the queue now; keep the usual pause rule.
+            if (this.queue.length >= this.highWaterMark) this.pauseSource();
+          }
+          this.wake();
+        };
+        try {
+          while (moved < count) {
+            if (writableFailure) break;
+            if (this.failure) throw this.failure;
+            if (this.ended) throw new UnexpectedEofError(count, moved);
+            this.checkUsable();
+            await this.waitForData(1);
+          }
+        } finally {
           this.sink = null;
-          // A tail for the next reader sits in the queue now; keep the usual pause rule.
-          if (this.queue.length >= this.highWaterMark) this.pauseSource();
-        }
-        this.wake();
-      };
-      try {
-        while (moved < count) {
-          if (writableFailure) break;
-          if (this.failure) throw this.failure;
-          if (this.ended) throw new UnexpectedEofError(count, moved);
-          this.checkUsable();
-          await this.waitForData(1);
-        }
-      } finally {
-        this.sink = null;
-        writable.off('error', onWritableError);
-        if (draining) {
-          this.heldByWritable = false;
-          this.resumeSource();
+          if (draining) {
+            this.heldByWritable = false;
+            this.resumeSource();
+          }
         }
       }
+      await lastWrite;
+    } finally {
+      writable.off('error', onWritableError);
     }
-    await lastWrite;
     if (writableFailure) {
       throw new TransferInterruptedError(
-        moved,
-        `writing failed after ${moved} of ${count} bytes: ${(writableFailure as Error).message}`,
+        written,
+        `writing failed after ${written} of ${count} bytes: ${(writableFailure as Error).message}`,
         { cause: writableFailure },
       );
     }
@@ -325,9 +334,7 @@ export class SocketFile implements AsyncIterable<string> {
     return sendFileRange(this.stream, file, offset, count, {
       ...options,
       timeoutMs: this.timeoutMs,
-      onTimeout: (err) => {
-        this.writeUnusable ??= err;
-      },
+      onTimeout: (err) => this.markUnusable(err),
     });
   }
 
@@ -392,7 +399,7 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   private checkWritable(): void {
-    if (this.writeUnusable) throw new StreamUnusableError(undefined, { cause: this.writeUnusable });
+    if (this.unusable) throw new StreamUnusableError(undefined, { cause: this.unusable });
     if (this.stream.destroyed || this.stream.writableEnded) {
       throw this.failure ?? new StreamClosedError('stream is closed for writing');
     }
@@ -467,9 +474,7 @@ export class SocketFile implements AsyncIterable<string> {
         const timeoutMs = this.timeoutMs;
         timer = setTimeout(() => {
           cleanup();
-          const err = new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`);
-          this.writeUnusable ??= err;
-          reject(err);
+          reject(this.markUnusable(new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`)));
         }, timeoutMs);
       }
     });
