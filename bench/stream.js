@@ -66,6 +66,7 @@ function startPeer(args) {
     if (code !== 0) throw new Error(`peer ${args.slice(0, 2).join(' ')} exited with ${code}`);
   });
   return {
+    child,
     exited,
     message(type) {
       const ready = messages.get(type);
@@ -82,8 +83,17 @@ async function runOnce(variant, src, dst, size) {
   const receiver = startPeer(['recv', variant, HOST, dst, String(size)]);
   const { port } = await receiver.message('listening');
   const sender = startPeer(['send', variant, HOST, String(port), src, String(size)]);
-  const [sent, received] = await Promise.all([sender.message('done'), receiver.message('done')]);
-  await Promise.all([sender.exited, receiver.exited]);
+  let sent;
+  let received;
+  try {
+    [sent, received] = await Promise.all([sender.message('done'), receiver.message('done')]);
+    await Promise.all([sender.exited, receiver.exited]);
+  } catch (err) {
+    // One side failed: do not leave the other waiting on its socket.
+    sender.child.kill();
+    receiver.child.kill();
+    throw err;
+  }
   const got = fs.statSync(dst).size;
   fs.rmSync(dst, { force: true });
   if (got !== size) throw new Error(`${variant}: destination has ${got} bytes, expected ${size}`);

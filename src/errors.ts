@@ -263,6 +263,12 @@ export class ConnectionLostError extends TcpsendError {
   static override readonly defaultMessage = 'connection lost';
 }
 
+/** The shared secret was missing or did not match (the TLS-PSK handshake failed). */
+export class AuthError extends TcpsendError {
+  static override readonly code = `${CODE_PREFIX}AUTH`;
+  static override readonly defaultMessage = 'authentication failed';
+}
+
 /** Bad arguments to a library call or the command line. */
 export class UsageError extends TcpsendError {
   static override readonly code = `${CODE_PREFIX}USAGE`;
@@ -338,6 +344,7 @@ export const ERROR_CLASSES: ReadonlyArray<TcpsendErrorClass> = [
   HostNotFoundError,
   ConnectTimeoutError,
   ConnectionLostError,
+  AuthError,
   UsageError,
   InterruptedError,
   RemoteError,

@@ -72,6 +72,7 @@ const ROWS = new Map<TcpsendErrorClass, Row>([
   [errors.HostNotFoundError, plain(errors.HostNotFoundError)],
   [errors.ConnectTimeoutError, plain(errors.ConnectTimeoutError)],
   [errors.ConnectionLostError, plain(errors.ConnectionLostError)],
+  [errors.AuthError, plain(errors.AuthError)],
   [errors.UsageError, plain(errors.UsageError)],
   [errors.InterruptedError, plain(errors.InterruptedError)],
   // A RemoteError's code is the server's; with its own token it carries its own static code.

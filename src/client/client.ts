@@ -16,11 +16,16 @@ import {
 import { connectTcp, type ConnectOptions } from './connect.js';
 import { Connection, DEFAULT_CLIENT_TIMEOUT_MS } from './connection.js';
 import { downloadFile } from './download.js';
-import { parseTarget, type Target } from './target.js';
+import { formatTarget, parseTarget, type Target } from './target.js';
+import { secureChannel } from './secure.js';
+import { AuthError, ConnectionLostError } from '../errors.js';
+import type { Socket } from 'node:net';
 import type { TransferOptions, TransferResult } from './types.js';
 import { uploadFile, type UploadOptions } from './upload.js';
 
 export interface ClientOptions extends ConnectOptions {
+  /** The server's shared secret: TLS 1.3 with a pre-shared key derived from it. */
+  secret?: string;
   /** Idle timeout for each read and write once connected. */
   idleTimeoutMs?: number;
   /** Open the stream yourself (TLS, a test pair); host and port are then only for messages. */
@@ -39,12 +44,19 @@ export class TcpsendClient {
   /** Connect to `HOST:PORT` (or a Target) and exchange HELLO and the greeting. */
   static async connect(target: string | Target, options: ClientOptions = {}): Promise<TcpsendClient> {
     const where = typeof target === 'string' ? parseTarget(target) : target;
-    const stream = options.dial ? await options.dial(where) : await connectTcp(where, options);
+    let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, options);
+    if (options.secret) stream = await secureChannel(stream as Socket, options.secret, formatTarget(where));
     const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS);
     try {
       await connection.hello();
     } catch (err) {
       connection.close();
+      if (!options.secret && err instanceof ConnectionLostError) {
+        throw new AuthError(
+          `${formatTarget(where)} closed the connection before its greeting: it may want a secret (set TCPSEND_SECRET or use --secret-file)`,
+          { cause: err },
+        );
+      }
       throw err;
     }
     return new TcpsendClient(where, connection);

@@ -40,12 +40,19 @@ export interface SocketFileOptions {
 export interface ReadLineOptions {
   /** Longest line accepted, in bytes, without its CRLF/LF. */
   maxLength?: number;
+  /**
+   * Once the line's first byte is there, the whole line must arrive within this many ms (a
+   * peer that drips one byte just inside the idle timeout cannot hold a line open for ever).
+   */
+  deadlineMs?: number;
 }
 
 export interface PipeToOptions {
   /** Sees every chunk before it is written (hashing, progress). */
   onChunk?: (chunk: Buffer) => void;
 }
+
+type Deadline = { at: number; ms: number };
 
 type Waiter = { resolve: () => void; reject: (err: Error) => void };
 
@@ -58,7 +65,10 @@ export class SocketFile implements AsyncIterable<string> {
 
   private ended = false;
   private failure: Error | null = null; // the stream errored or closed under us
-  private unusable: TcpsendError | null = null; // a timeout or over-long line: buffer state unknown
+  private unusable: TcpsendError | null = null; // a read timed out or a line was too long: buffer state unknown
+  /** A write timed out: what the peer got is unknown. Kept apart so that after a bad read the
+   * server can still answer `ERR` before it closes, and after a stalled write still read. */
+  private unwritable: TcpsendError | null = null;
   private waiter: Waiter | null = null;
   private wanted = 0; // bytes the current reader needs queued before it can go on
   private pausedByUs = false;
@@ -120,8 +130,12 @@ export class SocketFile implements AsyncIterable<string> {
     const maxLength = options.maxLength ?? this.maxLineLength;
     // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
     const window = maxLength + 2;
+    let deadline: Deadline | undefined;
     for (;;) {
       this.checkUsable();
+      if (deadline === undefined && options.deadlineMs !== undefined && this.queue.length > 0) {
+        deadline = { at: Date.now() + options.deadlineMs, ms: options.deadlineMs };
+      }
       const at = this.queue.indexOf(LF, window);
       if (at !== -1) {
         const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
@@ -145,7 +159,23 @@ export class SocketFile implements AsyncIterable<string> {
         this.queue.take(partial);
         throw new UnexpectedEofError(null, partial);
       }
-      await this.waitForData(window);
+      await this.waitForData(window, deadline);
+    }
+  }
+
+  /**
+   * The first `n` bytes without consuming them (fewer only if the stream ends first): lets a
+   * server tell a TLS ClientHello from a request line before it reads either.
+   */
+  async peek(n: number): Promise<Buffer> {
+    for (;;) {
+      this.checkUsable();
+      if (this.queue.length >= n || this.ended) {
+        const head = this.queue.take(Math.min(n, this.queue.length));
+        this.queue.unshift(head);
+        return head;
+      }
+      await this.waitForData(n);
     }
   }
 
@@ -334,7 +364,9 @@ export class SocketFile implements AsyncIterable<string> {
     return sendFileRange(this.stream, file, offset, count, {
       ...options,
       timeoutMs: this.timeoutMs,
-      onTimeout: (err) => this.markUnusable(err),
+      onTimeout: (err) => {
+        this.unwritable ??= err;
+      },
     });
   }
 
@@ -399,7 +431,7 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   private checkWritable(): void {
-    if (this.unusable) throw new StreamUnusableError(undefined, { cause: this.unusable });
+    if (this.unwritable) throw new StreamUnusableError(undefined, { cause: this.unwritable });
     if (this.stream.destroyed || this.stream.writableEnded) {
       throw this.failure ?? new StreamClosedError('stream is closed for writing');
     }
@@ -419,7 +451,7 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   /** Wait for the next data, end or error event, making sure the socket flows meanwhile. */
-  private waitForData(wanted: number): Promise<void> {
+  private waitForData(wanted: number, deadline?: Deadline): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.wanted = wanted;
     const held = this.heldByWritable;
@@ -441,13 +473,21 @@ export class SocketFile implements AsyncIterable<string> {
         },
       };
       // While a slow writable holds us, the peer is not the one being idle: no timer.
-      if (this.timeoutMs !== null && !held) {
-        const timeoutMs = this.timeoutMs;
-        timer = setTimeout(() => {
-          const waiter = this.waiter;
-          this.waiter = null;
-          waiter?.reject(this.markUnusable(new TimeoutError(timeoutMs)));
-        }, timeoutMs);
+      const idleMs = this.timeoutMs !== null && !held ? this.timeoutMs : null;
+      const deadlineLeft = deadline ? Math.max(0, deadline.at - Date.now()) : null;
+      if (idleMs !== null || deadlineLeft !== null) {
+        const byDeadline = deadlineLeft !== null && (idleMs === null || deadlineLeft < idleMs);
+        timer = setTimeout(
+          () => {
+            const waiter = this.waiter;
+            this.waiter = null;
+            const err = byDeadline
+              ? new TimeoutError(deadline!.ms, `line not complete within ${deadline!.ms} ms`)
+              : new TimeoutError(idleMs!);
+            waiter?.reject(this.markUnusable(err));
+          },
+          byDeadline ? deadlineLeft! : idleMs!,
+        );
       }
     });
   }
@@ -474,7 +514,9 @@ export class SocketFile implements AsyncIterable<string> {
         const timeoutMs = this.timeoutMs;
         timer = setTimeout(() => {
           cleanup();
-          reject(this.markUnusable(new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`)));
+          const err = new TimeoutError(timeoutMs, `peer took no data for ${timeoutMs} ms`);
+          this.unwritable ??= err;
+          reject(err);
         }, timeoutMs);
       }
     });

@@ -23,6 +23,8 @@ export interface Session {
   outOfStep: boolean;
   /** A transfer is running (shutdown waits for it; an idle connection is closed at once). */
   busy: boolean;
+  /** When the connection last finished a request (Date.now()), to pick whom to evict. */
+  lastActive: number;
 }
 
 /** What a handler reports for the request log. */

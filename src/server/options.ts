@@ -16,15 +16,19 @@ export interface ServerOptions {
   idleTimeoutMs?: number;
   /** Longest request line, in bytes. */
   maxLineLength?: number;
+  /** Once a request line has begun, all of it must arrive within this many ms. */
+  lineDeadlineMs?: number;
   /** Largest single upload, in bytes. */
   maxUploadBytes?: number;
   /** On close(), how long transfers in flight may run on. */
   shutdownGraceMs?: number;
+  /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
+  secret?: string;
   /** File system to serve from (memfs in unit tests). */
   fs?: FsPromises;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs'>> & Pick<ServerOptions, 'fs'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs' | 'secret'>> & Pick<ServerOptions, 'fs' | 'secret'>;
 
 export const DEFAULT_SERVER_OPTIONS = {
   allowUpload: false,
@@ -33,6 +37,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   maxConnectionsPerIp: 64,
   idleTimeoutMs: 60_000,
   maxLineLength: 8192,
+  lineDeadlineMs: 10_000,
   maxUploadBytes: 1024 ** 4, // 1 TiB
   shutdownGraceMs: 5_000,
 } as const;

@@ -5,6 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { TooManyConnectionsError } from '../errors.js';
 import { SocketFile } from '../io/index.js';
 import { DEFAULT_PORT, formatErr } from '../protocol/index.js';
@@ -13,6 +14,7 @@ import { ServedRoot } from '../storage/served-root.js';
 import type { ServerContext, Session } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { runSession, type RequestLogEntry } from './session.js';
+import { deriveKey, serverTlsOptions } from '../transport/psk.js';
 
 export interface ListenOptions {
   port?: number;
@@ -37,19 +39,67 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   private readonly listener: net.Server;
   private readonly open = new Set<Tracked>();
   private readonly perIp = new Map<string, number>();
+  /** With a secret, raw sockets are handed to this after any penalty delay. */
+  private readonly tlsServer: tls.Server | null;
+  /** Failed handshakes per address: each further attempt waits longer. */
+  private readonly authFailures = new Map<string, { count: number; last: number }>();
 
-  private constructor(options: ResolvedServerOptions, root: ServedRoot) {
+  private constructor(options: ResolvedServerOptions, root: ServedRoot, key: Buffer | null) {
     super();
     this.options = options;
     this.ctx = { root, options, hashCache: new HashCache(), shuttingDown: false };
-    this.listener = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.accept(socket));
+    this.tlsServer = key ? this.makeTlsServer(key) : null;
+    this.listener = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+      if (this.tlsServer) this.handshake(socket);
+      else this.accept(socket);
+    });
   }
 
   /** Open the served folder (it must exist) and make a server for it; call listen() next. */
   static async create(options: ServerOptions): Promise<TcpsendServer> {
     const resolved = resolveServerOptions(options);
     const root = await ServedRoot.open(resolved.root, { fs: resolved.fs });
-    return new TcpsendServer(resolved, root);
+    const key = resolved.secret ? await deriveKey(resolved.secret) : null;
+    return new TcpsendServer(resolved, root, key);
+  }
+
+  get encrypted(): boolean {
+    return this.tlsServer !== null;
+  }
+
+  private makeTlsServer(key: Buffer): tls.Server {
+    const server = tls.createServer(serverTlsOptions(key));
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      if (socket.remoteAddress) this.authFailures.delete(socket.remoteAddress);
+      this.accept(socket);
+    });
+    server.on('tlsClientError', (err, socket) => {
+      const ip = socket.remoteAddress ?? '?';
+      const seen = this.authFailures.get(ip);
+      this.authFailures.set(ip, { count: (seen?.count ?? 0) + 1, last: Date.now() });
+      // Bounded: a scan from many addresses must not grow this without end.
+      if (this.authFailures.size > 10_000) this.authFailures.clear();
+      this.emit('connectionRefused', { peer: ip, reason: `TLS handshake failed (wrong or missing secret?): ${err.message.split('\n')[0]}` });
+    });
+    return server;
+  }
+
+  /**
+   * "repeated failures are slowed down": after 3 failed handshakes from an address, each new
+   * attempt from it waits 2^(n-3) × 250 ms (at most 30 s) before its handshake starts.
+   */
+  private handshake(socket: net.Socket): void {
+    socket.on('error', () => {});
+    const ip = socket.remoteAddress ?? '?';
+    const seen = this.authFailures.get(ip);
+    if (seen && Date.now() - seen.last > 10 * 60_000) this.authFailures.delete(ip);
+    const count = this.authFailures.get(ip)?.count ?? 0;
+    const delayMs = count < 3 ? 0 : Math.min(30_000, 250 * 2 ** (count - 3));
+    const go = () => {
+      if (!socket.destroyed) this.tlsServer!.emit('connection', socket);
+    };
+    if (delayMs === 0) go();
+    else setTimeout(go, delayMs).unref();
   }
 
   async listen(options: ListenOptions = {}): Promise<net.AddressInfo> {
@@ -86,6 +136,11 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     const peer = `${ip.includes(':') ? `[${ip}]` : ip}:${socket.remotePort ?? 0}`;
     socket.on('error', () => {}); // errors surface through the session's reads and writes
     const fromIp = this.perIp.get(ip) ?? 0;
+    // At the cap, an idle connection makes room: a flood of idle peers cannot lock out a
+    // client that has work to do. Only when every connection is busy is the newcomer refused.
+    if (this.open.size >= this.options.maxConnections && fromIp < this.options.maxConnectionsPerIp) {
+      this.evictIdlest();
+    }
     const refusal =
       this.ctx.shuttingDown
         ? 'the server is shutting down'
@@ -106,16 +161,33 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
       timeoutMs: this.options.idleTimeoutMs,
       maxLineLength: this.options.maxLineLength,
     });
-    const tracked: Tracked = { socket, ip, session: { file, peer, outOfStep: false, busy: false } };
+    const tracked: Tracked = { socket, ip, session: { file, peer, outOfStep: false, busy: false, lastActive: Date.now() } };
     this.open.add(tracked);
     this.perIp.set(ip, fromIp + 1);
     void runSession(this.ctx, socket, tracked.session, (entry) => this.emit('request', entry)).finally(() => {
-      this.open.delete(tracked);
-      const left = (this.perIp.get(ip) ?? 1) - 1;
-      if (left > 0) this.perIp.set(ip, left);
-      else this.perIp.delete(ip);
+      this.forget(tracked); // a no-op if it was evicted, and counted out then
       this.wakeClose?.();
     });
+  }
+
+  private evictIdlest(): void {
+    let idlest: Tracked | null = null;
+    for (const t of this.open) {
+      if (t.session.busy) continue;
+      if (idlest === null || t.session.lastActive < idlest.session.lastActive) idlest = t;
+    }
+    if (idlest) {
+      this.forget(idlest); // counted out now; its session's finally runs later
+      idlest.socket.destroy();
+    }
+  }
+
+  private forget(tracked: Tracked): boolean {
+    if (!this.open.delete(tracked)) return false;
+    const left = (this.perIp.get(tracked.ip) ?? 1) - 1;
+    if (left > 0) this.perIp.set(tracked.ip, left);
+    else this.perIp.delete(tracked.ip);
+    return true;
   }
 
   private wakeClose: (() => void) | null = null;

@@ -83,6 +83,12 @@ function asTcpsendError(err: unknown): TcpsendError {
   return new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
+/** A TLS record of type handshake (0x16), version 3.x: a client that expects a secret. */
+async function looksLikeTls(file: SocketFile): Promise<boolean> {
+  const head = await file.peek(2);
+  return head.length === 2 && head[0] === 0x16 && head[1] === 0x03;
+}
+
 export async function runSession(
   ctx: ServerContext,
   socket: Socket,
@@ -94,8 +100,14 @@ export async function runSession(
   try {
     for (;;) {
       session.busy = false;
-      const line = await file.readLine();
+      session.lastActive = Date.now();
+      if (first && (await looksLikeTls(file))) {
+        log({ peer: session.peer, verb: 'TLS', path: null, bytes: 0, ms: 0, result: 'AUTH', message: 'a TLS handshake, but this server has no secret' });
+        break;
+      }
+      const line = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
       if (line === null) break;
+      session.lastActive = Date.now();
       if (first && isSelectorLine(line)) {
         await runOne(ctx, session, log, null, () => handleSelector(ctx, session, line), line);
         break;

@@ -160,6 +160,17 @@ describe('readLine length limit', () => {
     });
   }
 
+  it('after an over-long line the stream still writes: the server can answer ERR before it closes', async () => {
+    const { peer, file } = pipe();
+    peer.write(`${over}\r\n`);
+    await expect(file.readLine({ maxLength: max })).rejects.toBeInstanceOf(LineTooLongError);
+    await file.writeLine('ERR LINE_TOO_LONG line longer than 16 bytes');
+    await file.end();
+    const answer = new SocketFile(peer);
+    expect(await answer.readLine()).toBe('ERR LINE_TOO_LONG line longer than 16 bytes');
+    expect(await answer.readLine()).toBeNull();
+  });
+
   it('over-long data with no newline at all throws LineTooLongError without waiting for more', async () => {
     const { peer, file } = pipe();
     const line = settle(file.readLine({ maxLength: max }));

@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   SocketFile,
@@ -9,9 +13,6 @@ import {
 } from '../../src/index.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { settle } from '../helpers/feed.js';
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 
 async function timed<T>(promise: Promise<T>) {
   const start = performance.now();
@@ -41,7 +42,15 @@ describe('idle timeout', () => {
     expect((after as StreamUnusableError).cause).toBe(err);
     await expect(file.readExactly(1)).rejects.toBeInstanceOf(StreamUnusableError);
     await expect(file.read(1)).rejects.toBeInstanceOf(StreamUnusableError);
-    await expect(file.write('x')).rejects.toBeInstanceOf(StreamUnusableError);
+  });
+
+  it('after a read timeout the stream still writes, so the peer can be told why it is closed', async () => {
+    const [peer, local] = duplexPair();
+    const file = new SocketFile(local, { timeoutMs: 50 });
+    await expect(file.readLine()).rejects.toBeInstanceOf(TimeoutError);
+    await file.writeLine('ERR TIMEOUT no data for 50 ms');
+    await file.end();
+    expect(await new SocketFile(peer).readLine()).toBe('ERR TIMEOUT no data for 50 ms');
   });
 
   it('a partial line then silence times out too, even if data arrives later', async () => {
@@ -108,6 +117,15 @@ describe('idle timeout', () => {
     expect(elapsed).toBeGreaterThanOrEqual(45);
     expect(elapsed).toBeLessThan(1000);
     await expect(file.writeLine('more')).rejects.toBeInstanceOf(StreamUnusableError);
+    await expect(file.sendfile(fileURLToPath(import.meta.url), 0, 1)).rejects.toBeInstanceOf(StreamUnusableError);
+  });
+
+  it('after a write timeout the stream still reads: only the write side lost its place', async () => {
+    const [local, peer] = duplexPair(1024);
+    const file = new SocketFile(local, { timeoutMs: 50 });
+    await expect(file.write(Buffer.alloc(64 * 1024))).rejects.toBeInstanceOf(TimeoutError);
+    peer.write('still listening\n');
+    expect(await file.readLine()).toBe('still listening');
   });
 
   it('sendfile to a peer that never reads times out with the bytes sent so far', async () => {

@@ -40,7 +40,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       const argv = args as unknown as GetArgs;
       const reporter = ctx.reporter(argv);
       const target = targetOf(argv.target, argv.port);
-      const session = interruptibleClient(target, argv, reporter);
+      const session = await interruptibleClient(target, argv, reporter);
       const command = `tcpsend get ${argv.target} ${argv.remote}${argv.local ? ` ${argv.local}` : ''}`;
       try {
         const info = await session.client.run((c) => c.stat(argv.remote));

@@ -33,7 +33,7 @@ export function lsCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       const argv = args as unknown as LsArgs;
       const reporter = ctx.reporter(argv);
       const target = targetOf(argv.target, argv.port);
-      const session = interruptibleClient(target, argv, reporter);
+      const session = await interruptibleClient(target, argv, reporter);
       try {
         const entries = await session.client.run((c) => c.list(argv.remote, { recursive: argv.recursive }));
         for (const e of entries) {

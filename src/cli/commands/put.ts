@@ -39,7 +39,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         return;
       }
       const target = targetOf(spec, argv.port);
-      const session = interruptibleClient(target, argv, reporter);
+      const session = await interruptibleClient(target, argv, reporter);
       const total: TreeSummary = { files: 0, sent: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0, firstError: null };
       const started = performance.now();
       try {

@@ -7,6 +7,7 @@ import type { CliContext, GlobalFlags } from '../context.js';
 import { hostPort, reachableAddresses } from '../addresses.js';
 import { formatBytes } from '../reporter.js';
 import { VERSION } from '../../version.js';
+import { resolveSecret } from '../secret.js';
 
 interface ServeArgs extends GlobalFlags {
   dir: string;
@@ -17,6 +18,8 @@ interface ServeArgs extends GlobalFlags {
   maxUpload: number;
   maxConnections: number;
   idleTimeout: number;
+  secret?: string;
+  secretFile?: string;
 }
 
 function logLine(e: RequestLogEntry): string {
@@ -38,15 +41,24 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         .option('allow-overwrite', { type: 'boolean', default: false, describe: 'Let uploads replace existing files when the client asks' })
         .option('max-upload', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxUploadBytes, describe: 'Largest upload, in bytes' })
         .option('max-connections', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxConnections, describe: 'Connections at once' })
+        .option('secret', {
+          type: 'string',
+          describe: 'Require this shared secret (TLS 1.3 with a pre-shared key). Alone: generate one and print it once. Prefer TCPSEND_SECRET or --secret-file',
+        })
+        .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
         .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
-        .example('$0 serve . --host 127.0.0.1 --json', 'Only this machine; NDJSON request log'),
+        .example('$0 serve . --host 127.0.0.1 --json', 'Only this machine; NDJSON request log')
+        .example('$0 serve ~/share --secret', 'Encrypted and authenticated: prints a new secret for the clients'),
     handler: async (args) => {
       const argv = args as unknown as ServeArgs;
       let server: TcpsendServer;
+      let secret: Awaited<ReturnType<typeof resolveSecret>>;
       try {
+        secret = await resolveSecret(argv, process.argv, true);
         server = await TcpsendServer.create({
+          secret: secret.secret ?? undefined,
           root: argv.dir,
           allowUpload: argv.allowUpload,
           allowOverwrite: argv.allowOverwrite,
@@ -67,19 +79,26 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       const addresses = reachableAddresses(argv.host);
       if (argv.json) {
         ctx.streams.stdout.write(
-          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
+          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
         );
       } else {
-        out.write(`tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}\n`);
+        out.write(
+          `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
+        );
+        if (secret.warning) out.write(`  warning: ${secret.warning}\n`);
+        if (secret.generated) {
+          out.write(`  secret (shown once; clients need it): ${secret.secret}\n`);
+        }
         if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
         for (const a of addresses) {
           const where = hostPort(a.address, port);
           out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
-          out.write(`      tcpsend get ${where} FILE      tcpsend ls ${where}\n`);
-          if (argv.allowUpload) out.write(`      tcpsend put FILE ${where}\n`);
+          const env = secret.generated ? `TCPSEND_SECRET=${secret.secret} ` : secret.secret ? 'TCPSEND_SECRET=… ' : '';
+          out.write(`      ${env}tcpsend get ${where} FILE      ${env}tcpsend ls ${where}\n`);
+          if (argv.allowUpload) out.write(`      ${env}tcpsend put FILE ${where}\n`);
         }
-        if (argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
-          out.write('  warning: uploads are on and traffic is not encrypted; anyone on the network can write here\n');
+        if (!secret.secret && argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
+          out.write('  warning: uploads are on without a secret: anyone who can reach this port can write here (serve --secret)\n');
         }
       }
       server.on('request', (entry) => {

@@ -6,12 +6,15 @@ import type { TreeHooks, TreeSummary } from '../../client/tree.js';
 import { InterruptedError } from '../../errors.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
+import { resolveSecret } from '../secret.js';
 import type { Reporter } from '../reporter.js';
 
 export interface ClientFlags extends GlobalFlags {
   port: number;
   retries: number;
   timeout: number;
+  secret?: string;
+  secretFile?: string;
 }
 
 export function clientFlags<T>(y: Argv<T>) {
@@ -21,7 +24,9 @@ export function clientFlags<T>(y: Argv<T>) {
       default: 3,
       describe: 'Reconnect and resume this many times after a dropped connection',
     })
-    .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up' });
+    .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up' })
+    .option('secret-file', { type: 'string', describe: "File holding the server's shared secret (or set TCPSEND_SECRET)" })
+    .option('secret', { type: 'string', hidden: true, describe: 'The shared secret (visible in the process list: prefer TCPSEND_SECRET)' });
 }
 
 export function targetOf(spec: string, port: number): Target {
@@ -39,9 +44,12 @@ export interface InterruptibleClient {
   dispose(): Promise<void>;
 }
 
-export function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): InterruptibleClient {
+export async function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): Promise<InterruptibleClient> {
+  const { secret, warning } = await resolveSecret(flags, process.argv, false);
+  if (warning) reporter.notice(warning);
   const controller = new AbortController();
   const client = new ReconnectingClient(target, {
+    secret: secret ?? undefined,
     retries: flags.retries,
     idleTimeoutMs: flags.timeout * 1000,
     timeoutMs: Math.min(flags.timeout * 1000, 10_000),
