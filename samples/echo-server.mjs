@@ -23,7 +23,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
 
 // allowHalfOpen: a client may send its lines and shut down its side at once (as `nc -N`
 // does); it must still get every reply, so our side stays open until we have written them.
-const server = net.createServer(async (socket) => {
+const server = net.createServer({ allowHalfOpen: true }, async (socket) => {
   const peer = `${socket.remoteAddress}:${socket.remotePort}`;
   const file = new SocketFile(socket, { timeoutMs: 60_000 });
   try {

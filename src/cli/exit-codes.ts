@@ -51,6 +51,7 @@ const BY_CODE: Record<string, number> = {
   TCPSEND_ERR_BAD_REQUEST: EXIT.REFUSED,
   TCPSEND_ERR_UNKNOWN_VERB: EXIT.REFUSED,
   TCPSEND_ERR_AUTH: EXIT.REFUSED,
+  TCPSEND_ERR_LINE_TOO_LONG: EXIT.REFUSED,
 };
 
 export function exitCodeFor(err: unknown): number {

@@ -21,7 +21,7 @@ export async function main(
     .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
     // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.
     .env('TCPSEND')
-    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on, or to dial when HOST has none', global: true })
+    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on, or to dial when HOST has none', global: true, coerce: portNumber })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'NDJSON events on stdout, for scripts', global: true })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Stack traces with errors', global: true })
@@ -56,6 +56,14 @@ export async function main(
     } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }
   return ctx.exitCode;
+}
+
+/** `--port abc` (or TCPSEND_PORT=abc) reaches here as NaN: a usage error, not a failed connection. */
+function portNumber(port: unknown): number {
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError('--port (or TCPSEND_PORT) must be a whole number from 0 to 65535');
+  }
+  return port;
 }
 
 function commandOf(argv: string[]): string {

@@ -118,6 +118,8 @@ export class HumanReporter implements Reporter {
   private totalBar: cliProgress.SingleBar | null = null;
   private totals = { files: 0, bytes: 0, filesDone: 0, bytesDone: 0 };
   private readonly fileProgress = new Map<string, number>();
+  /** Lines handed to the bars since their last redraw: cli-progress drops these on stop(). */
+  private unflushed: string[] = [];
 
   constructor(
     private readonly streams: ReporterStreams,
@@ -138,11 +140,17 @@ export class HumanReporter implements Reporter {
           cliProgress.Presets.shades_classic,
         )
       : null;
+    // Each redraw writes out every line logged so far.
+    this.bars?.on('redraw-pre', () => {
+      this.unflushed = [];
+    });
   }
 
   private line(text: string): void {
-    if (this.bars) this.bars.log(`${text}\n`);
-    else this.streams.stderr.write(`${text}\n`);
+    if (this.bars) {
+      this.bars.log(`${text}\n`);
+      this.unflushed.push(`${text}\n`);
+    } else this.streams.stderr.write(`${text}\n`);
   }
 
   start(info: { op: string; target: string; files?: number | null; bytes?: number | null }): void {
@@ -221,6 +229,10 @@ export class HumanReporter implements Reporter {
   }
 
   close(): void {
-    this.bars?.stop();
+    if (!this.bars) return;
+    this.bars.stop();
+    // The last file's line and the summary usually come after the last redraw (or before any:
+    // nothing to send); without this a terminal would show nothing at all for them.
+    for (const text of this.unflushed.splice(0)) this.streams.stderr.write(text);
   }
 }

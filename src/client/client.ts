@@ -18,7 +18,7 @@ import { Connection, DEFAULT_CLIENT_TIMEOUT_MS } from './connection.js';
 import { downloadFile } from './download.js';
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
-import { AuthError, ConnectionLostError } from '../errors.js';
+import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
 import type { Socket } from 'node:net';
 import type { TransferOptions, TransferResult } from './types.js';
 import { uploadFile, type UploadOptions } from './upload.js';
@@ -28,6 +28,8 @@ export interface ClientOptions extends ConnectOptions {
   secret?: string;
   /** Idle timeout for each read and write once connected. */
   idleTimeoutMs?: number;
+  /** False once this server has answered before: a silent close is then not about secrets. */
+  firstContact?: boolean;
   /** Open the stream yourself (TLS, a test pair); host and port are then only for messages. */
   dial?: (target: Target) => Promise<Duplex>;
 }
@@ -51,9 +53,12 @@ export class TcpsendClient {
       await connection.hello();
     } catch (err) {
       connection.close();
-      if (!options.secret && err instanceof ConnectionLostError) {
-        throw new AuthError(
-          `${formatTarget(where)} closed the connection before its greeting: it may want a secret (set TCPSEND_SECRET or use --secret-file)`,
+      // A server with a secret drops a plain client without a word; so does a cut right at
+      // the start. Say both, and let the retry logic treat it as the cut it may be.
+      const silent = err instanceof ConnectionLostError && !(err.cause instanceof UnexpectedEofError);
+      if (!options.secret && options.firstContact !== false && silent) {
+        throw new ConnectionLostError(
+          `${formatTarget(where)} closed the connection before its greeting (if it uses a secret, set TCPSEND_SECRET or use --secret-file)`,
           { cause: err },
         );
       }

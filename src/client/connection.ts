@@ -97,8 +97,11 @@ export class Connection {
       return await read(this.file);
     } catch (err) {
       // An ERR answer, or a checksum found wrong after the trailer, leaves the stream in step.
-      if (!(err instanceof RemoteError || err instanceof ChecksumMismatchError)) this.fail(err as Error);
-      throw err;
+      if (err instanceof RemoteError || err instanceof ChecksumMismatchError) throw err;
+      // Anything else broke the stream; the server may have said why just before it closed.
+      const reason = await this.reasonForCut(err);
+      this.fail(err as Error);
+      throw reason;
     } finally {
       releaseWriteOnce();
       if (releaseRead) releaseRead();
@@ -143,7 +146,30 @@ export class Connection {
   }
 
   get isBroken(): boolean {
-    return this.broken !== null;
+    return this.broken !== null || this.file.closed;
+  }
+
+  /**
+   * After a write failed mid-body: the server may have said why before it closed (a full
+   * disk, a refusal). Read that line if it is there; it explains the cut better than EPIPE.
+   */
+  async reasonForCut(err: unknown): Promise<unknown> {
+    try {
+      const line = await Promise.race([
+        this.file.readLine(),
+        new Promise<null>((resolve) => setTimeout(() => resolve(null), 500).unref()),
+      ]);
+      if (line?.startsWith('ERR ')) {
+        const response = parseResponse(line);
+        if (!response.ok) {
+          this.fail(err as Error);
+          return new RemoteError(response.code, response.message);
+        }
+      }
+    } catch {
+      // Nothing readable: the original error stands.
+    }
+    return err;
   }
 
   /** Say QUIT (best effort) and close. */

@@ -78,7 +78,7 @@ export class ReconnectingClient {
     this.connecting ??= (async () => {
       this.client?.connection.close();
       this.client = null;
-      const client = await TcpsendClient.connect(this.target, this.options);
+      const client = await TcpsendClient.connect(this.target, { ...this.options, firstContact: !this.everConnected });
       this.client = client;
       this.everConnected = true;
       return client;

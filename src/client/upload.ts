@@ -67,13 +67,14 @@ export async function uploadFile(
           await file.writeLine(put(sha256, true));
           options.onStart?.({ size, resumedFrom: 0 });
           let done = 0;
-          const sent = await file.sendfile(handle, 0, size, {
-            onChunk: (chunk) => {
-              hash.update(chunk);
-              done += chunk.length;
-              options.onProgress?.(done, size);
-            },
-          });
+          const sent = await file
+            .sendfile(handle, 0, size, {
+              onChunk: (chunk) => {
+                hash.update(chunk);
+                done += chunk.length;
+                options.onProgress?.(done, size);
+              },
+            });
           const after = await handle.stat();
           if (sent !== size) {
             throw new FileChangedError(`'${localPath}' shrank while it was being sent; not delivered`);
@@ -122,13 +123,14 @@ export async function uploadFile(
             await f.writeLine(formatRequest({ verb: 'DATA', offset: q }));
             options.onStart?.({ size, resumedFrom: q });
             let done = q;
-            const sent = await f.sendfile(handle, q, size - q, {
-              onChunk: (chunk) => {
-                h.update(chunk);
-                done += chunk.length;
-                options.onProgress?.(done, size);
-              },
-            });
+            const sent = await f
+              .sendfile(handle, q, size - q, {
+                onChunk: (chunk) => {
+                  h.update(chunk);
+                  done += chunk.length;
+                  options.onProgress?.(done, size);
+                },
+              });
             const after = await handle.stat();
             if (sent !== size - q || changed(before, after)) {
               // The server is still owed bytes if the file shrank: the connection cannot

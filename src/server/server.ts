@@ -49,7 +49,9 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     this.options = options;
     this.ctx = { root, options, hashCache: new HashCache(), shuttingDown: false };
     this.tlsServer = key ? this.makeTlsServer(key) : null;
-    this.listener = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+    // allowHalfOpen: a classic client (nc -N, shutdown(SHUT_WR)) ends its side right after its
+    // selector line and still reads the answer until we close.
+    this.listener = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
       if (this.tlsServer) this.handshake(socket);
       else this.accept(socket);
     });
@@ -68,7 +70,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   }
 
   private makeTlsServer(key: Buffer): tls.Server {
-    const server = tls.createServer(serverTlsOptions(key));
+    const server = tls.createServer({ ...serverTlsOptions(key), allowHalfOpen: true });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       if (socket.remoteAddress) this.authFailures.delete(socket.remoteAddress);
       this.accept(socket);

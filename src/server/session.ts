@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import {
+  BadRequestError,
   InternalError,
   LineTooLongError,
   ShuttingDownError,
@@ -69,7 +70,7 @@ async function dispatch(ctx: ServerContext, session: Session, req: Request): Pro
       return handleQuit(ctx, session);
     default:
       // DATA, END and ABORT only make sense inside a PUT.
-      throw new TcpsendError(`${req.verb} is only valid inside an upload`);
+      throw new BadRequestError(`${req.verb} is only valid inside an upload, right after PUT`);
   }
 }
 
@@ -143,9 +144,31 @@ export async function runSession(
   } finally {
     if (!file.closed) {
       await Promise.race([file.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+      // Lingering close: a peer still sending a body we refused must get to read our ERR
+      // line. Closing with its bytes unread would send an RST, which can destroy that line
+      // in the peer's receive buffer. So read and drop its bytes for a moment first.
+      if (session.outOfStep) await drainBriefly(file);
       file.close();
     }
     socket.destroy();
+  }
+}
+
+const LINGER_MS = 2000;
+const LINGER_BYTES = 256 * 1024 * 1024;
+
+async function drainBriefly(file: SocketFile): Promise<void> {
+  const until = Date.now() + LINGER_MS;
+  let dropped = 0;
+  file.setTimeout(LINGER_MS);
+  try {
+    while (Date.now() < until && dropped < LINGER_BYTES) {
+      const chunk = await file.read(1024 * 1024);
+      if (chunk === null) return;
+      dropped += chunk.length;
+    }
+  } catch {
+    // Timed out or reset: either way, done.
   }
 }
 

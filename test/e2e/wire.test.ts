@@ -195,6 +195,15 @@ describe('bare selectors', () => {
     expect(got.equals(data)).toBe(true);
   });
 
+  it('a client that half-closes after its selector (nc -N, shutdown(SHUT_WR)) still gets the file', async () => {
+    const s = await server();
+    const data = await writeRandomFile(path.join(s.root, 'half.bin'), 3_000_000, 9);
+    const f = await raw(s.port);
+    await f.write('/half.bin\r\n');
+    await f.end();
+    expect((await f.readToEnd()).equals(data)).toBe(true);
+  });
+
   it('a folder selector gets a plain listing; an empty line means the root', async () => {
     const s = await server();
     let f = await raw(s.port);

@@ -18,6 +18,7 @@ interface ServeArgs extends GlobalFlags {
   maxUpload: number;
   maxConnections: number;
   idleTimeout: number;
+  maxLine: number;
   secret?: string;
   secretFile?: string;
 }
@@ -46,6 +47,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           describe: 'Require this shared secret (TLS 1.3 with a pre-shared key). Alone: generate one and print it once. Prefer TCPSEND_SECRET or --secret-file',
         })
         .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file' })
+        .option('max-line', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxLineLength, describe: 'Longest request line, in bytes' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
         .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
@@ -65,6 +67,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           maxUploadBytes: argv.maxUpload,
           maxConnections: argv.maxConnections,
           idleTimeoutMs: argv.idleTimeout * 1000,
+          maxLineLength: argv.maxLine,
         });
         await server.listen({ port: argv.port, host: argv.host });
       } catch (err) {

@@ -102,9 +102,13 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       held = 0;
     }
     let hash: Hash = held > 0 ? await hashFileRange(part.handle, 0, held) : createSha256();
-    // Checked before the offer, so a two-step upload is refused cleanly, in step.
-    if (req.eager) session.outOfStep = true;
-    await checkFreeSpace(part, req.size - held, where);
+    // Checked before the offer (or, one-step, before the body), so the refusal stays in step.
+    try {
+      await checkFreeSpace(part, req.size - held, where);
+    } catch (err) {
+      if (req.eager) await drainBody(session, req.size);
+      throw err;
+    }
     let from = 0;
     if (!req.eager) {
       // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
@@ -133,7 +137,10 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     } finally {
       // Even when the connection broke, every byte that arrived goes into the part: that is
       // what the next attempt resumes from.
-      await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      // (A sink that failed has destroyed itself; its error is the one already thrown.)
+      if (!sink.destroyed) {
+        await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      }
     }
     const trailer = parseRequest(await readLine(session));
     session.outOfStep = false;
