@@ -103,7 +103,10 @@ export class JsonReporter implements Reporter {
     this.emit({ event: 'error', ...errorFields(err), ...(path === undefined ? {} : { path }) });
   }
   summary(summary: Summary): void {
-    this.emit({ event: 'summary', ...summary, seconds: Number(summary.seconds.toFixed(3)) });
+    // Only the summary's own fields: callers pass a TreeSummary, whose firstError (an error
+    // object) is internal and would otherwise leak into the event.
+    const { files, sent, skipped, failed, bytes, seconds } = summary;
+    this.emit({ event: 'summary', files, sent, skipped, failed, bytes, seconds: Number(seconds.toFixed(3)) });
   }
   result(line: string): void {
     this.emit({ event: 'result', line });

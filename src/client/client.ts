@@ -15,7 +15,7 @@ import {
 } from '../protocol/index.js';
 import { connectTcp, type ConnectOptions } from './connect.js';
 import { Connection, DEFAULT_CLIENT_TIMEOUT_MS } from './connection.js';
-import { downloadFile } from './download.js';
+import { downloadFile, type DownloadOptions } from './download.js';
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
 import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
@@ -131,7 +131,7 @@ export class TcpsendClient {
   }
 
   /** Fetch one remote file into `localPath` (resuming a partial file there). */
-  download(remotePath: string, localPath: string, options?: TransferOptions): Promise<TransferResult> {
+  download(remotePath: string, localPath: string, options?: DownloadOptions): Promise<TransferResult> {
     return downloadFile(this.connection, remotePath, localPath, options);
   }
 

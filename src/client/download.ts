@@ -11,28 +11,39 @@ import {
   ProtocolError,
   RemoteError,
 } from '../errors.js';
-import { formatRequest, readGetHeader, readStat } from '../protocol/index.js';
+import type { SocketFile } from '../io/index.js';
+import { formatRequest, readGetHeader, readStat, type GetHeader } from '../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
 import {
   finalizeLocalPart,
   localPartPath,
   openPartForWrite,
   removeIfExists,
-  statOrNull,
+  statSyncOrNull,
+  writeVerifiedFileSync,
 } from '../transfer/local-file.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
+import { HashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
+
+/** Bodies up to this size are received whole in memory and written in one go. */
+const SMALL_BODY = 256 * 1024;
+
+export interface DownloadOptions extends TransferOptions {
+  /** fsync the destination's folder after the rename (a tree transfer does it once per folder). */
+  syncDirectory?: boolean;
+}
 
 /** Fetch `remotePath` into `dest`, resuming from `dest`'s partial file when it has one. */
 export async function downloadFile(
   conn: Connection,
   remotePath: string,
   dest: string,
-  options: TransferOptions = {},
+  options: DownloadOptions = {},
 ): Promise<TransferResult> {
   const started = performance.now();
-  const existing = await statOrNull(dest);
+  const existing = statSyncOrNull(dest);
   if (existing?.isDirectory()) throw new IsDirectoryError(`'${dest}' is a folder`);
   if (existing) {
     // Identical content already there is success, not a conflict, with or without --overwrite.
@@ -50,15 +61,15 @@ export async function downloadFile(
   }
 
   const partPath = localPartPath(dest);
-  let partSize = (await statOrNull(partPath))?.size ?? 0;
+  let partSize = statSyncOrNull(partPath)?.size ?? 0;
   for (;;) {
-    const handle = await openPartForWrite(partPath, partSize);
-    let finished = false;
     try {
-      const hash = partSize > 0 ? await hashFileRange(handle, 0, partSize) : createSha256();
-      const result = await receive(conn, remotePath, handle, hash, partSize, options);
-      await finalizeLocalPart(handle, partPath, dest, { mtimeMs: result.mtimeMs, mode: result.mode });
-      finished = true;
+      let prefix = createSha256();
+      if (partSize > 0) {
+        const handle = await fsp.open(partPath, 'r');
+        prefix = await hashFileRange(handle, 0, partSize).finally(() => handle.close());
+      }
+      const result = await receive(conn, remotePath, { dest, partPath, prefix, offset: partSize }, options);
       return {
         path: dest,
         size: result.size,
@@ -69,7 +80,6 @@ export async function downloadFile(
         seconds: (performance.now() - started) / 1000,
       };
     } catch (err) {
-      if (!finished) await handle.close().catch(() => {});
       if (err instanceof RemoteError && partSize > 0 && (err.code === 'TCPSEND_ERR_PREFIX_MISMATCH' || err.code === 'TCPSEND_ERR_BAD_RANGE')) {
         // "a part that does not match is discarded and the transfer starts over"
         options.onNotice?.(`the partial file '${partPath}' does not match the server's file: starting over`);
@@ -78,7 +88,7 @@ export async function downloadFile(
       }
       if (err instanceof ChecksumMismatchError || (err instanceof RemoteError && err.code === 'TCPSEND_ERR_CHANGED')) {
         await removeIfExists(partPath); // those bytes are not to be trusted
-      } else if (((await statOrNull(partPath))?.size ?? 0) === 0) {
+      } else if ((statSyncOrNull(partPath)?.size ?? 0) === 0) {
         await removeIfExists(partPath); // nothing to resume: leave no trace
       }
       throw err;
@@ -89,24 +99,29 @@ export async function downloadFile(
 interface Received {
   size: number;
   sha256: string;
-  mtimeMs: number;
-  mode: number;
+}
+
+interface Destination {
+  dest: string;
+  partPath: string;
+  /** SHA-256 state of the part's first `offset` bytes. */
+  prefix: Hash;
+  offset: number;
 }
 
 async function receive(
   conn: Connection,
   remotePath: string,
-  handle: fsp.FileHandle,
-  hash: Hash,
-  offset: number,
-  options: TransferOptions,
+  to: Destination,
+  options: DownloadOptions,
 ): Promise<Received> {
+  const { offset } = to;
   const request = formatRequest({
     verb: 'GET',
     path: remotePath,
     offset,
     length: null,
-    prefixSha256: offset > 0 ? peekDigest(hash) : null,
+    prefixSha256: offset > 0 ? peekDigest(to.prefix) : null,
   });
   return conn.exchange(
     (file) => file.writeLine(request),
@@ -118,35 +133,85 @@ async function receive(
         );
       }
       options.onStart?.({ size: header.size, resumedFrom: offset });
-      let done = offset;
-      const out = fileWritable(handle, offset);
-      try {
-        await file.pipeTo(out, header.length, {
-          onChunk: (chunk) => {
-            hash.update(chunk);
-            done += chunk.length;
-            options.onProgress?.(done, header.size);
-          },
+      if (offset === 0 && header.length <= SMALL_BODY) {
+        const body = await file.readExactly(header.length);
+        options.onProgress?.(header.length, header.size);
+        const sha256 = await verify(conn, remotePath, header, to.prefix.update(body).digest('hex'));
+        writeVerifiedFileSync(to.partPath, to.dest, body, {
+          mtimeMs: header.mtimeMs,
+          mode: header.mode,
+          syncDirectory: options.syncDirectory,
         });
+        return { size: header.size, sha256 };
+      }
+      const handle = await openPartForWrite(to.partPath, offset);
+      let finalized = false;
+      try {
+        const actual = await streamBody(file, handle, header, to, options);
+        const sha256 = await verify(conn, remotePath, header, actual);
+        await finalizeLocalPart(handle, to.partPath, to.dest, { mtimeMs: header.mtimeMs, mode: header.mode });
+        finalized = true;
+        return { size: header.size, sha256 };
       } finally {
-        // Whatever arrived stays in the part for the next resume.
-        await new Promise<void>((resolve) => out.end(resolve));
+        if (!finalized) await handle.close().catch(() => {});
       }
-      const trailer = await conn.readOk();
-      const expected = trailer.get('sha256') ?? header.sha256;
-      const actual = hash.digest('hex');
-      if (expected === undefined || expected === null) {
-        throw new ProtocolError(`the server sent no SHA-256 for '${remotePath}'`);
-      }
-      if (header.sha256 !== null && header.sha256 !== expected) {
-        throw new ChecksumMismatchError(`the server announced two different SHA-256 for '${remotePath}'`);
-      }
-      if (actual !== expected) {
-        throw new ChecksumMismatchError(
-          `'${remotePath}' arrived with SHA-256 ${actual}, the server's is ${expected}: not saved`,
-        );
-      }
-      return { size: header.size, sha256: actual, mtimeMs: header.mtimeMs, mode: header.mode };
     },
   );
+}
+
+/** Move the body into the part file while hashing it; the digest of the whole file. */
+async function streamBody(
+  file: SocketFile,
+  handle: fsp.FileHandle,
+  header: GetHeader,
+  to: Destination,
+  options: DownloadOptions,
+): Promise<string> {
+  let done = header.offset;
+  const progress = (chunk: Buffer) => {
+    done += chunk.length;
+    options.onProgress?.(done, header.size);
+  };
+  // A large body is hashed and written on a worker thread, so that this thread only receives:
+  // hashing is slower than loopback TCP, and the worker has a core of its own.
+  if (header.length >= WORKER_HASH_MIN_BYTES) {
+    const worker = new HashWorker();
+    try {
+      if (header.offset > 0) await worker.hashFileRange(handle.fd, 0, header.offset);
+      await worker.writeTo(handle.fd, header.offset);
+      await file.pipeTo(workerWritable(worker), header.length, { onChunk: progress });
+      return await worker.digest();
+    } finally {
+      await worker.close();
+    }
+  }
+  const out = fileWritable(handle, header.offset);
+  try {
+    await file.pipeTo(out, header.length, {
+      onChunk: (chunk) => {
+        to.prefix.update(chunk);
+        progress(chunk);
+      },
+    });
+  } finally {
+    // Whatever arrived stays in the part for the next resume.
+    await new Promise<void>((resolve) => out.end(resolve));
+  }
+  return to.prefix.digest('hex');
+}
+
+/** Read the trailer and compare; the verified SHA-256. */
+async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
+  const trailer = await conn.readOk();
+  const expected = trailer.get('sha256') ?? header.sha256;
+  if (expected === undefined || expected === null) {
+    throw new ProtocolError(`the server sent no SHA-256 for '${remotePath}'`);
+  }
+  if (header.sha256 !== null && header.sha256 !== expected) {
+    throw new ChecksumMismatchError(`the server announced two different SHA-256 for '${remotePath}'`);
+  }
+  if (actual !== expected) {
+    throw new ChecksumMismatchError(`'${remotePath}' arrived with SHA-256 ${actual}, the server's is ${expected}: not saved`);
+  }
+  return actual;
 }

@@ -10,6 +10,8 @@ import type { ListEntry } from '../protocol/index.js';
 import { toSegments } from '../storage/relative-path.js';
 import { hashFileRange } from '../transfer/sha256.js';
 import { walkLocal } from '../transfer/walk.js';
+import { syncDirectorySync } from '../transfer/local-file.js';
+import { utimesSeconds } from '../storage/mtime.js';
 import type { ReconnectingClient } from './retry.js';
 import type { TransferResult } from './types.js';
 
@@ -192,10 +194,10 @@ export async function getTree(
     }
     await window.add(async () => {
       try {
-        await fsp.mkdir(path.dirname(local), { recursive: true });
         const result = await client.run((c) =>
           c.download(join(entry.path), local, {
             overwrite: options.overwrite,
+            syncDirectory: false, // once per folder, below
             onStart: ({ size, resumedFrom }) => options.onFileStart?.(entry.path, size, resumedFrom),
             onProgress: (done, total) => options.onProgress?.(entry.path, done, total),
             onNotice: options.onNotice,
@@ -208,8 +210,12 @@ export async function getTree(
     });
   }
   await window.drain();
+  // The renames are made durable one folder at a time, then the folders get their own mode
+  // and mtime, deepest first (writing into a folder moves its mtime).
+  syncDirectorySync(localDir);
   for (const { local, entry } of dirs.reverse()) {
-    const when = new Date(entry.mtimeMs);
+    syncDirectorySync(local);
+    const when = utimesSeconds(entry.mtimeMs);
     await fsp.chmod(local, entry.mode & 0o777).catch(() => {});
     await fsp.utimes(local, when, when).catch(() => {});
   }

@@ -117,7 +117,8 @@ export async function sendFileRange(
     if (buf) return buf;
     if (allocated < poolSize) {
       allocated += 1;
-      return Buffer.allocUnsafeSlow(chunkSize);
+      // No bigger than the range needs: a 4 KiB file must not cost a 512 KiB allocation.
+      return Buffer.allocUnsafeSlow(count === undefined ? chunkSize : Math.max(1, Math.min(chunkSize, count)));
     }
     return undefined;
   };

@@ -107,6 +107,11 @@ export class SocketFile implements AsyncIterable<string> {
     this.timeoutMs = timeoutMs;
   }
 
+  /** Is a whole line already buffered, so that readLine would answer without waiting? */
+  hasBufferedLine(): boolean {
+    return this.queue.indexOf(LF, this.maxLineLength + 2) !== -1;
+  }
+
   /** Bytes read from the peer and not yet consumed. */
   get bufferedLength(): number {
     return this.queue.length;

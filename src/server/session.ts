@@ -24,7 +24,7 @@ import {
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
 import type { HandlerResult, ServerContext, Session } from './context.js';
-import { handleGet } from './handlers/get.js';
+import { handleGet, prepareGet, type PreparedReply } from './handlers/get.js';
 import { handleHash } from './handlers/hash.js';
 import { handleList } from './handlers/list.js';
 import { handleMkdir } from './handlers/mkdir.js';
@@ -84,6 +84,73 @@ function asTcpsendError(err: unknown): TcpsendError {
   return new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
+/** GETs prepared ahead of their turn, at most, per connection. */
+const READ_AHEAD = 16;
+
+/** Only GETs run ahead: they read, and a later request cannot depend on what they do. */
+function preparable(line: string): boolean {
+  return line.startsWith('GET ');
+}
+
+/**
+ * Run the request on `line`, and with it any GETs the client has already pipelined behind it:
+ * their file-system work starts at once, side by side, and their replies go out in order.
+ * `stop` when the connection must close; `rest`, a line read ahead that is still to be run.
+ */
+async function runRequests(
+  ctx: ServerContext,
+  session: Session,
+  log: RequestLogger,
+  line: string,
+): Promise<{ stop: boolean; rest: string | null }> {
+  const { file } = session;
+  const shuttingDown = () => {
+    if (ctx.shuttingDown) throw new ShuttingDownError('the server is shutting down: try again shortly');
+  };
+  if (!preparable(line)) {
+    let req: Request | null = null;
+    const result = await runOne(ctx, session, log, () => (req = parseRequest(line)), async () => {
+      shuttingDown();
+      return dispatch(ctx, session, req!);
+    }, line);
+    return { stop: Boolean(result.close || session.outOfStep), rest: null };
+  }
+  const batch: { line: string; prepared: Promise<PreparedReply> }[] = [];
+  const prepare = (text: string) => {
+    const prepared = (async () => {
+      shuttingDown();
+      const req = parseRequest(text);
+      if (req.verb !== 'GET') throw new BadRequestError('expected GET');
+      return prepareGet(ctx, req);
+    })();
+    prepared.catch(() => {}); // awaited in turn below; never an unhandled rejection meanwhile
+    batch.push({ line: text, prepared });
+  };
+  prepare(line);
+  let rest: string | null = null;
+  while (batch.length < READ_AHEAD && file.hasBufferedLine()) {
+    const next = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
+    if (next === null) break;
+    if (!preparable(next)) {
+      rest = next;
+      break;
+    }
+    prepare(next);
+  }
+  let index = 0;
+  try {
+    for (; index < batch.length; index++) {
+      const { line: text, prepared } = batch[index]!;
+      const result = await runOne(ctx, session, log, () => parseRequest(text), async () => (await prepared).send(session), text);
+      if (result.close || session.outOfStep) return { stop: true, rest: null };
+    }
+  } finally {
+    // Replies whose turn never came still hold open files.
+    for (const { prepared } of batch.slice(index + 1)) void prepared.then((p) => p.discard(), () => {});
+  }
+  return { stop: false, rest };
+}
+
 /** A TLS record of type handshake (0x16), version 3.x: a client that expects a secret. */
 async function looksLikeTls(file: SocketFile): Promise<boolean> {
   const head = await file.peek(2);
@@ -127,12 +194,10 @@ export async function runSession(
         );
       }
       session.busy = true;
-      let req: Request | null = null;
-      const result = await runOne(ctx, session, log, () => (req = parseRequest(line)), async () => {
-        if (ctx.shuttingDown) throw new ShuttingDownError('the server is shutting down: try again shortly');
-        return dispatch(ctx, session, req!);
-      }, line);
-      if (result.close || session.outOfStep) break;
+      let next: string | null = line;
+      let stop = false;
+      while (next !== null && !stop) ({ stop, rest: next } = await runRequests(ctx, session, log, next));
+      if (stop) break;
     }
   } catch (err) {
     // Reading the next line failed: a timeout, an over-long line, or the peer went away.

@@ -2,10 +2,11 @@
  * The receiving side's files on the local disk: a partial file beside the destination,
  * written, fsynced, and renamed over the final name only once its SHA-256 matched.
  */
-import { constants } from 'node:fs';
+import fs, { constants } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
+import { utimesSeconds } from '../storage/mtime.js';
 
 export const PART_SUFFIX = '.tcpsend-part';
 
@@ -65,7 +66,7 @@ export async function finalizeLocalPart(
     await handle.sync();
     if (meta.mode !== null && meta.mode !== undefined) await handle.chmod(meta.mode & 0o777); // never setuid/setgid from a peer
     if (meta.mtimeMs !== null && meta.mtimeMs !== undefined) {
-      const when = new Date(meta.mtimeMs);
+      const when = utimesSeconds(meta.mtimeMs);
       await handle.utimes(when, when);
     }
   } finally {
@@ -77,4 +78,64 @@ export async function finalizeLocalPart(
 
 export async function removeIfExists(file: string): Promise<void> {
   await fsp.rm(file, { force: true });
+}
+
+/** statOrNull without the thread-pool hop: a client's per-file checks are many and tiny. */
+export function statSyncOrNull(file: string): Stats | null {
+  return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
+}
+
+/**
+ * Write a small, already verified body atomically: part file (created with the final mode),
+ * write, fsync, mtime, rename over `dest`; the folder fsync is the caller's choice (a tree
+ * transfer syncs each folder once at the end). Synchronous on purpose: for small files the
+ * thread-pool round trips of the async calls cost more than the calls themselves, and a
+ * client has nothing else to do with its thread meanwhile.
+ */
+export function writeVerifiedFileSync(
+  partPath: string,
+  dest: string,
+  body: Uint8Array,
+  meta: { mtimeMs?: number | null; mode?: number | null; syncDirectory?: boolean },
+): void {
+  const mode = (meta.mode ?? 0o644) & 0o777; // never setuid/setgid from a peer
+  let fd: number;
+  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+  try {
+    fd = fs.openSync(partPath, flags, 0o600);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    fs.mkdirSync(path.dirname(partPath), { recursive: true });
+    fd = fs.openSync(partPath, flags, 0o600);
+  }
+  try {
+    let done = 0;
+    while (done < body.length) done += fs.writeSync(fd, body, done, body.length - done, done);
+    fs.fsyncSync(fd);
+    fs.fchmodSync(fd, mode);
+    if (meta.mtimeMs !== null && meta.mtimeMs !== undefined) {
+      const when = utimesSeconds(meta.mtimeMs);
+      fs.futimesSync(fd, when, when);
+    }
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(partPath, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(partPath, dest);
+  if (meta.syncDirectory !== false) syncDirectorySync(path.dirname(dest));
+}
+
+export function syncDirectorySync(dir: string): void {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
 }

@@ -75,8 +75,8 @@ describe('resume after cuts', () => {
   });
 
   it('a stalled connection times out and the retry resumes', async () => {
-    const { s, target } = await setUp({}, (i) => (i === 0 ? { cutAfter: 200_000, stall: true } : {}));
-    const data = await writeRandomFile(path.join(s.root, 'f.bin'), 1_000_000, 24);
+    const { s, target } = await setUp({}, (i) => (i === 0 ? { cutAfter: 1_000_000, stall: true } : {}));
+    const data = await writeRandomFile(path.join(s.root, 'f.bin'), 3_000_000, 24);
     const out = await tempDir();
     const started = Date.now();
     const result = await getFile(target, 'f.bin', path.join(out, 'f.bin'), { retries: 2, backoffMs: 1, idleTimeoutMs: 300 });

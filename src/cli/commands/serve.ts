@@ -79,6 +79,17 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       }
       const { port } = server.address();
       const out = ctx.streams.stderr;
+      // Handle SIGTERM before announcing the port: a supervisor may stop us the moment it reads it.
+      const stopped = new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          if (!argv.json) out.write(`shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable\n`);
+          void server.close().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
       const addresses = reachableAddresses(argv.host);
       if (argv.json) {
         ctx.streams.stdout.write(
@@ -111,16 +122,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       server.on('connectionRefused', ({ peer, reason }) => {
         if (!argv.quiet && !argv.json) out.write(`${new Date().toISOString()} ${peer} refused: ${reason}\n`);
       });
-      await new Promise<void>((resolve) => {
-        const stop = () => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          if (!argv.json) out.write(`shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable\n`);
-          void server.close().then(resolve);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
+      await stopped;
     },
   };
 }

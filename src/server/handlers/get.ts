@@ -3,10 +3,32 @@ import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../erro
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
+import type { FileHandleLike } from '../../storage/fs-promises.js';
+import type { FileInfo } from '../../storage/served-root.js';
 import { fileChanged, quoteRequestPath } from './common.js';
 
+/** Up to this size a body is read whole and goes out with its header and trailer in one write. */
+const SMALL_BODY = 256 * 1024;
+
+/**
+ * A GET in two phases. `prepareGet` does the file-system work (open, checks, and for a small
+ * file the read and the hash) and may run ahead while earlier replies are still going out, so
+ * a pipelined folder transfer keeps the thread pool busy instead of waiting on each file in
+ * turn. The prepared reply's `send` writes it when its turn comes; `discard` releases it if
+ * that turn never comes.
+ */
+export interface PreparedReply {
+  send(session: Session): Promise<HandlerResult>;
+  discard(): Promise<void>;
+}
+
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
+  return (await prepareGet(ctx, req)).send(session);
+}
+
+export async function prepareGet(ctx: ServerContext, req: GetRequest): Promise<PreparedReply> {
   const { handle, info } = await ctx.root.openRead(req.path);
+  let handedOff = false;
   try {
     // "an `offset` past the size is `ERR BAD_RANGE`"
     if (req.offset > info.size) {
@@ -31,18 +53,92 @@ export async function handleGet(ctx: ServerContext, session: Session, req: GetRe
       if (cached !== null) hash = null;
     }
 
-    await session.file.writeLine(
-      formatOk({
-        size: info.size,
-        offset: req.offset,
-        length,
-        mtime: info.mtimeMs,
-        mode: info.mode,
-        sha256: cached,
-      }),
-    );
+    const header = formatOk({
+      size: info.size,
+      offset: req.offset,
+      length,
+      mtime: info.mtimeMs,
+      mode: info.mode,
+      sha256: cached,
+    });
+    if (length <= SMALL_BODY) {
+      const whole = await readSmall(ctx, req, handle, info, { header, length, cached, hash });
+      return {
+        send: async (session) => {
+          await session.file.write(whole);
+          return { bytes: length };
+        },
+        discard: async () => {},
+      };
+    }
+    handedOff = true;
+    return {
+      send: (session) => sendLarge(ctx, session, req, handle, info, { header, length, cached, hash }),
+      discard: () => handle.close(),
+    };
+  } finally {
+    if (!handedOff) await handle.close();
+  }
+}
+
+interface ReplyPlan {
+  header: string;
+  length: number;
+  cached: string | null;
+  hash: Hash | null;
+}
+
+/**
+ * A small file: one read, and header, bytes and trailer in one buffer, so a folder of many
+ * small files costs one write per file, not three. A change seen here is still a clean ERR,
+ * since nothing has been sent yet.
+ */
+async function readSmall(
+  ctx: ServerContext,
+  req: GetRequest,
+  handle: FileHandleLike,
+  info: FileInfo,
+  plan: ReplyPlan,
+): Promise<Buffer> {
+  const head = Buffer.from(`${plan.header}\r\n`);
+  const whole = Buffer.allocUnsafe(head.length + plan.length + 80);
+  head.copy(whole);
+  const body = whole.subarray(head.length, head.length + plan.length);
+  let got = 0;
+  while (got < plan.length) {
+    const { bytesRead } = await handle.read(body, got, plan.length - got, req.offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  let sha256 = plan.cached;
+  if (plan.hash) {
+    plan.hash.update(body);
+    const end = req.offset + plan.length;
+    if (end < info.size) await hashFileRange(handle, end, info.size - end, plan.hash);
+    sha256 = plan.hash.digest('hex');
+  }
+  if (got < plan.length || fileChanged(info, await handle.stat())) {
+    throw new FileChangedError(`${quoteRequestPath(req.path)} changed while it was being read: try again`);
+  }
+  if (plan.cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
+  const trailer = `${formatOk({ sha256 })}\r\n`;
+  const end = head.length + plan.length + whole.write(trailer, head.length + plan.length, 'latin1');
+  return whole.subarray(0, end);
+}
+
+async function sendLarge(
+  ctx: ServerContext,
+  session: Session,
+  req: GetRequest,
+  handle: FileHandleLike,
+  info: FileInfo,
+  plan: ReplyPlan,
+): Promise<HandlerResult> {
+  try {
+    const { length, cached } = plan;
+    await session.file.writeLine(plan.header);
     session.outOfStep = true;
-    const running = hash;
+    const running = plan.hash;
     const sent = await session.file.sendfile(handle, req.offset, length, {
       onChunk: running ? (chunk) => running.update(chunk) : undefined,
     });

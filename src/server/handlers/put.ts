@@ -27,21 +27,28 @@ import type { UploadPart } from '../../storage/upload-part.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);
+  let unlock: (() => void) | null;
   try {
     await checkUpload(ctx, req, where);
+    // tryLock checks the path (BAD_PATH, FORBIDDEN for a partial file): a refusal, so it too
+    // must read past a one-step body.
+    unlock = ctx.root.tryLock(req.path);
   } catch (err) {
     // The one-step form sent its body already: read past it so the stream stays in step.
     if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
     throw err;
   }
 
-  const unlock = ctx.root.tryLock(req.path);
   if (unlock === null) {
     if (req.eager) await drainBody(session, req.size);
     throw new BusyError(`another upload to ${where} is in progress`);
   }
   try {
-    const existing = await statOrNull(ctx, req.path);
+    // A symlink that leads out (FORBIDDEN), a file used as a folder (NOT_DIRECTORY): refusals.
+    const existing = await statOrNull(ctx, req.path).catch(async (err: unknown) => {
+      if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
+      throw err;
+    });
     if (existing?.type === 'dir') {
       if (req.eager) await drainBody(session, req.size);
       throw new IsDirectoryError(`${where} is a folder on the server`);
@@ -93,7 +100,10 @@ async function statOrNull(ctx: ServerContext, path: string) {
 }
 
 async function receive(ctx: ServerContext, session: Session, req: PutRequest, where: string): Promise<HandlerResult> {
-  const part = await ctx.root.openPart(req.path);
+  const part = await ctx.root.openPart(req.path).catch(async (err: unknown) => {
+    if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
+    throw err;
+  });
   let finalized = false;
   try {
     let held = part.size;
