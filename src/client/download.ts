@@ -179,7 +179,16 @@ async function streamBody(
     try {
       if (header.offset > 0) await worker.hashFileRange(handle.fd, 0, header.offset);
       await worker.writeTo(handle.fd, header.offset);
-      await file.pipeTo(workerWritable(worker), header.length, { onChunk: progress });
+      const out = workerWritable(worker);
+      try {
+        await file.pipeTo(out, header.length, { onChunk: progress });
+      } catch (err) {
+        // Whatever arrived stays in the part for the next resume: the worker writes all it
+        // was handed before it goes (terminating it at once would drop what it still holds).
+        await new Promise<void>((resolve) => out.end(resolve));
+        await worker.finish().catch(() => {});
+        throw err;
+      }
       return await worker.digest();
     } finally {
       await worker.close();

@@ -10,7 +10,10 @@ import { parseTarget, type Target } from './target.js';
 export interface RetryOptions {
   /** Further attempts after the first fails (default 3). */
   retries?: number;
-  /** Wait before the first retry; doubles each time, up to 10 s (default 250 ms). */
+  /**
+   * Wait before the first retry (default 250 ms); doubles with each failure in a row, up to
+   * 10 s. A new connection that gets through starts it again from here.
+   */
   backoffMs?: number;
   /** Told before each retry. */
   onRetry?: (info: { attempt: number; error: TcpsendError; delayMs: number }) => void;
@@ -61,6 +64,8 @@ export class ReconnectingClient {
   private client: TcpsendClient | null = null;
   /** Until one connection has worked, "nothing listens there" is an answer, not a blip. */
   private everConnected = false;
+  /** Connections that got through so far: a retry's backoff starts again after a new one. */
+  private connections = 0;
 
   constructor(
     target: string | Target,
@@ -81,6 +86,7 @@ export class ReconnectingClient {
       const client = await TcpsendClient.connect(this.target, { ...this.options, firstContact: !this.everConnected });
       this.client = client;
       this.everConnected = true;
+      this.connections += 1;
       return client;
     })().finally(() => {
       this.connecting = null;
@@ -92,6 +98,8 @@ export class ReconnectingClient {
   async run<T>(operation: (client: TcpsendClient) => Promise<T>): Promise<T> {
     const retries = this.options.retries ?? DEFAULT_RETRIES;
     const backoffMs = this.options.backoffMs ?? 250;
+    let failuresInARow = 0;
+    let connectionsSeen = this.connections;
     for (let attempt = 0; ; attempt++) {
       this.options.signal?.throwIfAborted();
       try {
@@ -99,7 +107,15 @@ export class ReconnectingClient {
       } catch (err) {
         if (!isRetriable(err) || attempt >= retries || this.options.signal?.aborted) throw err;
         if (!this.everConnected && FIRST_CONTACT_FINAL.has(err.code)) throw err;
-        const delayMs = Math.min(10_000, backoffMs * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+        // The backoff spares a server that is down or refusing. Once a new connection got
+        // through, the next failure (a cut mid-transfer) is a new incident: without this, a
+        // long transfer over a flaky link would wait the full 10 s after each of its later cuts.
+        if (this.connections !== connectionsSeen) {
+          connectionsSeen = this.connections;
+          failuresInARow = 0;
+        }
+        const delayMs = Math.min(10_000, backoffMs * 2 ** failuresInARow) * (0.75 + Math.random() * 0.5);
+        failuresInARow += 1;
         this.options.onRetry?.({ attempt: attempt + 1, error: err, delayMs });
         if (this.client?.isBroken) this.client = null;
         await sleep(delayMs, this.options.signal);

@@ -14,6 +14,7 @@ import {
 } from '../errors.js';
 import { formatRequest, readPutOffer } from '../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest } from '../transfer/sha256.js';
+import { HashWorker, WORKER_HASH_MIN_BYTES } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
@@ -120,17 +121,28 @@ export async function uploadFile(
           return sendBody(file, hash, from);
 
           async function sendBody(f: typeof file, h: ReturnType<typeof createSha256>, q: number) {
+            let digestOnWorker: string | null = null;
             await f.writeLine(formatRequest({ verb: 'DATA', offset: q }));
             options.onStart?.({ size, resumedFrom: q });
             let done = q;
-            const sent = await f
-              .sendfile(handle, q, size - q, {
+            // A large file is hashed on a worker thread while this one sends it.
+            const worker = size - q >= WORKER_HASH_MIN_BYTES ? new HashWorker() : null;
+            let sent: number;
+            try {
+              if (worker && q > 0) await worker.hashFileRange(handle.fd, 0, q);
+              sent = await f.sendfile(handle, q, size - q, {
                 onChunk: (chunk) => {
-                  h.update(chunk);
                   done += chunk.length;
                   options.onProgress?.(done, size);
+                  if (worker) return worker.push(chunk); // copied: sendfile reuses its buffers
+                  h.update(chunk);
+                  return undefined;
                 },
               });
+              if (worker) digestOnWorker = await worker.digest();
+            } finally {
+              await worker?.close();
+            }
             const after = await handle.stat();
             if (sent !== size - q || changed(before, after)) {
               // The server is still owed bytes if the file shrank: the connection cannot
@@ -140,7 +152,7 @@ export async function uploadFile(
                 `'${localPath}' changed while it was being sent (size ${before.size} → ${after.size}); not delivered`,
               );
             }
-            const digest = h.digest('hex');
+            const digest = digestOnWorker ?? h.digest('hex');
             await f.writeLine(formatRequest({ verb: 'END', sha256: digest }));
             const final = await conn.readOk();
             if (final.get('sha256') !== digest) {

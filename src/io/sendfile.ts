@@ -30,8 +30,12 @@ export interface ReadableFile {
 export type FileSource = string | number | ReadableFile;
 
 export interface SendfileOptions {
-  /** Sees each chunk as it is read, before it is written (hashing, progress). */
-  onChunk?: (chunk: Buffer) => void;
+  /**
+   * Sees each chunk as it is read, before it is written (hashing, progress). It must not keep
+   * the Buffer (its memory is reused); a promise it returns holds back the next read, for a
+   * consumer that must not fall behind without bound.
+   */
+  onChunk?: (chunk: Buffer) => void | Promise<void>;
   /** Bytes per read and write. */
   chunkSize?: number;
   /** Buffers in the pool: chunkSize × buffers is the most this call keeps in memory. */
@@ -165,7 +169,7 @@ export async function sendFileRange(
         break; // end of file: report what went out, as socket.sendfile does
       }
       const chunk = buf.subarray(0, bytesRead);
-      options.onChunk?.(chunk);
+      const consumer = options.onChunk?.(chunk);
       position += bytesRead;
       remaining -= bytesRead;
       const owned = buf;
@@ -176,6 +180,7 @@ export async function sendFileRange(
         else allocated -= 1;
         wake();
       });
+      if (consumer) await consumer;
     }
     // Every buffer handed out must come back: only then is `sent` final.
     while (free.length < allocated && !failure) await waitForProgress();

@@ -147,9 +147,12 @@ export class ServedRoot {
   readonly rootPath: string;
   readonly #fs: FsPromises;
   readonly #verifyOpenedPath: boolean;
+  /** Node's own fs (not an injected one): file descriptors are real and shareable. */
+  readonly usesNodeFs: boolean;
   readonly #locks = new PathLocks();
 
-  private constructor(rootPath: string, fs: FsPromises, verifyOpenedPath: boolean) {
+  private constructor(rootPath: string, fs: FsPromises, verifyOpenedPath: boolean, usesNodeFs = false) {
+    this.usesNodeFs = usesNodeFs;
     this.rootPath = rootPath;
     this.#fs = fs;
     this.#verifyOpenedPath = verifyOpenedPath;
@@ -175,7 +178,7 @@ export class ServedRoot {
       );
       verify = process.platform === 'linux' && hasProcFd;
     }
-    return new ServedRoot(rootPath, fs, verify);
+    return new ServedRoot(rootPath, fs, verify, options.fs === undefined);
   }
 
   /** Whether opened files are checked through /proc/self/fd (see ServedRootOptions). */

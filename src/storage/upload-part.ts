@@ -88,6 +88,15 @@ export class UploadPart {
     }
   }
 
+  /**
+   * Count `bytes` written at the end of the part by someone else through `handle.fd` (the
+   * hashing worker of a large upload), so that `size` stays true.
+   */
+  noteWritten(bytes: number): void {
+    this.#checkOpen();
+    this.#size += bytes;
+  }
+
   /** Flush the part's data and metadata to the disk (fsync). */
   async sync(): Promise<void> {
     this.#checkOpen();

@@ -3,13 +3,14 @@
  * thread keeps the socket moving. A transfer's hash is the bottleneck otherwise: SHA-256 runs
  * at about 1.8 GB/s per core, slower than loopback TCP.
  *
- * Chunks go to the worker by *transfer* (zero copy) where the caller gives up its Buffer; the
- * worker can also write each chunk to a file at a position (a download's part file), so the
- * main thread does nothing with the bytes but receive them. The worker can hash a range of
- * the file itself first (a resumed transfer's prefix) and the rest of a range after.
+ * Chunks go to the worker through a ring of shared memory (one copy, no allocation per
+ * chunk on either thread); the worker can also write each chunk to a file at a position (a
+ * download's part file), so the main thread does nothing with the bytes but receive them.
+ * The worker can hash a range of the file itself first (a resumed transfer's prefix) and the
+ * rest of a range after.
  *
- * Memory is bounded: `push` resolves at once while fewer than `maxInFlight` bytes wait in the
- * worker, and otherwise when the worker has caught up.
+ * Memory is bounded by the ring: `push` resolves at once while it has room, and otherwise
+ * when the worker has caught up.
  */
 import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
@@ -23,6 +24,7 @@ const { readSync, writeSync } = require('node:fs');
 let hash = createHash('sha256');
 let fd = null;
 let position = 0;
+let ring = null;
 const scratch = Buffer.allocUnsafe(1024 * 1024);
 function hashFromFile(readFd, offset, length) {
   let left = length;
@@ -44,10 +46,13 @@ parentPort.on('message', (m) => {
       fd = m.fd;
       position = m.position;
       parentPort.postMessage({ type: 'ok', id: m.id });
+    } else if (m.type === 'ring') {
+      ring = new Uint8Array(m.ring);
+      parentPort.postMessage({ type: 'ok', id: m.id });
     } else if (m.type === 'chunks') {
       let bytes = 0;
-      for (const ab of m.chunks) {
-        const view = new Uint8Array(ab);
+      for (const [start, length] of m.ranges) {
+        const view = ring.subarray(start, start + length);
         hash.update(view);
         if (fd !== null) {
           let done = 0;
@@ -61,12 +66,12 @@ parentPort.on('message', (m) => {
       }
       parentPort.postMessage({ type: 'ack', bytes });
     } else if (m.type === 'digest') {
-      parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest('hex') });
+      parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest('hex'), position });
       hash = createHash('sha256');
       fd = null;
     }
   } catch (err) {
-    parentPort.postMessage({ type: 'error', id: m.id, message: err.message, code: err.code, written: position });
+    parentPort.postMessage({ type: 'error', id: m.id, message: err.message, code: err.code, position });
   }
 });
 `;
@@ -75,6 +80,8 @@ export class HashWorkerError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    /** Where the worker's writes had got to in the file when it failed. */
+    readonly position: number,
   ) {
     super(message);
     this.name = 'HashWorkerError';
@@ -90,26 +97,32 @@ export class HashWorker {
   private readonly pending = new Map<number, Pending>();
   private waiters: (() => void)[] = [];
   private failure: Error | null = null;
-  private batch: ArrayBuffer[] = [];
+  private ranges: [number, number][] = [];
   private batchBytes = 0;
   private flushScheduled = false;
+  private readonly ring: Buffer;
+  private writeAt = 0;
 
-  constructor(private readonly maxInFlight = 16 * 1024 * 1024) {
+  constructor(ringBytes = 8 * 1024 * 1024) {
+    const shared = new SharedArrayBuffer(ringBytes);
+    this.ring = Buffer.from(shared);
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
     this.worker.on('message', (m: Record<string, unknown>) => this.onMessage(m));
     this.worker.on('error', (err) => this.fail(err));
+    // Messages are handled in order, so the ring is there before the first chunk.
+    this.worker.postMessage({ type: 'ring', ring: shared, id: 0 });
 
   }
 
   private onMessage(m: Record<string, unknown>): void {
     if (m.type === 'ack') {
       this.inFlight -= m.bytes as number;
-      if (this.inFlight < this.maxInFlight) for (const wake of this.waiters.splice(0)) wake();
+      for (const wake of this.waiters.splice(0)) wake();
       return;
     }
     const waiting = this.pending.get(m.id as number);
     if (m.type === 'error') {
-      const err = new HashWorkerError(m.message as string, m.code as string | undefined);
+      const err = new HashWorkerError(m.message as string, m.code as string | undefined, m.position as number);
       if (waiting) {
         this.pending.delete(m.id as number);
         waiting.reject(err);
@@ -150,44 +163,59 @@ export class HashWorker {
   }
 
   /**
-   * Hand a chunk over. With `transfer`, the chunk's memory moves to the worker (zero copy;
-   * the caller must not touch it again), when it owns all of its ArrayBuffer; otherwise it is
-   * copied. Resolves when there is room for more.
+   * Hand a chunk over: it is copied into a ring of shared memory the worker reads from, so
+   * neither thread allocates per chunk and memory stays at the ring's size. Resolves when
+   * there is room for more.
    */
-  async push(chunk: Buffer, transfer = false): Promise<void> {
+  async push(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
-    const whole = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
-    const ab =
-      transfer && whole && chunk.buffer instanceof ArrayBuffer
-        ? chunk.buffer
-        : (chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer);
-    this.batch.push(ab);
-    this.batchBytes += chunk.byteLength;
-    this.inFlight += chunk.byteLength;
-    // Several chunks in one message: a message per 64 KiB socket read costs more than it moves.
-    if (this.batchBytes >= 1024 * 1024) this.flush();
-    else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+    let offset = 0;
+    while (offset < chunk.length) {
+      while (this.inFlight >= this.ring.length && !this.failure) {
+        await new Promise<void>((resolve) => this.waiters.push(resolve));
+      }
+      if (this.failure) throw this.failure;
+      // Copy as much as fits, up to the end of the ring (a wrap makes a second range).
+      const room = Math.min(this.ring.length - this.inFlight, this.ring.length - this.writeAt);
+      const take = Math.min(room, chunk.length - offset);
+      chunk.copy(this.ring, this.writeAt, offset, offset + take);
+      this.ranges.push([this.writeAt, take]);
+      this.batchBytes += take;
+      this.inFlight += take;
+      this.writeAt = (this.writeAt + take) % this.ring.length;
+      offset += take;
+      // Several chunks in one message: a message per 64 KiB socket read costs more than it moves.
+      if (this.batchBytes >= 1024 * 1024) this.flush();
+      else if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
     }
-    while (this.inFlight >= this.maxInFlight && !this.failure) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-    if (this.failure) throw this.failure;
   }
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.batch.length === 0) return;
-    const chunks = this.batch;
-    this.batch = [];
+    if (this.ranges.length === 0) return;
+    const ranges = this.ranges;
+    this.ranges = [];
     this.batchBytes = 0;
-    this.worker.postMessage({ type: 'chunks', chunks }, chunks);
+    this.worker.postMessage({ type: 'chunks', ranges });
   }
 
   /** The digest of everything hashed; the worker is then ready for a new hash. */
   async digest(): Promise<string> {
-    return (await this.call({ type: 'digest' })).digest as string;
+    return (await this.finish()).digest;
+  }
+
+  /** The digest, and where the worker's writes got to in the file. */
+  async finish(): Promise<{ digest: string; position: number }> {
+    const reply = await this.call({ type: 'digest' });
+    return { digest: reply.digest as string, position: reply.position as number };
+  }
+
+  /** The error that stopped the worker, if one did. */
+  get error(): Error | null {
+    return this.failure;
   }
 
   async close(): Promise<void> {
@@ -198,12 +226,12 @@ export class HashWorker {
 /** Files at least this large are worth a worker; smaller ones hash faster inline. */
 export const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
 
-/** A Writable that hands every chunk to `worker` (transferring it: the writer lets go). */
+/** A Writable that hands every chunk to `worker`. */
 export function workerWritable(worker: HashWorker): Writable {
   return new Writable({
     highWaterMark: 1024 * 1024,
     write(chunk: Buffer, _encoding, callback) {
-      worker.push(chunk, true).then(() => callback(), callback);
+      worker.push(chunk).then(() => callback(), callback);
     },
   });
 }

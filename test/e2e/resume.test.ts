@@ -12,9 +12,10 @@ import { startFaultProxy, type FaultPlan, type FaultProxy } from '../helpers/fau
 import { startServer, tempDir, writeRandomFile, type TestServer } from '../helpers/server.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const SIZE = 4 * 1024 * 1024 + 17;
+// Past WORKER_HASH_MIN_BYTES, so both ends hash (and the client writes) on worker threads.
+const SIZE = 12 * 1024 * 1024 + 17;
 // Inside the greeting, the header, the first chunk, and deep in the body.
-const CUTS = [1, 40, 120, 5_000, 65_536, 1_000_000, 2_500_000, 4_000_000];
+const CUTS = [1, 40, 120, 5_000, 65_536, 1_000_000, 2_500_000, 4_000_000, 9_000_000];
 
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {

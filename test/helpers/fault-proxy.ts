@@ -1,6 +1,6 @@
 /**
  * A TCP proxy on loopback that misbehaves on purpose: cut a connection after N bytes in one
- * direction, reset it, stall it, or drip bytes one at a time. Each new connection asks
+ * direction, reset it, stall it, pause it, or drip bytes one at a time. Each new connection asks
  * `planFor(index)` what to do, so a test can cut the first few and let the last one through.
  */
 import net from 'node:net';
@@ -18,6 +18,12 @@ export interface FaultPlan {
   stall?: boolean;
   /** With cutAfter: instead of cutting, hold the rest back for this many ms, then go on. */
   pauseMs?: number;
+  /**
+   * A hiccup that does not replace the cut: once this many bytes have gone in `direction`,
+   * hold the rest back for `holdMs`, then go on (to a later cutAfter, if there is one).
+   */
+  holdAfter?: number;
+  holdMs?: number;
 }
 
 export interface FaultProxy {
@@ -26,6 +32,10 @@ export interface FaultProxy {
   bytesDown: number;
   bytesUp: number;
   connections: number;
+  /** Connections on which the planned fault (cut, reset, stall or pause) went off. */
+  faults: number;
+  /** Hiccups (holdAfter) that went off. */
+  holds: number;
   close(): Promise<void>;
 }
 
@@ -35,12 +45,16 @@ export async function startFaultProxy(
   targetHost = '127.0.0.1',
 ): Promise<FaultProxy> {
   const sockets = new Set<net.Socket>();
+  const timers = new Set<NodeJS.Timeout>();
   const proxy: FaultProxy = {
     port: 0,
     bytesDown: 0,
     bytesUp: 0,
     connections: 0,
+    faults: 0,
+    holds: 0,
     close: async () => {
+      for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -72,15 +86,38 @@ export async function startFaultProxy(
     });
     let moved = { up: 0, down: 0 };
     let stalled = false;
+    let fired = false;
+    let held = false;
     const forward = (dir: 'up' | 'down', from: net.Socket, to: net.Socket) => {
-      from.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         if (stalled) return;
+        const holdAt = !held && plan.holdAfter !== undefined && (plan.direction ?? 'down') === dir ? plan.holdAfter : Infinity;
+        if (moved[dir] + chunk.length > holdAt && holdAt < (plan.cutAfter ?? Infinity)) {
+          held = true;
+          proxy.holds += 1;
+          const head = chunk.subarray(0, Math.max(0, holdAt - moved[dir]));
+          moved[dir] += head.length;
+          if (dir === 'down') proxy.bytesDown += head.length;
+          else proxy.bytesUp += head.length;
+          to.write(head);
+          from.pause();
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            if (to.destroyed) return;
+            from.resume();
+            onData(chunk.subarray(head.length)); // before any later chunk: resume emits on the next tick
+          }, plan.holdMs ?? 0);
+          timers.add(timer);
+          return;
+        }
         const faulty = plan.cutAfter !== undefined && (plan.direction ?? 'down') === dir;
         if (faulty && moved[dir] + chunk.length >= plan.cutAfter!) {
           const head = chunk.subarray(0, plan.cutAfter! - moved[dir]);
           moved[dir] += head.length;
           if (dir === 'down') proxy.bytesDown += head.length;
           else proxy.bytesUp += head.length;
+          if (!fired) proxy.faults += 1;
+          fired = true;
           if (plan.stall) {
             stalled = true;
             to.write(head);
@@ -90,11 +127,19 @@ export async function startFaultProxy(
             to.write(head);
             from.pause();
             plan.cutAfter = undefined; // once
-            setTimeout(() => {
-              to.write(chunk.subarray(head.length));
-              moved[dir] += chunk.length - head.length;
+            const timer = setTimeout(() => {
+              timers.delete(timer);
+              const rest = chunk.subarray(head.length);
+              moved[dir] += rest.length;
+              // Counted only if it can still go somewhere (the peer may have given up).
+              if (!to.destroyed) {
+                if (dir === 'down') proxy.bytesDown += rest.length;
+                else proxy.bytesUp += rest.length;
+              }
+              to.write(rest);
               from.resume();
             }, plan.pauseMs);
+            timers.add(timer);
             return;
           }
           to.write(head, () => kill());
@@ -123,7 +168,8 @@ export async function startFaultProxy(
           from.pause();
           to.once('drain', () => from.resume());
         }
-      });
+      };
+      from.on('data', onData);
       from.on('end', () => to.end());
     };
     forward('up', client, upstream);

@@ -3,6 +3,7 @@ import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../erro
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
+import { HashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
 import type { FileHandleLike } from '../../storage/fs-promises.js';
 import type { FileInfo } from '../../storage/served-root.js';
 import { fileChanged, quoteRequestPath } from './common.js';
@@ -139,19 +140,33 @@ async function sendLarge(
     await session.file.writeLine(plan.header);
     session.outOfStep = true;
     const running = plan.hash;
-    const sent = await session.file.sendfile(handle, req.offset, length, {
-      onChunk: running ? (chunk) => running.update(chunk) : undefined,
-    });
-    if (sent < length) {
-      // The file shrank under us: the announced bytes cannot all come, so the stream cannot
-      // be kept in step. The error closes the connection.
-      throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
-    }
+    const end = req.offset + length;
+    // An uncached large file is hashed on a worker thread while this one sends it.
+    const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? new HashWorker() : null;
     let sha256 = cached;
-    if (running) {
-      const end = req.offset + length;
-      if (end < info.size) await hashFileRange(handle, end, info.size - end, running);
-      sha256 = running.digest('hex');
+    try {
+      if (worker && req.offset > 0) await worker.hashFileRange(handle.fd, 0, req.offset);
+      const sent = await session.file.sendfile(handle, req.offset, length, {
+        onChunk: (chunk) => {
+          if (worker) return worker.push(chunk);
+          running?.update(chunk);
+          return undefined;
+        },
+      });
+      if (sent < length) {
+        // The file shrank under us: the announced bytes cannot all come, so the stream cannot
+        // be kept in step. The error closes the connection.
+        throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
+      }
+      if (worker) {
+        if (end < info.size) await worker.hashFileRange(handle.fd, end, info.size - end);
+        sha256 = await worker.digest();
+      } else if (running) {
+        if (end < info.size) await hashFileRange(handle, end, info.size - end, running);
+        sha256 = running.digest('hex');
+      }
+    } finally {
+      await worker?.close();
     }
     const after = await handle.stat();
     if (fileChanged(info, after)) {
@@ -163,7 +178,7 @@ async function sendLarge(
       await session.file.writeLine(formatOk({ sha256 }));
     }
     session.outOfStep = false;
-    return { bytes: sent, note: req.offset > 0 ? `from ${req.offset}` : undefined };
+    return { bytes: length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
   } finally {
     await handle.close();
   }

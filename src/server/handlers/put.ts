@@ -21,6 +21,8 @@ import { formatOk, parseRequest, type PutRequest, type Request } from '../../pro
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { chunkWritable } from '../../transfer/chunk-writable.js';
+import { HashWorker, HashWorkerError, WORKER_HASH_MIN_BYTES, workerWritable } from '../../transfer/hash-worker.js';
+import { toStorageError } from '../../storage/fs-errors.js';
 import { quoteRequestPath } from './common.js';
 import { fileSha256 } from './hash.js';
 import type { UploadPart } from '../../storage/upload-part.js';
@@ -32,7 +34,7 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     await checkUpload(ctx, req, where);
     // tryLock checks the path (BAD_PATH, FORBIDDEN for a partial file): a refusal, so it too
     // must read past a one-step body.
-    unlock = ctx.root.tryLock(req.path);
+    unlock = await lockPath(ctx, req.path);
   } catch (err) {
     // The one-step form sent its body already: read past it so the stream stays in step.
     if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
@@ -76,6 +78,21 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     return await receive(ctx, session, req, where);
   } finally {
     unlock();
+  }
+}
+
+/**
+ * The path's upload lock, waiting a little for it: the holder is often the same client's
+ * previous attempt, cut a moment ago, whose handler is still writing out what arrived.
+ */
+const LOCK_WAIT_MS = 3000;
+
+async function lockPath(ctx: ServerContext, path: string): Promise<(() => void) | null> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    const unlock = ctx.root.tryLock(path);
+    if (unlock !== null || Date.now() >= deadline) return unlock;
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -136,22 +153,12 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       }
     }
     session.outOfStep = true;
-    const sink = chunkWritable((chunk) => part.write(chunk));
-    const running = hash;
-    try {
-      await session.file.pipeTo(sink, req.size - from, { onChunk: (chunk) => running.update(chunk) });
-    } catch (err) {
-      // A full disk is the client's answer, not "transfer interrupted".
-      if (err instanceof TransferInterruptedError && err.cause instanceof TcpsendError) throw err.cause;
-      throw err;
-    } finally {
-      // Even when the connection broke, every byte that arrived goes into the part: that is
-      // what the next attempt resumes from.
-      // (A sink that failed has destroyed itself; its error is the one already thrown.)
-      if (!sink.destroyed) {
-        await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
-      }
-    }
+    const remaining = req.size - from;
+    // A large body is hashed and written on a worker thread (the main thread keeps serving).
+    const digest =
+      remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs
+        ? await receiveOnWorker(session, part, from, remaining)
+        : await receiveInline(session, part, hash, remaining);
     const trailer = parseRequest(await readLine(session));
     session.outOfStep = false;
     if (trailer.verb === 'ABORT') {
@@ -159,7 +166,6 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
     }
     const end = expectVerb(trailer, 'END');
-    const digest = running.digest('hex');
     if (end.sha256 !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
       await ctx.root.discardPart(part);
       throw new ChecksumMismatchError(
@@ -173,6 +179,56 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
   } finally {
     // A part not finalized stays on disk for a later resume (or was discarded above).
     if (!finalized) await part.close().catch(() => {});
+  }
+}
+
+async function receiveInline(session: Session, part: UploadPart, hash: Hash, count: number): Promise<string> {
+  const sink = chunkWritable((chunk) => part.write(chunk));
+  try {
+    await session.file.pipeTo(sink, count, { onChunk: (chunk) => hash.update(chunk) });
+  } catch (err) {
+    // A full disk is the client's answer, not "transfer interrupted".
+    if (err instanceof TransferInterruptedError && err.cause instanceof TcpsendError) throw err.cause;
+    throw err;
+  } finally {
+    // Even when the connection broke, every byte that arrived goes into the part: that is
+    // what the next attempt resumes from. (A sink that failed has destroyed itself; its
+    // error is the one already thrown.)
+    if (!sink.destroyed) {
+      await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+  }
+  return hash.digest('hex');
+}
+
+async function receiveOnWorker(
+  session: Session,
+  part: UploadPart,
+  from: number,
+  count: number,
+): Promise<string> {
+  const worker = new HashWorker();
+  try {
+    if (from > 0) await worker.hashFileRange(part.handle.fd, 0, from);
+    await worker.writeTo(part.handle.fd, from);
+    let moved: Error | null = null;
+    try {
+      await session.file.pipeTo(workerWritable(worker), count);
+    } catch (err) {
+      moved = err as Error;
+    }
+    // Every byte that arrived is in the part (the worker wrote it): count it, for resume.
+    const failure = worker.error;
+    if (failure instanceof HashWorkerError) {
+      part.noteWritten(failure.position - from);
+      throw toStorageError(failure, part.requestPath);
+    }
+    const { digest, position } = await worker.finish();
+    part.noteWritten(position - from);
+    if (moved) throw moved;
+    return digest;
+  } finally {
+    await worker.close();
   }
 }
 
