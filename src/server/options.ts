@@ -22,6 +22,8 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** On close(), how long transfers in flight may run on. */
   shutdownGraceMs?: number;
+  /** Serve, list and take uploads of hidden files ('.git', '.env'); off by default. */
+  dotfiles?: boolean;
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
   secret?: string;
   /** File system to serve from (memfs in unit tests). */
@@ -33,6 +35,7 @@ export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs' | 'secret'
 export const DEFAULT_SERVER_OPTIONS = {
   allowUpload: false,
   allowOverwrite: false,
+  dotfiles: false,
   maxConnections: 512,
   maxConnectionsPerIp: 64,
   idleTimeoutMs: 60_000,

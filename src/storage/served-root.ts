@@ -79,6 +79,12 @@ export interface ServedRootOptions {
    * the root. Default: on when `fs` is the real one; skipped where /proc/self/fd is missing.
    */
   verifyOpenedPath?: boolean;
+  /**
+   * Whether names starting with '.' (.git, .env, .ssh, .bashrc) are served, listed and may be
+   * uploaded. Off by default: a shared folder's hidden files are rarely meant for the LAN,
+   * and an upload of `.ssh/authorized_keys` or `.bashrc` is an attack more often than not.
+   */
+  dotfiles?: boolean;
 }
 
 // O_NOFOLLOW: a checked path whose last name was swapped for a symlink fails to open (ELOOP)
@@ -109,7 +115,8 @@ function shownPath(requestPath: string): string {
   return quotePath(requestPath === '' ? '/' : requestPath);
 }
 
-function checkAttributes({ mtimeMs, mode }: AttributeOptions): void {
+/** Refuse an mtime or mode no file can have: BadRequestError. Exported so an upload is refused before its body. */
+export function checkAttributes({ mtimeMs, mode }: AttributeOptions): void {
   if (mtimeMs !== undefined) {
     if (!Number.isSafeInteger(mtimeMs) || mtimeMs < 0 || mtimeMs > MAX_DATE_MS) {
       throw new BadRequestError(`mtime ${mtimeMs} is out of range`);
@@ -150,9 +157,11 @@ export class ServedRoot {
   /** Node's own fs (not an injected one): file descriptors are real and shareable. */
   readonly usesNodeFs: boolean;
   readonly #locks = new PathLocks();
+  readonly #dotfiles: boolean;
 
-  private constructor(rootPath: string, fs: FsPromises, verifyOpenedPath: boolean, usesNodeFs = false) {
+  private constructor(rootPath: string, fs: FsPromises, verifyOpenedPath: boolean, usesNodeFs = false, dotfiles = false) {
     this.usesNodeFs = usesNodeFs;
+    this.#dotfiles = dotfiles;
     this.rootPath = rootPath;
     this.#fs = fs;
     this.#verifyOpenedPath = verifyOpenedPath;
@@ -178,7 +187,7 @@ export class ServedRoot {
       );
       verify = process.platform === 'linux' && hasProcFd;
     }
-    return new ServedRoot(rootPath, fs, verify, options.fs === undefined);
+    return new ServedRoot(rootPath, fs, verify, options.fs === undefined, options.dotfiles ?? false);
   }
 
   /** Whether opened files are checked through /proc/self/fd (see ServedRootOptions). */
@@ -377,6 +386,9 @@ export class ServedRoot {
     if (segments.some(isPartName)) {
       throw new ForbiddenError(`${shownPath(requestPath)} names a partial upload`);
     }
+    if (!this.#dotfiles && segments.some((segment) => segment.startsWith('.'))) {
+      throw new ForbiddenError(`${shownPath(requestPath)}: hidden files are not shared (serve --dotfiles to share them)`);
+    }
     return segments;
   }
 
@@ -479,7 +491,7 @@ export class ServedRoot {
     for (const dirent of dirents) {
       if (typeof dirent === 'string' || Buffer.isBuffer(dirent)) continue;
       const name = direntName(dirent);
-      if (isListableName(name)) children.push({ name, dirent });
+      if (isListableName(name) && (this.#dotfiles || !name.startsWith('.'))) children.push({ name, dirent });
     }
     children.sort(byName);
     for (const { name, dirent } of children) {

@@ -19,6 +19,7 @@ interface ServeArgs extends GlobalFlags {
   maxConnections: number;
   idleTimeout: number;
   maxLine: number;
+  dotfiles: boolean;
   secret?: string;
   secretFile?: string;
 }
@@ -47,6 +48,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           describe: 'Require this shared secret (TLS 1.3 with a pre-shared key). Alone: generate one and print it once. Prefer TCPSEND_SECRET or --secret-file',
         })
         .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file' })
+        .option('dotfiles', { type: 'boolean', default: false, describe: "Share hidden files ('.git', '.env') and take uploads of them" })
         .option('max-line', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxLineLength, describe: 'Longest request line, in bytes' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
@@ -68,6 +70,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           maxConnections: argv.maxConnections,
           idleTimeoutMs: argv.idleTimeout * 1000,
           maxLineLength: argv.maxLine,
+          dotfiles: argv.dotfiles,
         });
         await server.listen({ port: argv.port, host: argv.host });
       } catch (err) {

@@ -23,6 +23,7 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { chunkWritable } from '../../transfer/chunk-writable.js';
 import { HashWorker, HashWorkerError, WORKER_HASH_MIN_BYTES, workerWritable } from '../../transfer/hash-worker.js';
 import { toStorageError } from '../../storage/fs-errors.js';
+import { checkAttributes } from '../../storage/served-root.js';
 import { quoteRequestPath } from './common.js';
 import { fileSha256 } from './hash.js';
 import type { UploadPart } from '../../storage/upload-part.js';
@@ -97,6 +98,8 @@ async function lockPath(ctx: ServerContext, path: string): Promise<(() => void) 
 }
 
 async function checkUpload(ctx: ServerContext, req: PutRequest, where: string): Promise<void> {
+  // Before the body, not after it: an mtime no file can have is refused at once.
+  checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
   if (!ctx.options.allowUpload) {
     throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
   }
