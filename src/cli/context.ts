@@ -38,7 +38,8 @@ export class CliContext {
 
 /** A message for a person: a server's refusal says which server. */
 export function describe(err: unknown, where?: string): string {
-  if (err instanceof RemoteError) return `${err.remoteMessage || err.wireToken}${where ? ` (on ${where})` : ''}`;
+  // As in "tcpsend: no such file 'x' on 10.0.0.5:7070": which server said so.
+  if (err instanceof RemoteError) return `${err.remoteMessage || err.wireToken}${where ? ` on ${where}` : ''}`;
   if (err instanceof TcpsendError) return err.message;
   if (err instanceof Error) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -177,11 +177,18 @@ async function streamBody(
   if (header.length >= WORKER_HASH_MIN_BYTES) {
     const worker = new HashWorker();
     try {
-      if (header.offset > 0) await worker.hashFileRange(handle.fd, 0, header.offset);
-      await worker.writeTo(handle.fd, header.offset);
+      // Not awaited before the body: the worker takes its messages in order, so the socket is
+      // read while it re-hashes the part. Waiting here left the body piling up unread in the
+      // socket buffers on every resume (all of it lost if the connection is then reset).
+      const setUp = Promise.all([
+        header.offset > 0 ? worker.hashFileRange(handle.fd, 0, header.offset) : null,
+        worker.writeTo(handle.fd, header.offset),
+      ]);
+      setUp.catch(() => {}); // awaited below, once the body is in
       const out = workerWritable(worker);
       try {
         await file.pipeTo(out, header.length, { onChunk: progress });
+        await setUp;
       } catch (err) {
         // Whatever arrived stays in the part for the next resume: the worker writes all it
         // was handed before it goes (terminating it at once would drop what it still holds).

@@ -97,7 +97,8 @@ export async function putTree(
   } catch (err) {
     if (!(err instanceof RemoteError && err.code === NotFoundError.code)) throw err;
   }
-  await client.run((c) => c.mkdir(remoteDir));
+  const top = await fsp.stat(localDir);
+  await client.run((c) => c.mkdir(remoteDir, { mode: top.mode & 0o777 }));
 
   const dirs: { remote: string; mtimeMs: number; mode: number }[] = [];
   const window = new Window(WINDOW);
@@ -137,8 +138,11 @@ export async function putTree(
     });
   }
   await window.drain();
-  // Folder mtimes last, deepest first: adding files to a folder moves its mtime.
-  for (const dir of dirs.reverse()) {
+  // Folder mtimes last, deepest first (adding files to a folder moves its mtime), the folder
+  // itself at the very end.
+  dirs.push({ remote: remoteDir, mtimeMs: Math.trunc(top.mtimeMs), mode: top.mode & 0o777 });
+  dirs.reverse();
+  for (const dir of dirs) {
     await window.add(() => client.run((c) => c.mkdir(dir.remote, { mtimeMs: dir.mtimeMs, mode: dir.mode })).catch(() => {}));
   }
   await window.drain();

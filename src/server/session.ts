@@ -208,7 +208,9 @@ export async function runSession(
     }
   } finally {
     if (!file.closed) {
-      await Promise.race([file.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([file.end().catch(() => {}), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+      clearTimeout(timer); // or a server asked to stop would wait for it
       // Lingering close: a peer still sending a body we refused must get to read our ERR
       // line. Closing with its bytes unread would send an RST, which can destroy that line
       // in the peer's receive buffer. So read and drop its bytes for a moment first.

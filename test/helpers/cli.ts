@@ -213,9 +213,13 @@ export async function startServe(dir: string, options: ServeOptions = {}): Promi
   return serve;
 }
 
-/** Stop every server this file started and kill any client still running. */
+/**
+ * Stop every server this file started and kill any client still running. Servers get SIGTERM
+ * and a short grace, then SIGKILL: this is cleanup (serve.test.ts checks the graceful exit),
+ * and a server lingers up to a second after its last client before it can exit.
+ */
 export async function stopAllCli(): Promise<void> {
-  await Promise.all([...servers].map((s) => s.stop()));
+  await Promise.all([...servers].map((s) => s.stop(300)));
   servers.clear();
   for (const child of live) child.kill('SIGKILL');
 }

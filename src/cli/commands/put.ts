@@ -46,10 +46,12 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         reporter.start({ op: 'put', target: session.where, files: null, bytes: null });
         for (const local of files) {
           const st = await statOrNull(local);
-          const remote = `${argv.to.replace(/\/+$/, '')}/${path.basename(path.resolve(local))}`;
+          // Relative to the served root, as folder entries are reported: 'docs/a.txt', not '/docs/a.txt'.
+          const remote = [...argv.to.split('/').filter(Boolean), path.basename(path.resolve(local))].join('/');
           if (st === null) {
             const err = new UsageError(`no such file or folder: '${local}'`);
-            reporter.error(err, local);
+            reporter.error(err);
+            total.files += 1;
             total.failed += 1;
             total.firstError ??= err;
             continue;
