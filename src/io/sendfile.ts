@@ -35,7 +35,7 @@ export interface SendfileOptions {
    * the Buffer (its memory is reused); a promise it returns holds back the next read, for a
    * consumer that must not fall behind without bound.
    */
-  onChunk?: (chunk: Buffer) => void | Promise<void>;
+  onChunk?: (chunk: Buffer) => unknown;
   /** Bytes per read and write. */
   chunkSize?: number;
   /** Buffers in the pool: chunkSize × buffers is the most this call keeps in memory. */
@@ -180,7 +180,7 @@ export async function sendFileRange(
         else allocated -= 1;
         wake();
       });
-      if (consumer) await consumer;
+      if (consumer instanceof Promise) await consumer;
     }
     // Every buffer handed out must come back: only then is `sent` final.
     while (free.length < allocated && !failure) await waitForProgress();
