@@ -103,7 +103,7 @@ export class HashWorker {
   private readonly ring: Buffer;
   private writeAt = 0;
 
-  constructor(ringBytes = 8 * 1024 * 1024) {
+  constructor(ringBytes = 4 * 1024 * 1024) {
     const shared = new SharedArrayBuffer(ringBytes);
     this.ring = Buffer.from(shared);
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
