@@ -115,11 +115,17 @@ export async function putTree(
     const there = remote.get(entry.rel);
     await window.add(async () => {
       try {
-        // Same size there: compare hashes (the server answers identical=1 and nothing moves).
+        // Same size there: compare hashes first, with a STAT that pipelines like any other
+        // request, so a re-run over an unchanged tree moves no file and waits no round trips.
         let sha256: string | undefined;
         if (there?.type === 'file' && there.size === entry.size) {
           const handle = await fsp.open(entry.abs, 'r');
           sha256 = (await hashFileRange(handle, 0, entry.size).finally(() => handle.close())).digest('hex');
+          const remoteStat = await client.run((c) => c.stat(target, { hash: true }));
+          if (remoteStat.sha256 === sha256) {
+            record(summary, options, entry.rel, { path: target, size: entry.size, bytes: 0, sha256, resumedFrom: 0, skipped: true, seconds: 0 }, true);
+            return;
+          }
         }
         const result = await client.run((c) =>
           c.upload(entry.abs, target, {

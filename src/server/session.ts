@@ -28,7 +28,7 @@ import { handleGet, prepareGet, type PreparedReply } from './handlers/get.js';
 import { handleHash } from './handlers/hash.js';
 import { handleList } from './handlers/list.js';
 import { handleMkdir } from './handlers/mkdir.js';
-import { handlePut } from './handlers/put.js';
+import { handlePut, isSmallEagerPut, prepareSmallPut } from './handlers/put.js';
 import { handleSelector } from './handlers/selector.js';
 import { handleHello, handleQuit } from './handlers/session-verbs.js';
 import { handleStat } from './handlers/stat.js';
@@ -87,15 +87,16 @@ function asTcpsendError(err: unknown): TcpsendError {
 /** GETs prepared ahead of their turn, at most, per connection. */
 const READ_AHEAD = 16;
 
-/** Only GETs run ahead: they read, and a later request cannot depend on what they do. */
+/** GETs and small one-step PUTs run ahead: a later request cannot depend on what they do. */
 function preparable(line: string): boolean {
-  return line.startsWith('GET ');
+  return line.startsWith('GET ') || (line.startsWith('PUT ') && / offset=0(?: |$)/.test(line));
 }
 
 /**
- * Run the request on `line`, and with it any GETs the client has already pipelined behind it:
- * their file-system work starts at once, side by side, and their replies go out in order.
- * `stop` when the connection must close; `rest`, a line read ahead that is still to be run.
+ * Run the request on `line`, and with it any GETs and small one-step PUTs the client has
+ * already pipelined behind it: their file-system work starts at once, side by side, and their
+ * replies go out in order. `stop` when the connection must close; `rest`, a line read ahead
+ * that is still to be run.
  */
 async function runRequests(
   ctx: ServerContext,
@@ -107,42 +108,61 @@ async function runRequests(
   const shuttingDown = () => {
     if (ctx.shuttingDown) throw new ShuttingDownError('the server is shutting down: try again shortly');
   };
-  if (!preparable(line)) {
+  const runAlone = async (text: string) => {
     let req: Request | null = null;
-    const result = await runOne(ctx, session, log, () => (req = parseRequest(line)), async () => {
+    const result = await runOne(ctx, session, log, () => (req = parseRequest(text)), async () => {
       shuttingDown();
       return dispatch(ctx, session, req!);
-    }, line);
+    }, text);
     return { stop: Boolean(result.close || session.outOfStep), rest: null };
-  }
-  const batch: { line: string; prepared: Promise<PreparedReply> }[] = [];
-  const prepare = (text: string) => {
+  };
+  // closeAfter: the stream lost its place at this request; answer it, then close.
+  const batch: { line: string; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
+  /** Start `text`'s work; false if it must run on its own (a large PUT: its body streams). */
+  const prepare = async (text: string): Promise<boolean> => {
+    let req: Request;
+    try {
+      req = parseRequest(text);
+    } catch (err) {
+      // A one-step PUT whose line is malformed has a body we cannot measure: answer, then
+      // close, rather than read its bytes as requests.
+      const failed = Promise.reject(err);
+      failed.catch(() => {});
+      batch.push({ line: text, prepared: failed, closeAfter: text.startsWith('PUT ') });
+      return true;
+    }
+    if (req.verb === 'PUT') {
+      if (!isSmallEagerPut(req)) return false;
+      // Its body is read now, in turn; only the storing runs ahead.
+      const { stored, closeAfter } = await prepareSmallPut(ctx, session, req);
+      batch.push({ line: text, prepared: stored, closeAfter });
+      return true;
+    }
     const prepared = (async () => {
       shuttingDown();
-      const req = parseRequest(text);
       if (req.verb !== 'GET') throw new BadRequestError('expected GET');
       return prepareGet(ctx, req);
     })();
     prepared.catch(() => {}); // awaited in turn below; never an unhandled rejection meanwhile
     batch.push({ line: text, prepared });
+    return true;
   };
-  prepare(line);
+  if (!preparable(line) || !(await prepare(line))) return runAlone(line);
   let rest: string | null = null;
-  while (batch.length < READ_AHEAD && file.hasBufferedLine()) {
+  while (batch.length < READ_AHEAD && !batch.at(-1)?.closeAfter && file.hasBufferedLine()) {
     const next = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
     if (next === null) break;
-    if (!preparable(next)) {
+    if (!preparable(next) || !(await prepare(next))) {
       rest = next;
       break;
     }
-    prepare(next);
   }
   let index = 0;
   try {
     for (; index < batch.length; index++) {
-      const { line: text, prepared } = batch[index]!;
+      const { line: text, prepared, closeAfter } = batch[index]!;
       const result = await runOne(ctx, session, log, () => parseRequest(text), async () => (await prepared).send(session), text);
-      if (result.close || session.outOfStep) return { stop: true, rest: null };
+      if (result.close || session.outOfStep || closeAfter) return { stop: true, rest: null };
     }
   } finally {
     // Replies whose turn never came still hold open files.

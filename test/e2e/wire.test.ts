@@ -185,6 +185,31 @@ describe('wire protocol by hand', () => {
   });
 });
 
+describe('pipelined one-step uploads', () => {
+  it('are stored side by side and answered in order; a malformed one is answered after the good ones, then the connection closes', async () => {
+    const s = await server({ allowUpload: true });
+    const f = await raw(s.port);
+    const put = (name: string, body: string) =>
+      `PUT ${name} size=${Buffer.byteLength(body)} offset=0\r\n${body}END sha256=${sha(body)}\r\n`;
+    await f.write(
+      `HELLO\r\n${put('a.txt', 'alpha')}${put('b.txt', 'beta!')}GET notes.txt\r\n${put('c.txt', 'gamma')}` +
+        `PUT d.txt size=-1 offset=0\r\nsmuggled\r\nMKDIR smuggled\r\n`,
+    );
+    expect(await f.readLine()).toMatch(/^TCPSEND 1 /);
+    expect(await f.readLine()).toBe('OK version=1');
+    expect(await f.readLine()).toBe(`OK size=5 sha256=${sha('alpha')}`);
+    expect(await f.readLine()).toBe(`OK size=5 sha256=${sha('beta!')}`);
+    expect(await f.readLine()).toMatch(/^OK size=6 /);
+    await f.readExactly(6);
+    expect(await f.readLine()).toBe(`OK sha256=${sha('hello\n')}`);
+    expect(await f.readLine()).toBe(`OK size=5 sha256=${sha('gamma')}`);
+    expect(await f.readLine()).toMatch(/^ERR BAD_REQUEST /);
+    expect(await f.readLine()).toBeNull();
+    expect(await fsp.readFile(path.join(s.root, 'b.txt'), 'utf8')).toBe('beta!');
+    await expect(fsp.stat(path.join(s.root, 'smuggled'))).rejects.toThrow();
+  });
+});
+
 describe('bare selectors', () => {
   it('a client that sends only a path line gets the raw file, then the close', async () => {
     const s = await server();

@@ -28,6 +28,7 @@ import { checkAttributes } from '../../storage/served-root.js';
 import { quoteRequestPath } from './common.js';
 import { fileSha256 } from './hash.js';
 import type { UploadPart } from '../../storage/upload-part.js';
+import type { PreparedReply } from './get.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);
@@ -279,4 +280,91 @@ async function drainBody(session: Session, size: number): Promise<void> {
   }
   await readLine(session);
   session.outOfStep = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small one-step uploads, pipelined
+
+/** One-step uploads up to this size are read whole, then stored while the next are read. */
+export const SMALL_PUT = 256 * 1024;
+
+export function isSmallEagerPut(req: Request): req is PutRequest {
+  return req.verb === 'PUT' && req.eager && req.size <= SMALL_PUT;
+}
+
+/**
+ * Read a small one-step upload's body and trailer off the connection (in turn, as the stream
+ * requires), and return its storing as a prepared reply: the file-system work of many small
+ * uploads then runs side by side, and their answers still go out in order. The stream stays
+ * in step whatever the outcome, since the whole body is read first.
+ */
+export async function prepareSmallPut(
+  ctx: ServerContext,
+  session: Session,
+  req: PutRequest,
+): Promise<{ stored: Promise<PreparedReply>; closeAfter?: boolean }> {
+  const body = await session.file.readExactly(req.size);
+  const trailerLine = await readLine(session);
+  let trailer: Request;
+  try {
+    trailer = parseRequest(trailerLine);
+  } catch (err) {
+    // As after a streamed body: a malformed END is answered, and the connection closed.
+    const failed = Promise.reject(err);
+    failed.catch(() => {});
+    return { stored: failed, closeAfter: true };
+  }
+  const stored = storeSmall(ctx, req, body, trailer);
+  stored.catch(() => {}); // awaited in turn by the caller
+  return { stored };
+}
+
+async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buffer, trailer: Request): Promise<PreparedReply> {
+  const where = quoteRequestPath(req.path);
+  await checkUpload(ctx, req, where);
+  if (trailer.verb === 'ABORT') {
+    throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
+  }
+  const end = expectVerb(trailer, 'END');
+  const digest = createSha256().update(body).digest('hex');
+  if (end.sha256 !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
+    throw new ChecksumMismatchError(`${where} arrived with SHA-256 ${digest}, the client's is ${end.sha256}: not stored`);
+  }
+  const reply = (fields: Record<string, string | number | boolean>): PreparedReply => ({
+    send: async (session) => {
+      await session.file.writeLine(formatOk(fields));
+      return { bytes: fields.identical ? 0 : req.size, note: fields.identical ? 'identical' : undefined };
+    },
+    discard: async () => {},
+  });
+  const unlock = await lockPath(ctx, req.path);
+  if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
+  try {
+    const existing = await statOrNull(ctx, req.path);
+    if (existing?.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
+    if (existing) {
+      if (existing.size === req.size && (await fileSha256(ctx, req.path)) === digest) {
+        return reply({ size: req.size, sha256: digest, identical: true });
+      }
+      if (!req.overwrite || !ctx.options.allowOverwrite) {
+        throw new ExistsError(
+          !req.overwrite
+            ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
+            : `${where} exists and this server does not replace files (start it with --allow-overwrite)`,
+        );
+      }
+    }
+    const part = await ctx.root.openPart(req.path);
+    try {
+      await part.truncate(0);
+      await part.write(body);
+      await ctx.root.finalizePart(part, req.path, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+    } catch (err) {
+      await part.close().catch(() => {});
+      throw err;
+    }
+    return reply({ size: req.size, sha256: digest });
+  } finally {
+    unlock();
+  }
 }
