@@ -23,7 +23,7 @@ import {
   writeVerifiedFileSync,
 } from '../transfer/local-file.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
-import { HashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
+import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import { reclaimer } from '../transfer/reclaim.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
@@ -177,8 +177,8 @@ async function streamBody(
   };
   // A large body is hashed and written on a worker thread, so that this thread only receives:
   // hashing is slower than loopback TCP, and the worker has a core of its own.
-  if (header.length >= WORKER_HASH_MIN_BYTES) {
-    const worker = new HashWorker();
+  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeHashWorker() : null;
+  if (worker) {
     try {
       // Not awaited before the body: the worker takes its messages in order, so the socket is
       // read while it re-hashes the part. Waiting here left the body piling up unread in the

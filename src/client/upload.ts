@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import { formatRequest, readPutOffer } from '../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest } from '../transfer/sha256.js';
-import { HashWorker, WORKER_HASH_MIN_BYTES } from '../transfer/hash-worker.js';
+import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
@@ -126,7 +126,7 @@ export async function uploadFile(
             options.onStart?.({ size, resumedFrom: q });
             let done = q;
             // A large file is hashed on a worker thread while this one sends it.
-            const worker = size - q >= WORKER_HASH_MIN_BYTES ? new HashWorker() : null;
+            const worker = size - q >= WORKER_HASH_MIN_BYTES ? takeHashWorker() : null;
             let sent: number;
             try {
               if (worker && q > 0) await worker.hashFileRange(handle.fd, 0, q);

@@ -46,7 +46,7 @@ export interface SendfileOptions {
   onTimeout?: (err: TimeoutError) => void;
 }
 
-export const DEFAULT_SENDFILE_CHUNK = 512 * 1024;
+export const DEFAULT_SENDFILE_CHUNK = 256 * 1024;
 const DEFAULT_SENDFILE_BUFFERS = 4;
 
 function checkRange(offset: number, count: number | undefined): void {

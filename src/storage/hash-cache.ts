@@ -20,7 +20,9 @@ interface Entry {
   sha256: string;
 }
 
-export const DEFAULT_HASH_CACHE_ENTRIES = 10_000;
+// 100,000 entries (about 15 MB): a served tree larger than the cache would evict every entry
+// on each full sync, and large files would be hashed again on every pass.
+export const DEFAULT_HASH_CACHE_ENTRIES = 100_000;
 
 /** A bounded LRU map from file version to SHA-256 hex. */
 export class HashCache {

@@ -13,6 +13,7 @@
  * when the worker has caught up.
  */
 import { Writable } from 'node:stream';
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 // Plain JavaScript, run with eval: no file to find next to the compiled module (and none
@@ -225,6 +226,31 @@ export class HashWorker {
 
 /** Files at least this large are worth a worker; smaller ones hash faster inline. */
 export const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Workers alive at once in this process: one per core is all that helps, and each costs a
+ * V8 isolate (about 15 MB). Past that, transfers hash inline: 64 downloads at once must not
+ * cost 64 isolates.
+ */
+const MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
+let workersAlive = 0;
+
+/** A worker if one is free, else null (hash inline). Close it when done. */
+export function takeHashWorker(): HashWorker | null {
+  if (workersAlive >= MAX_WORKERS) return null;
+  workersAlive += 1;
+  const worker = new HashWorker();
+  const close = worker.close.bind(worker);
+  let closed = false;
+  worker.close = async () => {
+    if (!closed) {
+      closed = true;
+      workersAlive -= 1;
+    }
+    await close();
+  };
+  return worker;
+}
 
 /** A Writable that hands every chunk to `worker`. */
 export function workerWritable(worker: HashWorker): Writable {

@@ -3,7 +3,7 @@ import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../erro
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { HashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
+import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
 import type { FileHandleLike } from '../../storage/fs-promises.js';
 import type { FileInfo } from '../../storage/served-root.js';
 import { fileChanged, quoteRequestPath } from './common.js';
@@ -142,7 +142,7 @@ async function sendLarge(
     const running = plan.hash;
     const end = req.offset + length;
     // An uncached large file is hashed on a worker thread while this one sends it.
-    const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? new HashWorker() : null;
+    const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker() : null;
     let sha256 = cached;
     try {
       if (worker && req.offset > 0) await worker.hashFileRange(handle.fd, 0, req.offset);

@@ -21,7 +21,7 @@ import { formatOk, parseRequest, type PutRequest, type Request } from '../../pro
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { chunkWritable } from '../../transfer/chunk-writable.js';
-import { HashWorker, HashWorkerError, WORKER_HASH_MIN_BYTES, workerWritable } from '../../transfer/hash-worker.js';
+import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type HashWorker } from '../../transfer/hash-worker.js';
 import { toStorageError } from '../../storage/fs-errors.js';
 import { reclaimer } from '../../transfer/reclaim.js';
 import { checkAttributes } from '../../storage/served-root.js';
@@ -160,10 +160,10 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     session.outOfStep = true;
     const remaining = req.size - from;
     // A large body is hashed and written on a worker thread (the main thread keeps serving).
-    const digest =
-      remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs
-        ? await receiveOnWorker(session, part, from, remaining)
-        : await receiveInline(session, part, hash, remaining);
+    const worker = remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker() : null;
+    const digest = worker
+      ? await receiveOnWorker(session, part, from, remaining, worker)
+      : await receiveInline(session, part, hash, remaining);
     const trailer = parseRequest(await readLine(session));
     session.outOfStep = false;
     if (trailer.verb === 'ABORT') {
@@ -217,8 +217,8 @@ async function receiveOnWorker(
   part: UploadPart,
   from: number,
   count: number,
+  worker: HashWorker,
 ): Promise<string> {
-  const worker = new HashWorker();
   try {
     if (from > 0) await worker.hashFileRange(part.handle.fd, 0, from);
     await worker.writeTo(part.handle.fd, from);
