@@ -58,8 +58,8 @@ describe('HashCache', () => {
     expect(cache.get({ ...file, ino: 4 })).toBe(SHA_B);
   });
 
-  it('defaults to 10,000 entries and refuses a useless bound', () => {
-    expect(new HashCache().maxEntries).toBe(10_000);
+  it('defaults to 100,000 entries and refuses a useless bound', () => {
+    expect(new HashCache().maxEntries).toBe(100_000);
     expect(() => new HashCache(0)).toThrow(RangeError);
   });
 });
