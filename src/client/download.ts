@@ -24,7 +24,6 @@ import {
 } from '../transfer/local-file.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
-import { reclaimer } from '../transfer/reclaim.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
@@ -169,10 +168,8 @@ async function streamBody(
   options: DownloadOptions,
 ): Promise<string> {
   let done = header.offset;
-  const reclaim = reclaimer();
   const progress = (chunk: Buffer) => {
     done += chunk.length;
-    reclaim(chunk.length);
     options.onProgress?.(done, header.size);
   };
   // A large body is hashed and written on a worker thread, so that this thread only receives:
@@ -209,7 +206,7 @@ async function streamBody(
     await file.pipeTo(out, header.length, {
       onChunk: (chunk) => {
         to.prefix.update(chunk);
-        progress(chunk); // (reclaims too)
+        progress(chunk);
       },
     });
   } finally {

@@ -20,6 +20,10 @@ import {
   UnexpectedEofError,
 } from '../errors.js';
 import { ChunkQueue } from './chunk-queue.js';
+import { reclaimer } from './reclaim.js';
+
+/** One for the process: every socket's reads count towards the next scavenge. */
+const reclaimReadBuffers = reclaimer();
 import { sendFileRange, type FileSource, type SendfileOptions } from './sendfile.js';
 
 export const DEFAULT_MAX_LINE_LENGTH = 8192;
@@ -402,6 +406,7 @@ export class SocketFile implements AsyncIterable<string> {
 
   private onData(chunk: Buffer | string): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    reclaimReadBuffers(buf.length);
     if (this.sink) {
       this.sink(buf);
       return;

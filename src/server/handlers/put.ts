@@ -23,7 +23,6 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { chunkWritable } from '../../transfer/chunk-writable.js';
 import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type HashWorker } from '../../transfer/hash-worker.js';
 import { toStorageError } from '../../storage/fs-errors.js';
-import { reclaimer } from '../../transfer/reclaim.js';
 import { checkAttributes } from '../../storage/served-root.js';
 import { quoteRequestPath } from './common.js';
 import { fileSha256 } from './hash.js';
@@ -190,13 +189,7 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
 async function receiveInline(session: Session, part: UploadPart, hash: Hash, count: number): Promise<string> {
   const sink = chunkWritable((chunk) => part.write(chunk));
   try {
-    const reclaim = reclaimer();
-    await session.file.pipeTo(sink, count, {
-      onChunk: (chunk) => {
-        hash.update(chunk);
-        reclaim(chunk.length);
-      },
-    });
+    await session.file.pipeTo(sink, count, { onChunk: (chunk) => hash.update(chunk) });
   } catch (err) {
     // A full disk is the client's answer, not "transfer interrupted".
     if (err instanceof TransferInterruptedError && err.cause instanceof TcpsendError) throw err.cause;
@@ -224,8 +217,7 @@ async function receiveOnWorker(
     await worker.writeTo(part.handle.fd, from);
     let moved: Error | null = null;
     try {
-      const reclaim = reclaimer();
-      await session.file.pipeTo(workerWritable(worker), count, { onChunk: (chunk) => reclaim(chunk.length) });
+      await session.file.pipeTo(workerWritable(worker), count);
     } catch (err) {
       moved = err as Error;
     }

@@ -1,5 +1,5 @@
 /**
- * Give back socket buffers promptly during a long receive.
+ * Give back socket read buffers promptly.
  *
  * Node allocates a fresh 64 KiB buffer for every socket read. The JS objects holding them are
  * tiny, so the young generation hardly fills and V8 frees the buffers only when their
