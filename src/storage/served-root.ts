@@ -540,12 +540,21 @@ export class ServedRoot {
     for (let index = 0; index < segments.length; index++) {
       const next = path.join(current, segments[index]!);
       const shown = segments.slice(0, index + 1).join('/');
-      try {
-        await this.#fs.mkdir(next);
+      // Most uploads land in folders that exist: one lstat says so. A real folder (not a
+      // symlink) is taken as is; anything else goes through the full check below.
+      const seen = await this.#fs.lstat(next).catch(() => null);
+      if (seen?.isDirectory()) {
         current = next;
         continue;
-      } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);
+      }
+      if (seen === null) {
+        try {
+          await this.#fs.mkdir(next);
+          current = next;
+          continue;
+        } catch (err) {
+          if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);
+        }
       }
       current = await this.#existingFolder(next, shown);
     }

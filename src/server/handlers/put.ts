@@ -348,7 +348,7 @@ async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buffer, tra
     }
     const part = await ctx.root.openPart(req.path);
     try {
-      await part.truncate(0);
+      if (part.size > 0) await part.truncate(0);
       await part.write(body);
       await ctx.root.finalizePart(part, req.path, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
     } catch (err) {
