@@ -1,0 +1,74 @@
+/** The hashing worker: digests, file writes, ring wrap-around, file ranges, the per-process cap. */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HashWorker, takeHashWorker } from '../../src/transfer/hash-worker.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const open: HashWorker[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((w) => w.close()));
+});
+
+describe('HashWorker', () => {
+  it('hashes chunks pushed through a ring smaller than the data (wrap-around), in order', async () => {
+    const worker = new HashWorker(64 * 1024);
+    open.push(worker);
+    const data = randomBytes(1_000_003);
+    for (let at = 0; at < data.length; at += 50_000 - 7) await worker.push(data.subarray(at, at + 50_000 - 7));
+    expect(await worker.digest()).toBe(sha(data));
+    // Ready for a new hash afterwards.
+    await worker.push(Buffer.from('abc'));
+    expect(await worker.digest()).toBe(sha(Buffer.from('abc')));
+  });
+
+  it('writes what it hashes to a file from a position, and hashes a prefix read from the file', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
+    const file = path.join(dir, 'part');
+    const data = randomBytes(300_000);
+    fs.writeFileSync(file, data.subarray(0, 100_000));
+    const fd = fs.openSync(file, 'r+');
+    try {
+      const worker = new HashWorker(32 * 1024);
+      open.push(worker);
+      expect(await worker.hashFileRange(fd, 0, 100_000)).toBe(sha(data.subarray(0, 100_000)));
+      await worker.writeTo(fd, 100_000);
+      await worker.push(data.subarray(100_000));
+      const { digest, position } = await worker.finish();
+      expect(digest).toBe(sha(data));
+      expect(position).toBe(300_000);
+      expect(fs.readFileSync(file).equals(data)).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed file write rejects the next call, with where the writes got to', async () => {
+    const worker = new HashWorker();
+    open.push(worker);
+    await worker.writeTo(987_654, 0); // not an open descriptor
+    await worker.push(Buffer.alloc(10)).catch(() => {});
+    await expect(worker.digest()).rejects.toMatchObject({ name: 'HashWorkerError', code: 'EBADF', position: 0 });
+  });
+
+  it('takeHashWorker hands out at most a few at once, then null (hash inline)', async () => {
+    const taken: HashWorker[] = [];
+    for (let i = 0; i < 16; i++) {
+      const w = takeHashWorker();
+      if (w === null) break;
+      taken.push(w);
+    }
+    expect(taken.length).toBeGreaterThanOrEqual(1);
+    expect(taken.length).toBeLessThanOrEqual(4);
+    expect(takeHashWorker()).toBeNull();
+    await taken.pop()!.close();
+    const again = takeHashWorker();
+    expect(again).not.toBeNull();
+    taken.push(again!);
+    await Promise.all(taken.map((w) => w.close()));
+  });
+});
