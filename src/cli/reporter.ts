@@ -5,6 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Writable } from 'node:stream';
+import type { TreeSummary } from '../client/tree.js';
 import { TcpsendError } from '../errors.js';
 
 export interface FileDone {
@@ -18,14 +19,8 @@ export interface FileDone {
   resumedFrom: number;
 }
 
-export interface Summary {
-  files: number;
-  sent: number;
-  skipped: number;
-  failed: number;
-  bytes: number;
-  seconds: number;
-}
+/** A transfer's totals, as a folder transfer counts them. */
+export type Summary = Omit<TreeSummary, 'firstError'>;
 
 export interface Reporter {
   start(info: { op: string; target: string; files?: number | null; bytes?: number | null }): void;
