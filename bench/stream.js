@@ -1,12 +1,12 @@
 // The stream layer's benchmark: a 1 GiB file over loopback, Node's own pipes against
 // SocketFile's sendfile → pipeTo, each side in its own process.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { randomFile } from './lib.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PEER = path.join(HERE, 'stream-peer.js');
@@ -15,33 +15,6 @@ const MiB = 1024 * 1024;
 const RUNS = 5;
 const TARGET_RATIO = 0.8;
 const TARGET_RSS_MB = 100;
-
-/** The source file, made once and reused while its size is right. */
-function ensureSource(size) {
-  const file = path.join(os.tmpdir(), `tcpsend-bench-${size}.bin`);
-  try {
-    if (fs.statSync(file).size === size) return file;
-  } catch {
-    // not there yet
-  }
-  const started = Date.now();
-  const block = Buffer.allocUnsafe(16 * MiB);
-  const fd = fs.openSync(`${file}.tmp`, 'w');
-  try {
-    for (let written = 0; written < size; ) {
-      // Fresh random bytes for every block: no two blocks alike, nothing compressible.
-      crypto.randomFillSync(block);
-      const n = Math.min(block.length, size - written);
-      fs.writeSync(fd, block, 0, n, written);
-      written += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(`${file}.tmp`, file);
-  console.log(`  made ${file} (${size / MiB} MiB) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return file;
-}
 
 function destinationDir() {
   try {
@@ -118,7 +91,7 @@ const median = (values) => {
  */
 export async function streamBench({ sizeMB = Number(process.env.BENCH_SIZE_MB ?? 1024) } = {}) {
   const size = Math.round(sizeMB * MiB);
-  const src = ensureSource(size);
+  const src = randomFile(size);
   const dstDir = destinationDir();
   const variants = ['baseline', 'tcpsend'];
   const dst = (variant) => path.join(dstDir, `tcpsend-bench-${process.pid}-${variant}.bin`);
