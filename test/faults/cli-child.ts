@@ -3,25 +3,9 @@
  * child started here is tracked, and `killAll` (for afterEach) SIGKILLs whatever is left.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BIN, cliEnv } from '../helpers/cli.js';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const BIN = path.join(REPO, 'bin', 'tcpsend.js');
-const BUILT_MAIN = path.join(REPO, 'dist', 'cli', 'main.js');
-
-/** For a beforeAll: these tests run the build, as a user would. */
-export function assertBuilt(): void {
-  if (!fs.existsSync(BUILT_MAIN)) {
-    throw new Error(`${BUILT_MAIN} is missing: build first with \`npx tsc -p tsconfig.json\` (\`npm test\` does it)`);
-  }
-}
-
-/** The runner's environment minus what would change the CLI's behaviour (TCPSEND_* flags, CI). */
-function cliEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TCPSEND_') && key !== 'CI'));
-}
+export { assertBuilt } from '../helpers/cli.js';
 
 export interface Exit {
   code: number | null;

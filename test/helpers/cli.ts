@@ -255,20 +255,7 @@ export async function removeTemps(): Promise<void> {
   await Promise.all(temps.splice(0).map((dir) => fsp.rm(dir, { recursive: true, force: true })));
 }
 
-/** Pseudo-random bytes from a seed (xorshift32): reproducible, and not compressible. */
-export function randomBytesFrom(seed: number, size: number): Buffer {
-  const data = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    data[i] = x & 0xff;
-  }
-  return data;
-}
+export { randomBytesFrom } from './seeded-random.js';
 
 /** A port on 127.0.0.1 that was free a moment ago and that nothing listens on now. */
 export async function closedPort(): Promise<number> {

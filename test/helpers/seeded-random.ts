@@ -45,3 +45,18 @@ export function randomChunks(data: Buffer, random: SeededRandom, cuts: number): 
   chunks.push(data.subarray(start));
   return chunks;
 }
+
+/** Pseudo-random bytes from a seed (xorshift32): reproducible, not compressible, and fast. */
+export function randomBytesFrom(seed: number, size: number): Buffer {
+  const data = Buffer.allocUnsafe(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    data[i] = x & 0xff;
+  }
+  return data;
+}

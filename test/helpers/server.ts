@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TcpsendServer } from '../../src/server/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { RequestLogEntry } from '../../src/server/session.js';
+import { randomBytesFrom } from './seeded-random.js';
 
 export async function tempDir(prefix = 'tcpsend-test-'): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), prefix));
@@ -38,16 +39,7 @@ export async function startServer(options: Partial<ServerOptions> = {}): Promise
 }
 
 export async function writeRandomFile(file: string, size: number, seed = 1): Promise<Buffer> {
-  const data = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    data[i] = x & 0xff;
-  }
+  const data = randomBytesFrom(seed, size);
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, data);
   return data;
