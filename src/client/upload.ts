@@ -13,7 +13,8 @@ import {
   RemoteError,
 } from '../errors.js';
 import { formatRequest, readPutOffer } from '../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest } from '../transfer/sha256.js';
+import type { SocketFile } from '../io/index.js';
+import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
@@ -60,39 +61,63 @@ export async function uploadFile(
         eager,
       });
 
+    /**
+     * Send bytes [from, size) of the file, hashing them into `hash` (on a worker thread when
+     * they are many), then the trailer: END with the whole file's SHA-256, or ABORT if the
+     * file's size or mtime moved meanwhile. A file that shrank cannot be finished in step at
+     * all: FileChangedError, and the connection breaks.
+     */
+    const sendBody = async (file: SocketFile, from: number, hash: Hash): Promise<{ digest: string; aborted: boolean }> => {
+      options.onStart?.({ size, resumedFrom: from });
+      let done = from;
+      const worker = size - from >= WORKER_HASH_MIN_BYTES ? takeHashWorker() : null;
+      let sent: number;
+      let digest: string;
+      try {
+        if (worker && from > 0) await worker.hashFileRange(handle.fd, 0, from);
+        sent = await file.sendfile(handle, from, size - from, {
+          onChunk: (chunk) => {
+            done += chunk.length;
+            options.onProgress?.(done, size);
+            if (worker) return worker.push(chunk); // copied: sendfile reuses its buffers
+            hash.update(chunk);
+            return undefined;
+          },
+        });
+        digest = worker ? await worker.digest() : hash.digest('hex');
+      } finally {
+        await worker?.close();
+      }
+      const after = await handle.stat();
+      if (sent !== size - from) {
+        throw new FileChangedError(`'${localPath}' shrank while it was being sent (size ${before.size} → ${after.size}); not delivered`);
+      }
+      if (changed(before, after)) {
+        await file.writeLine(formatRequest({ verb: 'ABORT', reason: 'changed' }));
+        return { digest, aborted: true };
+      }
+      await file.writeLine(formatRequest({ verb: 'END', sha256: digest }));
+      return { digest, aborted: false };
+    };
+
+    const storedAs = (final: Map<string, string>, digest: string) => {
+      if (final.get('sha256') !== digest) {
+        throw new ChecksumMismatchError(`the server stored '${remotePath}' with a different SHA-256`);
+      }
+    };
+
     const eagerAttempt = async (sha256: string | null) => {
-      const hash = createSha256();
       let digest = '';
       const final = await conn.exchange(
         async (file) => {
           await file.writeLine(put(sha256, true));
-          options.onStart?.({ size, resumedFrom: 0 });
-          let done = 0;
-          const sent = await file
-            .sendfile(handle, 0, size, {
-              onChunk: (chunk) => {
-                hash.update(chunk);
-                done += chunk.length;
-                options.onProgress?.(done, size);
-              },
-            });
-          const after = await handle.stat();
-          if (sent !== size) {
-            throw new FileChangedError(`'${localPath}' shrank while it was being sent; not delivered`);
-          }
-          digest = hash.digest('hex');
-          if (changed(before, after)) {
-            await file.writeLine(formatRequest({ verb: 'ABORT', reason: 'changed' }));
-          } else {
-            await file.writeLine(formatRequest({ verb: 'END', sha256: digest }));
-          }
+          // After an ABORT the server answers ERR CHANGED, read below as the answer.
+          ({ digest } = await sendBody(file, 0, createSha256()));
         },
         () => conn.readOk(),
       );
       if (final.get('identical') === '1') return { skipped: true, sha256: digest, resumedFrom: size };
-      if (final.get('sha256') !== digest) {
-        throw new ChecksumMismatchError(`the server stored '${remotePath}' with a different SHA-256`);
-      }
+      storedAs(final, digest);
       return { skipped: false, sha256: digest, resumedFrom: 0 };
     };
 
@@ -105,7 +130,7 @@ export async function uploadFile(
           if (offer.offset > size) {
             throw new ProtocolError(`the server offered to resume at ${offer.offset}, past the size ${size}`);
           }
-          const hash = createSha256();
+          let hash = createSha256();
           let from = 0;
           if (offer.offset > 0) {
             await hashFileRange(handle, 0, offer.offset, hash);
@@ -114,52 +139,17 @@ export async function uploadFile(
             } else {
               // "a part that does not match is discarded and the transfer starts over"
               options.onNotice?.(`the server's partial copy of '${remotePath}' does not match: starting over`);
-              hash.destroy?.();
-              return sendBody(file, createSha256(), 0);
+              hash = createSha256();
             }
           }
-          return sendBody(file, hash, from);
-
-          async function sendBody(f: typeof file, h: ReturnType<typeof createSha256>, q: number) {
-            let digestOnWorker: string | null = null;
-            await f.writeLine(formatRequest({ verb: 'DATA', offset: q }));
-            options.onStart?.({ size, resumedFrom: q });
-            let done = q;
-            // A large file is hashed on a worker thread while this one sends it.
-            const worker = size - q >= WORKER_HASH_MIN_BYTES ? takeHashWorker() : null;
-            let sent: number;
-            try {
-              if (worker && q > 0) await worker.hashFileRange(handle.fd, 0, q);
-              sent = await f.sendfile(handle, q, size - q, {
-                onChunk: (chunk) => {
-                  done += chunk.length;
-                  options.onProgress?.(done, size);
-                  if (worker) return worker.push(chunk); // copied: sendfile reuses its buffers
-                  h.update(chunk);
-                  return undefined;
-                },
-              });
-              if (worker) digestOnWorker = await worker.digest();
-            } finally {
-              await worker?.close();
-            }
-            const after = await handle.stat();
-            if (sent !== size - q || changed(before, after)) {
-              // The server is still owed bytes if the file shrank: the connection cannot
-              // go on in step, so this error (not a RemoteError) breaks it.
-              if (sent === size - q) await f.writeLine(formatRequest({ verb: 'ABORT', reason: 'changed' }));
-              throw new FileChangedError(
-                `'${localPath}' changed while it was being sent (size ${before.size} → ${after.size}); not delivered`,
-              );
-            }
-            const digest = digestOnWorker ?? h.digest('hex');
-            await f.writeLine(formatRequest({ verb: 'END', sha256: digest }));
-            const final = await conn.readOk();
-            if (final.get('sha256') !== digest) {
-              throw new ChecksumMismatchError(`the server stored '${remotePath}' with a different SHA-256`);
-            }
-            return { skipped: false, sha256: digest, resumedFrom: q };
+          await file.writeLine(formatRequest({ verb: 'DATA', offset: from }));
+          const { digest, aborted } = await sendBody(file, from, hash);
+          if (aborted) {
+            // This error (not a RemoteError) breaks the connection: its answer is not read.
+            throw new FileChangedError(`'${localPath}' changed while it was being sent; not delivered`);
           }
+          storedAs(await conn.readOk(), digest);
+          return { skipped: false, sha256: digest, resumedFrom: from };
         },
         { holdWrite: true },
       );

@@ -111,4 +111,19 @@ describe('resume after cuts', () => {
     await expect(pending).rejects.toMatchObject({ code: 'TCPSEND_ERR_CHANGED' });
     expect(await fsp.readdir(out)).toEqual([]); // neither the final name nor an untrusted part
   });
+
+  it('a local file that changes during a put is never stored under its name', async () => {
+    const { s, target } = await setUp({ allowUpload: true }, (i) =>
+      i === 0 ? { cutAfter: 1_000_000, direction: 'up', pauseMs: 300 } : {},
+    );
+    const src = await tempDir();
+    const file = path.join(src, 'moving.bin');
+    await writeRandomFile(file, 24_000_000, 27); // more than the socket buffers hold
+    const pending = putFile(target, file, 'moving.bin', { retries: 0 });
+    // The proxy holds the body back after 1 MB; the file changes meanwhile.
+    await new Promise((r) => setTimeout(r, 100));
+    await fsp.appendFile(file, 'more bytes');
+    await expect(pending).rejects.toMatchObject({ code: 'TCPSEND_ERR_CHANGED' });
+    expect((await fsp.readdir(s.root)).filter((n) => !n.endsWith('.tcpsend-part'))).toEqual([]);
+  });
 });
