@@ -284,12 +284,9 @@ async function runOne(
     const e = asTcpsendError(err);
     log({ peer: session.peer, verb, path, bytes: 0, ms: performance.now() - started, result: e.wireCode, message: e.message });
     const close = session.outOfStep || losesPlace(err) || session.file.closed;
-    if (!session.file.closed && (!session.outOfStep || losesPlace(err) || !parse)) {
-      await session.file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
-    } else if (!session.file.closed && session.outOfStep) {
-      // Mid-body we cannot answer in step; a last ERR line may still help a person reading.
-      await session.file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
-    }
+    // Always say why, even mid-body, where the answer cannot be in step and the connection
+    // closes after it: the peer (or a person reading) still learns the reason.
+    if (!session.file.closed) await session.file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
     return { close };
   }
 }

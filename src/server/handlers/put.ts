@@ -48,34 +48,21 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     throw new BusyError(`another upload to ${where} is in progress`);
   }
   try {
-    // A symlink that leads out (FORBIDDEN), a file used as a folder (NOT_DIRECTORY): refusals.
-    const existing = await statOrNull(ctx, req.path).catch(async (err: unknown) => {
+    let verdict: 'identical' | 'write';
+    try {
+      verdict = await checkDestination(ctx, req, where, req.sha256);
+    } catch (err) {
       if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
       throw err;
-    });
-    if (existing?.type === 'dir') {
-      if (req.eager) await drainBody(session, req.size);
-      throw new IsDirectoryError(`${where} is a folder on the server`);
     }
-    if (existing) {
-      // "If the destination already holds exactly this content ... the upload is over"
-      if (req.sha256 !== null && existing.size === req.size && (await fileSha256(ctx, req.path)) === req.sha256) {
-        if (req.eager) {
-          await drainBody(session, req.size);
-          await session.file.writeLine(formatOk({ size: req.size, sha256: req.sha256, identical: true }));
-        } else {
-          await session.file.writeLine(formatOk({ offset: req.size, identical: true }));
-        }
-        return { bytes: 0, note: 'identical' };
+    if (verdict === 'identical') {
+      if (req.eager) {
+        await drainBody(session, req.size);
+        await session.file.writeLine(formatOk({ size: req.size, sha256: req.sha256, identical: true }));
+      } else {
+        await session.file.writeLine(formatOk({ offset: req.size, identical: true }));
       }
-      if (!req.overwrite || !ctx.options.allowOverwrite) {
-        if (req.eager) await drainBody(session, req.size);
-        throw new ExistsError(
-          !req.overwrite
-            ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
-            : `${where} exists and this server does not replace files (start it with --allow-overwrite)`,
-        );
-      }
+      return { bytes: 0, note: 'identical' };
     }
     return await receive(ctx, session, req, where);
   } finally {
@@ -109,6 +96,33 @@ async function checkUpload(ctx: ServerContext, req: PutRequest, where: string): 
       `${where} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`,
     );
   }
+}
+
+/**
+ * What the destination says about an upload whose content hashes to `sha256` (null: not known
+ * yet): 'identical' when it already holds exactly that content ("the upload is over"),
+ * 'write' when the upload may go on. A folder there is IsDirectoryError; a different file is
+ * ExistsError unless the client asked to overwrite and the server allows it. A symlink that
+ * leads out (FORBIDDEN) or a file used as a folder (NOT_DIRECTORY) throws from the stat.
+ */
+async function checkDestination(
+  ctx: ServerContext,
+  req: PutRequest,
+  where: string,
+  sha256: string | null,
+): Promise<'identical' | 'write'> {
+  const existing = await statOrNull(ctx, req.path);
+  if (existing?.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
+  if (!existing) return 'write';
+  if (sha256 !== null && existing.size === req.size && (await fileSha256(ctx, req.path)) === sha256) {
+    return 'identical';
+  }
+  if (req.overwrite && ctx.options.allowOverwrite) return 'write';
+  throw new ExistsError(
+    !req.overwrite
+      ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
+      : `${where} exists and this server does not replace files (start it with --allow-overwrite)`,
+  );
 }
 
 async function statOrNull(ctx: ServerContext, path: string) {
@@ -332,19 +346,8 @@ async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buffer, tra
   const unlock = await lockPath(ctx, req.path);
   if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
   try {
-    const existing = await statOrNull(ctx, req.path);
-    if (existing?.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
-    if (existing) {
-      if (existing.size === req.size && (await fileSha256(ctx, req.path)) === digest) {
-        return reply({ size: req.size, sha256: digest, identical: true });
-      }
-      if (!req.overwrite || !ctx.options.allowOverwrite) {
-        throw new ExistsError(
-          !req.overwrite
-            ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
-            : `${where} exists and this server does not replace files (start it with --allow-overwrite)`,
-        );
-      }
+    if ((await checkDestination(ctx, req, where, digest)) === 'identical') {
+      return reply({ size: req.size, sha256: digest, identical: true });
     }
     const part = await ctx.root.openPart(req.path);
     try {
