@@ -1,10 +1,10 @@
 /** Small things several handlers share. */
 import type { StatsLike } from '../../storage/fs-promises.js';
+import { quotePath } from '../../storage/quote-path.js';
 
 /** 'a/b.txt' in quotes, as the client named it (never the server's absolute path). */
 export function quoteRequestPath(path: string): string {
-  const shown = path.replace(/^\/+/, '') || '/';
-  return `'${shown.length > 200 ? `${shown.slice(0, 200)}…` : shown}'`;
+  return quotePath(path.replace(/^\/+/, '') || '/');
 }
 
 /** "If the file changes while it is sent (size or mtime moved)". */
