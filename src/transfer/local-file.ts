@@ -15,15 +15,6 @@ export function localPartPath(dest: string): string {
   return path.join(path.dirname(dest), `.${path.basename(dest)}${PART_SUFFIX}`);
 }
 
-export async function statOrNull(file: string): Promise<Stats | null> {
-  try {
-    return await fsp.stat(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-}
-
 /** Open (creating) a part file for writing at `offset`, dropping anything past it. */
 export async function openPartForWrite(partPath: string, offset: number): Promise<FileHandle> {
   await fsp.mkdir(path.dirname(partPath), { recursive: true });
@@ -36,20 +27,6 @@ export async function openPartForWrite(partPath: string, offset: number): Promis
     throw err;
   }
   return handle;
-}
-
-/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
-export async function syncDirectory(dir: string): Promise<void> {
-  let handle: FileHandle | null = null;
-  try {
-    handle = await fsp.open(dir, 'r');
-    await handle.sync();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
-  } finally {
-    await handle?.close();
-  }
 }
 
 /**
@@ -73,14 +50,14 @@ export async function finalizeLocalPart(
     await handle.close();
   }
   await fsp.rename(partPath, dest);
-  await syncDirectory(path.dirname(dest));
+  syncDirectorySync(path.dirname(dest));
 }
 
 export async function removeIfExists(file: string): Promise<void> {
   await fsp.rm(file, { force: true });
 }
 
-/** statOrNull without the thread-pool hop: a client's per-file checks are many and tiny. */
+/** stat, or null where nothing is; synchronous: a client's per-file checks are many and tiny. */
 export function statSyncOrNull(file: string): Stats | null {
   return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
 }
@@ -127,6 +104,7 @@ export function writeVerifiedFileSync(
   if (meta.syncDirectory !== false) syncDirectorySync(path.dirname(dest));
 }
 
+/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
 export function syncDirectorySync(dir: string): void {
   let fd: number | null = null;
   try {

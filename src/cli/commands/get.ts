@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { getTree } from '../../client/tree.js';
-import { statOrNull } from '../../transfer/local-file.js';
+import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { clientFlags, finishTree, interruptibleClient, resumeHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
 
@@ -52,7 +52,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           return;
         }
         let local = argv.local ?? baseName(argv.remote);
-        if ((await statOrNull(local))?.isDirectory()) local = path.join(local, baseName(argv.remote));
+        if (statSyncOrNull(local)?.isDirectory()) local = path.join(local, baseName(argv.remote));
         await fsp.mkdir(path.dirname(path.resolve(local)), { recursive: true });
         const result = await session.client.run((c) =>
           c.download(argv.remote, local, {

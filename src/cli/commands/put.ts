@@ -4,7 +4,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { looksLikeTarget } from '../../client/target.js';
 import { putTree, type TreeSummary } from '../../client/tree.js';
 import { UsageError } from '../../errors.js';
-import { statOrNull } from '../../transfer/local-file.js';
+import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { clientFlags, finishTree, interruptibleClient, resumeHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
@@ -45,7 +45,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       try {
         reporter.start({ op: 'put', target: session.where, files: null, bytes: null });
         for (const local of files) {
-          const st = await statOrNull(local);
+          const st = statSyncOrNull(local);
           // Relative to the served root, as folder entries are reported: 'docs/a.txt', not '/docs/a.txt'.
           const remote = [...argv.to.split('/').filter(Boolean), path.basename(path.resolve(local))].join('/');
           if (st === null) {
