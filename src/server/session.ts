@@ -116,8 +116,9 @@ async function runRequests(
     }, text);
     return { stop: Boolean(result.close || session.outOfStep), rest: null };
   };
+  // parse: the request as parsed once, for the log (or its parse error, thrown again);
   // closeAfter: the stream lost its place at this request; answer it, then close.
-  const batch: { line: string; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
+  const batch: { line: string; parse: () => Request; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
   /** Start `text`'s work; false if it must run on its own (a large PUT: its body streams). */
   const prepare = async (text: string): Promise<boolean> => {
     let req: Request;
@@ -128,14 +129,18 @@ async function runRequests(
       // close, rather than read its bytes as requests.
       const failed = Promise.reject(err);
       failed.catch(() => {});
-      batch.push({ line: text, prepared: failed, closeAfter: text.startsWith('PUT ') });
+      const parse = () => {
+        throw err;
+      };
+      batch.push({ line: text, parse, prepared: failed, closeAfter: text.startsWith('PUT ') });
       return true;
     }
+    const parse = () => req;
     if (req.verb === 'PUT') {
       if (!isSmallEagerPut(req)) return false;
       // Its body is read now, in turn; only the storing runs ahead.
       const { stored, closeAfter } = await prepareSmallPut(ctx, session, req);
-      batch.push({ line: text, prepared: stored, closeAfter });
+      batch.push({ line: text, parse, prepared: stored, closeAfter });
       return true;
     }
     const prepared = (async () => {
@@ -144,7 +149,7 @@ async function runRequests(
       return prepareGet(ctx, req);
     })();
     prepared.catch(() => {}); // awaited in turn below; never an unhandled rejection meanwhile
-    batch.push({ line: text, prepared });
+    batch.push({ line: text, parse, prepared });
     return true;
   };
   if (!preparable(line) || !(await prepare(line))) return runAlone(line);
@@ -160,8 +165,8 @@ async function runRequests(
   let index = 0;
   try {
     for (; index < batch.length; index++) {
-      const { line: text, prepared, closeAfter } = batch[index]!;
-      const result = await runOne(ctx, session, log, () => parseRequest(text), async () => (await prepared).send(session), text);
+      const { line: text, parse, prepared, closeAfter } = batch[index]!;
+      const result = await runOne(ctx, session, log, parse, async () => (await prepared).send(session), text);
       if (result.close || session.outOfStep || closeAfter) return { stop: true, rest: null };
     }
   } finally {
