@@ -104,7 +104,10 @@ export class HashWorker {
   private readonly ring: Buffer;
   private writeAt = 0;
 
+  private closed = false;
+
   constructor(ringBytes = 4 * 1024 * 1024) {
+    workersAlive += 1;
     const shared = new SharedArrayBuffer(ringBytes);
     this.ring = Buffer.from(shared);
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
@@ -220,6 +223,10 @@ export class HashWorker {
   }
 
   async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      workersAlive -= 1;
+    }
     await this.worker.terminate();
   }
 }
@@ -237,19 +244,7 @@ let workersAlive = 0;
 
 /** A worker if one is free, else null (hash inline). Close it when done. */
 export function takeHashWorker(): HashWorker | null {
-  if (workersAlive >= MAX_WORKERS) return null;
-  workersAlive += 1;
-  const worker = new HashWorker();
-  const close = worker.close.bind(worker);
-  let closed = false;
-  worker.close = async () => {
-    if (!closed) {
-      closed = true;
-      workersAlive -= 1;
-    }
-    await close();
-  };
-  return worker;
+  return workersAlive >= MAX_WORKERS ? null : new HashWorker();
 }
 
 /** A Writable that hands every chunk to `worker`. */
