@@ -20,6 +20,7 @@ import {
   greetingCaps,
   parseGreeting,
   parseResponse,
+  readHelloReply,
   PROTOCOL_VERSION,
   type Greeting,
   type Request,
@@ -54,7 +55,7 @@ export class Connection {
       (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}` })),
       async () => {
         this.greeting = parseGreeting(await this.readLine());
-        await this.readOk();
+        readHelloReply(await this.readOk());
       },
     );
     return this.greeting!;

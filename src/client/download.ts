@@ -12,7 +12,7 @@ import {
   RemoteError,
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
-import { formatRequest, readGetHeader, readStat, type GetHeader } from '../protocol/index.js';
+import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
 import {
   finalizeLocalPart,
@@ -218,11 +218,7 @@ async function streamBody(
 
 /** Read the trailer and compare; the verified SHA-256. */
 async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
-  const trailer = await conn.readOk();
-  const expected = trailer.get('sha256') ?? header.sha256;
-  if (expected === undefined || expected === null) {
-    throw new ProtocolError(`the server sent no SHA-256 for '${remotePath}'`);
-  }
+  const expected = readGetTrailer(await conn.readOk()).sha256;
   if (header.sha256 !== null && header.sha256 !== expected) {
     throw new ChecksumMismatchError(`the server announced two different SHA-256 for '${remotePath}'`);
   }

@@ -12,7 +12,7 @@ import {
   ProtocolError,
   RemoteError,
 } from '../errors.js';
-import { formatRequest, readPutOffer } from '../protocol/index.js';
+import { formatRequest, readPutOffer, readPutResult } from '../protocol/index.js';
 import type { SocketFile } from '../io/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../transfer/hash-worker.js';
@@ -101,7 +101,7 @@ export async function uploadFile(
     };
 
     const storedAs = (final: Map<string, string>, digest: string) => {
-      if (final.get('sha256') !== digest) {
+      if (readPutResult(final).sha256 !== digest) {
         throw new ChecksumMismatchError(`the server stored '${remotePath}' with a different SHA-256`);
       }
     };
