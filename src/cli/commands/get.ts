@@ -5,7 +5,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { getTree } from '../../client/tree.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { clientFlags, finishTree, interruptibleClient, resumeHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
+import { clientFlags, finishTree, interruptibleClient, failTransfer, targetOf, treeHooks, type ClientFlags } from './shared.js';
 
 interface GetArgs extends ClientFlags {
   target: string;
@@ -65,10 +65,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         reporter.fileDone({ ...result, path: local });
         reporter.summary({ files: 1, sent: result.skipped ? 0 : 1, skipped: result.skipped ? 1 : 0, failed: 0, bytes: result.bytes, seconds: result.seconds });
       } catch (err) {
-        if (session.signal.aborted) {
-          ctx.fail(session.signal.reason, argv, reporter);
-          if (!argv.json) ctx.streams.stderr.write(`tcpsend: ${resumeHint(command)}\n`);
-        } else ctx.fail(err, argv, reporter, session.where);
+        failTransfer(ctx, session, err, argv, reporter, command);
       } finally {
         reporter.close();
         await session.dispose();

@@ -6,8 +6,7 @@ import { putTree, type TreeSummary } from '../../client/tree.js';
 import { UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { exitCodeFor } from '../exit-codes.js';
-import { clientFlags, finishTree, interruptibleClient, resumeHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
+import { clientFlags, finishTree, interruptibleClient, failTransfer, targetOf, treeHooks, type ClientFlags } from './shared.js';
 
 interface PutArgs extends ClientFlags {
   paths: string[];
@@ -88,13 +87,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         total.seconds = (performance.now() - started) / 1000;
         finishTree(ctx, reporter, total);
       } catch (err) {
-        if (session.signal.aborted) {
-          ctx.fail(session.signal.reason, argv, reporter);
-          if (!argv.json) ctx.streams.stderr.write(`tcpsend: ${resumeHint(`tcpsend put ${argv.paths.join(' ')}`)}\n`);
-        } else {
-          ctx.fail(err, argv, reporter, session.where);
-          ctx.exitCode = exitCodeFor(err);
-        }
+        failTransfer(ctx, session, err, argv, reporter, `tcpsend put ${argv.paths.join(' ')}`);
       } finally {
         reporter.close();
         await session.dispose();

@@ -101,6 +101,26 @@ export function finishTree(ctx: CliContext, reporter: Reporter, summary: TreeSum
   if (summary.failed > 0) ctx.exitCode = exitCodeFor(summary.firstError);
 }
 
-export function resumeHint(command: string): string {
-  return `interrupted: partial files are kept; run the same command again to resume (${command})`;
+/**
+ * A transfer command's failure: after Ctrl-C, "interrupted" and how to resume (`command`);
+ * otherwise the error, naming the server.
+ */
+export function failTransfer(
+  ctx: CliContext,
+  session: InterruptibleClient,
+  err: unknown,
+  flags: ClientFlags,
+  reporter: Reporter,
+  command: string,
+): void {
+  if (!session.signal.aborted) {
+    ctx.fail(err, flags, reporter, session.where);
+    return;
+  }
+  ctx.fail(session.signal.reason, flags, reporter);
+  if (!flags.json) {
+    ctx.streams.stderr.write(
+      `tcpsend: interrupted: partial files are kept; run the same command again to resume (${command})\n`,
+    );
+  }
 }
