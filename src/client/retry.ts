@@ -62,9 +62,10 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 export class ReconnectingClient {
   readonly target: Target;
   private client: TcpsendClient | null = null;
-  /** Until one connection has worked, "nothing listens there" is an answer, not a blip. */
-  private everConnected = false;
-  /** Connections that got through so far: a retry's backoff starts again after a new one. */
+  /**
+   * Connections that got through so far: a retry's backoff starts again after a new one, and
+   * until one has worked, "nothing listens there" is an answer, not a blip.
+   */
   private connections = 0;
 
   constructor(
@@ -83,9 +84,8 @@ export class ReconnectingClient {
     this.connecting ??= (async () => {
       this.client?.connection.close();
       this.client = null;
-      const client = await TcpsendClient.connect(this.target, { ...this.options, firstContact: !this.everConnected });
+      const client = await TcpsendClient.connect(this.target, { ...this.options, firstContact: this.connections === 0 });
       this.client = client;
-      this.everConnected = true;
       this.connections += 1;
       return client;
     })().finally(() => {
@@ -106,7 +106,7 @@ export class ReconnectingClient {
         return await operation(await this.current());
       } catch (err) {
         if (!isRetriable(err) || attempt >= retries || this.options.signal?.aborted) throw err;
-        if (!this.everConnected && FIRST_CONTACT_FINAL.has(err.code)) throw err;
+        if (this.connections === 0 && FIRST_CONTACT_FINAL.has(err.code)) throw err;
         // The backoff spares a server that is down or refusing. Once a new connection got
         // through, the next failure (a cut mid-transfer) is a new incident: without this, a
         // long transfer over a flaky link would wait the full 10 s after each of its later cuts.
