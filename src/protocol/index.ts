@@ -44,7 +44,9 @@ export {
   type HashRequest,
   type HelloRequest,
   type ListRequest,
+  type MgetRequest,
   type MkdirRequest,
+  type MputRequest,
   type PutRequest,
   type QuitRequest,
   type Request,
@@ -75,3 +77,13 @@ export {
   type PutOffer,
   type StatInfo,
 } from './replies.js';
+export {
+  MAX_BATCH_ITEMS,
+  MAX_MPUT_ITEM_BYTES,
+  formatMgetItem,
+  formatMputItem,
+  joinItemPath,
+  parseMgetItem,
+  parseMputItem,
+  type MputItem,
+} from './batch.js';

@@ -108,6 +108,24 @@ export interface QuitRequest {
   verb: 'QUIT';
 }
 
+/**
+ * Many whole files of one folder in one request: `count` item lines (see batch.ts) follow
+ * the request line, and each gets the answer `GET folder/item` would get, in order.
+ */
+export interface MgetRequest {
+  verb: 'MGET';
+  path: string;
+  count: number;
+}
+
+/** Many small uploads into one folder: `count` items follow, each an item line and its bytes. */
+export interface MputRequest {
+  verb: 'MPUT';
+  path: string;
+  count: number;
+  overwrite: boolean;
+}
+
 export type Request =
   | HelloRequest
   | StatRequest
@@ -119,7 +137,9 @@ export type Request =
   | EndRequest
   | AbortRequest
   | MkdirRequest
-  | QuitRequest;
+  | QuitRequest
+  | MgetRequest
+  | MputRequest;
 
 export type Verb = Request['verb'];
 
@@ -136,6 +156,8 @@ const TAKES_PATH: Readonly<Record<Verb, boolean>> = {
   ABORT: false,
   MKDIR: true,
   QUIT: false,
+  MGET: true,
+  MPUT: true,
 };
 
 export const VERBS: readonly Verb[] = Object.keys(TAKES_PATH) as Verb[];
@@ -238,6 +260,15 @@ export function parseRequest(line: string): Request {
       };
     case 'QUIT':
       return { verb };
+    case 'MGET':
+      return { verb, path: needPath(), count: requireUint(fields, 'count', 'MGET') };
+    case 'MPUT':
+      return {
+        verb,
+        path: needPath(),
+        count: requireUint(fields, 'count', 'MPUT'),
+        overwrite: optionalFlag(fields, 'overwrite'),
+      };
   }
 }
 
@@ -293,6 +324,10 @@ export function formatRequest(req: Request): string {
       return withPath(req.path, { mtime: req.mtime, mode: req.mode });
     case 'QUIT':
       return 'QUIT';
+    case 'MGET':
+      return withPath(req.path, { count: req.count });
+    case 'MPUT':
+      return withPath(req.path, { count: req.count, overwrite: req.overwrite || null });
   }
 }
 

@@ -27,13 +27,15 @@ import type { HandlerResult, ServerContext, Session } from './context.js';
 import { handleGet, prepareGet, type PreparedReply } from './handlers/get.js';
 import { handleHash } from './handlers/hash.js';
 import { handleList } from './handlers/list.js';
+import { handleMget } from './handlers/mget.js';
 import { handleMkdir } from './handlers/mkdir.js';
+import { handleMput } from './handlers/mput.js';
 import { handlePut, isSmallEagerPut, prepareSmallPut } from './handlers/put.js';
 import { handleSelector } from './handlers/selector.js';
 import { handleHello, handleQuit } from './handlers/session-verbs.js';
 import { handleStat } from './handlers/stat.js';
 
-export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector'];
+export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector', 'mget', 'mput'];
 
 /** One line of the request log. */
 export interface RequestLogEntry {
@@ -68,6 +70,10 @@ async function dispatch(ctx: ServerContext, session: Session, req: Request): Pro
       return handleMkdir(ctx, session, req);
     case 'QUIT':
       return handleQuit(ctx, session);
+    case 'MGET':
+      return handleMget(ctx, session, req);
+    case 'MPUT':
+      return handleMput(ctx, session, req);
     default:
       // DATA, END and ABORT only make sense inside a PUT.
       throw new BadRequestError(`${req.verb} is only valid inside an upload, right after PUT`);
@@ -109,6 +115,9 @@ async function runRequests(
     if (ctx.shuttingDown) throw new ShuttingDownError('the server is shutting down: try again shortly');
   };
   const runAlone = async (text: string) => {
+    // A batch request's items follow its line: until its handler has read them all, an
+    // error (a malformed line, a server shutting down) leaves the stream out of step.
+    if (text.startsWith('MGET ') || text.startsWith('MPUT ')) session.outOfStep = true;
     let req: Request | null = null;
     const result = await runOne(ctx, session, log, () => (req = parseRequest(text)), async () => {
       shuttingDown();

@@ -65,3 +65,26 @@ export interface FsPromises {
   chmod(path: string, mode: number): Promise<void>;
   readlink(path: string): Promise<string | Buffer>;
 }
+
+/**
+ * The synchronous calls the batch verbs use (MGET, MPUT, and a listing's walk): for many small
+ * files, a thread-pool round trip per call costs several times the call itself. Node's
+ * `node:fs` fits, and so does a memfs volume.
+ */
+export interface FsSync {
+  openSync(path: string, flags: number | string, mode?: number): number;
+  closeSync(fd: number): void;
+  fstatSync(fd: number): StatsLike;
+  lstatSync(path: string): StatsLike;
+  statSync(path: string): StatsLike;
+  realpathSync(path: string): string | Buffer;
+  readlinkSync(path: string): string | Buffer;
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
+  fsyncSync(fd: number): void;
+  fchmodSync(fd: number, mode: number): void;
+  futimesSync(fd: number, atime: number | Date, mtime: number | Date): void;
+  renameSync(oldPath: string, newPath: string): void;
+  unlinkSync(path: string): void;
+  mkdirSync(path: string): unknown;
+}

@@ -13,17 +13,19 @@
  * and on Linux the kernel's own name for the descriptor (/proc/self/fd/N) must be inside.
  */
 import { constants as fsConstants } from 'node:fs';
+import * as nodeFs from 'node:fs';
 import * as nodeFsPromises from 'node:fs/promises';
 import path from 'node:path';
 import {
   BadRequestError,
+  FileChangedError,
   ForbiddenError,
   InternalError,
   IsDirectoryError,
   NotDirectoryError,
 } from '../errors.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
-import type { DirentLike, FileHandleLike, FsPromises, StatsLike } from './fs-promises.js';
+import type { DirentLike, FileHandleLike, FsPromises, FsSync, StatsLike } from './fs-promises.js';
 import { PathLocks } from './path-locks.js';
 import { quotePath } from './quote-path.js';
 import { utimesSeconds, wholeMilliseconds } from './mtime.js';
@@ -71,9 +73,33 @@ export interface OpenedFile {
   info: FileInfo;
 }
 
+/** An open file, read with synchronous calls (the batch verbs). */
+export interface OpenedFileSync {
+  readonly info: FileInfo;
+  /** Read up to `length` bytes at `position`; the count read (0 at the end). */
+  read(buffer: Uint8Array, offset: number, length: number, position: number): number;
+  /** The whole file, `info.size` bytes; FileChangedError if it was not that size when read. */
+  readAll(): Buffer;
+  /** Whether the file's size or mtime differ from `info`'s now. */
+  changed(): boolean;
+  close(): void;
+}
+
+/**
+ * What one batch request learned about folders: the real path of each folder it resolved and
+ * checked, so many files in one folder cost one resolution, not one each. Valid for one
+ * request only; each open is still checked where the kernel says it landed.
+ */
+export type FolderCache = Map<string, string>;
+
 export interface ServedRootOptions {
   /** The file system to serve from; node:fs/promises by default (memfs in unit tests). */
   fs?: FsPromises;
+  /**
+   * Its synchronous side, for the batch verbs: node:fs by default, none when `fs` is injected
+   * (the batch verbs then take the asynchronous path, file by file).
+   */
+  fsSync?: FsSync;
   /**
    * After opening a file, read /proc/self/fd/N to check that the kernel opened a file inside
    * the root. Default: on when `fs` is the real one; skipped where /proc/self/fd is missing.
@@ -94,6 +120,8 @@ const O_NOFOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 const O_NONBLOCK = (fsConstants.O_NONBLOCK as number | undefined) ?? 0;
 const READ_FLAGS = fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW;
+/** A batch upload writes its part whole: anything an earlier attempt left there goes. */
+const WHOLE_PART_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | O_NOFOLLOW;
 const PART_CREATE_MODE = 0o666;
 const PERMISSION_BITS = 0o777;
 /** Latest time a JavaScript Date can hold. */
@@ -158,8 +186,17 @@ export class ServedRoot {
   readonly usesNodeFs: boolean;
   readonly #locks = new PathLocks();
   readonly #dotfiles: boolean;
+  readonly #sync: FsSync | null;
 
-  private constructor(rootPath: string, fs: FsPromises, verifyOpenedPath: boolean, usesNodeFs = false, dotfiles = false) {
+  private constructor(
+    rootPath: string,
+    fs: FsPromises,
+    verifyOpenedPath: boolean,
+    usesNodeFs = false,
+    dotfiles = false,
+    sync: FsSync | null = null,
+  ) {
+    this.#sync = sync;
     this.usesNodeFs = usesNodeFs;
     this.#dotfiles = dotfiles;
     this.rootPath = rootPath;
@@ -187,7 +224,13 @@ export class ServedRoot {
       );
       verify = process.platform === 'linux' && hasProcFd;
     }
-    return new ServedRoot(rootPath, fs, verify, options.fs === undefined, options.dotfiles ?? false);
+    const sync = options.fsSync ?? (options.fs === undefined ? (nodeFs as unknown as FsSync) : null);
+    return new ServedRoot(rootPath, fs, verify, options.fs === undefined, options.dotfiles ?? false, sync);
+  }
+
+  /** Whether the synchronous calls the batch verbs use are available (see ServedRootOptions). */
+  get hasSyncFs(): boolean {
+    return this.#sync !== null;
   }
 
   /** Whether opened files are checked through /proc/self/fd (see ServedRootOptions). */
@@ -370,6 +413,272 @@ export class ServedRoot {
       await this.#fs.unlink(part.partPath);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, part.requestPath);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Synchronous access, for the batch verbs: the same checks as above, with one folder
+  // resolution per folder and request (FolderCache) instead of one per file.
+
+  /**
+   * Open a file to read, synchronously. As openRead: the last name is opened without
+   * following a symlink (a symlink there is resolved and followed only if it leads inside),
+   * and where the kernel says the descriptor landed must be inside the root.
+   */
+  openReadSync(requestPath: string, folders: FolderCache): OpenedFileSync {
+    const sync = this.#requireSync();
+    const segments = this.#segments(requestPath);
+    const name = segments.at(-1);
+    if (name === undefined) throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
+    const folder = this.#knownFolderSync(segments.slice(0, -1), requestPath, folders);
+    const target = path.join(folder, name);
+    let fd: number;
+    try {
+      fd = sync.openSync(target, READ_FLAGS);
+    } catch (err) {
+      if (errnoCode(err) !== 'ELOOP') throw toStorageError(err, requestPath);
+      fd = this.#openThroughSymlinkSync(target, requestPath);
+    }
+    try {
+      const info = this.#infoOf(sync.fstatSync(fd), requestPath);
+      if (info.type === 'dir') throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
+      this.#checkOpenedInsideSync(fd, requestPath);
+      return this.#syncReader(fd, info, requestPath);
+    } catch (err) {
+      sync.closeSync(fd);
+      throw toStorageError(err, requestPath);
+    }
+  }
+
+  /**
+   * Store a small upload whose content the caller has verified, synchronously: a part file
+   * written whole, its mode and mtime, fsync, and a rename over the name (never over a
+   * folder). The folder's fsync, which makes the rename durable, is left to the caller, once
+   * per folder (syncFoldersSync): `touched` collects the folders. The stored file's info, for
+   * the hash cache.
+   */
+  storeSync(
+    requestPath: string,
+    body: Uint8Array,
+    options: AttributeOptions,
+    folders: FolderCache,
+    touched: Set<string>,
+  ): FileInfo {
+    checkAttributes(options);
+    const sync = this.#requireSync();
+    const segments = this.#segments(requestPath);
+    const name = segments.at(-1);
+    if (name === undefined) throw new IsDirectoryError(`'/' is the served folder itself`);
+    const shown = segments.join('/');
+    const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders);
+    const destination = path.join(folder, name);
+    const partPath = path.join(folder, partNameFor(name));
+    let fd: number;
+    try {
+      fd = sync.openSync(partPath, WHOLE_PART_FLAGS, PART_CREATE_MODE);
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+    let info: FileInfo;
+    try {
+      if (!sync.fstatSync(fd).isFile()) {
+        throw new ForbiddenError(`the partial upload of ${quotePath(shown)} is not a regular file`);
+      }
+      this.#checkOpenedInsideSync(fd, shown);
+      let done = 0;
+      while (done < body.length) done += sync.writeSync(fd, body, done, body.length - done, done);
+      if (options.mode !== undefined) sync.fchmodSync(fd, options.mode & PERMISSION_BITS);
+      if (options.mtimeMs !== undefined) sync.futimesSync(fd, new Date(), utimesSeconds(options.mtimeMs));
+      sync.fsyncSync(fd);
+      info = this.#infoOf(sync.fstatSync(fd), shown);
+      sync.closeSync(fd);
+    } catch (err) {
+      sync.closeSync(fd);
+      this.#unlinkQuietlySync(partPath);
+      throw toStorageError(err, shown);
+    }
+    try {
+      // An upload may replace a file or a symlink, never a folder.
+      if (this.#isFolderSync(destination)) throw new IsDirectoryError(`${quotePath(shown)} is a folder`);
+      sync.renameSync(partPath, destination);
+    } catch (err) {
+      this.#unlinkQuietlySync(partPath);
+      throw toStorageError(err, shown);
+    }
+    touched.add(folder);
+    return info;
+  }
+
+  /** fsync each folder, so the renames in it survive a crash (where the platform allows). */
+  syncFoldersSync(folders: Iterable<string>): void {
+    const sync = this.#requireSync();
+    for (const folder of folders) {
+      let fd: number;
+      try {
+        fd = sync.openSync(folder, 'r');
+      } catch (err) {
+        if (UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) continue;
+        throw toStorageError(err, '');
+      }
+      try {
+        sync.fsyncSync(fd);
+      } catch (err) {
+        if (!UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) throw toStorageError(err, '');
+      } finally {
+        sync.closeSync(fd);
+      }
+    }
+  }
+
+  #requireSync(): FsSync {
+    if (this.#sync === null) throw new InternalError('no synchronous file system to serve batches from');
+    return this.#sync;
+  }
+
+  #syncReader(fd: number, info: FileInfo, requestPath: string): OpenedFileSync {
+    const sync = this.#sync!;
+    const read = (buffer: Uint8Array, offset: number, length: number, position: number) =>
+      sync.readSync(fd, buffer, offset, length, position);
+    const changed = () => {
+      const now = sync.fstatSync(fd);
+      return Number(now.size) !== info.size || wholeMilliseconds(Number(now.mtimeMs)) !== info.mtimeMs;
+    };
+    return {
+      info,
+      read,
+      changed,
+      readAll: () => {
+        const body = Buffer.allocUnsafe(info.size);
+        let got = 0;
+        for (let n = 1; got < info.size && n > 0; got += n) n = read(body, got, info.size - got, got);
+        if (got < info.size || changed()) {
+          throw new FileChangedError(`${shownPath(requestPath)} changed while it was being read: try again`);
+        }
+        return body;
+      },
+      close: () => sync.closeSync(fd),
+    };
+  }
+
+  /** The real path of the folder `segments` names, checked to be inside; from `folders` if known. */
+  #knownFolderSync(segments: string[], requestPath: string, folders: FolderCache): string {
+    const key = segments.join('/');
+    const known = folders.get(key);
+    if (known !== undefined) return known;
+    let real: string;
+    try {
+      real = String(this.#sync!.realpathSync(path.join(this.rootPath, ...segments)));
+    } catch (err) {
+      throw toStorageError(err, requestPath);
+    }
+    this.#checkInside(real, requestPath);
+    folders.set(key, real);
+    return real;
+  }
+
+  /** The last name of `target` is a symlink: open what it leads to, if that is inside. */
+  #openThroughSymlinkSync(target: string, requestPath: string): number {
+    const sync = this.#sync!;
+    let real: string;
+    try {
+      real = String(sync.realpathSync(target));
+    } catch (err) {
+      throw toStorageError(err, requestPath);
+    }
+    this.#checkInside(real, requestPath);
+    try {
+      return sync.openSync(real, READ_FLAGS);
+    } catch (err) {
+      throw toStorageError(err, requestPath);
+    }
+  }
+
+  /** As #ensureDirectory, synchronously, remembering each folder in `folders`. */
+  #ensureDirectorySync(segments: string[], folders: FolderCache): string {
+    const sync = this.#sync!;
+    let current = this.rootPath;
+    for (let index = 0; index < segments.length; index++) {
+      const shown = segments.slice(0, index + 1).join('/');
+      const known = folders.get(shown);
+      if (known !== undefined) {
+        current = known;
+        continue;
+      }
+      const next = path.join(current, segments[index]!);
+      let seen: StatsLike | null = null;
+      try {
+        seen = sync.lstatSync(next);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, shown);
+      }
+      if (seen?.isDirectory()) {
+        current = next;
+      } else if (seen === null && this.#mkdirSync(next, shown)) {
+        current = next;
+      } else {
+        current = this.#existingFolderSync(next, shown);
+      }
+      folders.set(shown, current);
+    }
+    return current;
+  }
+
+  /** mkdir; false if something is there already. */
+  #mkdirSync(absolute: string, shown: string): boolean {
+    try {
+      this.#sync!.mkdirSync(absolute);
+      return true;
+    } catch (err) {
+      if (errnoCode(err) === 'EEXIST') return false;
+      throw toStorageError(err, shown);
+    }
+  }
+
+  /** As #existingFolder, synchronously. */
+  #existingFolderSync(absolute: string, shown: string): string {
+    const sync = this.#sync!;
+    try {
+      const stats = sync.lstatSync(absolute);
+      if (stats.isDirectory()) return absolute;
+      if (!stats.isSymbolicLink()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
+      const real = String(sync.realpathSync(absolute));
+      this.#checkInside(real, shown);
+      if (!sync.lstatSync(real).isDirectory()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
+      return real;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') {
+        throw new NotDirectoryError(`${quotePath(shown)} is a symlink that leads nowhere`, { cause: err });
+      }
+      throw toStorageError(err, shown);
+    }
+  }
+
+  #isFolderSync(absolute: string): boolean {
+    try {
+      return this.#sync!.statSync(absolute).isDirectory();
+    } catch {
+      return false; // nothing there, or a symlink to nowhere: the rename takes the name
+    }
+  }
+
+  #unlinkQuietlySync(absolute: string): void {
+    try {
+      this.#sync!.unlinkSync(absolute);
+    } catch {
+      // Already gone, or the folder went: nothing to clean.
+    }
+  }
+
+  #checkOpenedInsideSync(fd: number, requestPath: string): void {
+    if (!this.#verifyOpenedPath) return;
+    let opened: string;
+    try {
+      opened = String(this.#sync!.readlinkSync(`/proc/self/fd/${fd}`));
+    } catch (err) {
+      throw new InternalError(`cannot check where ${shownPath(requestPath)} was opened`, { cause: err });
+    }
+    if (!this.#contains(opened)) {
+      throw new ForbiddenError(`${shownPath(requestPath)} leads outside the served folder`);
     }
   }
 

@@ -9,7 +9,7 @@ import type { FileInfo } from '../../storage/served-root.js';
 import { fileChanged, quoteRequestPath } from './common.js';
 
 /** Up to this size a body is read whole and goes out with its header and trailer in one write. */
-const SMALL_BODY = 256 * 1024;
+export const SMALL_BODY = 256 * 1024;
 
 /**
  * A GET in two phases. `prepareGet` does the file-system work (open, checks, and for a small

@@ -33,7 +33,7 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
   const where = quoteRequestPath(req.path);
   let unlock: (() => void) | null;
   try {
-    await checkUpload(ctx, req, where);
+    checkUpload(ctx, req, where);
     // tryLock checks the path (BAD_PATH, FORBIDDEN for a partial file): a refusal, so it too
     // must read past a one-step body.
     unlock = await lockPath(ctx, req.path);
@@ -85,7 +85,8 @@ async function lockPath(ctx: ServerContext, path: string): Promise<(() => void) 
   }
 }
 
-async function checkUpload(ctx: ServerContext, req: PutRequest, where: string): Promise<void> {
+/** The checks an upload passes before its body: attributes, uploads on, size limit. */
+export function checkUpload(ctx: ServerContext, req: PutRequest, where: string): void {
   // Before the body, not after it: an mtime no file can have is refused at once.
   checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
   if (!ctx.options.allowUpload) {
@@ -117,7 +118,13 @@ async function checkDestination(
   if (sha256 !== null && existing.size === req.size && (await fileSha256(ctx, req.path)) === sha256) {
     return 'identical';
   }
-  if (req.overwrite && ctx.options.allowOverwrite) return 'write';
+  refuseUnlessOverwrite(ctx, req, where);
+  return 'write';
+}
+
+/** A different file is at the destination: ExistsError unless asked to overwrite and allowed to. */
+export function refuseUnlessOverwrite(ctx: ServerContext, req: { overwrite: boolean }, where: string): void {
+  if (req.overwrite && ctx.options.allowOverwrite) return;
   throw new ExistsError(
     !req.overwrite
       ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
@@ -325,9 +332,9 @@ export async function prepareSmallPut(
   return { stored };
 }
 
-async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buffer, trailer: Request): Promise<PreparedReply> {
+export async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buffer, trailer: Request): Promise<PreparedReply> {
   const where = quoteRequestPath(req.path);
-  await checkUpload(ctx, req, where);
+  checkUpload(ctx, req, where);
   if (trailer.verb === 'ABORT') {
     throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
   }

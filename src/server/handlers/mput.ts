@@ -1,0 +1,150 @@
+/**
+ * MPUT: many small uploads into one folder in one request (docs/protocol.md, "MPUT").
+ *
+ * "`MPUT folder count=N` is followed by N items, each an item line (`path size=S sha256=H`,
+ * and optionally `mtime` and `mode`) and then exactly S bytes. Each item gets one answer line,
+ * in order: what a one-step PUT of it would get." Every item is verified against its SHA-256
+ * and stored like any upload (a part file, fsync, rename); the folders' fsyncs are made once
+ * per burst of items, before their answers go out, so an OK always means durable.
+ */
+import {
+  BadRequestError,
+  BusyError,
+  ChecksumMismatchError,
+  InternalError,
+  NotFoundError,
+  ReadOnlyError,
+  TcpsendError,
+  TooLargeError,
+} from '../../errors.js';
+import {
+  formatErr,
+  formatOk,
+  joinItemPath,
+  MAX_BATCH_ITEMS,
+  MAX_MPUT_ITEM_BYTES,
+  parseMputItem,
+  type MputRequest,
+  type PutRequest,
+} from '../../protocol/index.js';
+import type { FolderCache } from '../../storage/served-root.js';
+import { createSha256 } from '../../transfer/sha256.js';
+import type { HandlerResult, ServerContext, Session } from '../context.js';
+import { quoteRequestPath } from './common.js';
+import { checkUpload, refuseUnlessOverwrite, storeSmall } from './put.js';
+
+/** Answers wait at most for this many items before they go out. */
+const FLUSH_ITEMS = 512;
+
+type Reply = Record<string, string | number | boolean>;
+
+export async function handleMput(ctx: ServerContext, session: Session, req: MputRequest): Promise<HandlerResult> {
+  // Until every item is read, an error cannot be answered in step: the items that follow
+  // would be read as requests. So a refusal of the whole request closes the connection.
+  session.outOfStep = true;
+  if (req.count > MAX_BATCH_ITEMS) throw new BadRequestError(`MPUT takes at most ${MAX_BATCH_ITEMS} items, got ${req.count}`);
+  if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
+
+  const folders: FolderCache = new Map();
+  const touched = new Set<string>();
+  const answers: string[] = [];
+  const flush = async () => {
+    // The renames are made durable before they are reported.
+    if (touched.size > 0) ctx.root.syncFoldersSync(touched);
+    touched.clear();
+    if (answers.length > 0) await session.file.write(answers.join(''));
+    answers.length = 0;
+  };
+  let bytes = 0;
+  let refused = 0;
+  for (let index = 0; index < req.count; index++) {
+    if (answers.length >= FLUSH_ITEMS || !session.file.hasBufferedLine()) await flush();
+    session.outOfStep = true;
+    const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
+    if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MPUT items`);
+    const item = parseMputItem(line);
+    if (item.size > MAX_MPUT_ITEM_BYTES) {
+      throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
+    }
+    const body = await session.file.readExactly(item.size);
+    session.outOfStep = false;
+    const put: PutRequest = {
+      verb: 'PUT',
+      path: joinItemPath(req.path, item.path),
+      size: item.size,
+      sha256: item.sha256,
+      mtime: item.mtime,
+      mode: item.mode,
+      overwrite: req.overwrite,
+      eager: true,
+    };
+    try {
+      if (ctx.root.hasSyncFs) {
+        const reply = storeItemSync(ctx, put, body, folders, touched);
+        answers.push(`${formatOk(reply)}\r\n`);
+        if (!reply.identical) bytes += item.size;
+      } else {
+        await flush();
+        const prepared = await storeSmall(ctx, put, body, { verb: 'END', sha256: item.sha256 });
+        bytes += (await prepared.send(session)).bytes ?? 0;
+      }
+    } catch (err) {
+      if (session.file.closed) throw err;
+      const e = err instanceof TcpsendError ? err : new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      refused += 1;
+      answers.push(`${formatErr(e.wireCode, e.message)}\r\n`);
+    }
+  }
+  await flush();
+  session.outOfStep = false;
+  return { bytes, note: `${req.count} files${refused > 0 ? `, ${refused} refused` : ''}` };
+}
+
+/** One item, with synchronous calls: the checks of a one-step PUT, then storeSync. */
+function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folders: FolderCache, touched: Set<string>): Reply {
+  const where = quoteRequestPath(req.path);
+  checkUpload(ctx, req, where);
+  const digest = createSha256().update(body).digest('hex');
+  if (digest !== req.sha256) {
+    throw new ChecksumMismatchError(`${where} arrived with SHA-256 ${digest}, the client's is ${req.sha256}: not stored`);
+  }
+  const unlock = ctx.root.tryLock(req.path);
+  if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
+  try {
+    if (holdsSync(ctx, req, digest, folders, where)) return { size: req.size, sha256: digest, identical: true };
+    const info = ctx.root.storeSync(req.path, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
+    ctx.hashCache.set(info, digest);
+    return { size: req.size, sha256: digest };
+  } finally {
+    unlock();
+  }
+}
+
+/**
+ * Whether the destination already holds exactly this content (true: nothing to do); false
+ * when the upload may go ahead. A different file there is refused unless overwriting.
+ */
+function holdsSync(ctx: ServerContext, req: PutRequest, digest: string, folders: FolderCache, where: string): boolean {
+  let existing;
+  try {
+    existing = ctx.root.openReadSync(req.path, folders);
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+  try {
+    const { info } = existing;
+    if (info.size === req.size) {
+      let sha256 = ctx.hashCache.get(info);
+      if (sha256 === undefined) {
+        sha256 = createSha256().update(existing.readAll()).digest('hex');
+        ctx.hashCache.set(info, sha256);
+      }
+      if (sha256 === digest) return true;
+    }
+  } finally {
+    existing.close();
+  }
+  refuseUnlessOverwrite(ctx, req, where);
+  return false;
+}
