@@ -16,6 +16,7 @@ import {
 import { connectTcp, type ConnectOptions } from './connect.js';
 import { Connection, DEFAULT_CLIENT_TIMEOUT_MS } from './connection.js';
 import { downloadFile, type DownloadOptions } from './download.js';
+import { fetchMany, storeMany, type BatchHooks, type FetchItem, type StoreItem } from './batch.js';
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
 import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
@@ -69,6 +70,11 @@ export class TcpsendClient {
 
   get uploadsAllowed(): boolean {
     return this.connection.uploadsAllowed;
+  }
+
+  /** Whether the server's greeting lists `cap` ('mget', 'mput', ...). */
+  supports(cap: string): boolean {
+    return this.connection.caps.has(cap);
   }
 
   async stat(path: string, options: { hash?: boolean } = {}): Promise<StatInfo> {
@@ -138,6 +144,16 @@ export class TcpsendClient {
   /** Send one local file to `remotePath` (resuming a partial upload the server holds). */
   upload(localPath: string, remotePath: string, options?: UploadOptions): Promise<TransferResult> {
     return uploadFile(this.connection, localPath, remotePath, options);
+  }
+
+  /** MGET: many small files of the remote `folder` in one request (see batch.ts). */
+  fetchMany(folder: string, items: readonly FetchItem[], hooks: BatchHooks<FetchItem>): Promise<void> {
+    return fetchMany(this.connection, folder, items, hooks);
+  }
+
+  /** MPUT: many small local files into the remote `folder` in one request (see batch.ts). */
+  storeMany(folder: string, items: readonly StoreItem[], options: { overwrite?: boolean }, hooks: BatchHooks<StoreItem>): Promise<void> {
+    return storeMany(this.connection, folder, items, options, hooks);
   }
 
   get isBroken(): boolean {

@@ -96,12 +96,12 @@ export async function downloadFile(
   }
 }
 
-interface Received {
+export interface Received {
   size: number;
   sha256: string;
 }
 
-interface Destination {
+export interface Destination {
   dest: string;
   partPath: string;
   /** SHA-256 state of the part's first `offset` bytes. */
@@ -125,38 +125,51 @@ async function receive(
   });
   return conn.exchange(
     (file) => file.writeLine(request),
-    async (file) => {
-      const header = readGetHeader(await conn.readOk());
-      if (header.offset !== offset || header.offset + header.length !== header.size) {
-        throw new ProtocolError(
-          `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
-        );
-      }
-      options.onStart?.({ size: header.size, resumedFrom: offset });
-      if (offset === 0 && header.length <= SMALL_BODY) {
-        const body = await file.readExactly(header.length);
-        options.onProgress?.(header.length, header.size);
-        const sha256 = await verify(conn, remotePath, header, to.prefix.update(body).digest('hex'));
-        writeVerifiedFileSync(to.partPath, to.dest, body, {
-          mtimeMs: header.mtimeMs,
-          mode: header.mode,
-          syncDirectory: options.syncDirectory,
-        });
-        return { size: header.size, sha256 };
-      }
-      const handle = await openPartForWrite(to.partPath, offset);
-      let finalized = false;
-      try {
-        const actual = await streamBody(file, handle, header, to, options);
-        const sha256 = await verify(conn, remotePath, header, actual);
-        await finalizeLocalPart(handle, to.partPath, to.dest, { mtimeMs: header.mtimeMs, mode: header.mode });
-        finalized = true;
-        return { size: header.size, sha256 };
-      } finally {
-        if (!finalized) await handle.close().catch(() => {});
-      }
-    },
+    (file) => readGetReply(conn, file, remotePath, to, options),
   );
+}
+
+/**
+ * Read one GET answer (header, body, trailer: also each item of an MGET) into `to`'s part
+ * file, verify it, and rename it over `to.dest`.
+ */
+export async function readGetReply(
+  conn: Connection,
+  file: SocketFile,
+  remotePath: string,
+  to: Destination,
+  options: DownloadOptions,
+): Promise<Received> {
+  const { offset } = to;
+  const header = readGetHeader(await conn.readOk());
+  if (header.offset !== offset || header.offset + header.length !== header.size) {
+    throw new ProtocolError(
+      `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
+    );
+  }
+  options.onStart?.({ size: header.size, resumedFrom: offset });
+  if (offset === 0 && header.length <= SMALL_BODY) {
+    const body = await file.readExactly(header.length);
+    options.onProgress?.(header.length, header.size);
+    const sha256 = await verify(conn, remotePath, header, to.prefix.update(body).digest('hex'));
+    writeVerifiedFileSync(to.partPath, to.dest, body, {
+      mtimeMs: header.mtimeMs,
+      mode: header.mode,
+      syncDirectory: options.syncDirectory,
+    });
+    return { size: header.size, sha256 };
+  }
+  const handle = await openPartForWrite(to.partPath, offset);
+  let finalized = false;
+  try {
+    const actual = await streamBody(file, handle, header, to, options);
+    const sha256 = await verify(conn, remotePath, header, actual);
+    await finalizeLocalPart(handle, to.partPath, to.dest, { mtimeMs: header.mtimeMs, mode: header.mode });
+    finalized = true;
+    return { size: header.size, sha256 };
+  } finally {
+    if (!finalized) await handle.close().catch(() => {});
+  }
 }
 
 /** Move the body into the part file while hashing it; the digest of the whole file. */

@@ -10,15 +10,25 @@ import type { ListEntry } from '../protocol/index.js';
 import { toSegments } from '../storage/relative-path.js';
 import { hashFileRange } from '../transfer/sha256.js';
 import { walkLocal } from '../transfer/walk.js';
-import { syncDirectorySync } from '../transfer/local-file.js';
+import { localPartPath, statSyncOrNull, syncDirectorySync } from '../transfer/local-file.js';
+import type { FetchItem, StoreItem } from './batch.js';
 import { utimesSeconds } from '../storage/mtime.js';
 import type { ReconnectingClient } from './retry.js';
+import type { TcpsendClient } from './client.js';
 import type { TransferResult } from './types.js';
 
 /** Files smaller than this go in the one-step, pipelined PUT form. */
 const EAGER_PUT_MAX = 1024 * 1024;
 /** Operations in flight on the connection at once. */
 const WINDOW = 32;
+/**
+ * New files up to this size go in batches (MGET, MPUT) where the server offers them: a folder
+ * of many small files then costs a few requests, not one or two per file.
+ */
+const BATCH_FILE_MAX = 256 * 1024;
+/** At most this many files, and this many bytes of them, per batch. */
+const BATCH_ITEMS = 500;
+const BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface TreeHooks {
   onFileStart?: (path: string, size: number, resumedFrom: number) => void;
@@ -54,6 +64,48 @@ class Window {
   }
   async drain(): Promise<void> {
     await Promise.all(this.running);
+  }
+}
+
+/** Gathers small files into batches, and hands each full batch to `send`. */
+class BatchCollector<T> {
+  private items: T[] = [];
+  private bytes = 0;
+  constructor(private readonly send: (items: T[]) => Promise<void>) {}
+  async add(item: T, size: number): Promise<void> {
+    this.items.push(item);
+    this.bytes += size;
+    if (this.items.length >= BATCH_ITEMS || this.bytes >= BATCH_BYTES) await this.flush();
+  }
+  async flush(): Promise<void> {
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    this.bytes = 0;
+    await this.send(items);
+  }
+}
+
+/**
+ * Run one batch with retries: a new attempt carries only the items that have no outcome yet.
+ * If the connection cannot be had back, those items fail with its error.
+ */
+async function runBatch<T extends { rel: string }>(
+  client: ReconnectingClient,
+  summary: TreeSummary,
+  hooks: TreeHooks,
+  items: readonly T[],
+  send: (c: TcpsendClient, todo: readonly T[], done: (item: T, outcome: TransferResult | Error) => void) => Promise<void>,
+): Promise<void> {
+  const finished = new Set<T>();
+  const done = (item: T, outcome: TransferResult | Error) => {
+    finished.add(item);
+    record(summary, hooks, item.rel, outcome, !(outcome instanceof Error));
+  };
+  try {
+    await client.run((c) => send(c, items.filter((item) => !finished.has(item)), done));
+  } catch (err) {
+    for (const item of items) if (!finished.has(item)) done(item, err as Error);
   }
 }
 
@@ -103,6 +155,18 @@ export async function putTree(
   const dirs: { remote: string; mtimeMs: number; mode: number }[] = [];
   const window = new Window(WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
+  const batches = (await client.current()).supports('mput')
+    ? new BatchCollector<StoreItem>((items) =>
+        window.add(() =>
+          runBatch(client, summary, options, items, (c, todo, done) =>
+            c.storeMany(remoteDir, todo, { overwrite: options.overwrite }, {
+              onStart: (item, size) => options.onFileStart?.(item.rel, size, 0),
+              onDone: done,
+            }),
+          ),
+        ),
+      )
+    : null;
   for await (const entry of walkLocal(localDir, { onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
     const target = join(entry.rel);
     if (entry.type === 'dir') {
@@ -113,6 +177,10 @@ export async function putTree(
       continue;
     }
     const there = remote.get(entry.rel);
+    if (batches && there === undefined && entry.size <= BATCH_FILE_MAX) {
+      await batches.add({ rel: entry.rel, abs: entry.abs }, entry.size);
+      continue;
+    }
     await window.add(async () => {
       try {
         // Same size there: compare hashes first, with a STAT that pipelines like any other
@@ -143,6 +211,7 @@ export async function putTree(
       }
     });
   }
+  await batches?.flush();
   await window.drain();
   // Folder mtimes last, deepest first (adding files to a folder moves its mtime), the folder
   // itself at the very end.
@@ -182,13 +251,29 @@ export async function getTree(
 ): Promise<TreeSummary> {
   const started = performance.now();
   const summary = newSummary();
-  await fsp.mkdir(localDir, { recursive: true });
+  // Folders this run created hold nothing yet: their files need no look before they are fetched.
+  const fresh = new Set<string>();
+  if ((await fsp.mkdir(localDir, { recursive: true })) !== undefined) fresh.add(localDir);
   const dirs: { local: string; entry: ListEntry }[] = [];
   const window = new Window(WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
+  const first = await client.current();
+  // New small files (nothing there yet, not even a partial file) go in MGET batches.
+  const batches = first.supports('mget')
+    ? new BatchCollector<FetchItem>((items) =>
+        window.add(() =>
+          runBatch(client, summary, options, items, (c, todo, done) =>
+            c.fetchMany(remoteDir, todo, {
+              onStart: (item, size) => options.onFileStart?.(item.rel, size, 0),
+              onDone: done,
+            }),
+          ),
+        ),
+      )
+    : null;
   // The listing streams in while the downloads run; on a retry it is read again from the
   // start, and files already complete are skipped as identical.
-  const entries = (await client.current()).listStream(remoteDir, { recursive: true });
+  const entries = first.listStream(remoteDir, { recursive: true });
   for await (const entry of entries) {
     let local: string;
     try {
@@ -198,8 +283,17 @@ export async function getTree(
       continue;
     }
     if (entry.type === 'dir') {
-      await fsp.mkdir(local, { recursive: true });
+      if ((await fsp.mkdir(local, { recursive: true })) !== undefined || fresh.has(path.dirname(local))) fresh.add(local);
       dirs.push({ local, entry });
+      continue;
+    }
+    if (
+      batches &&
+      entry.size !== null &&
+      entry.size <= BATCH_FILE_MAX &&
+      (fresh.has(path.dirname(local)) || (statSyncOrNull(local) === null && statSyncOrNull(localPartPath(local)) === null))
+    ) {
+      await batches.add({ rel: entry.path, dest: local }, entry.size);
       continue;
     }
     await window.add(async () => {
@@ -219,6 +313,7 @@ export async function getTree(
       }
     });
   }
+  await batches?.flush();
   await window.drain();
   // The renames are made durable one folder at a time, then the folders get their own mode
   // and mtime, deepest first (writing into a folder moves its mtime).

@@ -25,7 +25,11 @@ const strictUtf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: tru
 /** Why a token could not be decoded; the caller picks the error class. */
 type DecodeFailure = (reason: string) => TcpsendError;
 
+/** Text that percent-encoding leaves as it is (most paths, every hash and number): no work to do. */
+const NOTHING_TO_ENCODE = /^[A-Za-z0-9\-._~/!$&'()*+,;:@]*$/;
+
 function percentEncode(text: string): string {
+  if (NOTHING_TO_ENCODE.test(text)) return text;
   let out = '';
   for (const byte of utf8Encoder.encode(text)) {
     out += ALLOWED_BYTE[byte]

@@ -75,7 +75,8 @@ export interface FsSync {
   openSync(path: string, flags: number | string, mode?: number): number;
   closeSync(fd: number): void;
   fstatSync(fd: number): StatsLike;
-  lstatSync(path: string): StatsLike;
+  /** With `throwIfNoEntry: false`, undefined where nothing is (no error to build). */
+  lstatSync(path: string, options?: { throwIfNoEntry?: boolean }): StatsLike | undefined;
   statSync(path: string): StatsLike;
   realpathSync(path: string): string | Buffer;
   readlinkSync(path: string): string | Buffer;

@@ -23,6 +23,7 @@ import {
   InternalError,
   IsDirectoryError,
   NotDirectoryError,
+  NotFoundError,
 } from '../errors.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
 import type { DirentLike, FileHandleLike, FsPromises, FsSync, StatsLike } from './fs-promises.js';
@@ -80,9 +81,20 @@ export interface OpenedFileSync {
   read(buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** The whole file, `info.size` bytes; FileChangedError if it was not that size when read. */
   readAll(): Buffer;
+  /** As readAll, into `body` (exactly `info.size` bytes long). */
+  readInto(body: Uint8Array): void;
   /** Whether the file's size or mtime differ from `info`'s now. */
   changed(): boolean;
   close(): void;
+}
+
+/** A batch upload's destination, its path checked once (uploadTargetSync). */
+export interface UploadTarget {
+  readonly segments: readonly string[];
+  /** The path as shown in messages, and the lock's key. */
+  readonly shown: string;
+  /** What is there now: null for nothing. */
+  readonly existing: FileInfo | null;
 }
 
 /**
@@ -451,6 +463,44 @@ export class ServedRoot {
   }
 
   /**
+   * Where a batch upload to `requestPath` would go, checked, and what is there now (null:
+   * nothing), with synchronous calls. The path is checked once here; the target then serves
+   * for the lock and the store.
+   */
+  uploadTargetSync(requestPath: string, folders: FolderCache): UploadTarget {
+    const segments = this.#segments(requestPath);
+    const name = segments.at(-1);
+    if (name === undefined) throw new IsDirectoryError(`'/' is the served folder itself`);
+    const shown = segments.join('/');
+    let folder: string;
+    try {
+      folder = this.#knownFolderSync(segments.slice(0, -1), shown, folders);
+    } catch (err) {
+      if (err instanceof NotFoundError) return { segments, shown, existing: null };
+      throw err;
+    }
+    let stats: StatsLike | undefined;
+    try {
+      stats = this.#sync!.lstatSync(path.join(folder, name), { throwIfNoEntry: false });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, shown);
+    }
+    if (stats === undefined) return { segments, shown, existing: null };
+    if (stats.isSymbolicLink()) {
+      // As the asynchronous path: what a symlink there leads to, if it leads inside.
+      const file = this.openReadSync(requestPath, folders);
+      file.close();
+      return { segments, shown, existing: file.info };
+    }
+    return { segments, shown, existing: this.#infoOf(stats, shown) };
+  }
+
+  /** The upload lock on a target (see tryLock). */
+  tryLockTarget(target: UploadTarget): (() => void) | null {
+    return this.#locks.tryLock(target.shown);
+  }
+
+  /**
    * Store a small upload whose content the caller has verified, synchronously: a part file
    * written whole, its mode and mtime, fsync, and a rename over the name (never over a
    * folder). The folder's fsync, which makes the rename durable, is left to the caller, once
@@ -458,7 +508,7 @@ export class ServedRoot {
    * the hash cache.
    */
   storeSync(
-    requestPath: string,
+    target: UploadTarget,
     body: Uint8Array,
     options: AttributeOptions,
     folders: FolderCache,
@@ -466,10 +516,8 @@ export class ServedRoot {
   ): FileInfo {
     checkAttributes(options);
     const sync = this.#requireSync();
-    const segments = this.#segments(requestPath);
-    const name = segments.at(-1);
-    if (name === undefined) throw new IsDirectoryError(`'/' is the served folder itself`);
-    const shown = segments.join('/');
+    const { segments, shown } = target;
+    const name = segments.at(-1)!;
     const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders);
     const destination = path.join(folder, name);
     const partPath = path.join(folder, partNameFor(name));
@@ -498,8 +546,11 @@ export class ServedRoot {
       throw toStorageError(err, shown);
     }
     try {
-      // An upload may replace a file or a symlink, never a folder.
-      if (this.#isFolderSync(destination)) throw new IsDirectoryError(`${quotePath(shown)} is a folder`);
+      // An upload may replace a file or a symlink, never a folder (rename(2) refuses one too,
+      // but with a less telling error).
+      if (target.existing !== null && this.#isFolderSync(destination)) {
+        throw new IsDirectoryError(`${quotePath(shown)} is a folder`);
+      }
       sync.renameSync(partPath, destination);
     } catch (err) {
       this.#unlinkQuietlySync(partPath);
@@ -543,25 +594,29 @@ export class ServedRoot {
       const now = sync.fstatSync(fd);
       return Number(now.size) !== info.size || wholeMilliseconds(Number(now.mtimeMs)) !== info.mtimeMs;
     };
+    const readInto = (body: Uint8Array) => {
+      let got = 0;
+      for (let n = 1; got < info.size && n > 0; got += n) n = read(body, got, info.size - got, got);
+      if (got < info.size || changed()) {
+        throw new FileChangedError(`${shownPath(requestPath)} changed while it was being read: try again`);
+      }
+    };
     return {
       info,
       read,
       changed,
       readAll: () => {
         const body = Buffer.allocUnsafe(info.size);
-        let got = 0;
-        for (let n = 1; got < info.size && n > 0; got += n) n = read(body, got, info.size - got, got);
-        if (got < info.size || changed()) {
-          throw new FileChangedError(`${shownPath(requestPath)} changed while it was being read: try again`);
-        }
+        readInto(body);
         return body;
       },
+      readInto,
       close: () => sync.closeSync(fd),
     };
   }
 
   /** The real path of the folder `segments` names, checked to be inside; from `folders` if known. */
-  #knownFolderSync(segments: string[], requestPath: string, folders: FolderCache): string {
+  #knownFolderSync(segments: readonly string[], requestPath: string, folders: FolderCache): string {
     const key = segments.join('/');
     const known = folders.get(key);
     if (known !== undefined) return known;
@@ -594,7 +649,7 @@ export class ServedRoot {
   }
 
   /** As #ensureDirectory, synchronously, remembering each folder in `folders`. */
-  #ensureDirectorySync(segments: string[], folders: FolderCache): string {
+  #ensureDirectorySync(segments: readonly string[], folders: FolderCache): string {
     const sync = this.#sync!;
     let current = this.rootPath;
     for (let index = 0; index < segments.length; index++) {
@@ -607,7 +662,7 @@ export class ServedRoot {
       const next = path.join(current, segments[index]!);
       let seen: StatsLike | null = null;
       try {
-        seen = sync.lstatSync(next);
+        seen = sync.lstatSync(next, { throwIfNoEntry: false }) ?? null;
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, shown);
       }
@@ -638,12 +693,12 @@ export class ServedRoot {
   #existingFolderSync(absolute: string, shown: string): string {
     const sync = this.#sync!;
     try {
-      const stats = sync.lstatSync(absolute);
+      const stats = sync.lstatSync(absolute)!;
       if (stats.isDirectory()) return absolute;
       if (!stats.isSymbolicLink()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
       const real = String(sync.realpathSync(absolute));
       this.#checkInside(real, shown);
-      if (!sync.lstatSync(real).isDirectory()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
+      if (!sync.lstatSync(real)!.isDirectory()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
       return real;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') {
@@ -828,13 +883,16 @@ export class ServedRoot {
     try {
       let stats: StatsLike;
       let viaSymlink = false;
+      // A listing of many files is a stream of tiny lstat calls: synchronous where possible
+      // (a thread-pool round trip costs more than the call).
+      const lstat = async (at: string) => (this.#sync ? this.#sync.lstatSync(at)! : await this.#fs.lstat(at));
       if (dirent.isSymbolicLink()) {
         const real = String(await this.#fs.realpath(absolute));
         this.#checkInside(real, '');
-        stats = await this.#fs.lstat(real);
+        stats = await lstat(real);
         viaSymlink = true;
       } else {
-        stats = await this.#fs.lstat(absolute);
+        stats = await lstat(absolute);
       }
       if (!stats.isFile() && !stats.isDirectory()) return null;
       return { info: this.#infoOf(stats, ''), viaSymlink };

@@ -6,6 +6,7 @@ import fs, { constants } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
+import { FileChangedError } from '../errors.js';
 import { utimesSeconds } from '../storage/mtime.js';
 
 export const PART_SUFFIX = '.tcpsend-part';
@@ -115,5 +116,27 @@ export function syncDirectorySync(dir: string): void {
     if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
   } finally {
     if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/**
+ * A small local file read whole with synchronous calls, for a batch upload: FileChangedError
+ * if its size or mtime moved while it was read (its bytes would not be one version of it).
+ * Its stat is that of the bytes read.
+ */
+export function readWholeFileSync(file: string): { body: Buffer; stats: Stats } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const stats = fs.fstatSync(fd);
+    const body = Buffer.allocUnsafe(stats.size);
+    let got = 0;
+    for (let n = 1; got < stats.size && n > 0; got += n) n = fs.readSync(fd, body, got, stats.size - got, got);
+    const after = fs.fstatSync(fd);
+    if (got !== stats.size || after.size !== stats.size || after.mtimeMs !== stats.mtimeMs) {
+      throw new FileChangedError(`'${file}' changed while it was being read; not sent`);
+    }
+    return { body, stats };
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -2,7 +2,7 @@
  * Walk a local folder depth-first, folders before their contents, names in byte order, one
  * folder's entries in memory at a time (so 100,000 files cost no more than the widest folder).
  */
-import fsp from 'node:fs/promises';
+import fs from 'node:fs';
 import path from 'node:path';
 
 export interface LocalEntry {
@@ -21,7 +21,9 @@ export interface WalkOptions {
 }
 
 export async function* walkLocal(root: string, options: WalkOptions = {}, prefix = ''): AsyncGenerator<LocalEntry> {
-  const names = (await fsp.readdir(path.join(root, prefix))).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  // Synchronous calls: a walk of many small files is a stream of tiny calls, each cheaper
+  // than a round trip through the thread pool.
+  const names = fs.readdirSync(path.join(root, prefix)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   for (const name of names) {
     if (name.endsWith('.tcpsend-part')) continue;
     const rel = prefix ? `${prefix}/${name}` : name;
@@ -29,9 +31,9 @@ export async function* walkLocal(root: string, options: WalkOptions = {}, prefix
     let link = false;
     let st;
     try {
-      const lst = await fsp.lstat(abs);
+      const lst = fs.lstatSync(abs);
       link = lst.isSymbolicLink();
-      st = link ? await fsp.stat(abs) : lst;
+      st = link ? fs.statSync(abs) : lst;
     } catch (err) {
       options.onSkip?.(rel, (err as Error).message);
       continue;

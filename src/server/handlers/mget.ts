@@ -24,8 +24,58 @@ import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { prepareGet, SMALL_BODY } from './get.js';
 
-/** Answers are gathered and written together up to this many bytes. */
-const FLUSH_BYTES = 256 * 1024;
+/** Answers are gathered in slabs of this size and written a slab at a time. */
+const SLAB_BYTES = 256 * 1024;
+
+/** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
+const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
+
+/**
+ * Answers laid end to end in large buffers ("slabs"): a small file's header, bytes and
+ * trailer are written straight into place, so there is no buffer per file and no copy to
+ * gather them. A full slab goes to the socket whole, and a new one is taken.
+ */
+class ReplySlabs {
+  private slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private used = 0;
+  private readonly full: Buffer[] = [];
+
+  /** `bytes` of room at the end: the buffer and where the room starts. Nothing is kept until commit. */
+  reserve(bytes: number): { buffer: Buffer; at: number } {
+    if (this.used + bytes > this.slab.length) {
+      if (this.used > 0) this.full.push(this.slab.subarray(0, this.used));
+      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+      this.used = 0;
+    }
+    return { buffer: this.slab, at: this.used };
+  }
+
+  commit(bytes: number): void {
+    this.used += bytes;
+  }
+
+  append(text: string): void {
+    const length = Buffer.byteLength(text);
+    const { buffer, at } = this.reserve(length);
+    buffer.write(text, at);
+    this.commit(length);
+  }
+
+  get pendingBytes(): number {
+    return this.used + this.full.reduce((sum, slab) => sum + slab.length, 0);
+  }
+
+  /** Write everything gathered so far. */
+  async flush(session: Session): Promise<void> {
+    if (this.used > 0) {
+      this.full.push(this.slab.subarray(0, this.used));
+      // The socket may hold on to the written slab: the next answers go in a new one.
+      this.slab = Buffer.allocUnsafe(SLAB_BYTES);
+      this.used = 0;
+    }
+    for (const slab of this.full.splice(0)) await session.file.write(slab);
+  }
+}
 
 export async function handleMget(ctx: ServerContext, session: Session, req: MgetRequest): Promise<HandlerResult> {
   if (req.count > MAX_BATCH_ITEMS) {
@@ -34,36 +84,23 @@ export async function handleMget(ctx: ServerContext, session: Session, req: Mget
     throw new BadRequestError(`MGET takes at most ${MAX_BATCH_ITEMS} items, got ${req.count}`);
   }
   const folders: FolderCache = new Map();
-  const pending: Buffer[] = [];
-  let pendingBytes = 0;
-  const flush = async () => {
-    if (pending.length === 0) return;
-    const out = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
-    pending.length = 0;
-    pendingBytes = 0;
-    await session.file.write(out);
-  };
-  const queue = (data: Buffer) => {
-    pending.push(data);
-    pendingBytes += data.length;
-  };
+  const out = new ReplySlabs();
   let bytes = 0;
   let failed = 0;
   for (let index = 0; index < req.count; index++) {
     // Before waiting for the client's next line, send what is ready.
-    if (pendingBytes >= FLUSH_BYTES || !session.file.hasBufferedLine()) await flush();
+    if (out.pendingBytes >= SLAB_BYTES || !session.file.hasBufferedLine()) await out.flush(session);
     session.outOfStep = true; // an item line still to come: no ERR could be in step
     const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
     if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MGET items`);
     session.outOfStep = false;
     try {
       const path = joinItemPath(req.path, parseMgetItem(line));
-      const whole = ctx.root.hasSyncFs ? readSmallSync(ctx, path, folders) : null;
-      if (whole) {
-        queue(whole.reply);
-        bytes += whole.size;
+      const size = ctx.root.hasSyncFs ? readSmallSync(ctx, path, folders, out) : null;
+      if (size !== null) {
+        bytes += size;
       } else {
-        await flush();
+        await out.flush(session);
         const prepared = await prepareGet(ctx, { verb: 'GET', path, offset: 0, length: null, prefixSha256: null });
         bytes += (await prepared.send(session)).bytes ?? 0;
       }
@@ -71,37 +108,36 @@ export async function handleMget(ctx: ServerContext, session: Session, req: Mget
       // Mid-body, or the connection went: the stream cannot be kept in step.
       if (session.outOfStep || session.file.closed || !(err instanceof TcpsendError)) throw err;
       failed += 1;
-      queue(Buffer.from(`${formatErr(err.wireCode, err.message)}\r\n`));
+      out.append(`${formatErr(err.wireCode, err.message)}\r\n`);
     }
   }
-  await flush();
+  await out.flush(session);
   session.outOfStep = false;
   return { bytes, note: `${req.count} files${failed > 0 ? `, ${failed} refused` : ''}` };
 }
 
 /**
- * A small file's whole answer (header, bytes, trailer) read with synchronous calls; null when
- * the file is too large for that, and GET's own path sends it instead.
+ * A small file's whole answer (header, bytes, trailer), read with synchronous calls straight
+ * into `out`; its size, or null when the file is too large for that and GET's own path is to
+ * send it.
  */
-function readSmallSync(ctx: ServerContext, path: string, folders: FolderCache): { reply: Buffer; size: number } | null {
+function readSmallSync(ctx: ServerContext, path: string, folders: FolderCache, out: ReplySlabs): number | null {
   const file = ctx.root.openReadSync(path, folders);
   try {
     const { info } = file;
     if (info.size > SMALL_BODY) return null;
-    const body = file.readAll();
-    let sha256 = ctx.hashCache.get(info) ?? null;
-    const announced = sha256;
-    if (sha256 === null) {
-      sha256 = createSha256().update(body).digest('hex');
-      ctx.hashCache.set(info, sha256);
-    }
-    const header = formatOk({ size: info.size, offset: 0, length: info.size, mtime: info.mtimeMs, mode: info.mode, sha256: announced });
-    const reply = Buffer.concat([
-      Buffer.from(`${header}\r\n`, 'latin1'),
-      body,
-      Buffer.from(`${formatOk({ sha256 })}\r\n`, 'latin1'),
-    ]);
-    return { reply, size: info.size };
+    const cached = ctx.hashCache.get(info) ?? null;
+    const header = `${formatOk({ size: info.size, offset: 0, length: info.size, mtime: info.mtimeMs, mode: info.mode, sha256: cached })}\r\n`;
+    const total = header.length + info.size + TRAILER_BYTES;
+    const { buffer, at } = out.reserve(total);
+    buffer.write(header, at, 'latin1');
+    const body = buffer.subarray(at + header.length, at + header.length + info.size);
+    file.readInto(body);
+    const sha256 = cached ?? createSha256().update(body).digest('hex');
+    if (cached === null) ctx.hashCache.set(info, sha256);
+    buffer.write(`${formatOk({ sha256 })}\r\n`, at + header.length + info.size, 'latin1');
+    out.commit(total);
+    return info.size;
   } finally {
     file.close();
   }

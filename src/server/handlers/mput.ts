@@ -12,7 +12,7 @@ import {
   BusyError,
   ChecksumMismatchError,
   InternalError,
-  NotFoundError,
+  IsDirectoryError,
   ReadOnlyError,
   TcpsendError,
   TooLargeError,
@@ -27,7 +27,7 @@ import {
   type MputRequest,
   type PutRequest,
 } from '../../protocol/index.js';
-import type { FolderCache } from '../../storage/served-root.js';
+import type { FileInfo, FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { quoteRequestPath } from './common.js';
@@ -108,11 +108,14 @@ function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folder
   if (digest !== req.sha256) {
     throw new ChecksumMismatchError(`${where} arrived with SHA-256 ${digest}, the client's is ${req.sha256}: not stored`);
   }
-  const unlock = ctx.root.tryLock(req.path);
+  const target = ctx.root.uploadTargetSync(req.path, folders);
+  const unlock = ctx.root.tryLockTarget(target);
   if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
   try {
-    if (holdsSync(ctx, req, digest, folders, where)) return { size: req.size, sha256: digest, identical: true };
-    const info = ctx.root.storeSync(req.path, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
+    if (target.existing !== null && holdsSync(ctx, req, target.existing, digest, folders, where)) {
+      return { size: req.size, sha256: digest, identical: true };
+    }
+    const info = ctx.root.storeSync(target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
     ctx.hashCache.set(info, digest);
     return { size: req.size, sha256: digest };
   } finally {
@@ -121,29 +124,24 @@ function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folder
 }
 
 /**
- * Whether the destination already holds exactly this content (true: nothing to do); false
- * when the upload may go ahead. A different file there is refused unless overwriting.
+ * Something is at the destination: whether it is exactly this content (true: nothing to do)
+ * or may be replaced (false). A folder, or a different file without consent to overwrite,
+ * is refused.
  */
-function holdsSync(ctx: ServerContext, req: PutRequest, digest: string, folders: FolderCache, where: string): boolean {
-  let existing;
-  try {
-    existing = ctx.root.openReadSync(req.path, folders);
-  } catch (err) {
-    if (err instanceof NotFoundError) return false;
-    throw err;
-  }
-  try {
-    const { info } = existing;
-    if (info.size === req.size) {
-      let sha256 = ctx.hashCache.get(info);
-      if (sha256 === undefined) {
-        sha256 = createSha256().update(existing.readAll()).digest('hex');
-        ctx.hashCache.set(info, sha256);
+function holdsSync(ctx: ServerContext, req: PutRequest, existing: FileInfo, digest: string, folders: FolderCache, where: string): boolean {
+  if (existing.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
+  if (existing.size === req.size) {
+    let sha256 = ctx.hashCache.get(existing);
+    if (sha256 === undefined) {
+      const file = ctx.root.openReadSync(req.path, folders);
+      try {
+        sha256 = createSha256().update(file.readAll()).digest('hex');
+        ctx.hashCache.set(file.info, sha256);
+      } finally {
+        file.close();
       }
-      if (sha256 === digest) return true;
     }
-  } finally {
-    existing.close();
+    if (sha256 === digest) return true;
   }
   refuseUnlessOverwrite(ctx, req, where);
   return false;

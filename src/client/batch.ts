@@ -1,0 +1,145 @@
+/**
+ * The batch verbs from the client's side: MGET fetches many small files of one folder in one
+ * request, MPUT stores many small files in one request (docs/protocol.md). Each file still
+ * gets its own answer, verification and outcome; a refused file does not stop the others.
+ */
+import { ChecksumMismatchError, FileChangedError, RemoteError } from '../errors.js';
+import {
+  formatMgetItem,
+  formatMputItem,
+  formatRequest,
+  joinItemPath,
+  MAX_MPUT_ITEM_BYTES,
+  readPutResult,
+} from '../protocol/index.js';
+import { createSha256 } from '../transfer/sha256.js';
+import { localPartPath, readWholeFileSync, removeIfExists } from '../transfer/local-file.js';
+import type { Connection } from './connection.js';
+import { readGetReply } from './download.js';
+import type { TransferResult } from './types.js';
+
+export interface FetchItem {
+  /** Relative to the request's folder, '/'-separated. */
+  rel: string;
+  /** Where it goes; nothing is there yet, nor a partial file. */
+  dest: string;
+}
+
+export interface StoreItem {
+  rel: string;
+  /** The local file; its mtime and mode go with it. */
+  abs: string;
+}
+
+export interface BatchHooks<Item> {
+  onStart?: (item: Item, size: number) => void;
+  /** Each item's outcome, in order: a result, or the error that refused it (the others go on). */
+  onDone: (item: Item, outcome: TransferResult | Error) => void;
+}
+
+/** Per-item failures that leave the connection in step. */
+function isItemFailure(err: unknown): err is Error {
+  return err instanceof RemoteError || err instanceof ChecksumMismatchError;
+}
+
+/**
+ * MGET `folder` for `items`. Resolves once every item has its outcome; rejects only if the
+ * connection failed (the items not yet reported are then still to do).
+ */
+export async function fetchMany(
+  conn: Connection,
+  folder: string,
+  items: readonly FetchItem[],
+  hooks: BatchHooks<FetchItem>,
+): Promise<void> {
+  const lines = [formatRequest({ verb: 'MGET', path: folder, count: items.length }), ...items.map((item) => formatMgetItem(item.rel))];
+  await conn.exchange(
+    (file) => file.write(`${lines.join('\r\n')}\r\n`),
+    async (file) => {
+      for (const item of items) {
+        const started = performance.now();
+        const remotePath = joinItemPath(folder, item.rel);
+        const partPath = localPartPath(item.dest);
+        try {
+          const { size, sha256 } = await readGetReply(
+            conn,
+            file,
+            remotePath,
+            { dest: item.dest, partPath, prefix: createSha256(), offset: 0 },
+            { syncDirectory: false, onStart: ({ size }) => hooks.onStart?.(item, size) },
+          );
+          hooks.onDone(item, { path: item.dest, size, bytes: size, sha256, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
+        } catch (err) {
+          if (!isItemFailure(err)) throw err;
+          await removeIfExists(partPath); // bytes that did not verify
+          hooks.onDone(item, err);
+        }
+      }
+    },
+  );
+}
+
+/** Bytes of file contents one MPUT carries at most (they are held in memory while it is written). */
+export const MPUT_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * MPUT into `folder`. Each file is read (and hashed) only when the request is written, so one
+ * batch's contents are in memory at a time. A file that changed while it was read is
+ * reported as failed and not sent. Resolves once every item has its outcome; rejects only if
+ * the connection failed. An item the server already holds is reported skipped (identical).
+ */
+export async function storeMany(
+  conn: Connection,
+  folder: string,
+  items: readonly StoreItem[],
+  options: { overwrite?: boolean },
+  hooks: BatchHooks<StoreItem>,
+): Promise<void> {
+  const sent: { item: StoreItem; size: number; sha256: string; started: number }[] = [];
+  await conn.exchange(
+    async (file) => {
+      const parts: Buffer[] = [];
+      for (const item of items) {
+        const started = performance.now();
+        let read;
+        try {
+          read = readWholeFileSync(item.abs);
+        } catch (err) {
+          hooks.onDone(item, err as Error);
+          continue;
+        }
+        const size = read.body.length;
+        if (size > MAX_MPUT_ITEM_BYTES) {
+          // It grew since it was chosen for the batch; a server would refuse it and close.
+          hooks.onDone(item, new FileChangedError(`'${item.abs}' grew while it was being sent; not delivered`));
+          continue;
+        }
+        const sha256 = createSha256().update(read.body).digest('hex');
+        hooks.onStart?.(item, size);
+        sent.push({ item, size, sha256, started });
+        parts.push(
+          Buffer.from(`${formatMputItem({ path: item.rel, size, sha256, mtime: Math.trunc(read.stats.mtimeMs), mode: read.stats.mode & 0o777 })}\r\n`),
+          read.body,
+        );
+      }
+      const head = `${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false })}\r\n`;
+      await file.write(Buffer.concat([Buffer.from(head), ...parts]));
+    },
+    async () => {
+      for (const { item, size, sha256, started } of sent) {
+        try {
+          const fields = await conn.readOk();
+          const result = readPutResult(fields);
+          const identical = fields.get('identical') === '1';
+          if (result.sha256 !== sha256) {
+            throw new ChecksumMismatchError(`the server stored '${item.rel}' with SHA-256 ${result.sha256}, ours is ${sha256}`);
+          }
+          hooks.onDone(item, { path: joinItemPath(folder, item.rel), size, bytes: identical ? 0 : size, sha256, resumedFrom: 0, skipped: identical, seconds: (performance.now() - started) / 1000 });
+        } catch (err) {
+          if (!isItemFailure(err)) throw err;
+          hooks.onDone(item, err);
+        }
+      }
+    },
+  );
+}
