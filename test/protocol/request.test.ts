@@ -68,6 +68,10 @@ function requestsFor(path: string): Request[] {
     },
     { verb: 'MKDIR', path, mtime: null, mode: null },
     { verb: 'MKDIR', path, mtime: 0, mode: 0o4755 },
+    { verb: 'MGET', path, count: 0 },
+    { verb: 'MGET', path, count: 500 },
+    { verb: 'MPUT', path, count: 1, overwrite: false },
+    { verb: 'MPUT', path, count: 10_000, overwrite: true },
   ];
 }
 
