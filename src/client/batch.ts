@@ -79,8 +79,10 @@ export async function fetchMany(
   );
 }
 
-/** Bytes of file contents one MPUT carries at most (they are held in memory while it is written). */
-export const MPUT_BATCH_BYTES = 4 * 1024 * 1024;
+/** An MPUT's item lines and bytes are gathered in buffers of this size. */
+const SLAB_BYTES = 1024 * 1024;
+/** Stands for the SHA-256 in an item line until the bytes are hashed: the same length. */
+const PLACEHOLDER_SHA256 = '0'.repeat(64);
 
 /**
  * MPUT into `folder`. Each file is read (and hashed) only when the request is written, so one
@@ -98,32 +100,48 @@ export async function storeMany(
   const sent: { item: StoreItem; size: number; sha256: string; started: number }[] = [];
   await conn.exchange(
     async (file) => {
-      const parts: Buffer[] = [];
+      // Item lines and bytes are laid end to end in slabs: no buffer per file, no copy to
+      // gather them. Each file is read straight into place after room for its item line,
+      // which is written once the bytes are hashed (its length does not depend on the hash).
+      const slabs: Buffer[] = [];
+      let slab = Buffer.allocUnsafe(SLAB_BYTES);
+      let used = 0;
       for (const item of items) {
         const started = performance.now();
+        let line = '';
+        let at = 0;
         let read;
         try {
-          read = readWholeFileSync(item.abs);
+          read = readWholeFileSync(item.abs, (stats) => {
+            if (stats.size > MAX_MPUT_ITEM_BYTES) {
+              // It grew since it was chosen for the batch; a server would refuse it and close.
+              throw new FileChangedError(`'${item.abs}' grew while it was being sent; not delivered`);
+            }
+            line = `${formatMputItem({ path: item.rel, size: stats.size, sha256: PLACEHOLDER_SHA256, mtime: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o777 })}\r\n`;
+            const room = Buffer.byteLength(line) + stats.size;
+            if (used + room > slab.length) {
+              if (used > 0) slabs.push(slab.subarray(0, used));
+              slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, room));
+              used = 0;
+            }
+            at = used;
+            const bodyAt = at + Buffer.byteLength(line);
+            return slab.subarray(bodyAt, bodyAt + stats.size);
+          });
         } catch (err) {
           hooks.onDone(item, err as Error);
           continue;
         }
         const size = read.body.length;
-        if (size > MAX_MPUT_ITEM_BYTES) {
-          // It grew since it was chosen for the batch; a server would refuse it and close.
-          hooks.onDone(item, new FileChangedError(`'${item.abs}' grew while it was being sent; not delivered`));
-          continue;
-        }
         const sha256 = createSha256().update(read.body).digest('hex');
+        const head = slab.write(line.replace(`sha256=${PLACEHOLDER_SHA256}`, `sha256=${sha256}`), at);
+        used = at + head + size;
         hooks.onStart?.(item, size);
         sent.push({ item, size, sha256, started });
-        parts.push(
-          Buffer.from(`${formatMputItem({ path: item.rel, size, sha256, mtime: Math.trunc(read.stats.mtimeMs), mode: read.stats.mode & 0o777 })}\r\n`),
-          read.body,
-        );
       }
-      const head = `${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false })}\r\n`;
-      await file.write(Buffer.concat([Buffer.from(head), ...parts]));
+      if (used > 0) slabs.push(slab.subarray(0, used));
+      await file.write(`${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false })}\r\n`);
+      for (const full of slabs) await file.write(full);
     },
     async () => {
       for (const { item, size, sha256, started } of sent) {

@@ -132,8 +132,12 @@ const O_NOFOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 const O_NONBLOCK = (fsConstants.O_NONBLOCK as number | undefined) ?? 0;
 const READ_FLAGS = fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW;
-/** A batch upload writes its part whole: anything an earlier attempt left there goes. */
-const WHOLE_PART_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | O_NOFOLLOW;
+/**
+ * A batch upload writes its part whole: anything an earlier attempt left there goes. Read-write
+ * and non-blocking, as for reads: a FIFO planted under the part's name cannot hang the open
+ * (opening one write-only waits for a reader); it is then refused as not a regular file.
+ */
+const WHOLE_PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC | O_NOFOLLOW | O_NONBLOCK;
 const PART_CREATE_MODE = 0o666;
 const PERMISSION_BITS = 0o777;
 /** Latest time a JavaScript Date can hold. */

@@ -120,15 +120,15 @@ export function syncDirectorySync(dir: string): void {
 }
 
 /**
- * A small local file read whole with synchronous calls, for a batch upload: FileChangedError
- * if its size or mtime moved while it was read (its bytes would not be one version of it).
- * Its stat is that of the bytes read.
+ * A small local file read whole with synchronous calls, for a batch upload, into the room
+ * `place` gives for its size: FileChangedError if its size or mtime moved while it was read
+ * (its bytes would not be one version of it). Its stat is that of the bytes read.
  */
-export function readWholeFileSync(file: string): { body: Buffer; stats: Stats } {
+export function readWholeFileSync(file: string, place: (stats: Stats) => Uint8Array = (stats) => Buffer.allocUnsafe(stats.size)): { body: Uint8Array; stats: Stats } {
   const fd = fs.openSync(file, 'r');
   try {
     const stats = fs.fstatSync(fd);
-    const body = Buffer.allocUnsafe(stats.size);
+    const body = place(stats);
     let got = 0;
     for (let n = 1; got < stats.size && n > 0; got += n) n = fs.readSync(fd, body, got, stats.size - got, got);
     const after = fs.fstatSync(fd);
