@@ -22,6 +22,7 @@ import {
 import type { FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
+import { TimeSlice } from '../time-slice.js';
 import { prepareGet, SMALL_BODY } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
@@ -87,7 +88,9 @@ export async function handleMget(ctx: ServerContext, session: Session, req: Mget
   const out = new ReplySlabs();
   let bytes = 0;
   let failed = 0;
+  const slice = new TimeSlice();
   for (let index = 0; index < req.count; index++) {
+    await slice.yieldIfDue();
     // Before waiting for the client's next line, send what is ready.
     if (out.pendingBytes >= SLAB_BYTES || !session.file.hasBufferedLine()) await out.flush(session);
     session.outOfStep = true; // an item line still to come: no ERR could be in step

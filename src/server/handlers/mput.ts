@@ -30,6 +30,7 @@ import {
 import type { FileInfo, FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
+import { TimeSlice } from '../time-slice.js';
 import { quoteRequestPath } from './common.js';
 import { checkUpload, refuseUnlessOverwrite, storeSmall } from './put.js';
 
@@ -57,7 +58,9 @@ export async function handleMput(ctx: ServerContext, session: Session, req: Mput
   };
   let bytes = 0;
   let refused = 0;
+  const slice = new TimeSlice();
   for (let index = 0; index < req.count; index++) {
+    await slice.yieldIfDue();
     if (answers.length >= FLUSH_ITEMS || !session.file.hasBufferedLine()) await flush();
     session.outOfStep = true;
     const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
