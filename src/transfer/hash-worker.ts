@@ -4,14 +4,18 @@
  * at about 1.8 GB/s per core, slower than loopback TCP.
  *
  * Chunks go to the worker through a ring of shared memory (one copy, no allocation per
- * chunk on either thread); the worker can also write each chunk to a file at a position (a
- * download's part file), so the main thread does nothing with the bytes but receive them.
+ * chunk on either thread). They can also be written to a file at a position (a download's
+ * part file, an upload's): straight from the ring, by Node's thread pool, while the worker
+ * hashes them. Hashing is the slowest step of a transfer, so the worker does nothing else;
+ * writing on it as well made it the bottleneck (1 GiB to tmpfs: 0.63 s hashing plus 0.32 s
+ * writing, one after the other).
  * The worker can hash a range of the file itself first (a resumed transfer's prefix) and the
  * rest of a range after.
  *
  * Memory is bounded by the ring: `push` resolves at once while it has room, and otherwise
  * when the worker has caught up.
  */
+import { write as fsWrite } from 'node:fs';
 import { Writable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -21,10 +25,8 @@ import { Worker } from 'node:worker_threads';
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { readSync, writeSync } = require('node:fs');
+const { readSync } = require('node:fs');
 let hash = createHash('sha256');
-let fd = null;
-let position = 0;
 let ring = null;
 const scratch = Buffer.allocUnsafe(1024 * 1024);
 function hashFromFile(readFd, offset, length) {
@@ -43,36 +45,22 @@ parentPort.on('message', (m) => {
     if (m.type === 'fileRange') {
       hashFromFile(m.fd, m.offset, m.length);
       parentPort.postMessage({ type: 'ok', id: m.id, peek: hash.copy().digest('hex') });
-    } else if (m.type === 'writeTo') {
-      fd = m.fd;
-      position = m.position;
-      parentPort.postMessage({ type: 'ok', id: m.id });
     } else if (m.type === 'ring') {
       ring = new Uint8Array(m.ring);
       parentPort.postMessage({ type: 'ok', id: m.id });
     } else if (m.type === 'chunks') {
       let bytes = 0;
       for (const [start, length] of m.ranges) {
-        const view = ring.subarray(start, start + length);
-        hash.update(view);
-        if (fd !== null) {
-          let done = 0;
-          while (done < view.length) {
-            const n = writeSync(fd, view, done, view.length - done, position);
-            done += n;
-            position += n;
-          }
-        }
-        bytes += view.length;
+        hash.update(ring.subarray(start, start + length));
+        bytes += length;
       }
       parentPort.postMessage({ type: 'ack', bytes });
     } else if (m.type === 'digest') {
-      parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest('hex'), position });
+      parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest('hex') });
       hash = createHash('sha256');
-      fd = null;
     }
   } catch (err) {
-    parentPort.postMessage({ type: 'error', id: m.id, message: err.message, code: err.code, position });
+    parentPort.postMessage({ type: 'error', id: m.id, message: err.message, code: err.code });
   }
 });
 `;
@@ -97,6 +85,8 @@ export class HashWorker {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private waiters: (() => void)[] = [];
+  /** The file the chunks are also written to (writeTo), where the next one goes, and ring ranges not yet written. */
+  private file: { fd: number; position: number; queue: [number, number][]; writing: boolean; unwritten: number } | null = null;
   private failure: Error | null = null;
   private ranges: [number, number][] = [];
   private batchBytes = 0;
@@ -126,7 +116,7 @@ export class HashWorker {
     }
     const waiting = this.pending.get(m.id as number);
     if (m.type === 'error') {
-      const err = new HashWorkerError(m.message as string, m.code as string | undefined, m.position as number);
+      const err = new HashWorkerError(m.message as string, m.code as string | undefined, this.writtenTo);
       if (waiting) {
         this.pending.delete(m.id as number);
         waiting.reject(err);
@@ -161,9 +151,55 @@ export class HashWorker {
     return (await this.call({ type: 'fileRange', fd, offset, length })).peek as string;
   }
 
-  /** From now on, also write every chunk to `fd` from `position` on. */
+  /** From now on, also write every chunk to `fd` from `position` on (see the top of this file). */
   async writeTo(fd: number, position: number): Promise<void> {
-    await this.call({ type: 'writeTo', fd, position });
+    if (this.failure) throw this.failure;
+    this.file = { fd, position, queue: [], writing: false, unwritten: 0 };
+  }
+
+  /** Where the file writes have got to (the position of the first byte not yet written). */
+  private get writtenTo(): number {
+    return this.file ? this.file.position - this.file.unwritten : 0;
+  }
+
+  /** Ring bytes still needed by the worker's hash or by the file writes, whichever is behind. */
+  private get occupied(): number {
+    return Math.max(this.inFlight, this.file?.unwritten ?? 0);
+  }
+
+  /**
+   * Write the queued ring ranges, one write at a time and in order, so that the ring is freed
+   * from its oldest byte on; ranges that queued meanwhile go down together.
+   */
+  private pumpWrites(): void {
+    const file = this.file;
+    if (!file || file.writing || file.queue.length === 0 || this.failure) return;
+    let [start, length] = file.queue.shift()!;
+    // Contiguous ranges (no wrap between them) make one write.
+    while (file.queue.length > 0 && file.queue[0]![0] === start + length && length < 4 * 1024 * 1024) {
+      length += file.queue.shift()![1];
+    }
+    const at = this.writtenTo;
+    file.writing = true;
+    fsWrite(file.fd, this.ring, start, length, at, (err, written) => {
+      file.writing = false;
+      if (err) {
+        this.fail(new HashWorkerError(err.message, err.code, at));
+        return;
+      }
+      file.unwritten -= written;
+      if (written < length) file.queue.unshift([start + written, length - written]);
+      for (const wake of this.waiters.splice(0)) wake();
+      this.pumpWrites();
+    });
+  }
+
+  /** Wait until every queued file write is done. */
+  private async drainWrites(): Promise<void> {
+    while (this.file && this.file.unwritten > 0 && !this.failure) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failure) throw this.failure;
   }
 
   /**
@@ -175,15 +211,21 @@ export class HashWorker {
     if (this.failure) throw this.failure;
     let offset = 0;
     while (offset < chunk.length) {
-      while (this.inFlight >= this.ring.length && !this.failure) {
+      while (this.occupied >= this.ring.length && !this.failure) {
         await new Promise<void>((resolve) => this.waiters.push(resolve));
       }
       if (this.failure) throw this.failure;
       // Copy as much as fits, up to the end of the ring (a wrap makes a second range).
-      const room = Math.min(this.ring.length - this.inFlight, this.ring.length - this.writeAt);
+      const room = Math.min(this.ring.length - this.occupied, this.ring.length - this.writeAt);
       const take = Math.min(room, chunk.length - offset);
       chunk.copy(this.ring, this.writeAt, offset, offset + take);
       this.ranges.push([this.writeAt, take]);
+      if (this.file) {
+        this.file.queue.push([this.writeAt, take]);
+        this.file.unwritten += take;
+        this.file.position += take;
+        this.pumpWrites();
+      }
       this.batchBytes += take;
       this.inFlight += take;
       this.writeAt = (this.writeAt + take) % this.ring.length;
@@ -211,10 +253,13 @@ export class HashWorker {
     return (await this.finish()).digest;
   }
 
-  /** The digest, and where the worker's writes got to in the file. */
+  /** The digest, and where the writes got to in the file (once they are all done). */
   async finish(): Promise<{ digest: string; position: number }> {
     const reply = await this.call({ type: 'digest' });
-    return { digest: reply.digest as string, position: reply.position as number };
+    await this.drainWrites();
+    const position = this.writtenTo;
+    this.file = null;
+    return { digest: reply.digest as string, position };
   }
 
   /** The error that stopped the worker, if one did. */
