@@ -14,6 +14,7 @@ import {
 } from '../protocol/index.js';
 import { createSha256 } from '../transfer/sha256.js';
 import { localPartPath, readWholeFileSync, removeIfExists } from '../transfer/local-file.js';
+import { SlabPool } from '../io/index.js';
 import type { Connection } from './connection.js';
 import { readGetReply } from './download.js';
 import type { TransferResult } from './types.js';
@@ -79,8 +80,8 @@ export async function fetchMany(
   );
 }
 
-/** An MPUT's item lines and bytes are gathered in buffers of this size. */
-const SLAB_BYTES = 1024 * 1024;
+/** An MPUT's item lines and bytes are gathered in buffers of this size, reused batch after batch. */
+const slabPool = new SlabPool(1024 * 1024);
 /** Stands for the SHA-256 in an item line until the bytes are hashed: the same length. */
 const PLACEHOLDER_SHA256 = '0'.repeat(64);
 
@@ -103,8 +104,8 @@ export async function storeMany(
       // Item lines and bytes are laid end to end in slabs: no buffer per file, no copy to
       // gather them. Each file is read straight into place after room for its item line,
       // which is written once the bytes are hashed (its length does not depend on the hash).
-      const slabs: Buffer[] = [];
-      let slab = Buffer.allocUnsafe(SLAB_BYTES);
+      const full: { slab: Buffer; used: number }[] = [];
+      let slab = slabPool.take();
       let used = 0;
       for (const item of items) {
         const started = performance.now();
@@ -120,8 +121,9 @@ export async function storeMany(
             line = `${formatMputItem({ path: item.rel, size: stats.size, sha256: PLACEHOLDER_SHA256, mtime: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o777 })}\r\n`;
             const room = Buffer.byteLength(line) + stats.size;
             if (used + room > slab.length) {
-              if (used > 0) slabs.push(slab.subarray(0, used));
-              slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, room));
+              if (used > 0) full.push({ slab, used });
+              else slabPool.release(slab);
+              slab = slabPool.take(room);
               used = 0;
             }
             at = used;
@@ -139,9 +141,12 @@ export async function storeMany(
         hooks.onStart?.(item, size);
         sent.push({ item, size, sha256, started });
       }
-      if (used > 0) slabs.push(slab.subarray(0, used));
+      full.push({ slab, used });
       await file.write(`${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false })}\r\n`);
-      for (const full of slabs) await file.write(full);
+      for (const { slab, used } of full) {
+        if (used > 0) await file.writeOwned(slab.subarray(0, used));
+        slabPool.release(slab);
+      }
     },
     async () => {
       for (const { item, size, sha256, started } of sent) {

@@ -1,4 +1,5 @@
 export { ChunkQueue } from './chunk-queue.js';
+export { SlabPool } from './slab-pool.js';
 export {
   SocketFile,
   DEFAULT_MAX_LINE_LENGTH,

@@ -352,6 +352,24 @@ export class SocketFile implements AsyncIterable<string> {
     if (!ok) await this.waitForDrain();
   }
 
+  /**
+   * Write `data` and resolve once the stream has handed it to the kernel (its write callback),
+   * so the caller may reuse the buffer: a slab from a SlabPool.
+   */
+  async writeOwned(data: Buffer): Promise<void> {
+    this.checkWritable();
+    let flushed!: Promise<void>;
+    let ok = true;
+    flushed = new Promise<void>((resolve, reject) => {
+      ok = this.stream.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+    flushed.catch(() => {}); // a failure also closes the stream, which waitForDrain reports
+    // Past the high-water mark, 'drain' (with the idle timeout) says when it is all out;
+    // below it, the kernel took it or soon will, and the callback follows.
+    if (!ok) await this.waitForDrain();
+    await flushed;
+  }
+
   /** Write `text` followed by CRLF. */
   async writeLine(text: string): Promise<void> {
     await this.write(`${text}\r\n`);

@@ -19,6 +19,7 @@ import {
   parseMgetItem,
   type MgetRequest,
 } from '../../protocol/index.js';
+import { SlabPool } from '../../io/index.js';
 import type { FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
@@ -27,6 +28,7 @@ import { prepareGet, SMALL_BODY } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
 const SLAB_BYTES = 256 * 1024;
+const slabPool = new SlabPool(SLAB_BYTES, 8);
 
 /** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
 const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
@@ -37,15 +39,15 @@ const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
  * gather them. A full slab goes to the socket whole, and a new one is taken.
  */
 class ReplySlabs {
-  private slab = Buffer.allocUnsafe(SLAB_BYTES);
+  private slab = slabPool.take();
   private used = 0;
-  private readonly full: Buffer[] = [];
+  private readonly full: { slab: Buffer; used: number }[] = [];
 
   /** `bytes` of room at the end: the buffer and where the room starts. Nothing is kept until commit. */
   reserve(bytes: number): { buffer: Buffer; at: number } {
     if (this.used + bytes > this.slab.length) {
-      if (this.used > 0) this.full.push(this.slab.subarray(0, this.used));
-      this.slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, bytes));
+      this.full.push({ slab: this.slab, used: this.used });
+      this.slab = slabPool.take(bytes);
       this.used = 0;
     }
     return { buffer: this.slab, at: this.used };
@@ -63,18 +65,23 @@ class ReplySlabs {
   }
 
   get pendingBytes(): number {
-    return this.used + this.full.reduce((sum, slab) => sum + slab.length, 0);
+    return this.used + this.full.reduce((sum, { used }) => sum + used, 0);
   }
 
-  /** Write everything gathered so far. */
+  /** Write everything gathered so far; each slab goes back to the pool once the kernel has it. */
   async flush(session: Session): Promise<void> {
-    if (this.used > 0) {
-      this.full.push(this.slab.subarray(0, this.used));
-      // The socket may hold on to the written slab: the next answers go in a new one.
-      this.slab = Buffer.allocUnsafe(SLAB_BYTES);
-      this.used = 0;
+    this.full.push({ slab: this.slab, used: this.used });
+    this.slab = slabPool.take();
+    this.used = 0;
+    for (const { slab, used } of this.full.splice(0)) {
+      if (used > 0) await session.file.writeOwned(slab.subarray(0, used));
+      slabPool.release(slab);
     }
-    for (const slab of this.full.splice(0)) await session.file.write(slab);
+  }
+
+  /** Give the slab in hand back (the request is over). */
+  dispose(): void {
+    slabPool.release(this.slab);
   }
 }
 
@@ -115,6 +122,7 @@ export async function handleMget(ctx: ServerContext, session: Session, req: Mget
     }
   }
   await out.flush(session);
+  out.dispose();
   session.outOfStep = false;
   return { bytes, note: `${req.count} files${failed > 0 ? `, ${failed} refused` : ''}` };
 }
