@@ -46,6 +46,7 @@ export async function main(
       throw new UsageError(usage);
     })
     .exitProcess(false);
+  skipHelpCache(parser);
   let usage: string | null = null;
   try {
     await parser.parseAsync();
@@ -56,6 +57,24 @@ export async function main(
     } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }
   return ctx.exitCode;
+}
+
+/** The part of yargs' internals that `skipHelpCache` reaches into (yargs 18). */
+interface YargsUsageInternals {
+  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
+}
+
+/**
+ * Each time yargs runs a command it lays out that command's whole --help text and keeps it, to
+ * show should the handler fail and yargs print help for it: about 25 ms (cliui, and string-width
+ * compiling its Unicode tables) on every `tcpsend get`. Our .fail() never prints help, so the
+ * text is never read: do not make it. --help itself lays the text out when asked, as before.
+ * Angular's CLI does the same (angular/angular-cli#34087). Should a later yargs move this
+ * internal method, the lookups find nothing and yargs goes on as it was.
+ */
+function skipHelpCache(parser: unknown): void {
+  const usage = (parser as YargsUsageInternals).getInternalMethods?.().getUsageInstance?.();
+  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 /** `--port abc` (or TCPSEND_PORT=abc) reaches here as NaN: a usage error, not a failed connection. */
