@@ -39,24 +39,39 @@ function itemPath(token: string | undefined, verb: string): string {
 
 /** One MGET item line: the path. Fields after it are ignored, like unknown fields anywhere. */
 export function parseMgetItem(line: string): string {
-  return itemPath(splitTokens(line)[0], 'MGET');
+  const [first, ...rest] = splitTokens(line);
+  const stray = rest.find((token) => !isFieldToken(token));
+  if (stray !== undefined) {
+    // As on a request line: a space in a path must be sent as %20, and `my file.txt` must not
+    // quietly fetch `my`.
+    throw new BadRequestError(`expected key=value after the item's path, got ${quote(stray)} (spaces in paths are sent as %20)`);
+  }
+  return itemPath(first, 'MGET');
 }
 
 export function formatMgetItem(path: string): string {
   return encodePath(path);
 }
 
-export function parseMputItem(line: string): MputItem {
+/**
+ * One MPUT item line. Its fields say how many bytes follow, so they are read first: a line
+ * whose fields are wrong throws (BadRequestError: the stream cannot be kept in step), while a
+ * path that is wrong is the item's own error, in `path`, and its bytes can still be read past.
+ */
+export function parseMputItem(line: string): ParsedMputItem {
   const [first, ...rest] = splitTokens(line);
-  const path = itemPath(first, 'MPUT');
+  if (first === undefined || isFieldToken(first)) throw new BadRequestError('an MPUT item needs a path first');
   const fields = parseFields(rest);
-  return {
-    path,
-    size: requireUint(fields, 'size', 'an MPUT item'),
-    sha256: requireSha256(fields, 'sha256', 'an MPUT item'),
-    mtime: optionalUint(fields, 'mtime'),
-    mode: optionalMode(fields, 'mode'),
-  };
+  const size = requireUint(fields, 'size', 'an MPUT item');
+  const sha256 = requireSha256(fields, 'sha256', 'an MPUT item');
+  let path: string | BadPathError;
+  try {
+    path = itemPath(first, 'MPUT');
+  } catch (err) {
+    if (!(err instanceof BadPathError)) throw err;
+    path = err;
+  }
+  return { path, size, sha256, mtime: optionalUint(fields, 'mtime'), mode: optionalMode(fields, 'mode') };
 }
 
 export function formatMputItem(item: MputItem): string {
@@ -67,6 +82,9 @@ export function formatMputItem(item: MputItem): string {
     mode: item.mode,
   })}`;
 }
+
+/** An MPUT item as read off the wire: `path` is the error when it is not a valid item path. */
+export type ParsedMputItem = Omit<MputItem, 'path'> & { path: string | BadPathError };
 
 /** The path a batch item names: the request's folder joined with the item's relative path. */
 export function joinItemPath(folder: string, item: string): string {

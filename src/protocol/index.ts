@@ -86,4 +86,5 @@ export {
   parseMgetItem,
   parseMputItem,
   type MputItem,
+  type ParsedMputItem,
 } from './batch.js';

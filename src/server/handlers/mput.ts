@@ -24,6 +24,7 @@ import {
   MAX_BATCH_ITEMS,
   MAX_MPUT_ITEM_BYTES,
   parseMputItem,
+  type ParsedMputItem,
   type MputRequest,
   type PutRequest,
 } from '../../protocol/index.js';
@@ -62,26 +63,28 @@ export async function handleMput(ctx: ServerContext, session: Session, req: Mput
   for (let index = 0; index < req.count; index++) {
     await slice.yieldIfDue();
     if (answers.length >= FLUSH_ITEMS || !session.file.hasBufferedLine()) await flush();
-    session.outOfStep = true;
-    const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
-    if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MPUT items`);
-    const item = parseMputItem(line);
-    if (item.size > MAX_MPUT_ITEM_BYTES) {
-      throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
-    }
-    const body = await session.file.readExactly(item.size);
-    session.outOfStep = false;
-    const put: PutRequest = {
-      verb: 'PUT',
-      path: joinItemPath(req.path, item.path),
-      size: item.size,
-      sha256: item.sha256,
-      mtime: item.mtime,
-      mode: item.mode,
-      overwrite: req.overwrite,
-      eager: true,
-    };
+    let item: ParsedMputItem;
+    let body: Buffer;
     try {
+      ({ item, body } = await readItem(ctx, session, index, req.count));
+    } catch (err) {
+      // The request cannot go on: the items stored so far still get their answers (made
+      // durable first), then the refusal, then the connection closes.
+      await flush().catch(() => {});
+      throw err;
+    }
+    try {
+      if (typeof item.path !== 'string') throw item.path; // a bad path: this item's own error
+      const put: PutRequest = {
+        verb: 'PUT',
+        path: joinItemPath(req.path, item.path),
+        size: item.size,
+        sha256: item.sha256,
+        mtime: item.mtime,
+        mode: item.mode,
+        overwrite: req.overwrite,
+        eager: true,
+      };
       if (ctx.root.hasSyncFs) {
         const reply = storeItemSync(ctx, put, body, folders, touched);
         answers.push(`${formatOk(reply)}\r\n`);
@@ -101,6 +104,23 @@ export async function handleMput(ctx: ServerContext, session: Session, req: Mput
   await flush();
   session.outOfStep = false;
   return { bytes, note: `${req.count} files${refused > 0 ? `, ${refused} refused` : ''}` };
+}
+
+/**
+ * The next item's line and bytes. Until both are read the stream is out of step: an error here
+ * (the connection ended, a malformed line, an item too large to hold) ends the request.
+ */
+async function readItem(ctx: ServerContext, session: Session, index: number, count: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
+  session.outOfStep = true;
+  const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
+  if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${count} MPUT items`);
+  const item = parseMputItem(line);
+  if (item.size > MAX_MPUT_ITEM_BYTES) {
+    throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
+  }
+  const body = await session.file.readExactly(item.size);
+  session.outOfStep = false;
+  return { item, body };
 }
 
 /** One item, with synchronous calls: the checks of a one-step PUT, then storeSync. */
