@@ -14,14 +14,14 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(REPO, 'bin', 'tcpsend.js');
-export const BUILT_MAIN = path.join(REPO, 'dist', 'cli', 'main.js');
+export const BUILT_MAIN = path.join(REPO, 'dist', 'tcpsend-cli.js');
 
 /** For a beforeAll: the suite runs the build, not the sources. */
 export function assertBuilt(): void {
   if (!fs.existsSync(BUILT_MAIN)) {
     throw new Error(
-      `${path.relative(REPO, BUILT_MAIN)} is missing: the CLI tests run the built bin/tcpsend.js. ` +
-        'Build first with `npx tsc -p tsconfig.json` (`npm test` does it before vitest).',
+      `${path.relative(REPO, BUILT_MAIN)} is missing: the CLI tests run the built bin/tcpsend.js, which runs that bundle. ` +
+        'Build first with `npm run build` (`npm test` does it before vitest).',
     );
   }
 }
