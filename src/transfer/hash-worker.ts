@@ -55,6 +55,8 @@ parentPort.on('message', (m) => {
         bytes += length;
       }
       parentPort.postMessage({ type: 'ack', bytes });
+    } else if (m.type === 'reset') {
+      hash = createHash('sha256');
     } else if (m.type === 'digest') {
       parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest('hex') });
       hash = createHash('sha256');
@@ -77,6 +79,9 @@ export class HashWorkerError extends Error {
   }
 }
 
+/** The shared ring's size: what a transfer may have in flight to its worker. */
+const RING_BYTES = 4 * 1024 * 1024;
+
 type Pending = { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void };
 
 export class HashWorker {
@@ -92,20 +97,22 @@ export class HashWorker {
   private batchBytes = 0;
   private flushScheduled = false;
   private readonly ring: Buffer;
+  private readonly shared: SharedArrayBuffer;
   private writeAt = 0;
 
   private closed = false;
 
-  constructor(ringBytes = 4 * 1024 * 1024) {
+  constructor(ringBytes = RING_BYTES, parked?: ParkedThread) {
     workersAlive += 1;
-    const shared = new SharedArrayBuffer(ringBytes);
+    const shared = parked?.shared ?? new SharedArrayBuffer(ringBytes);
+    this.shared = shared;
     this.ring = Buffer.from(shared);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true });
+    this.worker = parked?.worker ?? new Worker(WORKER_SOURCE, { eval: true });
+    this.worker.ref();
     this.worker.on('message', (m: Record<string, unknown>) => this.onMessage(m));
     this.worker.on('error', (err) => this.fail(err));
     // Messages are handled in order, so the ring is there before the first chunk.
-    this.worker.postMessage({ type: 'ring', ring: shared, id: 0 });
-
+    if (!parked) this.worker.postMessage({ type: 'ring', ring: shared, id: 0 });
   }
 
   private onMessage(m: Record<string, unknown>): void {
@@ -262,19 +269,48 @@ export class HashWorker {
     return { digest: reply.digest as string, position };
   }
 
+  /** The worker thread's id (a kept worker is handed out again with the same one). */
+  get threadId(): number {
+    return this.worker.threadId;
+  }
+
   /** The error that stopped the worker, if one did. */
   get error(): Error | null {
     return this.failure;
   }
 
+  /**
+   * Done with it. A worker with nothing in flight is kept for the next transfer (starting a
+   * thread and its isolate costs tens of milliseconds, and their memory is slow to go back to
+   * the system); any other is ended.
+   */
   async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      workersAlive -= 1;
+    if (this.closed) return;
+    this.closed = true;
+    workersAlive -= 1;
+    this.worker.removeAllListeners('message');
+    this.worker.removeAllListeners('error');
+    const quiet =
+      !this.failure && this.inFlight === 0 && this.pending.size === 0 && this.ranges.length === 0 && (this.file === null || (this.file.unwritten === 0 && !this.file.writing));
+    if (quiet && this.shared.byteLength === RING_BYTES && parkedThreads.length + workersAlive < MAX_WORKERS) {
+      this.worker.postMessage({ type: 'reset' });
+      this.worker.unref(); // a parked worker must not keep the process alive
+      const thread: ParkedThread = { worker: this.worker, shared: this.shared };
+      // A parked worker that fails is dropped from the pool.
+      this.worker.once('error', () => parkedThreads.splice(parkedThreads.indexOf(thread) >>> 0, 1));
+      parkedThreads.push(thread);
+      return;
     }
     await this.worker.terminate();
   }
 }
+
+/** A worker thread and its ring, between two transfers. */
+interface ParkedThread {
+  worker: Worker;
+  shared: SharedArrayBuffer;
+}
+const parkedThreads: ParkedThread[] = [];
 
 /** Files at least this large are worth a worker; smaller ones hash faster inline. */
 export const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
@@ -287,9 +323,12 @@ export const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
 const MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 let workersAlive = 0;
 
-/** A worker if one is free, else null (hash inline). Close it when done. */
+/** A worker if one is free (a parked one first), else null (hash inline). Close it when done. */
 export function takeHashWorker(): HashWorker | null {
-  return workersAlive >= MAX_WORKERS ? null : new HashWorker();
+  if (workersAlive >= MAX_WORKERS) return null;
+  const parked = parkedThreads.pop();
+  if (parked) parked.worker.removeAllListeners('error');
+  return new HashWorker(undefined, parked);
 }
 
 /** A Writable that hands every chunk to `worker`. */

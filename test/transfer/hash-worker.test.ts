@@ -72,3 +72,36 @@ describe('HashWorker', () => {
     await Promise.all(taken.map((w) => w.close()));
   });
 });
+
+describe('a worker is kept between transfers', () => {
+  it('a closed worker with nothing in flight is handed out again, its hash started afresh', async () => {
+    const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+    const first = takeHashWorker()!;
+    const thread = first.threadId;
+    // A transfer that failed: some bytes hashed, no digest. Its state must not leak on.
+    await first.push(Buffer.from('half of something'));
+    await first.hashFileRange(-1, 0, 0); // a round trip: the chunk has been taken
+    await first.close();
+    const second = takeHashWorker()!;
+    try {
+      expect(second.threadId).toBe(thread);
+      await second.push(Buffer.from('hello'));
+      expect(await second.digest()).toBe(sha(Buffer.from('hello')));
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('a worker closed with bytes still in flight is not kept', async () => {
+    const first = takeHashWorker()!;
+    const thread = first.threadId;
+    void first.push(Buffer.alloc(1024 * 1024)); // not waited for: still in flight at close
+    await first.close();
+    const second = takeHashWorker()!;
+    try {
+      expect(second.threadId).not.toBe(thread);
+    } finally {
+      await second.close();
+    }
+  });
+});
