@@ -51,9 +51,12 @@ const DEFAULT_SENDFILE_BUFFERS = 4;
 /**
  * What all the sendfile calls of a process keep in buffers at most, when they do not choose
  * their pool size: a server sending to 64 clients at once must not hold 64 full pools. Each
- * call gets a share (at least one buffer) when it starts.
+ * call gets a share (at least one buffer) when it starts; one call alone gets its full pool
+ * (4 x 256 KiB).
  */
-const SENDFILE_BUDGET_BYTES = 16 * 1024 * 1024;
+const SENDFILE_BUDGET_BYTES = 8 * 1024 * 1024;
+/** Of which this much may stay allocated between calls, as spares. */
+const SPARE_BYTES = 4 * 1024 * 1024;
 let activeSends = 0;
 /** Bytes of buffers all running calls hold now; past the budget a call makes do with one. */
 let heldBytes = 0;
@@ -76,7 +79,7 @@ function takeSpare(size: number): Buffer | undefined {
 }
 
 function keepSpare(buf: Buffer): void {
-  if (spareBytes + buf.length + heldBytes > SENDFILE_BUDGET_BYTES) return;
+  if (spareBytes + buf.length > SPARE_BYTES || spareBytes + buf.length + heldBytes > SENDFILE_BUDGET_BYTES) return;
   let list = spareBuffers.get(buf.length);
   if (!list) spareBuffers.set(buf.length, (list = []));
   list.push(buf);
