@@ -1,0 +1,153 @@
+/**
+ * ServedRoot's synchronous side (the batch verbs: openReadSync, uploadTargetSync, storeSync,
+ * syncFoldersSync) over an in-memory file system, with faults injected into single calls.
+ */
+import { memfs } from 'memfs';
+import { describe, expect, it } from 'vitest';
+import {
+  ServedRoot,
+  partNameFor,
+  type FolderCache,
+  type FsSync,
+} from '../../src/storage/index.js';
+import { errno } from './fs-doubles.js';
+
+const MTIME = 1_763_750_000_000;
+type Vol = ReturnType<typeof memfs>['fs'];
+
+async function setUp(
+  files: Record<string, string | null> = {},
+  overrides: (vol: Vol) => Partial<FsSync> = () => ({}),
+): Promise<{ root: ServedRoot; vol: Vol; folders: FolderCache }> {
+  const { fs: vol } = memfs({ '/srv/data': null, '/srv/outside/secret.txt': 'secret', ...files });
+  const fsSync = new Proxy(vol as unknown as FsSync, {
+    get: (target, key: string) => overrides(vol)[key as keyof FsSync] ?? (target as unknown as Record<string, unknown>)[key],
+  });
+  const root = await ServedRoot.open('/srv/data', { fs: vol.promises, fsSync });
+  return { root, vol, folders: new Map() };
+}
+
+function store(root: ServedRoot, folders: FolderCache, path: string, body: string, touched = new Set<string>()) {
+  return root.storeSync(root.uploadTargetSync(path, folders), Buffer.from(body), { mtimeMs: MTIME, mode: 0o640 }, folders, touched);
+}
+
+describe('storeSync', () => {
+  it('writes a file whole into new folders, with its mtime and mode, and leaves no part', async () => {
+    const { root, vol, folders } = await setUp();
+    const touched = new Set<string>();
+    const info = store(root, folders, 'a/b/c.txt', 'hello', touched);
+    expect(vol.readFileSync('/srv/data/a/b/c.txt', 'utf8')).toBe('hello');
+    const stats = vol.statSync('/srv/data/a/b/c.txt');
+    expect(Number(stats.mode) & 0o777).toBe(0o640);
+    expect(Math.floor(Number(stats.mtimeMs))).toBe(MTIME);
+    expect(info).toMatchObject({ type: 'file', size: 5, mtimeMs: MTIME, mode: 0o640 });
+    expect(vol.readdirSync('/srv/data/a/b')).toEqual(['c.txt']);
+    expect([...touched]).toEqual(['/srv/data/a/b']);
+  });
+
+  it('replaces a file that is there (the caller decided it may)', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/x.txt': 'old content' });
+    const target = root.uploadTargetSync('x.txt', folders);
+    expect(target.existing).toMatchObject({ type: 'file', size: 11 });
+    root.storeSync(target, Buffer.from('new'), {}, folders, new Set());
+    expect(vol.readFileSync('/srv/data/x.txt', 'utf8')).toBe('new');
+  });
+
+  it('never replaces a folder', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/d/inner.txt': 'keep' });
+    const target = root.uploadTargetSync('d', folders);
+    expect(target.existing).toMatchObject({ type: 'dir' });
+    expect(() => root.storeSync(target, Buffer.from('x'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
+    expect(vol.readFileSync('/srv/data/d/inner.txt', 'utf8')).toBe('keep');
+    expect(vol.readdirSync('/srv/data')).toEqual(['d']);
+  });
+
+  it('a full disk mid-write is NO_SPACE, and neither a part nor a file is left (an old file stays)', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/keep.txt': 'old' }, () => ({
+      writeSync: () => {
+        throw errno('ENOSPC');
+      },
+    }));
+    expect(() => store(root, folders, 'new.txt', 'data')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NO_SPACE' }));
+    expect(() => store(root, folders, 'keep.txt', 'data')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NO_SPACE' }));
+    expect(vol.readdirSync('/srv/data')).toEqual(['keep.txt']);
+    expect(vol.readFileSync('/srv/data/keep.txt', 'utf8')).toBe('old');
+  });
+
+  it('a failed fsync leaves no part and no file', async () => {
+    const { root, vol, folders } = await setUp({}, () => ({
+      fsyncSync: () => {
+        throw errno('EIO');
+      },
+    }));
+    expect(() => store(root, folders, 'f.txt', 'data')).toThrow();
+    expect(vol.readdirSync('/srv/data')).toEqual([]);
+  });
+
+  it('refuses partial-file names, dotfiles and escapes before touching the disk', async () => {
+    const { root, vol, folders } = await setUp();
+    expect(() => root.uploadTargetSync(partNameFor('a.txt'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => root.uploadTargetSync('.ssh/authorized_keys', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => root.uploadTargetSync('../outside/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_BAD_PATH' }));
+    expect(vol.readdirSync('/srv/data')).toEqual([]);
+    expect(vol.readFileSync('/srv/outside/secret.txt', 'utf8')).toBe('secret');
+  });
+
+  it('a file where a folder must be is NOT_DIRECTORY', async () => {
+    const { root, folders } = await setUp({ '/srv/data/f': 'a file' });
+    expect(() => store(root, folders, 'f/inside.txt', 'x')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NOT_DIRECTORY' }));
+  });
+});
+
+describe('openReadSync', () => {
+  it('reads a file whole, and names what is missing or a folder', async () => {
+    const { root, folders } = await setUp({ '/srv/data/s/a.txt': 'hello', '/srv/data/s/d': null });
+    const file = root.openReadSync('s/a.txt', folders);
+    try {
+      expect(file.info).toMatchObject({ type: 'file', size: 5 });
+      expect(file.readAll().toString()).toBe('hello');
+    } finally {
+      file.close();
+    }
+    expect(() => root.openReadSync('s/missing.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NOT_FOUND' }));
+    expect(() => root.openReadSync('s/d', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
+  });
+
+  it('a file that grows while it is read is CHANGED, not a mix of two versions', async () => {
+    let grown = false;
+    const { root, folders } = await setUp({ '/srv/data/g.txt': 'abc' }, (vol) => ({
+      readSync: (fd, buffer, offset, length, position) => {
+        if (!grown) {
+          grown = true;
+          vol.appendFileSync('/srv/data/g.txt', 'more');
+        }
+        return vol.readSync(fd, buffer, offset, length, position);
+      },
+    }));
+    const file = root.openReadSync('g.txt', folders);
+    try {
+      expect(() => file.readAll()).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_CHANGED' }));
+    } finally {
+      file.close();
+    }
+  });
+});
+
+describe('syncFoldersSync', () => {
+  it('fsyncs each folder it is given once', async () => {
+    const synced: number[] = [];
+    const { root, folders } = await setUp({}, (vol) => ({
+      fsyncSync: (fd) => {
+        synced.push(fd);
+        vol.fsyncSync(fd);
+      },
+    }));
+    const touched = new Set<string>();
+    store(root, folders, 'a/1.txt', '1', touched);
+    store(root, folders, 'a/2.txt', '2', touched);
+    store(root, folders, 'b/3.txt', '3', touched);
+    synced.length = 0;
+    root.syncFoldersSync(touched);
+    expect(synced).toHaveLength(2);
+  });
+});
