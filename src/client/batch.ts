@@ -144,8 +144,8 @@ export async function storeMany(
       full.push({ slab, used });
       await file.write(`${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false })}\r\n`);
       for (const { slab, used } of full) {
-        if (used > 0) await file.writeOwned(slab.subarray(0, used));
-        slabPool.release(slab);
+        if (used > 0) await file.writeOwned(slab.subarray(0, used), () => slabPool.release(slab));
+        else slabPool.release(slab);
       }
     },
     async () => {

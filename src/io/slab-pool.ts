@@ -1,7 +1,7 @@
 /**
  * Large buffers ("slabs") that many small messages are laid into end to end before they go to
  * the socket in one write: the batch verbs' answers and uploads. A slab goes back to the pool
- * once the socket has handed it to the kernel (SocketFile.writeOwned), so a batch of 10,000
+ * once the socket is done with it (SocketFile.writeOwned's release), so a batch of 10,000
  * small files reuses a few slabs instead of leaving tens of MiB of dead buffers for the
  * garbage collector, which frees buffers lazily and lets them swell the resident set.
  */

@@ -353,21 +353,15 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   /**
-   * Write `data` and resolve once the stream has handed it to the kernel (its write callback),
-   * so the caller may reuse the buffer: a slab from a SlabPool.
+   * As write, and `release` is called once the stream is done with `data` (handed to the
+   * kernel, or the stream failed), so the caller may reuse the buffer: a slab from a
+   * SlabPool. Waiting is as for write (drain, with the idle timeout), never for the release:
+   * a peer that stops reading must run into the timeout, not hang the writer.
    */
-  async writeOwned(data: Buffer): Promise<void> {
+  async writeOwned(data: Buffer, release: () => void): Promise<void> {
     this.checkWritable();
-    let flushed!: Promise<void>;
-    let ok = true;
-    flushed = new Promise<void>((resolve, reject) => {
-      ok = this.stream.write(data, (err) => (err ? reject(err) : resolve()));
-    });
-    flushed.catch(() => {}); // a failure also closes the stream, which waitForDrain reports
-    // Past the high-water mark, 'drain' (with the idle timeout) says when it is all out;
-    // below it, the kernel took it or soon will, and the callback follows.
+    const ok = this.stream.write(data, () => release());
     if (!ok) await this.waitForDrain();
-    await flushed;
   }
 
   /** Write `text` followed by CRLF. */

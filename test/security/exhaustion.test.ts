@@ -249,3 +249,22 @@ describe('many at once', () => {
     }
   });
 });
+
+describe('a client that stops reading', () => {
+  it('a batch download to a peer that never reads is cut by the idle timeout, and its slot is freed', async () => {
+    const s = await server({ idleTimeoutMs: 500, lineDeadlineMs: 500 });
+    await fsp.mkdir(path.join(s.root, 'd'));
+    await fsp.writeFile(path.join(s.root, 'd', 'f'), Buffer.alloc(10 * 1024, 7));
+    const peer = await pool.connect(s.port);
+    peer.socket.pause(); // never reads a byte of the answers
+    peer.socket.write('HELLO\r\nMGET d count=10000\r\n');
+    // One item at a time, so each answer is written on its own, below the socket's high-water
+    // mark: the server must still notice that nothing is taken.
+    for (let i = 0; i < 1500 && s.server.connectionCount > 0; i++) {
+      peer.socket.write('f\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await until(() => s.server.connectionCount === 0, 5000, 'the server to drop the connection');
+    expect(s.log.some((entry) => entry.verb === 'MGET' && entry.result === 'TIMEOUT')).toBe(true);
+  });
+});

@@ -74,8 +74,8 @@ class ReplySlabs {
     this.slab = slabPool.take();
     this.used = 0;
     for (const { slab, used } of this.full.splice(0)) {
-      if (used > 0) await session.file.writeOwned(slab.subarray(0, used));
-      slabPool.release(slab);
+      if (used > 0) await session.file.writeOwned(slab.subarray(0, used), () => slabPool.release(slab));
+      else slabPool.release(slab);
     }
   }
 
