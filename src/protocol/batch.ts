@@ -6,7 +6,7 @@
  *   mget-item = path
  *   mput-item = path SP "size=" uint SP "sha256=" hex64 [SP "mtime=" uint] [SP "mode=" octal]
  */
-import { BadPathError, BadRequestError } from '../errors.js';
+import { BadPathError, BadRequestError, TcpsendError } from '../errors.js';
 import { decodePath, encodePath } from './encoding.js';
 import { formatSha256, optionalMode, optionalUint, requireSha256, requireUint } from './fields.js';
 import { quote } from './printable.js';
@@ -54,9 +54,10 @@ export function formatMgetItem(path: string): string {
 }
 
 /**
- * One MPUT item line. Its fields say how many bytes follow, so they are read first: a line
- * whose fields are wrong throws (BadRequestError: the stream cannot be kept in step), while a
- * path that is wrong is the item's own error, in `path`, and its bytes can still be read past.
+ * One MPUT item line. `size` says how many bytes follow, so it (and `sha256`) is read first: a
+ * line where either is missing or malformed throws (BadRequestError: the stream cannot be
+ * kept in step). Anything else wrong (the path, `mtime`, `mode`) is the item's own error, in
+ * `error`, and its bytes can still be read past.
  */
 export function parseMputItem(line: string): ParsedMputItem {
   const [first, ...rest] = splitTokens(line);
@@ -64,14 +65,13 @@ export function parseMputItem(line: string): ParsedMputItem {
   const fields = parseFields(rest);
   const size = requireUint(fields, 'size', 'an MPUT item');
   const sha256 = requireSha256(fields, 'sha256', 'an MPUT item');
-  let path: string | BadPathError;
   try {
-    path = itemPath(first, 'MPUT');
+    const item = { path: itemPath(first, 'MPUT'), size, sha256, mtime: optionalUint(fields, 'mtime'), mode: optionalMode(fields, 'mode') };
+    return { size, item, error: null };
   } catch (err) {
-    if (!(err instanceof BadPathError)) throw err;
-    path = err;
+    if (!(err instanceof TcpsendError)) throw err;
+    return { size, item: null, error: err };
   }
-  return { path, size, sha256, mtime: optionalUint(fields, 'mtime'), mode: optionalMode(fields, 'mode') };
 }
 
 export function formatMputItem(item: MputItem): string {
@@ -83,8 +83,10 @@ export function formatMputItem(item: MputItem): string {
   })}`;
 }
 
-/** An MPUT item as read off the wire: `path` is the error when it is not a valid item path. */
-export type ParsedMputItem = Omit<MputItem, 'path'> & { path: string | BadPathError };
+/** An MPUT item as read off the wire: the item, or its own error (and how many bytes to read past). */
+export type ParsedMputItem =
+  | { size: number; item: MputItem; error: null }
+  | { size: number; item: null; error: TcpsendError };
 
 /** The path a batch item names: the request's folder joined with the item's relative path. */
 export function joinItemPath(folder: string, item: string): string {

@@ -1,5 +1,5 @@
 /** Server settings and their defaults (docs/security.md lists every limit). */
-import type { FsPromises } from '../storage/fs-promises.js';
+import type { FsPromises, FsSync } from '../storage/fs-promises.js';
 
 export interface ServerOptions {
   /** The folder to serve. */
@@ -28,9 +28,11 @@ export interface ServerOptions {
   secret?: string;
   /** File system to serve from (memfs in unit tests). */
   fs?: FsPromises;
+  /** Its synchronous side, for the batch verbs (see ServedRootOptions.fsSync); tests inject faults here. */
+  fsSync?: FsSync;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs' | 'secret'>> & Pick<ServerOptions, 'fs' | 'secret'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs' | 'fsSync' | 'secret'>> & Pick<ServerOptions, 'fs' | 'fsSync' | 'secret'>;
 
 export const DEFAULT_SERVER_OPTIONS = {
   allowUpload: false,

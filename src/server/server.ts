@@ -60,7 +60,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   /** Open the served folder (it must exist) and make a server for it; call listen() next. */
   static async create(options: ServerOptions): Promise<TcpsendServer> {
     const resolved = resolveServerOptions(options);
-    const root = await ServedRoot.open(resolved.root, { fs: resolved.fs, dotfiles: resolved.dotfiles });
+    const root = await ServedRoot.open(resolved.root, { fs: resolved.fs, fsSync: resolved.fsSync, dotfiles: resolved.dotfiles });
     const key = resolved.secret ? await deriveKey(resolved.secret) : null;
     return new TcpsendServer(resolved, root, key);
   }

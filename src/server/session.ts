@@ -117,7 +117,7 @@ async function runRequests(
   const runAlone = async (text: string) => {
     // A batch request's items follow its line: until its handler has read them all, an
     // error (a malformed line, a server shutting down) leaves the stream out of step.
-    if (text.startsWith('MGET ') || text.startsWith('MPUT ')) session.outOfStep = true;
+    if (/^M(?:GET|PUT)(?: |$)/.test(text)) session.outOfStep = true;
     let req: Request | null = null;
     const result = await runOne(ctx, session, log, () => (req = parseRequest(text)), async () => {
       shuttingDown();

@@ -31,6 +31,7 @@ import { PathLocks } from './path-locks.js';
 import { quotePath } from './quote-path.js';
 import { utimesSeconds, wholeMilliseconds } from './mtime.js';
 import { isPartName, partNameFor, toSegments } from './relative-path.js';
+import { TimeSlice } from './time-slice.js';
 import { UploadPart } from './upload-part.js';
 
 export type EntryType = 'file' | 'dir';
@@ -102,7 +103,14 @@ export interface UploadTarget {
  * checked, so many files in one folder cost one resolution, not one each. Valid for one
  * request only; each open is still checked where the kernel says it landed.
  */
-export type FolderCache = Map<string, string>;
+export type FolderCache = Map<string, KnownFolder>;
+
+/** A folder a batch has resolved: its real path, and which folder that was (to see a swap). */
+export interface KnownFolder {
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+}
 
 export interface ServedRootOptions {
   /** The file system to serve from; node:fs/promises by default (memfs in unit tests). */
@@ -132,12 +140,8 @@ const O_NOFOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 const O_NONBLOCK = (fsConstants.O_NONBLOCK as number | undefined) ?? 0;
 const READ_FLAGS = fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 const PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW;
-/**
- * A batch upload writes its part whole: anything an earlier attempt left there goes. Read-write
- * and non-blocking, as for reads: a FIFO planted under the part's name cannot hang the open
- * (opening one write-only waits for a reader); it is then refused as not a regular file.
- */
-const WHOLE_PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_TRUNC | O_NOFOLLOW | O_NONBLOCK;
+/** A batch upload writes its part whole, into a file it has just created. */
+const NEW_PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | O_NOFOLLOW;
 const PART_CREATE_MODE = 0o666;
 const PERMISSION_BITS = 0o777;
 /** Latest time a JavaScript Date can hold. */
@@ -244,9 +248,15 @@ export class ServedRoot {
     return new ServedRoot(rootPath, fs, verify, options.fs === undefined, options.dotfiles ?? false, sync);
   }
 
-  /** Whether the synchronous calls the batch verbs use are available (see ServedRootOptions). */
-  get hasSyncFs(): boolean {
-    return this.#sync !== null;
+  /**
+   * Whether the batch verbs may take the synchronous path: the calls are there (see
+   * ServedRootOptions) and every opened file is checked where the kernel says it landed.
+   * A batch resolves each folder once and then works through it for many files; without that
+   * check (no /proc/self/fd), a folder swapped for a symlink meanwhile would be followed, so
+   * there the batch verbs go file by file through the asynchronous path instead.
+   */
+  get batchesSync(): boolean {
+    return this.#sync !== null && this.#verifyOpenedPath;
   }
 
   /** Whether opened files are checked through /proc/self/fd (see ServedRootOptions). */
@@ -446,7 +456,7 @@ export class ServedRoot {
     const segments = this.#segments(requestPath);
     const name = segments.at(-1);
     if (name === undefined) throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
-    const folder = this.#knownFolderSync(segments.slice(0, -1), requestPath, folders);
+    const folder = this.#knownFolderSync(segments.slice(0, -1), requestPath, folders).path;
     const target = path.join(folder, name);
     let fd: number;
     try {
@@ -476,16 +486,18 @@ export class ServedRoot {
     const name = segments.at(-1);
     if (name === undefined) throw new IsDirectoryError(`'/' is the served folder itself`);
     const shown = segments.join('/');
-    let folder: string;
+    let folder: KnownFolder;
     try {
       folder = this.#knownFolderSync(segments.slice(0, -1), shown, folders);
     } catch (err) {
       if (err instanceof NotFoundError) return { segments, shown, existing: null };
       throw err;
     }
+    // Still the folder that was resolved: what is looked at below is inside.
+    this.#checkFolderSync(folder, shown);
     let stats: StatsLike | undefined;
     try {
-      stats = this.#sync!.lstatSync(path.join(folder, name), { throwIfNoEntry: false });
+      stats = this.#sync!.lstatSync(path.join(folder.path, name), { throwIfNoEntry: false });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, shown);
     }
@@ -522,16 +534,12 @@ export class ServedRoot {
     const sync = this.#requireSync();
     const { segments, shown } = target;
     const name = segments.at(-1)!;
-    const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders);
-    const destination = path.join(folder, name);
-    const partPath = path.join(folder, partNameFor(name));
-    let fd: number;
-    try {
-      fd = sync.openSync(partPath, WHOLE_PART_FLAGS, PART_CREATE_MODE);
-    } catch (err) {
-      throw toStorageError(err, shown);
-    }
+    const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders, touched);
+    const destination = path.join(folder.path, name);
+    const partPath = path.join(folder.path, partNameFor(name));
+    const fd = this.#createPartSync(partPath, shown);
     let info: FileInfo;
+    let open = true;
     try {
       if (!sync.fstatSync(fd).isFile()) {
         throw new ForbiddenError(`the partial upload of ${quotePath(shown)} is not a regular file`);
@@ -543,13 +551,16 @@ export class ServedRoot {
       if (options.mtimeMs !== undefined) sync.futimesSync(fd, new Date(), utimesSeconds(options.mtimeMs));
       sync.fsyncSync(fd);
       info = this.#infoOf(sync.fstatSync(fd), shown);
+      open = false; // closed below, once: a failing close must not close a number reused since
       sync.closeSync(fd);
     } catch (err) {
-      sync.closeSync(fd);
+      if (open) sync.closeSync(fd);
       this.#unlinkQuietlySync(partPath);
       throw toStorageError(err, shown);
     }
     try {
+      // The folder may have been swapped for a symlink while the bytes were written.
+      this.#checkFolderSync(folder, shown);
       // An upload may replace a file or a symlink, never a folder (rename(2) refuses one too,
       // but with a less telling error).
       if (target.existing !== null && this.#isFolderSync(destination)) {
@@ -560,28 +571,47 @@ export class ServedRoot {
       this.#unlinkQuietlySync(partPath);
       throw toStorageError(err, shown);
     }
-    touched.add(folder);
+    touched.add(folder.path);
     return info;
   }
 
-  /** fsync each folder, so the renames in it survive a crash (where the platform allows). */
-  syncFoldersSync(folders: Iterable<string>): void {
+  /**
+   * A new part file, created here and now (O_EXCL): whatever an earlier attempt left under
+   * its name is removed first, never written through (it could be a hard link to a file
+   * elsewhere, or something else planted there).
+   */
+  #createPartSync(partPath: string, shown: string): number {
+    const sync = this.#sync!;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return sync.openSync(partPath, NEW_PART_FLAGS, PART_CREATE_MODE);
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST' || attempt > 0) throw toStorageError(err, shown);
+        this.#unlinkQuietlySync(partPath);
+      }
+    }
+  }
+
+  /**
+   * fsync a folder, so the renames in it survive a crash (where the platform allows). A folder
+   * that is gone is an error too: what was renamed into it is gone with it.
+   */
+  syncFolderSync(folder: string): void {
     const sync = this.#requireSync();
-    for (const folder of folders) {
-      let fd: number;
-      try {
-        fd = sync.openSync(folder, 'r');
-      } catch (err) {
-        if (UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) continue;
-        throw toStorageError(err, '');
-      }
-      try {
-        sync.fsyncSync(fd);
-      } catch (err) {
-        if (!UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) throw toStorageError(err, '');
-      } finally {
-        sync.closeSync(fd);
-      }
+    const shown = path.relative(this.rootPath, folder);
+    let fd: number;
+    try {
+      fd = sync.openSync(folder, 'r');
+    } catch (err) {
+      if (UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) return;
+      throw toStorageError(err, shown);
+    }
+    try {
+      sync.fsyncSync(fd);
+    } catch (err) {
+      if (!UNSYNCABLE_DIRECTORY.has(errnoCode(err) ?? '')) throw toStorageError(err, shown);
+    } finally {
+      sync.closeSync(fd);
     }
   }
 
@@ -592,10 +622,20 @@ export class ServedRoot {
 
   #syncReader(fd: number, info: FileInfo, requestPath: string): OpenedFileSync {
     const sync = this.#sync!;
-    const read = (buffer: Uint8Array, offset: number, length: number, position: number) =>
-      sync.readSync(fd, buffer, offset, length, position);
+    const read = (buffer: Uint8Array, offset: number, length: number, position: number) => {
+      try {
+        return sync.readSync(fd, buffer, offset, length, position);
+      } catch (err) {
+        throw toStorageError(err, requestPath);
+      }
+    };
     const changed = () => {
-      const now = sync.fstatSync(fd);
+      let now: StatsLike;
+      try {
+        now = sync.fstatSync(fd);
+      } catch (err) {
+        throw toStorageError(err, requestPath);
+      }
       return Number(now.size) !== info.size || wholeMilliseconds(Number(now.mtimeMs)) !== info.mtimeMs;
     };
     const readInto = (body: Uint8Array) => {
@@ -620,7 +660,7 @@ export class ServedRoot {
   }
 
   /** The real path of the folder `segments` names, checked to be inside; from `folders` if known. */
-  #knownFolderSync(segments: readonly string[], requestPath: string, folders: FolderCache): string {
+  #knownFolderSync(segments: readonly string[], requestPath: string, folders: FolderCache): KnownFolder {
     const key = segments.join('/');
     const known = folders.get(key);
     if (known !== undefined) return known;
@@ -631,8 +671,34 @@ export class ServedRoot {
       throw toStorageError(err, requestPath);
     }
     this.#checkInside(real, requestPath);
-    folders.set(key, real);
-    return real;
+    return this.#remember(folders, key, real, requestPath);
+  }
+
+  /** Note a resolved folder, with the identity that shows a later swap. */
+  #remember(folders: FolderCache, key: string, real: string, shown: string, stats?: StatsLike): KnownFolder {
+    let seen = stats;
+    try {
+      seen ??= this.#sync!.lstatSync(real)!;
+    } catch (err) {
+      throw toStorageError(err, shown);
+    }
+    if (!seen.isDirectory()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
+    const folder = { path: real, dev: Number(seen.dev), ino: Number(seen.ino) };
+    folders.set(key, folder);
+    return folder;
+  }
+
+  /** The folder is still the one that was resolved (not swapped for a symlink or another folder). */
+  #checkFolderSync(folder: KnownFolder, shown: string): void {
+    let now: StatsLike | undefined;
+    try {
+      now = this.#sync!.lstatSync(folder.path, { throwIfNoEntry: false });
+    } catch {
+      now = undefined;
+    }
+    if (now === undefined || !now.isDirectory() || Number(now.dev) !== folder.dev || Number(now.ino) !== folder.ino) {
+      throw new ForbiddenError(`the folder of ${quotePath(shown)} changed while the batch was working in it`);
+    }
   }
 
   /** The last name of `target` is a symlink: open what it leads to, if that is inside. */
@@ -652,10 +718,13 @@ export class ServedRoot {
     }
   }
 
-  /** As #ensureDirectory, synchronously, remembering each folder in `folders`. */
-  #ensureDirectorySync(segments: readonly string[], folders: FolderCache): string {
+  /**
+   * As #ensureDirectory, synchronously, remembering each folder in `folders`. A folder it
+   * creates goes into `touched` with its parent: their fsyncs make the new entries durable.
+   */
+  #ensureDirectorySync(segments: readonly string[], folders: FolderCache, touched: Set<string>): KnownFolder {
     const sync = this.#sync!;
-    let current = this.rootPath;
+    let current: KnownFolder = folders.get('') ?? this.#remember(folders, '', this.rootPath, '/');
     for (let index = 0; index < segments.length; index++) {
       const shown = segments.slice(0, index + 1).join('/');
       const known = folders.get(shown);
@@ -663,7 +732,7 @@ export class ServedRoot {
         current = known;
         continue;
       }
-      const next = path.join(current, segments[index]!);
+      const next = path.join(current.path, segments[index]!);
       let seen: StatsLike | null = null;
       try {
         seen = sync.lstatSync(next, { throwIfNoEntry: false }) ?? null;
@@ -671,13 +740,14 @@ export class ServedRoot {
         if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, shown);
       }
       if (seen?.isDirectory()) {
-        current = next;
+        current = this.#remember(folders, shown, next, shown, seen);
       } else if (seen === null && this.#mkdirSync(next, shown)) {
-        current = next;
+        touched.add(current.path);
+        current = this.#remember(folders, shown, next, shown);
+        touched.add(next);
       } else {
-        current = this.#existingFolderSync(next, shown);
+        current = this.#remember(folders, shown, this.#existingFolderSync(next, shown), shown);
       }
-      folders.set(shown, current);
     }
     return current;
   }
@@ -862,7 +932,9 @@ export class ServedRoot {
       if (isListableName(name) && (this.#dotfiles || !name.startsWith('.'))) children.push({ name, dirent });
     }
     children.sort(byName);
+    const slice = new TimeSlice();
     for (const { name, dirent } of children) {
+      await slice.yieldIfDue();
       const child = await this.#describe(path.join(folder, name), dirent);
       if (child === null) continue;
       const entryPath = prefix + name;

@@ -69,6 +69,13 @@ describe('MGET item lines', () => {
   });
 });
 
+/** The item an MPUT line names (its own error thrown, for the round trips). */
+function itemOf(line: string): MputItem {
+  const parsed = parseMputItem(line);
+  if (parsed.error) throw parsed.error;
+  return parsed.item;
+}
+
 describe('MPUT item lines', () => {
   const item = (path: string, extra: Partial<MputItem> = {}): MputItem => ({
     path,
@@ -81,9 +88,9 @@ describe('MPUT item lines', () => {
 
   it.each(PATHS)('round-trips %j', (path) => {
     const full = item(path, { size: 1_048_576, mtime: 1_763_750_000_123, mode: 0o640 });
-    expect(parseMputItem(formatMputItem(full))).toEqual(full);
+    expect(itemOf(formatMputItem(full))).toEqual(full);
     const bare = item(path, { size: 0 });
-    expect(parseMputItem(formatMputItem(bare))).toEqual(bare);
+    expect(itemOf(formatMputItem(bare))).toEqual(bare);
   });
 
   it('formats fields in order, mode in octal, and leaves out what is not known', () => {
@@ -95,7 +102,7 @@ describe('MPUT item lines', () => {
   });
 
   it('parses what a person would type: raw UTF-8, upper-case hex, any field order, extra spaces', () => {
-    expect(parseMputItem(`数据.txt  mode=600 sha256=${SHA.toUpperCase()}   size=5 mtime=0`)).toEqual({
+    expect(itemOf(`数据.txt  mode=600 sha256=${SHA.toUpperCase()}   size=5 mtime=0`)).toEqual({
       path: '数据.txt',
       size: 5,
       sha256: SHA,
@@ -105,20 +112,24 @@ describe('MPUT item lines', () => {
   });
 
   it('ignores fields it does not know', () => {
-    expect(parseMputItem(`a.txt size=1 sha256=${SHA} future=yes x_2=%41`)).toEqual(item('a.txt', { size: 1 }));
+    expect(itemOf(`a.txt size=1 sha256=${SHA} future=yes x_2=%41`)).toEqual(item('a.txt', { size: 1 }));
   });
 
-  // The fields say how many bytes follow, so an item whose path alone is wrong can still be
-  // read past: its error is the item's (answered in turn), not the whole request's.
-  it.each([`/abs.txt size=1 sha256=${SHA}`, `%2Fabs.txt size=1 sha256=${SHA}`, `%ZZ size=1 sha256=${SHA}`])(
-    'keeps the size of %j and gives its path as a BadPathError',
-    (line) => {
-      const parsed = parseMputItem(line);
-      expect(parsed.size).toBe(1);
-      expect(parsed.sha256).toBe(SHA);
-      expect(parsed.path).toBeInstanceOf(BadPathError);
-    },
-  );
+  // `size` says how many bytes follow, so an item whose path, mtime or mode is wrong can still
+  // be read past: its error is the item's (answered in turn), not the whole request's.
+  it.each([
+    [`/abs.txt size=1 sha256=${SHA}`, BadPathError],
+    [`%2Fabs.txt size=1 sha256=${SHA}`, BadPathError],
+    [`%ZZ size=1 sha256=${SHA}`, BadPathError],
+    [`a.txt size=1 sha256=${SHA} mtime=-5`, BadRequestError],
+    [`a.txt size=1 sha256=${SHA} mode=800`, BadRequestError],
+    [`a.txt size=1 sha256=${SHA} mode=12345`, BadRequestError],
+  ] as const)('keeps the size of %j and gives the item its own error', (line, cls) => {
+    const parsed = parseMputItem(line);
+    expect(parsed.size).toBe(1);
+    expect(parsed.item).toBeNull();
+    expect(parsed.error).toBeInstanceOf(cls);
+  });
 
   it.each([
     ['', BadRequestError],
@@ -136,9 +147,6 @@ describe('MPUT item lines', () => {
     [`a.txt size=1.5 sha256=${SHA}`, BadRequestError],
     [`a.txt size=9007199254740992 sha256=${SHA}`, BadRequestError],
     [`a.txt size=1 size=1 sha256=${SHA}`, BadRequestError], // a key may appear once
-    [`a.txt size=1 sha256=${SHA} mtime=-5`, BadRequestError],
-    [`a.txt size=1 sha256=${SHA} mode=800`, BadRequestError],
-    [`a.txt size=1 sha256=${SHA} mode=12345`, BadRequestError],
     [`a.txt b.txt size=1 sha256=${SHA}`, BadRequestError], // a second path
     [`a.txt size=1 sha256=${SHA} Bad=1`, BadRequestError], // a key that breaks the grammar
   ] as const)('refuses %j', (line, cls) => {

@@ -42,7 +42,7 @@ describe('storeSync', () => {
     expect(Math.floor(Number(stats.mtimeMs))).toBe(MTIME);
     expect(info).toMatchObject({ type: 'file', size: 5, mtimeMs: MTIME, mode: 0o640 });
     expect(vol.readdirSync('/srv/data/a/b')).toEqual(['c.txt']);
-    expect([...touched]).toEqual(['/srv/data/a/b']);
+    expect([...touched].sort()).toEqual(['/srv/data', '/srv/data/a', '/srv/data/a/b']); // new folders' names are durable too
   });
 
   it('replaces a file that is there (the caller decided it may)', async () => {
@@ -133,8 +133,8 @@ describe('openReadSync', () => {
   });
 });
 
-describe('syncFoldersSync', () => {
-  it('fsyncs each folder it is given once', async () => {
+describe('syncFolderSync', () => {
+  it('a batch touches each folder it wrote in, or created a folder in, once; each is fsynced', async () => {
     const synced: number[] = [];
     const { root, folders } = await setUp({}, (vol) => ({
       fsyncSync: (fd) => {
@@ -146,8 +146,50 @@ describe('syncFoldersSync', () => {
     store(root, folders, 'a/1.txt', '1', touched);
     store(root, folders, 'a/2.txt', '2', touched);
     store(root, folders, 'b/3.txt', '3', touched);
+    // a/ and b/ were created: the root is touched too (their names in it), and each once.
+    expect([...touched].sort()).toEqual(['/srv/data', '/srv/data/a', '/srv/data/b']);
     synced.length = 0;
-    root.syncFoldersSync(touched);
-    expect(synced).toHaveLength(2);
+    for (const folder of touched) root.syncFolderSync(folder);
+    expect(synced).toHaveLength(3);
+  });
+});
+
+describe('a batch keeps to the root while it works', () => {
+  it('a folder swapped for a symlink between two files: the second is refused and nothing lands outside', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/d': null });
+    store(root, folders, 'd/a.txt', 'first');
+    // A local user moves the folder away and puts a symlink to a folder outside in its place.
+    vol.renameSync('/srv/data/d', '/srv/data-old');
+    vol.symlinkSync('/srv/outside', '/srv/data/d');
+    expect(() => store(root, folders, 'd/pwned.txt', 'data')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(vol.readdirSync('/srv/outside')).toEqual(['secret.txt']);
+  });
+
+  it('a folder swapped after the checks, while the bytes are written: the rename is refused', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/d': null }, (v) => ({
+      fsyncSync: (fd) => {
+        v.fsyncSync(fd);
+        if (v.existsSync('/srv/data/d') && !v.lstatSync('/srv/data/d').isSymbolicLink()) {
+          v.renameSync('/srv/data/d', '/srv/outside/d');
+          v.symlinkSync('/srv/outside/d', '/srv/data/d');
+        }
+      },
+    }));
+    expect(() => store(root, folders, 'd/late.txt', 'data')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(vol.readdirSync('/srv/outside/d')).toEqual([]);
+  });
+
+  it('a part name planted as a hard link to a file elsewhere is replaced, never written through', async () => {
+    const { root, vol, folders } = await setUp();
+    vol.linkSync('/srv/outside/secret.txt', `/srv/data/${partNameFor('x.txt')}`);
+    store(root, folders, 'x.txt', 'uploaded');
+    expect(vol.readFileSync('/srv/outside/secret.txt', 'utf8')).toBe('secret');
+    expect(vol.readFileSync('/srv/data/x.txt', 'utf8')).toBe('uploaded');
+  });
+
+  it('batches take the synchronous path only where opened files are checked (/proc/self/fd)', async () => {
+    const { root } = await setUp();
+    expect(root.verifiesOpenedPath).toBe(false);
+    expect(root.batchesSync).toBe(false);
   });
 });

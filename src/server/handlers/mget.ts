@@ -10,7 +10,7 @@
  * socket write, where a GET costs a request line, a parse, a log line and a round trip
  * through the thread pool for each call. Large files take GET's own path.
  */
-import { BadRequestError, TcpsendError } from '../../errors.js';
+import { BadRequestError, InternalError, TcpsendError } from '../../errors.js';
 import {
   formatErr,
   formatOk,
@@ -23,7 +23,7 @@ import { SlabPool } from '../../io/index.js';
 import type { FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { TimeSlice } from '../time-slice.js';
+import { TimeSlice } from '../../storage/time-slice.js';
 import { prepareGet, SMALL_BODY } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
@@ -106,7 +106,7 @@ export async function handleMget(ctx: ServerContext, session: Session, req: Mget
     session.outOfStep = false;
     try {
       const path = joinItemPath(req.path, parseMgetItem(line));
-      const size = ctx.root.hasSyncFs ? readSmallSync(ctx, path, folders, out) : null;
+      const size = ctx.root.batchesSync ? readSmallSync(ctx, path, folders, out) : null;
       if (size !== null) {
         bytes += size;
       } else {
@@ -116,9 +116,10 @@ export async function handleMget(ctx: ServerContext, session: Session, req: Mget
       }
     } catch (err) {
       // Mid-body, or the connection went: the stream cannot be kept in step.
-      if (session.outOfStep || session.file.closed || !(err instanceof TcpsendError)) throw err;
+      if (session.outOfStep || session.file.closed) throw err;
+      const e = err instanceof TcpsendError ? err : new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       failed += 1;
-      out.append(`${formatErr(err.wireCode, err.message)}\r\n`);
+      out.append(`${formatErr(e.wireCode, e.message)}\r\n`);
     }
   }
   await out.flush(session);

@@ -31,7 +31,7 @@ import {
 import type { FileInfo, FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { TimeSlice } from '../time-slice.js';
+import { TimeSlice } from '../../storage/time-slice.js';
 import { quoteRequestPath } from './common.js';
 import { checkUpload, refuseUnlessOverwrite, storeSmall } from './put.js';
 
@@ -49,17 +49,30 @@ export async function handleMput(ctx: ServerContext, session: Session, req: Mput
 
   const folders: FolderCache = new Map();
   const touched = new Set<string>();
-  const answers: string[] = [];
+  const answers: { line: string; stored: boolean }[] = [];
+  const slice = new TimeSlice();
   const flush = async () => {
-    // The renames are made durable before they are reported.
-    if (touched.size > 0) ctx.root.syncFoldersSync(touched);
+    // The renames are made durable before they are reported. If a folder cannot be synced,
+    // no file stored since the last flush is reported stored: each gets the error instead.
+    let failure: TcpsendError | null = null;
+    for (const folder of touched) {
+      try {
+        ctx.root.syncFolderSync(folder);
+      } catch (err) {
+        failure ??= err instanceof TcpsendError ? err : new InternalError(`cannot make the uploads durable: ${(err as Error)?.message}`, { cause: err });
+      }
+      await slice.yieldIfDue();
+    }
     touched.clear();
-    if (answers.length > 0) await session.file.write(answers.join(''));
+    if (answers.length === 0) return;
+    const lines = answers.map(({ line, stored }) =>
+      stored && failure ? `${formatErr(failure.wireCode, `stored but not made durable: ${failure.message}`)}\r\n` : line,
+    );
     answers.length = 0;
+    await session.file.write(lines.join(''));
   };
   let bytes = 0;
   let refused = 0;
-  const slice = new TimeSlice();
   for (let index = 0; index < req.count; index++) {
     await slice.yieldIfDue();
     if (answers.length >= FLUSH_ITEMS || !session.file.hasBufferedLine()) await flush();
@@ -74,31 +87,32 @@ export async function handleMput(ctx: ServerContext, session: Session, req: Mput
       throw err;
     }
     try {
-      if (typeof item.path !== 'string') throw item.path; // a bad path: this item's own error
+      if (item.error) throw item.error; // a bad path, mtime or mode: this item's own error
+      const { path, size, sha256, mtime, mode } = item.item;
       const put: PutRequest = {
         verb: 'PUT',
-        path: joinItemPath(req.path, item.path),
-        size: item.size,
-        sha256: item.sha256,
-        mtime: item.mtime,
-        mode: item.mode,
+        path: joinItemPath(req.path, path),
+        size,
+        sha256,
+        mtime,
+        mode,
         overwrite: req.overwrite,
         eager: true,
       };
-      if (ctx.root.hasSyncFs) {
+      if (ctx.root.batchesSync) {
         const reply = storeItemSync(ctx, put, body, folders, touched);
-        answers.push(`${formatOk(reply)}\r\n`);
+        answers.push({ line: `${formatOk(reply)}\r\n`, stored: !reply.identical });
         if (!reply.identical) bytes += item.size;
       } else {
         await flush();
-        const prepared = await storeSmall(ctx, put, body, { verb: 'END', sha256: item.sha256 });
+        const prepared = await storeSmall(ctx, put, body, { verb: 'END', sha256 });
         bytes += (await prepared.send(session)).bytes ?? 0;
       }
     } catch (err) {
       if (session.file.closed) throw err;
       const e = err instanceof TcpsendError ? err : new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       refused += 1;
-      answers.push(`${formatErr(e.wireCode, e.message)}\r\n`);
+      answers.push({ line: `${formatErr(e.wireCode, e.message)}\r\n`, stored: false });
     }
   }
   await flush();

@@ -1,8 +1,8 @@
 /**
- * The batch verbs do their file-system work with synchronous calls, which hold the event loop:
- * cheap per file, but a batch of hundreds of files on a slow disk (cold reads, fsyncs) would
- * stall every other connection for the whole batch. A TimeSlice bounds that: after each file
- * the handler asks whether its slice is used up, and if so lets the event loop run once.
+ * The batch verbs and listings do their file-system work with synchronous calls, which hold
+ * the event loop: cheap per file, but hundreds of files on a slow disk (cold reads, fsyncs)
+ * would stall every other connection meanwhile. A TimeSlice bounds that: after each file the
+ * caller asks whether its slice is used up, and if so lets the event loop run once.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 
