@@ -101,6 +101,8 @@ export class HashWorker {
   private writeAt = 0;
 
   private closed = false;
+  /** finish() has begun: no more bytes may come until it is done. */
+  private finishing = false;
 
   constructor(ringBytes = RING_BYTES, parked?: ParkedThread) {
     workersAlive += 1;
@@ -216,6 +218,7 @@ export class HashWorker {
    */
   async push(chunk: Buffer): Promise<void> {
     if (this.failure) throw this.failure;
+    if (this.finishing) throw new Error('bytes pushed to a hash worker after finish()');
     let offset = 0;
     while (offset < chunk.length) {
       while (this.occupied >= this.ring.length && !this.failure) {
@@ -262,10 +265,12 @@ export class HashWorker {
 
   /** The digest, and where the writes got to in the file (once they are all done). */
   async finish(): Promise<{ digest: string; position: number }> {
+    this.finishing = true;
     const reply = await this.call({ type: 'digest' });
     await this.drainWrites();
     const position = this.writtenTo;
     this.file = null;
+    this.finishing = false; // ready for a new hash (and a new file)
     return { digest: reply.digest as string, position };
   }
 
@@ -291,7 +296,7 @@ export class HashWorker {
     this.worker.removeAllListeners('message');
     this.worker.removeAllListeners('error');
     const quiet =
-      !this.failure && this.inFlight === 0 && this.pending.size === 0 && this.ranges.length === 0 && (this.file === null || (this.file.unwritten === 0 && !this.file.writing));
+      !this.failure && !this.finishing && this.inFlight === 0 && this.pending.size === 0 && this.ranges.length === 0 && (this.file === null || (this.file.unwritten === 0 && !this.file.writing));
     if (quiet && this.shared.byteLength === RING_BYTES && parkedThreads.length + workersAlive < MAX_WORKERS) {
       this.worker.postMessage({ type: 'reset' });
       this.worker.unref(); // a parked worker must not keep the process alive

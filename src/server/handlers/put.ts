@@ -237,10 +237,14 @@ async function receiveOnWorker(
     if (from > 0) await worker.hashFileRange(part.handle.fd, 0, from);
     await worker.writeTo(part.handle.fd, from);
     let moved: Error | null = null;
+    const out = workerWritable(worker);
     try {
-      await session.file.pipeTo(workerWritable(worker), count);
+      await session.file.pipeTo(out, count);
     } catch (err) {
       moved = err as Error;
+      // What arrived and is still queued goes to the worker (and into the part) before it
+      // finishes: nothing may reach it after.
+      await new Promise<void>((resolve) => out.end(() => resolve()));
     }
     // Every byte that arrived is in the part (the worker wrote it): count it, for resume.
     const failure = worker.error;
