@@ -174,6 +174,7 @@ async function sendWithPool(
   const reusable = stream instanceof Socket;
   const free: Buffer[] = [];
   let allocated = 0;
+  let settled = false;
   const takeBuffer = (): Buffer | undefined => {
     const buf = free.pop();
     if (buf) return buf;
@@ -239,7 +240,7 @@ async function sendWithPool(
         if (reusable) free.push(owned);
         else {
           allocated -= 1;
-          heldBytes -= chunkSize;
+          if (!settled) heldBytes -= chunkSize; // after the call ended, its share was given back already
         }
         wake();
       });
@@ -253,6 +254,9 @@ async function sendWithPool(
     stream.off('error', onStreamError);
     stream.off('close', onStreamClose);
     await source?.close();
+    // This call's share of the budget goes back now, once (callbacks still to come, after a
+    // failure, must not give it back again).
+    settled = true;
     heldBytes -= allocated * chunkSize;
     // Buffers the socket has given back may serve the next call; one still in flight (a
     // failure) is left to the garbage collector.
