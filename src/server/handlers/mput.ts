@@ -12,7 +12,6 @@ import {
   BusyError,
   ChecksumMismatchError,
   InternalError,
-  IsDirectoryError,
   ReadOnlyError,
   TcpsendError,
   TooLargeError,
@@ -33,7 +32,7 @@ import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
 import { quoteRequestPath } from './common.js';
-import { checkUpload, refuseUnlessOverwrite, storeSmall } from './put.js';
+import { checkUpload, destinationVerdict, storeSmall } from './put.js';
 
 /** Answers wait at most for this many items before they go out. */
 const FLUSH_ITEMS = 512;
@@ -160,26 +159,19 @@ function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folder
   }
 }
 
-/**
- * Something is at the destination: whether it is exactly this content (true: nothing to do)
- * or may be replaced (false). A folder, or a different file without consent to overwrite,
- * is refused.
- */
+/** destinationVerdict with a synchronous hash of what is there (the hash cache first). */
 function holdsSync(ctx: ServerContext, req: PutRequest, existing: FileInfo, digest: string, folders: FolderCache, where: string): boolean {
-  if (existing.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
-  if (existing.size === req.size) {
-    let sha256 = ctx.hashCache.get(existing);
-    if (sha256 === undefined) {
-      const file = ctx.root.openReadSync(req.path, folders);
-      try {
-        sha256 = createSha256().update(file.readAll()).digest('hex');
-        ctx.hashCache.set(file.info, sha256);
-      } finally {
-        file.close();
-      }
+  const verdict = destinationVerdict(ctx, req, where, existing, digest, () => {
+    const cached = ctx.hashCache.get(existing);
+    if (cached !== undefined) return cached;
+    const file = ctx.root.openReadSync(req.path, folders);
+    try {
+      const sha256 = createSha256().update(file.readAll()).digest('hex');
+      ctx.hashCache.set(file.info, sha256);
+      return sha256;
+    } finally {
+      file.close();
     }
-    if (sha256 === digest) return true;
-  }
-  refuseUnlessOverwrite(ctx, req, where);
-  return false;
+  });
+  return verdict === 'identical';
 }

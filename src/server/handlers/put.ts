@@ -113,17 +113,37 @@ async function checkDestination(
   sha256: string | null,
 ): Promise<'identical' | 'write'> {
   const existing = await statOrNull(ctx, req.path);
+  return destinationVerdict(ctx, req, where, existing, sha256, () => fileSha256(ctx, req.path));
+}
+
+/**
+ * The rules both upload paths (PUT, and MPUT's synchronous one) apply to what is at the
+ * destination (`existing`, null: nothing) for an upload whose content hashes to `sha256` (null:
+ * not known yet). `hashExisting` is called only when the sizes match.
+ */
+export function destinationVerdict<H extends string | Promise<string>>(
+  ctx: ServerContext,
+  req: { size: number; overwrite: boolean },
+  where: string,
+  existing: { type: string; size: number } | null,
+  sha256: string | null,
+  hashExisting: () => H,
+): H extends string ? 'identical' | 'write' : Promise<'identical' | 'write'> {
+  type Verdict = H extends string ? 'identical' | 'write' : Promise<'identical' | 'write'>;
   if (existing?.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
-  if (!existing) return 'write';
-  if (sha256 !== null && existing.size === req.size && (await fileSha256(ctx, req.path)) === sha256) {
-    return 'identical';
-  }
-  refuseUnlessOverwrite(ctx, req, where);
-  return 'write';
+  if (!existing) return 'write' as Verdict;
+  const decide = (existingSha256: string | null): 'identical' | 'write' => {
+    if (existingSha256 !== null && existingSha256 === sha256) return 'identical';
+    refuseUnlessOverwrite(ctx, req, where);
+    return 'write';
+  };
+  if (sha256 === null || existing.size !== req.size) return decide(null) as Verdict;
+  const hashed = hashExisting();
+  return (typeof hashed === 'string' ? decide(hashed) : hashed.then(decide)) as Verdict;
 }
 
 /** A different file is at the destination: ExistsError unless asked to overwrite and allowed to. */
-export function refuseUnlessOverwrite(ctx: ServerContext, req: { overwrite: boolean }, where: string): void {
+function refuseUnlessOverwrite(ctx: ServerContext, req: { overwrite: boolean }, where: string): void {
   if (req.overwrite && ctx.options.allowOverwrite) return;
   throw new ExistsError(
     !req.overwrite
