@@ -132,7 +132,7 @@ function generated({ results, targets, totalSeconds, stream, peers, sizes, concu
   if (peers.perFile) {
     out.push(`### Where a ${peers.tree.files}-file folder's time goes`);
     out.push('');
-    out.push('One more tcpsend get and put of the folder with `--json` (outside the timed runs), read from its events: the time from spawning the CLI to the first file, the steady rate between 10% and 90% of the files, and each file\'s own time from its file_start to its file_done event. Small files go in MGET/MPUT batches of up to 500: a fetched file starts when its answer arrives and is done once written (so its own time is tiny), while a sent file starts when it is read into its batch and is done when the server\'s answer for it comes back (so its own time includes waiting for the rest of its batch).');
+    out.push('One more tcpsend get and put of the folder with `--json` (outside the timed runs), read from its events: the time from spawning the CLI to the first file, the steady rate between 10% and 90% of the files, and each file\'s own time from its file_start to its file_done event. Small files go in MGET/MPUT batches of up to 100: a fetched file starts when its answer arrives and is done once written (so its own time is tiny), while a sent file starts when it is read into its batch and is done when the server\'s answer for it comes back (so its own time includes waiting for the rest of its batch).');
     out.push('');
     out.push(
       mdTable(

@@ -27,7 +27,7 @@ const WINDOW = 32;
  */
 const BATCH_FILE_MAX = 256 * 1024;
 /** At most this many files, and this many bytes of them, per batch. */
-const BATCH_ITEMS = 500;
+const BATCH_ITEMS = 100;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface TreeHooks {

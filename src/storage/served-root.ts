@@ -520,8 +520,7 @@ export class ServedRoot {
    * Store a small upload whose content the caller has verified, synchronously: a part file
    * written whole, its mode and mtime, fsync, and a rename over the name (never over a
    * folder). The folder's fsync, which makes the rename durable, is left to the caller, once
-   * per folder (syncFoldersSync): `touched` collects the folders. The stored file's info, for
-   * the hash cache.
+   * per folder (syncFolderSync): `touched` collects the folders.
    */
   storeSync(
     target: UploadTarget,
@@ -529,7 +528,7 @@ export class ServedRoot {
     options: AttributeOptions,
     folders: FolderCache,
     touched: Set<string>,
-  ): FileInfo {
+  ): void {
     checkAttributes(options);
     const sync = this.#requireSync();
     const { segments, shown } = target;
@@ -537,20 +536,16 @@ export class ServedRoot {
     const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders, touched);
     const destination = path.join(folder.path, name);
     const partPath = path.join(folder.path, partNameFor(name));
+    // Created by this call (O_EXCL, O_NOFOLLOW): a regular file, nothing planted.
     const fd = this.#createPartSync(partPath, shown);
-    let info: FileInfo;
     let open = true;
     try {
-      if (!sync.fstatSync(fd).isFile()) {
-        throw new ForbiddenError(`the partial upload of ${quotePath(shown)} is not a regular file`);
-      }
       this.#checkOpenedInsideSync(fd, shown);
       let done = 0;
       while (done < body.length) done += sync.writeSync(fd, body, done, body.length - done, done);
       if (options.mode !== undefined) sync.fchmodSync(fd, options.mode & PERMISSION_BITS);
       if (options.mtimeMs !== undefined) sync.futimesSync(fd, new Date(), utimesSeconds(options.mtimeMs));
       sync.fsyncSync(fd);
-      info = this.#infoOf(sync.fstatSync(fd), shown);
       open = false; // closed below, once: a failing close must not close a number reused since
       sync.closeSync(fd);
     } catch (err) {
@@ -572,7 +567,6 @@ export class ServedRoot {
       throw toStorageError(err, shown);
     }
     touched.add(folder.path);
-    return info;
   }
 
   /**

@@ -151,8 +151,7 @@ function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folder
     if (target.existing !== null && holdsSync(ctx, req, target.existing, digest, folders, where)) {
       return { size: req.size, sha256: digest, identical: true };
     }
-    const info = ctx.root.storeSync(target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
-    ctx.hashCache.set(info, digest);
+    ctx.root.storeSync(target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
     return { size: req.size, sha256: digest };
   } finally {
     unlock();
