@@ -28,6 +28,8 @@ const WINDOW = 32;
 const BATCH_FILE_MAX = 256 * 1024;
 /** At most this many files, and this many bytes of them, per batch. */
 const BATCH_ITEMS = 100;
+/** Batches in flight on the connection at once: enough to keep it busy; more only queue up on the server. */
+const BATCH_WINDOW = 4;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
 export interface TreeHooks {
@@ -154,10 +156,11 @@ export async function putTree(
 
   const dirs: { remote: string; mtimeMs: number; mode: number }[] = [];
   const window = new Window(WINDOW);
+  const batchWindow = new Window(BATCH_WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
   const batches = (await client.current()).supports('mput')
     ? new BatchCollector<StoreItem>((items) =>
-        window.add(() =>
+        batchWindow.add(() =>
           runBatch(client, summary, options, items, (c, todo, done) =>
             c.storeMany(remoteDir, todo, { overwrite: options.overwrite }, {
               onStart: (item, size) => options.onFileStart?.(item.rel, size, 0),
@@ -212,6 +215,7 @@ export async function putTree(
     });
   }
   await batches?.flush();
+  await batchWindow.drain();
   await window.drain();
   // Folder mtimes last, deepest first (adding files to a folder moves its mtime), the folder
   // itself at the very end.
@@ -256,12 +260,13 @@ export async function getTree(
   if ((await fsp.mkdir(localDir, { recursive: true })) !== undefined) fresh.add(localDir);
   const dirs: { local: string; entry: ListEntry }[] = [];
   const window = new Window(WINDOW);
+  const batchWindow = new Window(BATCH_WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
   const first = await client.current();
   // New small files (nothing there yet, not even a partial file) go in MGET batches.
   const batches = first.supports('mget')
     ? new BatchCollector<FetchItem>((items) =>
-        window.add(() =>
+        batchWindow.add(() =>
           runBatch(client, summary, options, items, (c, todo, done) =>
             c.fetchMany(remoteDir, todo, {
               onStart: (item, size) => options.onFileStart?.(item.rel, size, 0),
@@ -314,6 +319,7 @@ export async function getTree(
     });
   }
   await batches?.flush();
+  await batchWindow.drain();
   await window.drain();
   // The renames are made durable one folder at a time, then the folders get their own mode
   // and mtime, deepest first (writing into a folder moves its mtime).
