@@ -10,6 +10,7 @@ export interface StatsLike {
   size: number | bigint;
   mode: number | bigint;
   mtimeMs: number | bigint;
+  ctimeMs: number | bigint;
   isFile(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;

@@ -12,11 +12,18 @@ export interface FileVersion {
   ino: number;
   size: number;
   mtimeMs: number;
+  /**
+   * The inode's change time. A client sets a file's mtime, and a file system reuses a freed
+   * inode at once: a new file could then match an old one's device, inode, size and mtime, and
+   * be given its hash. No client can set ctime, and every write, rename or chmod moves it.
+   */
+  ctimeMs: number;
 }
 
 interface Entry {
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   sha256: string;
 }
 
@@ -44,7 +51,7 @@ export class HashCache {
     const key = keyOf(file);
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.size !== file.size || entry.mtimeMs !== file.mtimeMs) {
+    if (entry.size !== file.size || entry.mtimeMs !== file.mtimeMs || entry.ctimeMs !== file.ctimeMs) {
       // The file changed since: that hash will never be right again.
       this.#entries.delete(key);
       return undefined;
@@ -57,7 +64,7 @@ export class HashCache {
   set(file: FileVersion, sha256: string): void {
     const key = keyOf(file);
     this.#entries.delete(key);
-    this.#entries.set(key, { size: file.size, mtimeMs: file.mtimeMs, sha256 });
+    this.#entries.set(key, { size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs, sha256 });
     if (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);

@@ -42,6 +42,8 @@ export interface FileInfo {
   size: number;
   /** Last modification, whole milliseconds since the Unix epoch (floored). */
   mtimeMs: number;
+  /** Last change of the inode (content, name, mode), milliseconds: no client can set it. */
+  ctimeMs: number;
   /** Permission bits (rwx for user, group, others); setuid, setgid and sticky are left out. */
   mode: number;
   dev: number;
@@ -881,6 +883,7 @@ export class ServedRoot {
       type: isFile ? 'file' : 'dir',
       size: isFile ? Number(stats.size) : 0,
       mtimeMs: wholeMilliseconds(Number(stats.mtimeMs)),
+      ctimeMs: Number(stats.ctimeMs),
       mode: Number(stats.mode) & PERMISSION_BITS,
       dev: Number(stats.dev),
       ino: Number(stats.ino),

@@ -3,7 +3,7 @@ import { HashCache } from '../../src/storage/index.js';
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);
-const file = { dev: 1, ino: 42, size: 100, mtimeMs: 1_763_750_000_000 };
+const file = { dev: 1, ino: 42, size: 100, mtimeMs: 1_763_750_000_000, ctimeMs: 1_763_750_000_123.5 };
 
 describe('HashCache', () => {
   it('returns the hash of exactly the version it was computed for', () => {
@@ -21,6 +21,12 @@ describe('HashCache', () => {
     // The stale entry is dropped: even the old version no longer matches.
     expect(cache.get(file)).toBeUndefined();
     expect(cache.size).toBe(0);
+  });
+
+  it('misses once the inode changed (ctime), though size and mtime match: a client sets mtimes, and freed inodes are reused', () => {
+    const cache = new HashCache();
+    cache.set(file, SHA_A);
+    expect(cache.get({ ...file, ctimeMs: file.ctimeMs + 0.001 })).toBeUndefined();
   });
 
   it('misses once the size changed (same mtime)', () => {
