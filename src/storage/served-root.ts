@@ -538,8 +538,13 @@ export class ServedRoot {
     const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders, touched);
     const destination = path.join(folder.path, name);
     const partPath = path.join(folder.path, partNameFor(name));
+    // Every step that names a path in the folder is preceded by a check that the folder is
+    // still the one resolved (a local user could swap it for a symlink meanwhile). What is
+    // opened is checked again where the kernel says it landed; see docs/security.md for the
+    // moment between a check and the call after it.
+    this.#checkFolderSync(folder, shown);
     // Created by this call (O_EXCL, O_NOFOLLOW): a regular file, nothing planted.
-    const fd = this.#createPartSync(partPath, shown);
+    const fd = this.#createPartSync(folder, partPath, shown);
     let open = true;
     try {
       this.#checkOpenedInsideSync(fd, shown);
@@ -551,8 +556,14 @@ export class ServedRoot {
       open = false; // closed below, once: a failing close must not close a number reused since
       sync.closeSync(fd);
     } catch (err) {
-      if (open) sync.closeSync(fd);
-      this.#unlinkQuietlySync(partPath);
+      if (open) {
+        try {
+          sync.closeSync(fd);
+        } catch {
+          // The write's error is the one to report.
+        }
+      }
+      this.#discardPartSync(folder, partPath);
       throw toStorageError(err, shown);
     }
     try {
@@ -565,7 +576,7 @@ export class ServedRoot {
       }
       sync.renameSync(partPath, destination);
     } catch (err) {
-      this.#unlinkQuietlySync(partPath);
+      this.#discardPartSync(folder, partPath);
       throw toStorageError(err, shown);
     }
     touched.add(folder.path);
@@ -576,16 +587,30 @@ export class ServedRoot {
    * its name is removed first, never written through (it could be a hard link to a file
    * elsewhere, or something else planted there).
    */
-  #createPartSync(partPath: string, shown: string): number {
+  #createPartSync(folder: KnownFolder, partPath: string, shown: string): number {
     const sync = this.#sync!;
     for (let attempt = 0; ; attempt++) {
       try {
         return sync.openSync(partPath, NEW_PART_FLAGS, PART_CREATE_MODE);
       } catch (err) {
-        if (errnoCode(err) !== 'EEXIST' || attempt > 0) throw toStorageError(err, shown);
+        if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);
+        if (attempt > 0) {
+          throw new InternalError(`cannot create the partial upload of ${quotePath(shown)}: something keeps appearing under its name`, { cause: err });
+        }
+        this.#checkFolderSync(folder, shown);
         this.#unlinkQuietlySync(partPath);
       }
     }
+  }
+
+  /** Remove a part this call created, if its folder is still the one resolved (else leave it). */
+  #discardPartSync(folder: KnownFolder, partPath: string): void {
+    try {
+      this.#checkFolderSync(folder, '');
+    } catch {
+      return;
+    }
+    this.#unlinkQuietlySync(partPath);
   }
 
   /**

@@ -175,7 +175,19 @@ describe('a batch keeps to the root while it works', () => {
       },
     }));
     expect(() => store(root, folders, 'd/late.txt', 'data')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
-    expect(vol.readdirSync('/srv/outside/d')).toEqual([]);
+    // No file under its final name outside. The part went with the folder that was moved; it
+    // is not chased through the symlink to be removed (nothing is done through a swapped folder).
+    expect(vol.readdirSync('/srv/outside/d')).toEqual([partNameFor('late.txt')]);
+  });
+
+  it('a folder swapped just before the part is created: nothing is created or removed outside', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/d': null, [`/srv/outside/${partNameFor('x.txt')}`]: 'theirs' });
+    const target = root.uploadTargetSync('d/x.txt', folders);
+    vol.renameSync('/srv/data/d', '/srv/data-old');
+    vol.symlinkSync('/srv/outside', '/srv/data/d');
+    expect(() => root.storeSync(target, Buffer.from('data'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(vol.readdirSync('/srv/outside').sort()).toEqual([partNameFor('x.txt'), 'secret.txt'].sort());
+    expect(vol.readFileSync(`/srv/outside/${partNameFor('x.txt')}`, 'utf8')).toBe('theirs');
   });
 
   it('a part name planted as a hard link to a file elsewhere is replaced, never written through', async () => {
