@@ -1002,6 +1002,8 @@ export class ServedRoot {
 
   async #ensureDirectory(segments: string[]): Promise<string> {
     let current = this.rootPath;
+    // A folder made here is durable once the folder holding its name is fsynced.
+    const madeIn: { folder: string; shown: string }[] = [];
     for (let index = 0; index < segments.length; index++) {
       const next = path.join(current, segments[index]!);
       const shown = segments.slice(0, index + 1).join('/');
@@ -1015,6 +1017,7 @@ export class ServedRoot {
       if (seen === null) {
         try {
           await this.#fs.mkdir(next);
+          madeIn.push({ folder: current, shown });
           current = next;
           continue;
         } catch (err) {
@@ -1023,6 +1026,7 @@ export class ServedRoot {
       }
       current = await this.#existingFolder(next, shown);
     }
+    for (const { folder, shown } of madeIn) await this.#syncFolder(folder, shown);
     return current;
   }
 

@@ -285,6 +285,28 @@ describe('openRead', () => {
 });
 
 describe('mkdirs', () => {
+  it('makes each new folder durable: the folder holding its name is fsynced (folders that existed are not)', async () => {
+    const synced: string[] = [];
+    const { root } = await setUp({ '/srv/data/old': null }, (base) =>
+      wrapFs(base, {
+        open: async (file, flags, mode) => {
+          const handle = await base.open(file, flags, mode);
+          if (flags !== 'r') return handle;
+          const sync = async () => {
+            synced.push(String(file));
+            await handle.datasync();
+          };
+          return wrapHandle(handle, { sync, datasync: sync });
+        },
+      }),
+    );
+    await root.mkdirs('old/a/b');
+    expect(synced.sort()).toEqual(['/srv/data/old', '/srv/data/old/a']);
+    synced.length = 0;
+    await root.mkdirs('old/a/b');
+    expect(synced).toEqual([]);
+  });
+
   it('creates the folder and its parents; an existing folder is fine', async () => {
     const { root } = await setUp();
     await root.mkdirs('a/b/c');
