@@ -11,6 +11,7 @@ export interface StatsLike {
   mode: number | bigint;
   mtimeMs: number | bigint;
   ctimeMs: number | bigint;
+  nlink: number | bigint;
   isFile(): boolean;
   isDirectory(): boolean;
   isSymbolicLink(): boolean;

@@ -369,9 +369,17 @@ export class ServedRoot {
       throw toStorageError(err, shown);
     }
     try {
-      const stats = await handle.stat();
+      let stats = await handle.stat();
       if (!stats.isFile()) {
         throw new ForbiddenError(`the partial upload of ${quotePath(shown)} is not a regular file`);
+      }
+      if (Number(stats.nlink) > 1) {
+        // A part with another name elsewhere (a hard link planted under the part's name) is
+        // not ours to resume or write through: start a new one.
+        await handle.close();
+        await this.#fs.unlink(partPath);
+        handle = await this.#fs.open(partPath, PART_FLAGS | fsConstants.O_EXCL, PART_CREATE_MODE);
+        stats = await handle.stat();
       }
       await this.#checkOpenedInside(handle, shown);
       return new UploadPart({

@@ -394,6 +394,17 @@ describe('upload parts', () => {
     await other.close();
   });
 
+  it('a part name planted as a hard link to a file elsewhere is not resumed or written through', async () => {
+    const { root, vol } = await setUp();
+    vol.linkSync('/srv/data-evil/secret.txt', `/srv/data/${partNameFor('f.txt')}`);
+    const part = await root.openPart('f.txt');
+    expect(part.size).toBe(0);
+    await part.write(Buffer.from('uploaded'));
+    await root.finalizePart(part, 'f.txt');
+    expect(vol.readFileSync('/srv/data-evil/secret.txt', 'utf8')).toBe('secret');
+    expect(vol.readFileSync('/srv/data/f.txt', 'utf8')).toBe('uploaded');
+  });
+
   it('truncate starts over (DATA offset=0)', async () => {
     const { root, vol } = await setUp();
     const part = await root.openPart('f.txt');
