@@ -180,6 +180,14 @@ describe('a batch keeps to the root while it works', () => {
     expect(vol.readdirSync('/srv/outside/d')).toEqual([partNameFor('late.txt')]);
   });
 
+  it('a folder swapped between two files: what is outside is not looked at (no EXISTS for a file out there)', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/d': null });
+    store(root, folders, 'd/a.txt', 'first');
+    vol.renameSync('/srv/data/d', '/srv/data-old');
+    vol.symlinkSync('/srv/outside', '/srv/data/d');
+    expect(() => root.uploadTargetSync('d/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+  });
+
   it('a folder swapped just before the part is created: nothing is created or removed outside', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/d': null, [`/srv/outside/${partNameFor('x.txt')}`]: 'theirs' });
     const target = root.uploadTargetSync('d/x.txt', folders);

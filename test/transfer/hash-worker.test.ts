@@ -105,3 +105,17 @@ describe('a worker is kept between transfers', () => {
     }
   });
 });
+
+describe('after finish()', () => {
+  it('refuses bytes pushed while it finishes; the digest is of what came before', async () => {
+    const worker = takeHashWorker()!;
+    try {
+      await worker.push(Buffer.from('abc'));
+      const finishing = worker.finish();
+      await expect(worker.push(Buffer.from('late'))).rejects.toThrow(/after finish/);
+      expect((await finishing).digest).toBe(createHash('sha256').update('abc').digest('hex'));
+    } finally {
+      await worker.close();
+    }
+  });
+});
