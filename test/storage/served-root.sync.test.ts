@@ -212,3 +212,26 @@ describe('a batch keeps to the root while it works', () => {
     expect(root.batchesSync).toBe(false);
   });
 });
+
+describe('a listing of a large folder', () => {
+  it('lets the event loop run while it works through the entries with synchronous lstat', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20_000; i++) files[`/srv/data/big/f${i}`] = '';
+    let calls = 0;
+    let callsWhenOthersRan = -1;
+    const { root } = await setUp(files, (vol) => ({
+      lstatSync: (file, options) => {
+        calls += 1;
+        // Once the synchronous part has begun, anything else waiting on the event loop...
+        if (calls === 1) setImmediate(() => (callsWhenOthersRan = calls));
+        return vol.lstatSync(file, options as never);
+      },
+    }));
+    let listed = 0;
+    for await (const entry of root.list('big')) if (entry.type === 'file') listed += 1;
+    expect(listed).toBe(20_000);
+    // ...runs before the listing is through, not after it.
+    expect(callsWhenOthersRan).toBeGreaterThan(0);
+    expect(callsWhenOthersRan).toBeLessThan(calls);
+  });
+});
