@@ -18,7 +18,7 @@ export {
   type AttributeOptions,
   type EntryType,
   type FileInfo,
-  type FolderCache,
+  FolderCache,
   type ListEntry,
   type ListOptions,
   type OpenedFile,

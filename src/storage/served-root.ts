@@ -103,16 +103,25 @@ export interface UploadTarget {
 /**
  * What one batch request learned about folders: the real path of each folder it resolved and
  * checked, so many files in one folder cost one resolution, not one each. Valid for one
- * request only; each open is still checked where the kernel says it landed.
+ * request only: ServedRoot.releaseFolders closes what it holds when the request is over.
  */
-export type FolderCache = Map<string, KnownFolder>;
+export class FolderCache extends Map<string, KnownFolder> {
+  /** Folders whose descriptor is held, oldest first (see ServedRoot's #entryBase). */
+  readonly held: KnownFolder[] = [];
+}
 
 /** A folder a batch has resolved: its real path, and which folder that was (to see a swap). */
 export interface KnownFolder {
   readonly path: string;
   readonly dev: number;
   readonly ino: number;
+  /** The folder held open, where /proc/self/fd lets its entries be named through it. */
+  fd?: number;
 }
+
+/** Folder descriptors one batch holds at most (the least recently opened is closed first). */
+const HELD_FOLDERS = 32;
+const O_DIRECTORY = (fsConstants.O_DIRECTORY as number | undefined) ?? 0;
 
 export interface ServedRootOptions {
   /** The file system to serve from; node:fs/promises by default (memfs in unit tests). */
@@ -504,10 +513,10 @@ export class ServedRoot {
       throw err;
     }
     // Still the folder that was resolved: what is looked at below is inside.
-    this.#checkFolderSync(folder, shown);
+    const base = this.#entryBase(folder, shown, folders);
     let stats: StatsLike | undefined;
     try {
-      stats = this.#sync!.lstatSync(path.join(folder.path, name), { throwIfNoEntry: false });
+      stats = this.#sync!.lstatSync(path.join(base, name), { throwIfNoEntry: false });
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, shown);
     }
@@ -544,13 +553,13 @@ export class ServedRoot {
     const { segments, shown } = target;
     const name = segments.at(-1)!;
     const folder = this.#ensureDirectorySync(segments.slice(0, -1), folders, touched);
-    const destination = path.join(folder.path, name);
-    const partPath = path.join(folder.path, partNameFor(name));
-    // Every step that names a path in the folder is preceded by a check that the folder is
-    // still the one resolved (a local user could swap it for a symlink meanwhile). What is
-    // opened is checked again where the kernel says it landed; see docs/security.md for the
-    // moment between a check and the call after it.
-    this.#checkFolderSync(folder, shown);
+    // Every step names its path through the folder's held descriptor (/proc/self/fd/N/name),
+    // which no swap of the folder for a symlink can redirect; where that is not possible, each
+    // step is preceded by a check that the folder is still the one resolved (see
+    // docs/security.md for the moment between a check and the call after it).
+    const base = this.#entryBase(folder, shown, folders);
+    const destination = path.join(base, name);
+    const partPath = path.join(base, partNameFor(name));
     // Created by this call (O_EXCL, O_NOFOLLOW): a regular file, nothing planted.
     const fd = this.#createPartSync(folder, partPath, shown);
     let open = true;
@@ -717,8 +726,60 @@ export class ServedRoot {
     return folder;
   }
 
+  /**
+   * Where to name entries of `folder`: `/proc/self/fd/N` for the folder held open (checked to
+   * be the folder resolved, and inside), where opened files are verified through /proc;
+   * otherwise its path, after a check that it is still the folder resolved.
+   */
+  #entryBase(folder: KnownFolder, shown: string, folders: FolderCache): string {
+    if (!this.#verifyOpenedPath) {
+      this.#checkFolderSync(folder, shown);
+      return folder.path;
+    }
+    if (folder.fd === undefined) {
+      const sync = this.#sync!;
+      let fd: number;
+      try {
+        fd = sync.openSync(folder.path, fsConstants.O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+      } catch (err) {
+        throw new ForbiddenError(`the folder of ${quotePath(shown)} changed while the batch was working in it`, { cause: err });
+      }
+      try {
+        const now = sync.fstatSync(fd);
+        if (!now.isDirectory() || Number(now.dev) !== folder.dev || Number(now.ino) !== folder.ino) {
+          throw new ForbiddenError(`the folder of ${quotePath(shown)} changed while the batch was working in it`);
+        }
+        this.#checkOpenedInsideSync(fd, shown);
+      } catch (err) {
+        sync.closeSync(fd);
+        throw err;
+      }
+      if (folders.held.length >= HELD_FOLDERS) this.#release(folders.held.shift()!);
+      folder.fd = fd;
+      folders.held.push(folder);
+    }
+    return `/proc/self/fd/${folder.fd}`;
+  }
+
+  #release(folder: KnownFolder): void {
+    if (folder.fd === undefined) return;
+    const fd = folder.fd;
+    folder.fd = undefined;
+    try {
+      this.#sync!.closeSync(fd);
+    } catch {
+      // Nothing to do about a failed close of a folder opened read-only.
+    }
+  }
+
+  /** Close the folders a batch request held open (call once the request is over). */
+  releaseFolders(folders: FolderCache): void {
+    for (const folder of folders.held.splice(0)) this.#release(folder);
+  }
+
   /** The folder is still the one that was resolved (not swapped for a symlink or another folder). */
   #checkFolderSync(folder: KnownFolder, shown: string): void {
+    if (folder.fd !== undefined) return; // named through its descriptor: a swap cannot redirect
     let now: StatsLike | undefined;
     try {
       now = this.#sync!.lstatSync(folder.path, { throwIfNoEntry: false });

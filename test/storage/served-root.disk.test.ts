@@ -4,7 +4,9 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fstatSync } from 'node:fs';
 import {
+  FolderCache,
   ServedRoot,
   partNameFor,
   type FileHandleLike,
@@ -328,3 +330,38 @@ async function swapSubForOutsideLink(): Promise<void> {
   await fsp.rename(path.join(data, 'sub'), path.join(data, 'sub-old'));
   await fsp.symlink(outside, path.join(data, 'sub'));
 }
+
+describe.skipIf(!onLinux)('a batch upload on Linux names files through the folder it holds open', () => {
+  it('a folder swapped for a symlink mid-batch: nothing is written through the symlink, nor left in the folder moved out', async () => {
+    const root = await ServedRoot.open(data);
+    expect(root.batchesSync).toBe(true);
+    const folders = new FolderCache();
+    const touched = new Set<string>();
+    try {
+      root.storeSync(root.uploadTargetSync('sub/one.txt', folders), Buffer.from('one'), {}, folders, touched);
+      // A local user moves the folder out of the root and puts a symlink to another folder
+      // outside in its place. The batch still holds the folder it resolved, which is now
+      // outside too: what it opens there is refused where the kernel says it landed.
+      await fsp.rename(path.join(data, 'sub'), path.join(base, 'moved-sub'));
+      await fsp.symlink(outside, path.join(data, 'sub'));
+      const target = root.uploadTargetSync('sub/two.txt', folders);
+      expect(() => root.storeSync(target, Buffer.from('two'), {}, folders, touched)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    } finally {
+      root.releaseFolders(folders);
+    }
+    expect((await fsp.readdir(outside)).sort()).toEqual(['a.txt', 'secret.txt']);
+    expect(await fsp.readFile(path.join(outside, 'a.txt'), 'utf8')).toBe(SECRET);
+    expect((await fsp.readdir(path.join(base, 'moved-sub'))).sort()).toEqual(['a.txt', 'one.txt']);
+  });
+
+  it('releaseFolders closes what the batch held open', async () => {
+    const root = await ServedRoot.open(data);
+    const folders = new FolderCache();
+    root.storeSync(root.uploadTargetSync('sub/x.txt', folders), Buffer.from('x'), {}, folders, new Set());
+    expect(folders.held.length).toBeGreaterThan(0);
+    const fds = folders.held.map((folder) => folder.fd!);
+    root.releaseFolders(folders);
+    expect(folders.held).toEqual([]);
+    for (const fd of fds) expect(() => fstatSync(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+  });
+});

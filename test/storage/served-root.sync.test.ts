@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ServedRoot,
   partNameFor,
-  type FolderCache,
+  FolderCache,
   type FsSync,
 } from '../../src/storage/index.js';
 import { errno } from './fs-doubles.js';
@@ -24,7 +24,7 @@ async function setUp(
     get: (target, key: string) => overrides(vol)[key as keyof FsSync] ?? (target as unknown as Record<string, unknown>)[key],
   });
   const root = await ServedRoot.open('/srv/data', { fs: vol.promises, fsSync });
-  return { root, vol, folders: new Map() };
+  return { root, vol, folders: new FolderCache() };
 }
 
 function store(root: ServedRoot, folders: FolderCache, path: string, body: string, touched = new Set<string>()) {

@@ -20,7 +20,7 @@ import {
   type MgetRequest,
 } from '../../protocol/index.js';
 import { SlabPool } from '../../io/index.js';
-import type { FolderCache } from '../../storage/served-root.js';
+import { FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
@@ -86,12 +86,20 @@ class ReplySlabs {
 }
 
 export async function handleMget(ctx: ServerContext, session: Session, req: MgetRequest): Promise<HandlerResult> {
+  const folders = new FolderCache();
+  try {
+    return await runMget(ctx, session, req, folders);
+  } finally {
+    ctx.root.releaseFolders(folders); // the folders it held open
+  }
+}
+
+async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, folders: FolderCache): Promise<HandlerResult> {
   if (req.count > MAX_BATCH_ITEMS) {
     // The item lines that follow cannot be told from requests: answer, then close.
     session.outOfStep = true;
     throw new BadRequestError(`MGET takes at most ${MAX_BATCH_ITEMS} items, got ${req.count}`);
   }
-  const folders: FolderCache = new Map();
   const out = new ReplySlabs();
   let bytes = 0;
   let failed = 0;

@@ -27,7 +27,7 @@ import {
   type MputRequest,
   type PutRequest,
 } from '../../protocol/index.js';
-import type { FileInfo, FolderCache } from '../../storage/served-root.js';
+import { FolderCache, type FileInfo } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
@@ -40,13 +40,21 @@ const FLUSH_ITEMS = 512;
 type Reply = Record<string, string | number | boolean>;
 
 export async function handleMput(ctx: ServerContext, session: Session, req: MputRequest): Promise<HandlerResult> {
+  const folders = new FolderCache();
+  try {
+    return await runMput(ctx, session, req, folders);
+  } finally {
+    ctx.root.releaseFolders(folders); // the folders it held open
+  }
+}
+
+async function runMput(ctx: ServerContext, session: Session, req: MputRequest, folders: FolderCache): Promise<HandlerResult> {
   // Until every item is read, an error cannot be answered in step: the items that follow
   // would be read as requests. So a refusal of the whole request closes the connection.
   session.outOfStep = true;
   if (req.count > MAX_BATCH_ITEMS) throw new BadRequestError(`MPUT takes at most ${MAX_BATCH_ITEMS} items, got ${req.count}`);
   if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
 
-  const folders: FolderCache = new Map();
   const touched = new Set<string>();
   const answers: { line: string; stored: boolean }[] = [];
   const slice = new TimeSlice();
