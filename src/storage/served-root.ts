@@ -777,6 +777,16 @@ export class ServedRoot {
     for (const folder of folders.held.splice(0)) this.#release(folder);
   }
 
+  /** Run one batch request with a FolderCache of its own, released when it is over. */
+  async withFolders<T>(run: (folders: FolderCache) => Promise<T>): Promise<T> {
+    const folders = new FolderCache();
+    try {
+      return await run(folders);
+    } finally {
+      this.releaseFolders(folders);
+    }
+  }
+
   /** The folder is still the one that was resolved (not swapped for a symlink or another folder). */
   #checkFolderSync(folder: KnownFolder, shown: string): void {
     if (folder.fd !== undefined) return; // named through its descriptor: a swap cannot redirect

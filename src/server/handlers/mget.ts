@@ -20,7 +20,7 @@ import {
   type MgetRequest,
 } from '../../protocol/index.js';
 import { SlabPool } from '../../io/index.js';
-import { FolderCache } from '../../storage/served-root.js';
+import type { FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
@@ -86,12 +86,7 @@ class ReplySlabs {
 }
 
 export async function handleMget(ctx: ServerContext, session: Session, req: MgetRequest): Promise<HandlerResult> {
-  const folders = new FolderCache();
-  try {
-    return await runMget(ctx, session, req, folders);
-  } finally {
-    ctx.root.releaseFolders(folders); // the folders it held open
-  }
+  return ctx.root.withFolders((folders) => runMget(ctx, session, req, folders));
 }
 
 async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, folders: FolderCache): Promise<HandlerResult> {

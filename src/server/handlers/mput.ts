@@ -27,7 +27,7 @@ import {
   type MputRequest,
   type PutRequest,
 } from '../../protocol/index.js';
-import { FolderCache, type FileInfo } from '../../storage/served-root.js';
+import type { FileInfo, FolderCache } from '../../storage/served-root.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
@@ -40,12 +40,7 @@ const FLUSH_ITEMS = 512;
 type Reply = Record<string, string | number | boolean>;
 
 export async function handleMput(ctx: ServerContext, session: Session, req: MputRequest): Promise<HandlerResult> {
-  const folders = new FolderCache();
-  try {
-    return await runMput(ctx, session, req, folders);
-  } finally {
-    ctx.root.releaseFolders(folders); // the folders it held open
-  }
+  return ctx.root.withFolders((folders) => runMput(ctx, session, req, folders));
 }
 
 async function runMput(ctx: ServerContext, session: Session, req: MputRequest, folders: FolderCache): Promise<HandlerResult> {
