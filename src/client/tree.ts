@@ -11,9 +11,9 @@ import { toSegments } from '../storage/relative-path.js';
 import { hashFileRange } from '../transfer/sha256.js';
 import { walkLocal } from '../transfer/walk.js';
 import { localPartPath, statSyncOrNull, syncDirectorySync } from '../transfer/local-file.js';
-import type { FetchItem, StoreItem } from './batch.js';
+import type { BatchHooks, FetchItem, StoreItem } from './batch.js';
 import { utimesSeconds } from '../storage/mtime.js';
-import type { ReconnectingClient } from './retry.js';
+import { isRetriable, type ReconnectingClient } from './retry.js';
 import type { TcpsendClient } from './client.js';
 import type { TransferResult } from './types.js';
 
@@ -89,8 +89,33 @@ class BatchCollector<T> {
 }
 
 /**
+ * Small files gathered into batches that run through `batchWindow`: each batch is sent with
+ * `send` and retried as runBatch says; an item to try again alone goes through `alone`.
+ */
+function batchesOn<T extends { rel: string }>(
+  batchWindow: Window,
+  client: ReconnectingClient,
+  summary: TreeSummary,
+  hooks: TreeHooks,
+  how: {
+    send: (c: TcpsendClient, todo: readonly T[], hooks: BatchHooks<T>) => Promise<void>;
+    alone: (item: T) => Promise<void>;
+  },
+): BatchCollector<T> {
+  return new BatchCollector<T>((items) =>
+    batchWindow.add(() =>
+      runBatch(client, summary, hooks, items, (c, todo, done) =>
+        how.send(c, todo, { onStart: (item, size) => hooks.onFileStart?.(item.rel, size, 0), onDone: done }), how.alone),
+    ),
+  );
+}
+
+/**
  * Run one batch with retries: a new attempt carries only the items that have no outcome yet.
- * If the connection cannot be had back, those items fail with its error.
+ * If the connection cannot be had back, those items fail with its error. An item refused for
+ * a reason a new attempt may cure (BUSY: another upload holds its path; CHANGED; a checksum
+ * mismatch) is tried again on its own with `alone`, which waits and retries as single
+ * transfers do, and reports its own outcome.
  */
 async function runBatch<T extends { rel: string }>(
   client: ReconnectingClient,
@@ -98,17 +123,21 @@ async function runBatch<T extends { rel: string }>(
   hooks: TreeHooks,
   items: readonly T[],
   send: (c: TcpsendClient, todo: readonly T[], done: (item: T, outcome: TransferResult | Error) => void) => Promise<void>,
+  alone: (item: T) => Promise<void>,
 ): Promise<void> {
   const finished = new Set<T>();
+  const again: T[] = [];
   const done = (item: T, outcome: TransferResult | Error) => {
     finished.add(item);
-    record(summary, hooks, item.rel, outcome, !(outcome instanceof Error));
+    if (outcome instanceof RemoteError && isRetriable(outcome)) again.push(item);
+    else record(summary, hooks, item.rel, outcome, !(outcome instanceof Error));
   };
   try {
     await client.run((c) => send(c, items.filter((item) => !finished.has(item)), done));
   } catch (err) {
     for (const item of items) if (!finished.has(item)) done(item, err as Error);
   }
+  for (const item of again) await alone(item);
 }
 
 function newSummary(): TreeSummary {
@@ -158,17 +187,42 @@ export async function putTree(
   const window = new Window(WINDOW);
   const batchWindow = new Window(BATCH_WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
+  /** One file on its own, resuming: the way every file goes that is not in a batch. */
+  const putOne = async (rel: string, abs: string, size: number, there?: { type: string; size: number | null }) => {
+    const target = join(rel);
+    try {
+      // Same size there: compare hashes first, with a STAT that pipelines like any other
+      // request, so a re-run over an unchanged tree moves no file and waits no round trips.
+      let sha256: string | undefined;
+      if (there?.type === 'file' && there.size === size) {
+        const handle = await fsp.open(abs, 'r');
+        sha256 = (await hashFileRange(handle, 0, size).finally(() => handle.close())).digest('hex');
+        const remoteStat = await client.run((c) => c.stat(target, { hash: true }));
+        if (remoteStat.sha256 === sha256) {
+          record(summary, options, rel, { path: target, size, bytes: 0, sha256, resumedFrom: 0, skipped: true, seconds: 0 }, true);
+          return;
+        }
+      }
+      const result = await client.run((c) =>
+        c.upload(abs, target, {
+          overwrite: options.overwrite,
+          sha256,
+          eager: there === undefined && size <= EAGER_PUT_MAX,
+          onStart: ({ size: total, resumedFrom }) => options.onFileStart?.(rel, total, resumedFrom),
+          onProgress: (done, total) => options.onProgress?.(rel, done, total),
+          onNotice: options.onNotice,
+        }),
+      );
+      record(summary, options, rel, result, true);
+    } catch (err) {
+      record(summary, options, rel, err, false);
+    }
+  };
   const batches = (await client.current()).supports('mput')
-    ? new BatchCollector<StoreItem>((items) =>
-        batchWindow.add(() =>
-          runBatch(client, summary, options, items, (c, todo, done) =>
-            c.storeMany(remoteDir, todo, { overwrite: options.overwrite }, {
-              onStart: (item, size) => options.onFileStart?.(item.rel, size, 0),
-              onDone: done,
-            }),
-          ),
-        ),
-      )
+    ? batchesOn<StoreItem>(batchWindow, client, summary, options, {
+        send: (c, todo, hooks) => c.storeMany(remoteDir, todo, { overwrite: options.overwrite }, hooks),
+        alone: (item) => putOne(item.rel, item.abs, statSyncOrNull(item.abs)?.size ?? 0),
+      })
     : null;
   for await (const entry of walkLocal(localDir, { onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
     const target = join(entry.rel);
@@ -184,35 +238,7 @@ export async function putTree(
       await batches.add({ rel: entry.rel, abs: entry.abs }, entry.size);
       continue;
     }
-    await window.add(async () => {
-      try {
-        // Same size there: compare hashes first, with a STAT that pipelines like any other
-        // request, so a re-run over an unchanged tree moves no file and waits no round trips.
-        let sha256: string | undefined;
-        if (there?.type === 'file' && there.size === entry.size) {
-          const handle = await fsp.open(entry.abs, 'r');
-          sha256 = (await hashFileRange(handle, 0, entry.size).finally(() => handle.close())).digest('hex');
-          const remoteStat = await client.run((c) => c.stat(target, { hash: true }));
-          if (remoteStat.sha256 === sha256) {
-            record(summary, options, entry.rel, { path: target, size: entry.size, bytes: 0, sha256, resumedFrom: 0, skipped: true, seconds: 0 }, true);
-            return;
-          }
-        }
-        const result = await client.run((c) =>
-          c.upload(entry.abs, target, {
-            overwrite: options.overwrite,
-            sha256,
-            eager: there === undefined && entry.size <= EAGER_PUT_MAX,
-            onStart: ({ size, resumedFrom }) => options.onFileStart?.(entry.rel, size, resumedFrom),
-            onProgress: (done, total) => options.onProgress?.(entry.rel, done, total),
-            onNotice: options.onNotice,
-          }),
-        );
-        record(summary, options, entry.rel, result, true);
-      } catch (err) {
-        record(summary, options, entry.rel, err, false);
-      }
-    });
+    await window.add(() => putOne(entry.rel, entry.abs, entry.size, there));
   }
   await batches?.flush();
   await batchWindow.drain();
@@ -262,19 +288,30 @@ export async function getTree(
   const window = new Window(WINDOW);
   const batchWindow = new Window(BATCH_WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
+  /** One file on its own, resuming: the way every file goes that is not in a batch. */
+  const getOne = async (rel: string, local: string) => {
+    try {
+      const result = await client.run((c) =>
+        c.download(join(rel), local, {
+          overwrite: options.overwrite,
+          syncDirectory: false, // once per folder, below
+          onStart: ({ size, resumedFrom }) => options.onFileStart?.(rel, size, resumedFrom),
+          onProgress: (done, total) => options.onProgress?.(rel, done, total),
+          onNotice: options.onNotice,
+        }),
+      );
+      record(summary, options, rel, result, true);
+    } catch (err) {
+      record(summary, options, rel, err, false);
+    }
+  };
   const first = await client.current();
   // New small files (nothing there yet, not even a partial file) go in MGET batches.
   const batches = first.supports('mget')
-    ? new BatchCollector<FetchItem>((items) =>
-        batchWindow.add(() =>
-          runBatch(client, summary, options, items, (c, todo, done) =>
-            c.fetchMany(remoteDir, todo, {
-              onStart: (item, size) => options.onFileStart?.(item.rel, size, 0),
-              onDone: done,
-            }),
-          ),
-        ),
-      )
+    ? batchesOn<FetchItem>(batchWindow, client, summary, options, {
+        send: (c, todo, hooks) => c.fetchMany(remoteDir, todo, hooks),
+        alone: (item) => getOne(item.rel, item.dest),
+      })
     : null;
   // The listing streams in while the downloads run; on a retry it is read again from the
   // start, and files already complete are skipped as identical.
@@ -301,22 +338,7 @@ export async function getTree(
       await batches.add({ rel: entry.path, dest: local }, entry.size);
       continue;
     }
-    await window.add(async () => {
-      try {
-        const result = await client.run((c) =>
-          c.download(join(entry.path), local, {
-            overwrite: options.overwrite,
-            syncDirectory: false, // once per folder, below
-            onStart: ({ size, resumedFrom }) => options.onFileStart?.(entry.path, size, resumedFrom),
-            onProgress: (done, total) => options.onProgress?.(entry.path, done, total),
-            onNotice: options.onNotice,
-          }),
-        );
-        record(summary, options, entry.path, result, true);
-      } catch (err) {
-        record(summary, options, entry.path, err, false);
-      }
-    });
+    await window.add(() => getOne(entry.path, local));
   }
   await batches?.flush();
   await batchWindow.drain();
