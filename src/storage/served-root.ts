@@ -522,8 +522,15 @@ export class ServedRoot {
     }
     if (stats === undefined) return { segments, shown, existing: null };
     if (stats.isSymbolicLink()) {
-      // As the asynchronous path: what a symlink there leads to, if it leads inside.
-      const file = this.openReadSync(requestPath, folders);
+      // What a symlink there leads to, if it leads inside; one that leads nowhere is nothing
+      // (the rename replaces the symlink, never writes through it).
+      let file: OpenedFileSync;
+      try {
+        file = this.openReadSync(requestPath, folders);
+      } catch (err) {
+        if (err instanceof NotFoundError) return { segments, shown, existing: null };
+        throw err;
+      }
       file.close();
       return { segments, shown, existing: file.info };
     }

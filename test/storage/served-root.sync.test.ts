@@ -52,6 +52,17 @@ describe('storeSync', () => {
     expect(vol.readFileSync('/srv/data/x.txt', 'utf8')).toBe('new');
   });
 
+  it('replaces a symlink that leads nowhere (never writes through it)', async () => {
+    const { root, vol, folders } = await setUp();
+    vol.symlinkSync('/srv/data/gone.txt', '/srv/data/link.txt');
+    const target = root.uploadTargetSync('link.txt', folders);
+    expect(target.existing).toBeNull();
+    root.storeSync(target, Buffer.from('now a file'), {}, folders, new Set());
+    expect(vol.lstatSync('/srv/data/link.txt').isFile()).toBe(true);
+    expect(vol.readFileSync('/srv/data/link.txt', 'utf8')).toBe('now a file');
+    expect(vol.existsSync('/srv/data/gone.txt')).toBe(false);
+  });
+
   it('never replaces a folder', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/d/inner.txt': 'keep' });
     const target = root.uploadTargetSync('d', folders);
