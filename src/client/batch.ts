@@ -3,7 +3,7 @@
  * request, MPUT stores many small files in one request (docs/protocol.md). Each file still
  * gets its own answer, verification and outcome; a refused file does not stop the others.
  */
-import { ChecksumMismatchError, FileChangedError, RemoteError } from '../errors.js';
+import { ChecksumMismatchError, FileChangedError } from '../errors.js';
 import {
   formatMgetItem,
   formatMputItem,
@@ -15,7 +15,7 @@ import {
 import { createSha256 } from '../transfer/sha256.js';
 import { localPartPath, readWholeFileSync, removeIfExists } from '../transfer/local-file.js';
 import { SlabPool } from '../io/index.js';
-import type { Connection } from './connection.js';
+import { leavesStreamInStep, type Connection } from './connection.js';
 import { readGetReply } from './download.js';
 import type { TransferResult } from './types.js';
 
@@ -36,11 +36,6 @@ export interface BatchHooks<Item> {
   onStart?: (item: Item, size: number) => void;
   /** Each item's outcome, in order: a result, or the error that refused it (the others go on). */
   onDone: (item: Item, outcome: TransferResult | Error) => void;
-}
-
-/** Per-item failures that leave the connection in step. */
-function isItemFailure(err: unknown): err is Error {
-  return err instanceof RemoteError || err instanceof ChecksumMismatchError;
 }
 
 /**
@@ -71,7 +66,7 @@ export async function fetchMany(
           );
           hooks.onDone(item, { path: item.dest, size, bytes: size, sha256, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
         } catch (err) {
-          if (!isItemFailure(err)) throw err;
+          if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
           await removeIfExists(partPath); // bytes that did not verify
           hooks.onDone(item, err);
         }
@@ -159,7 +154,7 @@ export async function storeMany(
           }
           hooks.onDone(item, { path: joinItemPath(folder, item.rel), size, bytes: identical ? 0 : size, sha256, resumedFrom: 0, skipped: identical, seconds: (performance.now() - started) / 1000 });
         } catch (err) {
-          if (!isItemFailure(err)) throw err;
+          if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
           hooks.onDone(item, err);
         }
       }

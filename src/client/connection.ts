@@ -37,6 +37,14 @@ export interface ExchangeOptions {
   holdWrite?: boolean;
 }
 
+/**
+ * Failures after which the stream is still in step: an ERR answer, or a checksum found wrong
+ * after the trailer. Anything else broke the connection.
+ */
+export function leavesStreamInStep(err: unknown): err is RemoteError | ChecksumMismatchError {
+  return err instanceof RemoteError || err instanceof ChecksumMismatchError;
+}
+
 export class Connection {
   readonly file: SocketFile;
   greeting: Greeting | null = null;
@@ -97,8 +105,7 @@ export class Connection {
       if (this.broken) throw this.broken;
       return await read(this.file);
     } catch (err) {
-      // An ERR answer, or a checksum found wrong after the trailer, leaves the stream in step.
-      if (err instanceof RemoteError || err instanceof ChecksumMismatchError) throw err;
+      if (leavesStreamInStep(err)) throw err;
       // Anything else broke the stream; the server may have said why just before it closed.
       const reason = await this.reasonForCut(err);
       this.fail(err as Error);
