@@ -907,16 +907,15 @@ export class ServedRoot {
 
   #checkOpenedInsideSync(fd: number, requestPath: string): void {
     if (!this.#verifyOpenedPath) return;
-    let opened: string;
+    let opened: string | Error;
     try {
       opened = String(this.#sync!.readlinkSync(`/proc/self/fd/${fd}`));
     } catch (err) {
-      throw new InternalError(`cannot check where ${shownPath(requestPath)} was opened`, { cause: err });
+      opened = err as Error;
     }
-    if (!this.#contains(opened)) {
-      throw new ForbiddenError(`${shownPath(requestPath)} leads outside the served folder`);
-    }
+    this.#judgeOpened(opened, requestPath);
   }
+
 
   /**
    * Take the upload lock on `requestPath`: its release function, or null while another upload
@@ -1003,18 +1002,23 @@ export class ServedRoot {
 
   async #checkOpenedInside(handle: FileHandleLike, requestPath: string): Promise<void> {
     if (!this.#verifyOpenedPath) return;
-    let opened: string;
-    try {
-      opened = String(await this.#fs.readlink(`/proc/self/fd/${handle.fd}`));
-    } catch (err) {
-      throw new InternalError(`cannot check where ${shownPath(requestPath)} was opened`, {
-        cause: err,
-      });
+    const opened = await this.#fs.readlink(`/proc/self/fd/${handle.fd}`).then(String, (err: unknown) => err as Error);
+    this.#judgeOpened(opened, requestPath);
+  }
+
+  /**
+   * Where the kernel says a descriptor landed (the target of /proc/self/fd/N, or the error
+   * reading it): inside the root, or ForbiddenError. Both kinds of open come here.
+   */
+  #judgeOpened(opened: string | Error, requestPath: string): void {
+    if (opened instanceof Error) {
+      throw new InternalError(`cannot check where ${shownPath(requestPath)} was opened`, { cause: opened });
     }
     if (!this.#contains(opened)) {
       throw new ForbiddenError(`${shownPath(requestPath)} leads outside the served folder`);
     }
   }
+
 
   async *#walk(
     folder: string,
