@@ -80,15 +80,16 @@ export interface OpenedFile {
 /** An open file, read with synchronous calls (the batch verbs). */
 export interface OpenedFileSync {
   readonly info: FileInfo;
-  /** Read up to `length` bytes at `position`; the count read (0 at the end). */
-  read(buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** The whole file, `info.size` bytes; FileChangedError if it was not that size when read. */
   readAll(): Buffer;
   /** As readAll, into `body` (exactly `info.size` bytes long). */
   readInto(body: Uint8Array): void;
-  /** Whether the file's size or mtime differ from `info`'s now. */
-  changed(): boolean;
   close(): void;
+}
+
+/** "If the file changes while it is sent (size or mtime moved)": `after` is another version than `before`. */
+export function fileChanged(before: { size: number; mtimeMs: number }, after: StatsLike): boolean {
+  return Number(after.size) !== before.size || wholeMilliseconds(Number(after.mtimeMs)) !== before.mtimeMs;
 }
 
 /** A batch upload's destination, its path checked once (uploadTargetSync). */
@@ -675,13 +676,11 @@ export class ServedRoot {
       }
     };
     const changed = () => {
-      let now: StatsLike;
       try {
-        now = sync.fstatSync(fd);
+        return fileChanged(info, sync.fstatSync(fd));
       } catch (err) {
         throw toStorageError(err, requestPath);
       }
-      return Number(now.size) !== info.size || wholeMilliseconds(Number(now.mtimeMs)) !== info.mtimeMs;
     };
     const readInto = (body: Uint8Array) => {
       let got = 0;
@@ -692,8 +691,6 @@ export class ServedRoot {
     };
     return {
       info,
-      read,
-      changed,
       readAll: () => {
         const body = Buffer.allocUnsafe(info.size);
         readInto(body);

@@ -5,8 +5,8 @@ import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transf
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
 import type { FileHandleLike } from '../../storage/fs-promises.js';
-import type { FileInfo } from '../../storage/served-root.js';
-import { fileChanged, quoteRequestPath } from './common.js';
+import { fileChanged, type FileInfo } from '../../storage/served-root.js';
+import { quoteRequestPath } from './common.js';
 
 /** Up to this size a body is read whole and goes out with its header and trailer in one write. */
 export const SMALL_BODY = 256 * 1024;
