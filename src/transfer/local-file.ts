@@ -124,7 +124,7 @@ export function syncDirectorySync(dir: string): void {
  * `place` gives for its size: FileChangedError if its size or mtime moved while it was read
  * (its bytes would not be one version of it). Its stat is that of the bytes read.
  */
-export function readWholeFileSync(file: string, place: (stats: Stats) => Uint8Array = (stats) => Buffer.allocUnsafe(stats.size)): { body: Uint8Array; stats: Stats } {
+export function readWholeFileSync(file: string, place: (stats: Stats) => Uint8Array): { body: Uint8Array; stats: Stats } {
   const fd = fs.openSync(file, 'r');
   try {
     const stats = fs.fstatSync(fd);
