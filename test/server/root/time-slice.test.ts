@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TimeSlice } from '../../src/storage/time-slice.js';
+import { TimeSlice } from '../../../src/server/root/time-slice.js';
 
 describe('TimeSlice: a batch lets other connections run once its slice is used up', () => {
   it('does not yield while the slice lasts', async () => {

@@ -15,8 +15,8 @@ import {
   NotDirectoryError,
   NotFoundError,
   TcpsendError,
-} from '../errors.js';
-import { quotePath } from './quote-path.js';
+} from '../../errors.js';
+import { quotePath } from '../../files/quote-path.js';
 
 /** The `code` of a Node system error (`ENOENT`...), if `err` is one. */
 export function errnoCode(err: unknown): string | undefined {

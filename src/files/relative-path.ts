@@ -1,12 +1,11 @@
 /**
- * Checking a path relative to a served root, and naming partial files.
+ * Checking a path relative to a served root.
  *
  * Pure: no I/O. The server runs every request path through `toSegments` before it touches
  * the disk, and the client runs every name a server sends it through the same checks before
  * it writes locally, so a hostile server cannot make a client write outside its target folder
  * or create names another operating system would read differently.
  */
-import { createHash } from 'node:crypto';
 import { BadPathError } from '../errors.js';
 import { quotePath } from './quote-path.js';
 
@@ -14,8 +13,6 @@ import { quotePath } from './quote-path.js';
 export const MAX_PATH_BYTES = 4096;
 /** Longest single name, in UTF-8 bytes (NAME_MAX on every common file system). */
 export const MAX_NAME_BYTES = 255;
-/** Partial uploads end in this suffix; they are never listed, read or overwritten by name. */
-export const PART_SUFFIX = '.tcpsend-part';
 
 // "The server then refuses, with `ERR BAD_PATH`, any path that after decoding has a `..`
 // segment, a backslash, a NUL or other control character, or a drive letter."
@@ -120,24 +117,4 @@ export function toSegments(path: string): string[] {
     segments.push(name);
   }
   return segments;
-}
-
-/** Whether `name` (one segment) is a partial upload, hidden from every request. */
-export function isPartName(name: string): boolean {
-  return name.endsWith(PART_SUFFIX);
-}
-
-/**
- * The name of the partial file that collects an upload to `name`: hidden (leading dot) and
- * next to its destination, so the final rename stays on one file system. There is one part
- * per destination, not per content: whoever resumes it first checks the part's SHA-256
- * against its own prefix (PUT's part_sha256), so a part of other content is never appended
- * to, and an abandoned version does not linger beside a newer one. If the name would pass
- * NAME_MAX, the SHA-256 of the name stands in for it.
- */
-export function partNameFor(name: string): string {
-  const partName = `.${name}${PART_SUFFIX}`;
-  if (Buffer.byteLength(partName, 'utf8') <= MAX_NAME_BYTES) return partName;
-  const nameKey = createHash('sha256').update(name, 'utf8').digest('hex');
-  return `.${nameKey}${PART_SUFFIX}`;
 }

@@ -7,7 +7,7 @@ import {
   isPartName,
   partNameFor,
   toSegments,
-} from '../../src/storage/index.js';
+} from '../../src/files/index.js';
 
 const SHA = 'ab'.repeat(32);
 

@@ -3,7 +3,7 @@ import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { utimesSeconds, wholeMilliseconds } from '../../src/storage/index.js';
+import { utimesSeconds, wholeMilliseconds } from '../../src/files/index.js';
 
 let folder: string;
 beforeAll(async () => {

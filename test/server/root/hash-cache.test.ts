@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HashCache } from '../../src/storage/index.js';
+import { HashCache } from '../../../src/server/root/index.js';
 
 const SHA_A = 'a'.repeat(64);
 const SHA_B = 'b'.repeat(64);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NotFoundError, TcpsendError } from '../../src/errors.js';
-import { errnoCode, toStorageError } from '../../src/storage/index.js';
+import { NotFoundError, TcpsendError } from '../../../src/errors.js';
+import { errnoCode, toStorageError } from '../../../src/server/root/index.js';
 
 function systemError(code: string): NodeJS.ErrnoException {
   const err: NodeJS.ErrnoException = new Error(`${code}: failed, open '/srv/secret/layout/x.txt'`);

@@ -1,19 +1,23 @@
 /**
  * A partial upload: the hidden file an upload's bytes collect in until they are verified and
  * renamed onto their name. It survives a dropped connection or a crash, so a later upload of
- * the same content resumes from `size`.
+ * the same content resumes from `size`. It holds its folder (see folders.ts) until it is
+ * committed or closed, so the rename lands in the folder the part was made in.
  */
-import { BadRangeError, InternalError } from '../errors.js';
-import type { FileHandleLike } from './fs-promises.js';
+import { BadRangeError, InternalError } from '../../errors.js';
+import { quotePath } from '../../files/quote-path.js';
 import { toStorageError } from './fs-errors.js';
-import { quotePath } from './quote-path.js';
+import type { Folder, FolderScope } from './folders.js';
+import type { OpenFile } from './open-file.js';
 
 export interface UploadPartInit {
-  handle: FileHandleLike;
-  /** Absolute path of the part file on the server. Never shown to a client. */
-  partPath: string;
-  /** Absolute path the part becomes on finalisation. */
-  destinationPath: string;
+  file: OpenFile;
+  folder: Folder;
+  /** The scope holding `folder`; closed with the part. */
+  scope: FolderScope;
+  /** The destination's name in `folder`, and the part's. */
+  name: string;
+  partName: string;
   /** The destination as the client named it, normalised ('a/b.txt'); for messages and checks. */
   requestPath: string;
   /** Bytes already in the part when it was opened. */
@@ -21,17 +25,20 @@ export interface UploadPartInit {
 }
 
 export class UploadPart {
-  readonly handle: FileHandleLike;
-  readonly partPath: string;
-  readonly destinationPath: string;
+  readonly file: OpenFile;
+  readonly folder: Folder;
+  readonly scope: FolderScope;
+  readonly name: string;
+  readonly partName: string;
   readonly requestPath: string;
   #size: number;
-  #closed = false;
 
   constructor(init: UploadPartInit) {
-    this.handle = init.handle;
-    this.partPath = init.partPath;
-    this.destinationPath = init.destinationPath;
+    this.file = init.file;
+    this.folder = init.folder;
+    this.scope = init.scope;
+    this.name = init.name;
+    this.partName = init.partName;
     this.requestPath = init.requestPath;
     this.#size = init.size;
   }
@@ -42,17 +49,17 @@ export class UploadPart {
   }
 
   get closed(): boolean {
-    return this.#closed;
+    return this.file.closed;
   }
 
   /** Cut the part to `length` bytes (0 to start over); later writes continue from there. */
-  async truncate(length: number): Promise<void> {
+  truncate(length: number): void {
     this.#checkOpen();
     if (!Number.isSafeInteger(length) || length < 0 || length > this.#size) {
       throw new BadRangeError(`cannot cut a part of ${this.#size} bytes to ${length}`);
     }
     try {
-      await this.handle.truncate(length);
+      this.file.fs.ftruncateSync(this.file.fd, length);
     } catch (err) {
       throw toStorageError(err, this.requestPath);
     }
@@ -69,19 +76,12 @@ export class UploadPart {
     while (offset < chunk.length) {
       let bytesWritten: number;
       try {
-        ({ bytesWritten } = await this.handle.write(
-          chunk,
-          offset,
-          chunk.length - offset,
-          this.#size,
-        ));
+        ({ bytesWritten } = await this.file.write(chunk, offset, chunk.length - offset, this.#size));
       } catch (err) {
         throw toStorageError(err, this.requestPath);
       }
       if (bytesWritten <= 0) {
-        throw new InternalError(
-          `writing the upload of ${quotePath(this.requestPath)} made no progress`,
-        );
+        throw new InternalError(`writing the upload of ${quotePath(this.requestPath)} made no progress`);
       }
       offset += bytesWritten;
       this.#size += bytesWritten;
@@ -89,7 +89,7 @@ export class UploadPart {
   }
 
   /**
-   * Count `bytes` written at the end of the part by someone else through `handle.fd` (the
+   * Count `bytes` written at the end of the part by someone else through its descriptor (the
    * hashing worker of a large upload), so that `size` stays true.
    */
   noteWritten(bytes: number): void {
@@ -101,26 +101,25 @@ export class UploadPart {
   async sync(): Promise<void> {
     this.#checkOpen();
     try {
-      if (this.handle.sync) await this.handle.sync();
-      else await this.handle.datasync();
+      await this.file.sync();
     } catch (err) {
       throw toStorageError(err, this.requestPath);
     }
   }
 
-  /** Close the file, keeping the part on disk for a later resume. Safe to call twice. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /** Close the file and release its folder, keeping the part on disk for a later resume. Safe to call twice. */
+  close(): void {
     try {
-      await this.handle.close();
+      this.file.close();
     } catch (err) {
       throw toStorageError(err, this.requestPath);
+    } finally {
+      this.scope.close();
     }
   }
 
   #checkOpen(): void {
-    if (this.#closed) {
+    if (this.file.closed) {
       throw new InternalError(`the upload of ${quotePath(this.requestPath)} is already closed`);
     }
   }
