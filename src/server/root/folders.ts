@@ -84,7 +84,7 @@ function sameFolder(stats: StatsLike | undefined, folder: Folder): boolean {
 }
 
 function swapped(shown: string): ForbiddenError {
-  return new ForbiddenError(`the folder of ${quotePath(shown || '/')} changed while it was being used`);
+  return new ForbiddenError(`the folder of ${quotePath(shown || '/')} changed while it was being opened`);
 }
 
 /** How the entries of a resolved folder are named: the one choice made when the Root opens. */
@@ -95,6 +95,11 @@ export interface FolderAccess {
   self(folder: Folder, scope: FolderScope, shown: string): string;
   /** After a call through `at`: the folder was still the one resolved, or ForbiddenError. */
   confirm(folder: Folder, shown: string): void;
+  /**
+   * Before a call that creates something in `folder`: it is still inside the root (a folder
+   * held open could have been moved out since), or ForbiddenError.
+   */
+  checkStillInside(folder: Folder, scope: FolderScope, shown: string): void;
   /** `folder` was just found (by lstat) at `at`: take it into `scope` (held: open it there). */
   enter(folder: Folder, at: string, scope: FolderScope, shown: string): void;
   /**
@@ -123,6 +128,11 @@ export class HeldFolders implements FolderAccess {
 
   confirm(): void {
     // Named through the descriptor: nothing could have redirected the call.
+  }
+
+  checkStillInside(folder: Folder, scope: FolderScope, shown: string): void {
+    if (folder.fd === undefined) this.#open(folder, folder.path, scope, shown);
+    this.checkLanded(folder.fd!, shown);
   }
 
   enter(folder: Folder, at: string, scope: FolderScope, shown: string): void {
@@ -180,6 +190,10 @@ export class CheckedFolders implements FolderAccess {
       now = undefined;
     }
     if (!sameFolder(now, folder)) throw swapped(shown);
+  }
+
+  checkStillInside(folder: Folder, _scope: FolderScope, shown: string): void {
+    this.confirm(folder, shown);
   }
 
   enter(): void {

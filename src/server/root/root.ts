@@ -256,6 +256,8 @@ export class Root {
       }
       try {
         this.#access.confirm(folder, shown);
+        // A folder held open may have been moved out of the root since it was resolved.
+        this.#access.checkLanded(fd, shown);
         const info = infoOf(this.fs.fstatSync(fd), requestPath);
         if (info.type === 'dir') throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
         return { file: new OpenFile(this.fs, fd, this.kernelFds ? fd : null), info };
@@ -276,7 +278,14 @@ export class Root {
     const name = segments.at(-1);
     if (name === undefined) throw new IsDirectoryError(`'/' is the served folder itself`);
     const shown = segments.join('/');
-    const folder = this.folder(segments.slice(0, -1), scope, create, touched);
+    let folder: Folder;
+    try {
+      folder = this.folder(segments.slice(0, -1), scope, create, touched);
+    } catch (err) {
+      // Say which path was asked for, not only the folder that is missing.
+      if (err instanceof NotFoundError) throw new NotFoundError(`no such file or folder ${shownPath(shown)}`, { cause: err });
+      throw err;
+    }
     if (!look) return { folder, name, shown, stats: undefined };
     let stats: StatsLike | undefined;
     try {
@@ -321,6 +330,12 @@ export class Root {
   /** After a call through `at`: the folder was not swapped meanwhile (ForbiddenError). */
   confirm(folder: Folder, shown: string): void {
     this.#access.confirm(folder, shown);
+  }
+
+  /** A descriptor just opened through `at` (a part file): ForbiddenError unless it is inside (see folders.ts). */
+  checkOpened(fd: number, folder: Folder, shown: string): void {
+    this.#access.confirm(folder, shown);
+    this.#access.checkLanded(fd, shown);
   }
 
   /** What a symlink entry leads to, if it leads inside: its real path and stat (ForbiddenError if out). */
@@ -413,6 +428,7 @@ export class Root {
     try {
       seen = this.fs.lstatSync(at, { throwIfNoEntry: false });
       if (seen === undefined && create) {
+        this.#access.checkStillInside(parent, scope, shown);
         try {
           this.fs.mkdirSync(at);
           made = true;
@@ -426,7 +442,14 @@ export class Root {
     }
     if (seen === undefined) throw new NotFoundError(`no such file or folder ${shownPath(shown)}`);
     if (seen.isSymbolicLink()) {
-      const { real, stats } = this.#followed({ folder: parent, name, shown, stats: seen }, scope);
+      let followed: { real: string; stats: StatsLike };
+      try {
+        followed = this.#followed({ folder: parent, name, shown, stats: seen }, scope);
+      } catch (err) {
+        if (err instanceof NotFoundError) throw new NotDirectoryError(err.message, { cause: err });
+        throw err;
+      }
+      const { real, stats } = followed;
       if (!stats.isDirectory()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
       const folder: Folder = { path: real, ...identityOf(stats) };
       this.#access.enter(folder, real, scope, shown);
@@ -435,10 +458,8 @@ export class Root {
     if (!seen.isDirectory()) throw new NotDirectoryError(`${quotePath(shown)} is a file, not a folder`);
     const folder: Folder = { path: path.join(parent.path, name), ...identityOf(seen) };
     this.#access.enter(folder, at, scope, shown);
-    if (made && touched !== undefined) {
-      touched.add(parent);
-      touched.add(folder);
-    }
+    // A new folder is durable once the folder holding its name is fsynced.
+    if (made) touched?.add(parent);
     return folder;
   }
 

@@ -6,7 +6,7 @@
  * a byte, a part file or a new folder outside.
  */
 import { constants as fsConstants } from 'node:fs';
-import { InternalError, IsDirectoryError, NotFoundError } from '../../errors.js';
+import { ForbiddenError, InternalError, IsDirectoryError, NotFoundError } from '../../errors.js';
 import { partNameFor } from '../../files/index.js';
 import { quotePath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
@@ -113,7 +113,12 @@ export function openPart(root: Root, requestPath: string): UploadPart {
     let fd: number;
     try {
       fd = fs.openSync(partAt, PART_FLAGS, PART_CREATE_MODE);
-      root.confirm(folder, shown);
+      try {
+        root.checkOpened(fd, folder, shown);
+      } catch (err) {
+        fs.closeSync(fd);
+        throw err;
+      }
       let stats: StatsLike = fs.fstatSync(fd);
       if (!stats.isFile()) {
         fs.closeSync(fd);
@@ -184,7 +189,8 @@ export function discardPart(root: Root, part: UploadPart): void {
   try {
     root.fs.unlinkSync(root.at(part.folder, part.partName, part.scope, part.requestPath));
   } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw toStorageError(err, part.requestPath);
+    // Gone already; or its folder was swapped (folders checked), and the part stays where it is.
+    if (errnoCode(err) !== 'ENOENT' && !(err instanceof ForbiddenError)) throw toStorageError(err, part.requestPath);
   } finally {
     part.close();
   }
@@ -198,7 +204,13 @@ function createPart(root: Root, folder: Folder, partName: string, scope: FolderS
   for (let attempt = 0; ; attempt++) {
     try {
       const fd = root.fs.openSync(root.at(folder, partName, scope, shown), NEW_PART_FLAGS, PART_CREATE_MODE);
-      root.confirm(folder, shown);
+      try {
+        root.checkOpened(fd, folder, shown);
+      } catch (err) {
+        root.fs.closeSync(fd);
+        unlinkQuietly(root, folder, partName, scope, shown);
+        throw err;
+      }
       return fd;
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);

@@ -1,15 +1,24 @@
 /**
- * ServedRoot's synchronous side (the batch verbs: openReadSync, uploadTargetSync, storeSync,
- * syncFoldersSync) over an in-memory file system, with faults injected into single calls.
+ * Writing into the Root (uploadTarget, storeWhole, syncFolders) and reading small files whole,
+ * over an in-memory file system (folders checked before each call), with faults injected into
+ * single calls.
  */
 import { memfs } from 'memfs';
 import { describe, expect, it } from 'vitest';
+import { partNameFor } from '../../../src/files/index.js';
+import type { ServerContext } from '../../../src/server/context.js';
+import { layOutSmallFile } from '../../../src/server/reply.js';
 import {
-  ServedRoot,
-  partNameFor,
-  FolderCache,
-  type FsSync,
-} from '../../src/storage/index.js';
+  HashCache,
+  Root,
+  storeWhole,
+  syncFolders,
+  uploadTarget,
+  type Folder,
+  type FolderScope,
+  type RootFs,
+} from '../../../src/server/root/index.js';
+import { wrapFs } from '../../helpers/fs-wrap.js';
 import { errno } from './fs-doubles.js';
 
 const MTIME = 1_763_750_000_000;
@@ -17,47 +26,62 @@ type Vol = ReturnType<typeof memfs>['fs'];
 
 async function setUp(
   files: Record<string, string | null> = {},
-  overrides: (vol: Vol) => Partial<FsSync> = () => ({}),
-): Promise<{ root: ServedRoot; vol: Vol; folders: FolderCache }> {
+  overrides: (vol: Vol) => Partial<RootFs> = () => ({}),
+): Promise<{ root: Root; vol: Vol; folders: FolderScope }> {
   const { fs: vol } = memfs({ '/srv/data': null, '/srv/outside/secret.txt': 'secret', ...files });
-  const fsSync = new Proxy(vol as unknown as FsSync, {
-    get: (target, key: string) => overrides(vol)[key as keyof FsSync] ?? (target as unknown as Record<string, unknown>)[key],
-  });
-  const root = await ServedRoot.open('/srv/data', { fs: vol.promises, fsSync });
-  return { root, vol, folders: new FolderCache() };
+  const root = await Root.open('/srv/data', { fs: wrapFs(overrides(vol), vol as unknown as RootFs) });
+  return { root, vol, folders: root.newScope() };
 }
 
-function store(root: ServedRoot, folders: FolderCache, path: string, body: string, touched = new Set<string>()) {
-  return root.storeSync(root.uploadTargetSync(path, folders), Buffer.from(body), { mtimeMs: MTIME, mode: 0o640 }, folders, touched);
+function store(root: Root, folders: FolderScope, path: string, body: string, touched = new Set<Folder>()) {
+  return storeWhole(root, uploadTarget(root, path, folders), Buffer.from(body), { mtimeMs: MTIME, mode: 0o640 }, folders, touched);
 }
 
-describe('storeSync', () => {
+const paths = (touched: Set<Folder>) => [...touched].map((folder) => folder.path).sort();
+
+/** A small file's whole GET answer, as the server lays it out (reply.ts). */
+function readWhole(root: Root, folders: FolderScope, path: string): Buffer {
+  const opened = root.openRead(path, folders);
+  try {
+    let out = Buffer.alloc(0);
+    const ctx = { hashCache: new HashCache() } as unknown as ServerContext;
+    const used = layOutSmallFile(ctx, path, opened, { offset: 0, length: opened.info.size, prefixSha256: null }, (bytes) => {
+      out = Buffer.alloc(bytes);
+      return { buffer: out, at: 0 };
+    });
+    return out.subarray(0, used);
+  } finally {
+    opened.file.close();
+  }
+}
+
+describe('storeWhole', () => {
   it('writes a file whole into new folders, with its mtime and mode, and leaves no part', async () => {
     const { root, vol, folders } = await setUp();
-    const touched = new Set<string>();
+    const touched = new Set<Folder>();
     store(root, folders, 'a/b/c.txt', 'hello', touched);
     expect(vol.readFileSync('/srv/data/a/b/c.txt', 'utf8')).toBe('hello');
     const stats = vol.statSync('/srv/data/a/b/c.txt');
     expect(Number(stats.mode) & 0o777).toBe(0o640);
     expect(Math.floor(Number(stats.mtimeMs))).toBe(MTIME);
     expect(vol.readdirSync('/srv/data/a/b')).toEqual(['c.txt']);
-    expect([...touched].sort()).toEqual(['/srv/data', '/srv/data/a', '/srv/data/a/b']); // new folders' names are durable too
+    expect(paths(touched)).toEqual(['/srv/data', '/srv/data/a', '/srv/data/a/b']); // new folders' names are durable too
   });
 
   it('replaces a file that is there (the caller decided it may)', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/x.txt': 'old content' });
-    const target = root.uploadTargetSync('x.txt', folders);
+    const target = uploadTarget(root, 'x.txt', folders);
     expect(target.existing).toMatchObject({ type: 'file', size: 11 });
-    root.storeSync(target, Buffer.from('new'), {}, folders, new Set());
+    storeWhole(root, target, Buffer.from('new'), {}, folders, new Set());
     expect(vol.readFileSync('/srv/data/x.txt', 'utf8')).toBe('new');
   });
 
   it('replaces a symlink that leads nowhere (never writes through it)', async () => {
     const { root, vol, folders } = await setUp();
     vol.symlinkSync('/srv/data/gone.txt', '/srv/data/link.txt');
-    const target = root.uploadTargetSync('link.txt', folders);
+    const target = uploadTarget(root, 'link.txt', folders);
     expect(target.existing).toBeNull();
-    root.storeSync(target, Buffer.from('now a file'), {}, folders, new Set());
+    storeWhole(root, target, Buffer.from('now a file'), {}, folders, new Set());
     expect(vol.lstatSync('/srv/data/link.txt').isFile()).toBe(true);
     expect(vol.readFileSync('/srv/data/link.txt', 'utf8')).toBe('now a file');
     expect(vol.existsSync('/srv/data/gone.txt')).toBe(false);
@@ -65,9 +89,9 @@ describe('storeSync', () => {
 
   it('never replaces a folder', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/d/inner.txt': 'keep' });
-    const target = root.uploadTargetSync('d', folders);
+    const target = uploadTarget(root, 'd', folders);
     expect(target.existing).toMatchObject({ type: 'dir' });
-    expect(() => root.storeSync(target, Buffer.from('x'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
+    expect(() => storeWhole(root, target, Buffer.from('x'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
     expect(vol.readFileSync('/srv/data/d/inner.txt', 'utf8')).toBe('keep');
     expect(vol.readdirSync('/srv/data')).toEqual(['d']);
   });
@@ -96,9 +120,9 @@ describe('storeSync', () => {
 
   it('refuses partial-file names, dotfiles and escapes before touching the disk', async () => {
     const { root, vol, folders } = await setUp();
-    expect(() => root.uploadTargetSync(partNameFor('a.txt'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
-    expect(() => root.uploadTargetSync('.ssh/authorized_keys', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
-    expect(() => root.uploadTargetSync('../outside/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_BAD_PATH' }));
+    expect(() => uploadTarget(root, partNameFor('a.txt'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => uploadTarget(root, '.ssh/authorized_keys', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => uploadTarget(root, '../outside/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_BAD_PATH' }));
     expect(vol.readdirSync('/srv/data')).toEqual([]);
     expect(vol.readFileSync('/srv/outside/secret.txt', 'utf8')).toBe('secret');
   });
@@ -109,18 +133,21 @@ describe('storeSync', () => {
   });
 });
 
-describe('openReadSync', () => {
+describe('openRead in a scope, and a small file read whole', () => {
   it('reads a file whole, and names what is missing or a folder', async () => {
     const { root, folders } = await setUp({ '/srv/data/s/a.txt': 'hello', '/srv/data/s/d': null });
-    const file = root.openReadSync('s/a.txt', folders);
+    const { file, info } = root.openRead('s/a.txt', folders);
     try {
-      expect(file.info).toMatchObject({ type: 'file', size: 5 });
-      expect(file.readAll().toString()).toBe('hello');
+      expect(info).toMatchObject({ type: 'file', size: 5 });
+      const body = Buffer.alloc(5);
+      expect(file.readSyncInto(body, 0)).toBe(5);
+      expect(body.toString()).toBe('hello');
     } finally {
       file.close();
     }
-    expect(() => root.openReadSync('s/missing.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NOT_FOUND' }));
-    expect(() => root.openReadSync('s/d', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
+    expect(readWhole(root, folders, 's/a.txt').toString('latin1')).toMatch(/^OK size=5 offset=0 length=5 mtime=\d+ mode=\d+\r\nhelloOK sha256=[0-9a-f]{64}\r\n$/);
+    expect(() => root.openRead('s/missing.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NOT_FOUND' }));
+    expect(() => root.openRead('s/d', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
   });
 
   it('a file that grows while it is read is CHANGED, not a mix of two versions', async () => {
@@ -134,16 +161,11 @@ describe('openReadSync', () => {
         return vol.readSync(fd, buffer, offset, length, position);
       },
     }));
-    const file = root.openReadSync('g.txt', folders);
-    try {
-      expect(() => file.readAll()).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_CHANGED' }));
-    } finally {
-      file.close();
-    }
+    expect(() => readWhole(root, folders, 'g.txt')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_CHANGED' }));
   });
 });
 
-describe('syncFolderSync', () => {
+describe('syncFolders', () => {
   it('a batch touches each folder it wrote in, or created a folder in, once; each is fsynced', async () => {
     const synced: number[] = [];
     const { root, folders } = await setUp({}, (vol) => ({
@@ -152,15 +174,16 @@ describe('syncFolderSync', () => {
         vol.fsyncSync(fd);
       },
     }));
-    const touched = new Set<string>();
+    const touched = new Set<Folder>();
     store(root, folders, 'a/1.txt', '1', touched);
     store(root, folders, 'a/2.txt', '2', touched);
     store(root, folders, 'b/3.txt', '3', touched);
     // a/ and b/ were created: the root is touched too (their names in it), and each once.
-    expect([...touched].sort()).toEqual(['/srv/data', '/srv/data/a', '/srv/data/b']);
+    expect(paths(touched)).toEqual(['/srv/data', '/srv/data/a', '/srv/data/b']);
     synced.length = 0;
-    for (const folder of touched) root.syncFolderSync(folder);
+    syncFolders(root, touched, folders);
     expect(synced).toHaveLength(3);
+    expect(touched.size).toBe(0);
   });
 });
 
@@ -196,15 +219,15 @@ describe('a batch keeps to the root while it works', () => {
     store(root, folders, 'd/a.txt', 'first');
     vol.renameSync('/srv/data/d', '/srv/data-old');
     vol.symlinkSync('/srv/outside', '/srv/data/d');
-    expect(() => root.uploadTargetSync('d/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => uploadTarget(root, 'd/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
   });
 
   it('a folder swapped just before the part is created: nothing is created or removed outside', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/d': null, [`/srv/outside/${partNameFor('x.txt')}`]: 'theirs' });
-    const target = root.uploadTargetSync('d/x.txt', folders);
+    const target = uploadTarget(root, 'd/x.txt', folders);
     vol.renameSync('/srv/data/d', '/srv/data-old');
     vol.symlinkSync('/srv/outside', '/srv/data/d');
-    expect(() => root.storeSync(target, Buffer.from('data'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => storeWhole(root, target, Buffer.from('data'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
     expect(vol.readdirSync('/srv/outside').sort()).toEqual([partNameFor('x.txt'), 'secret.txt'].sort());
     expect(vol.readFileSync(`/srv/outside/${partNameFor('x.txt')}`, 'utf8')).toBe('theirs');
   });
@@ -217,32 +240,8 @@ describe('a batch keeps to the root while it works', () => {
     expect(vol.readFileSync('/srv/data/x.txt', 'utf8')).toBe('uploaded');
   });
 
-  it('batches take the synchronous path only where opened files are checked (/proc/self/fd)', async () => {
+  it('without /proc/self/fd (memfs) folders are checked before each call, not held', async () => {
     const { root } = await setUp();
-    expect(root.verifiesOpenedPath).toBe(false);
-    expect(root.batchesSync).toBe(false);
-  });
-});
-
-describe('a listing of a large folder', () => {
-  it('lets the event loop run while it works through the entries with synchronous lstat', async () => {
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 20_000; i++) files[`/srv/data/big/f${i}`] = '';
-    let calls = 0;
-    let callsWhenOthersRan = -1;
-    const { root } = await setUp(files, (vol) => ({
-      lstatSync: (file, options) => {
-        calls += 1;
-        // Once the synchronous part has begun, anything else waiting on the event loop...
-        if (calls === 1) setImmediate(() => (callsWhenOthersRan = calls));
-        return vol.lstatSync(file, options as never);
-      },
-    }));
-    let listed = 0;
-    for await (const entry of root.list('big')) if (entry.type === 'file') listed += 1;
-    expect(listed).toBe(20_000);
-    // ...runs before the listing is through, not after it.
-    expect(callsWhenOthersRan).toBeGreaterThan(0);
-    expect(callsWhenOthersRan).toBeLessThan(calls);
+    expect(root.holdsFolders).toBe(false);
   });
 });

@@ -1,24 +1,33 @@
-/** ServedRoot on a real temp folder: symlinks, races between check and open, partial files. */
+/**
+ * The Root on a real temp folder: symlinks, folders swapped for symlinks between a check and
+ * the call after it (with folders held open, and with folders checked), partial files.
+ */
 import { execFileSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fstatSync } from 'node:fs';
+import nodeFs, { fstatSync } from 'node:fs';
+import { partNameFor } from '../../../src/files/index.js';
 import {
-  FolderCache,
-  ServedRoot,
-  partNameFor,
-  type FileHandleLike,
-  type FsPromises,
-} from '../../src/storage/index.js';
-import { collect, rejection, wrapFs } from './fs-doubles.js';
+  commitPart,
+  discardPart,
+  openPart,
+  Root,
+  storeWhole,
+  uploadTarget,
+  type Folder,
+  type OpenFile,
+  type RootFs,
+} from '../../../src/server/root/index.js';
+import { wrapFs } from '../../helpers/fs-wrap.js';
+import { collect, rejection } from './fs-doubles.js';
 
 const SHA = 'ab'.repeat(32);
 const MTIME = 1_700_000_000_123;
 const SECRET = 'the outside secret';
 const onLinux = process.platform === 'linux';
-const realFs: FsPromises = fsp;
+const realFs = nodeFs as unknown as RootFs;
 
 let base: string; // <tmp>/tcpsend-storage-XXXX
 let data: string; // the served root
@@ -44,34 +53,34 @@ afterEach(async () => {
   await fsp.rm(base, { recursive: true, force: true });
 });
 
-async function readAll(handle: FileHandleLike): Promise<string> {
+async function readAll(file: OpenFile): Promise<string> {
   const buffer = Buffer.alloc(1024);
-  const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+  const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
   return buffer.subarray(0, bytesRead).toString();
 }
 
-async function readOpened(root: ServedRoot, requestPath: string): Promise<string> {
-  const { handle } = await root.openRead(requestPath);
+async function readOpened(root: Root, requestPath: string): Promise<string> {
+  const { file } = root.openRead(requestPath);
   try {
-    return await readAll(handle);
+    return await readAll(file);
   } finally {
-    await handle.close();
+    file.close();
   }
 }
 
 /** Every way a path may be used, each expected to be refused with `code`. */
-async function expectRefusedEverywhere(root: ServedRoot, requestPath: string, code: string) {
-  expect((await rejection(root.stat(requestPath))).code).toBe(code);
-  expect((await rejection(root.openRead(requestPath))).code).toBe(code);
-  expect((await rejection(root.resolve(requestPath))).code).toBe(code);
+async function expectRefusedEverywhere(root: Root, requestPath: string, code: string) {
+  expect((await rejection(() => root.stat(requestPath))).code).toBe(code);
+  expect((await rejection(() => root.openRead(requestPath))).code).toBe(code);
+  expect((await rejection(() => root.list(requestPath).next())).code).toBe(code);
 }
 
 describe('opening the root', () => {
   it('resolves a root given through a symlink, and checks opened files via /proc on Linux', async () => {
     await fsp.symlink(data, path.join(base, 'root-link'));
-    const root = await ServedRoot.open(path.join(base, 'root-link'));
+    const root = await Root.open(path.join(base, 'root-link'));
     expect(root.rootPath).toBe(data);
-    expect(root.verifiesOpenedPath).toBe(onLinux);
+    expect(root.holdsFolders).toBe(onLinux);
     expect(await readOpened(root, 'top.txt')).toBe('top');
   });
 });
@@ -79,9 +88,9 @@ describe('opening the root', () => {
 describe('symlinks that lead out', () => {
   it('a direct link to a file outside', async () => {
     await fsp.symlink(path.join(outside, 'secret.txt'), path.join(data, 'leak.txt'));
-    const root = await ServedRoot.open(data);
+    const root = await Root.open(data);
     await expectRefusedEverywhere(root, 'leak.txt', 'TCPSEND_ERR_FORBIDDEN');
-    const err = await rejection(root.openRead('leak.txt'));
+    const err = await rejection(() => root.openRead('leak.txt'));
     expect(err.message).toContain("'leak.txt'");
     expect(err.message).not.toContain(base);
   });
@@ -89,18 +98,18 @@ describe('symlinks that lead out', () => {
   it('a chain of two links, the first pointing inside', async () => {
     await fsp.symlink('second', path.join(data, 'first'));
     await fsp.symlink(path.join(outside, 'secret.txt'), path.join(data, 'second'));
-    const root = await ServedRoot.open(data);
+    const root = await Root.open(data);
     await expectRefusedEverywhere(root, 'first', 'TCPSEND_ERR_FORBIDDEN');
   });
 
   it('a parent folder that is a link out', async () => {
     await fsp.symlink(outside, path.join(data, 'dir-link'));
-    const root = await ServedRoot.open(data);
+    const root = await Root.open(data);
     await expectRefusedEverywhere(root, 'dir-link/secret.txt', 'TCPSEND_ERR_FORBIDDEN');
-    expect((await rejection(root.list('dir-link').next())).code).toBe('TCPSEND_ERR_FORBIDDEN');
-    expect((await rejection(root.mkdirs('dir-link/new'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
-    expect((await rejection(root.openPart('dir-link/upload.bin'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
-    expect((await rejection(root.openPart('dir-link/deeper/upload.bin'))).code).toBe(
+    expect((await rejection(() => root.list('dir-link').next())).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(() => root.mkdirs('dir-link/new'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(() => openPart(root, 'dir-link/upload.bin'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(() => openPart(root, 'dir-link/deeper/upload.bin'))).code).toBe(
       'TCPSEND_ERR_FORBIDDEN',
     );
     expect((await fsp.readdir(outside)).sort()).toEqual(['a.txt', 'secret.txt']);
@@ -109,7 +118,7 @@ describe('symlinks that lead out', () => {
   it('a sibling folder whose name starts with the root name', async () => {
     await fsp.symlink('../data-evil/secret.txt', path.join(data, 'sibling.txt'));
     await fsp.symlink(evil, path.join(data, 'sibling-dir'));
-    const root = await ServedRoot.open(data);
+    const root = await Root.open(data);
     await expectRefusedEverywhere(root, 'sibling.txt', 'TCPSEND_ERR_FORBIDDEN');
     await expectRefusedEverywhere(root, 'sibling-dir/secret.txt', 'TCPSEND_ERR_FORBIDDEN');
   });
@@ -119,7 +128,7 @@ describe('symlinks that lead out', () => {
     await fsp.symlink(outside, path.join(data, 'dir-link'));
     await fsp.symlink(evil, path.join(data, 'sub', 'sibling-dir'));
     await fsp.symlink(path.join(base, 'nowhere'), path.join(data, 'dangling'));
-    const root = await ServedRoot.open(data);
+    const root = await Root.open(data);
     const paths = (await collect(root.list('', { recursive: true }))).map((e) => e.path);
     expect(paths).toEqual(['sub', 'sub/a.txt', 'top.txt']);
   });
@@ -130,7 +139,7 @@ describe('symlinks that stay inside', () => {
     await fsp.symlink('sub/a.txt', path.join(data, 'alias.txt'));
     await fsp.symlink(path.join(data, 'sub'), path.join(data, 'sub-link'));
     await fsp.symlink('..', path.join(data, 'sub', 'up')); // a loop back to the root
-    const root = await ServedRoot.open(data);
+    const root = await Root.open(data);
     expect(await readOpened(root, 'alias.txt')).toBe('inside a');
     expect(await readOpened(root, 'sub-link/a.txt')).toBe('inside a');
     expect(await readOpened(root, 'sub/up/top.txt')).toBe('top');
@@ -148,89 +157,109 @@ describe('symlinks that stay inside', () => {
 });
 
 describe('a symlink swapped in between the check and the open', () => {
-  /** An fs whose `method` runs `swap` once, just before it handles `target`. */
-  function racingFs(method: 'open' | 'lstat', target: string, swap: () => Promise<void>): FsPromises {
+  /** node:fs whose `method` runs `swap` once, just before it handles a path ending in `target`. */
+  function racingFs(method: 'openSync' | 'lstatSync', target: string, swap: () => void, hideProc = false): RootFs {
     let done = false;
-    const real = realFs;
-    const before = async (p: string) => {
-      if (!done && p === target) {
+    const before = (p: string) => {
+      if (!done && p.endsWith(target)) {
         done = true;
-        await swap();
+        swap();
       }
     };
-    return wrapFs(real, {
-      open: async (p, flags, mode) => {
-        if (method === 'open') await before(p);
-        return real.open(p, flags, mode);
+    return wrapFs({
+      openSync: (p, flags, mode) => {
+        if (method === 'openSync') before(p);
+        return nodeFs.openSync(p, flags, mode);
       },
-      lstat: async (p) => {
-        if (method === 'lstat') await before(p);
-        return real.lstat(p);
+      lstatSync: (p, options) => {
+        if (method === 'lstatSync') before(p);
+        return nodeFs.lstatSync(p, options);
       },
+      ...(hideProc ? {} : {}),
     });
   }
 
-  async function swapFileForLink(): Promise<void> {
-    await fsp.rm(path.join(data, 'sub', 'a.txt'));
-    await fsp.symlink(path.join(outside, 'secret.txt'), path.join(data, 'sub', 'a.txt'));
+  function swapFileForLink(): void {
+    nodeFs.rmSync(path.join(data, 'sub', 'a.txt'));
+    nodeFs.symlinkSync(path.join(outside, 'secret.txt'), path.join(data, 'sub', 'a.txt'));
   }
 
-  async function swapFolderForLink(): Promise<void> {
-    await fsp.rename(path.join(data, 'sub'), path.join(data, 'sub-old'));
-    await fsp.symlink(outside, path.join(data, 'sub'));
+  function swapFolderForLink(): void {
+    nodeFs.renameSync(path.join(data, 'sub'), path.join(data, 'sub-old'));
+    nodeFs.symlinkSync(outside, path.join(data, 'sub'));
   }
 
   it('the file itself, swapped just before the open', async () => {
-    const fs = racingFs('open', path.join(data, 'sub', 'a.txt'), swapFileForLink);
-    const root = await ServedRoot.open(data, { fs, verifyOpenedPath: false });
+    const fs = racingFs('openSync', path.join(data, 'sub', 'a.txt'), swapFileForLink);
+    const root = await Root.open(data, { fs, heldFolders: false });
     const err = await rejection(readOpened(root, 'sub/a.txt'));
     expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
     expect(err.message).not.toContain(SECRET);
   });
 
-  it('a parent folder, swapped just before the open: caught by device and inode', async () => {
-    const fs = racingFs('open', path.join(data, 'sub', 'a.txt'), swapFolderForLink);
-    const root = await ServedRoot.open(data, { fs, verifyOpenedPath: false });
+  it('a parent folder, swapped just before the open: caught by device and inode (folders checked)', async () => {
+    const fs = racingFs('openSync', path.join(data, 'sub', 'a.txt'), swapFolderForLink);
+    const root = await Root.open(data, { fs, heldFolders: false });
     const err = await rejection(readOpened(root, 'sub/a.txt'));
     expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
     expect(err.message).toMatch(/changed while it was being opened/);
   });
 
-  it.runIf(onLinux)('a parent folder, swapped before the stat: caught by /proc/self/fd', async () => {
-    const fs = racingFs('lstat', path.join(data, 'sub', 'a.txt'), swapFolderForLink);
-    const root = await ServedRoot.open(data, { fs, verifyOpenedPath: true });
-    expect(root.verifiesOpenedPath).toBe(true);
+  it.runIf(onLinux)('a parent folder, swapped before the stat: caught by /proc/self/fd (folders held)', async () => {
+    const fs = racingFs('lstatSync', '/sub', swapFolderForLink);
+    const root = await Root.open(data, { fs, heldFolders: true });
+    expect(root.holdsFolders).toBe(true);
     const err = await rejection(readOpened(root, 'sub/a.txt'));
     expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
     expect(err.message).toMatch(/leads outside/);
   });
 
-  it('(the same race with the /proc check off does reach the outside file: the check is needed)', async () => {
-    const fs = racingFs('lstat', path.join(data, 'sub', 'a.txt'), swapFolderForLink);
-    const root = await ServedRoot.open(data, { fs, verifyOpenedPath: false });
-    expect(await readOpened(root, 'sub/a.txt')).toBe(SECRET);
+  it.runIf(onLinux)('a parent folder swapped once it is held: the read goes on in the folder held, inside', async () => {
+    const root = await Root.open(data);
+    await root.withScope(async (scope) => {
+      root.folder(['sub'], scope);
+      swapFolderForLink();
+      const { file } = root.openRead('sub/a.txt', scope);
+      try {
+        expect(await readAll(file)).toBe('inside a');
+      } finally {
+        file.close();
+      }
+    });
   });
 
-  it('closes every handle it opened on the way', async () => {
-    const opened: FileHandleLike[] = [];
-    const real = realFs;
+  it('(with folders checked, the same race before the stat is refused too: folders are resolved one name at a time)', async () => {
+    const fs = racingFs('lstatSync', path.join(data, 'sub'), swapFolderForLink);
+    const root = await Root.open(data, { fs, heldFolders: false });
+    const err = await rejection(readOpened(root, 'sub/a.txt'));
+    expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect(err.message).not.toContain(SECRET);
+  });
+
+  it('closes every descriptor it opened on the way', async () => {
+    const opened: number[] = [];
+    const closed: number[] = [];
     let swapped = false;
-    const fs = wrapFs(real, {
-      open: async (p, flags, mode) => {
+    const fs = wrapFs({
+      openSync: (p, flags, mode) => {
         if (!swapped && p === path.join(data, 'sub', 'a.txt')) {
           swapped = true;
-          await swapFolderForLink();
+          swapFolderForLink();
         }
-        const handle = await real.open(p, flags, mode);
-        opened.push(handle);
-        return handle;
+        const fd = nodeFs.openSync(p, flags, mode);
+        opened.push(fd);
+        return fd;
+      },
+      closeSync: (fd) => {
+        closed.push(fd);
+        nodeFs.closeSync(fd);
       },
     });
-    const root = await ServedRoot.open(data, { fs, verifyOpenedPath: false });
-    await rejection(root.openRead('sub/a.txt'));
+    const root = await Root.open(data, { fs, heldFolders: false });
+    await rejection(() => root.openRead('sub/a.txt'));
     expect(opened).toHaveLength(1);
-    // A closed FileHandle has fd -1.
-    expect(opened[0]!.fd).toBe(-1);
+    expect(closed).toEqual(opened);
+    expect(() => fstatSync(opened[0]!)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 });
 
@@ -246,23 +275,23 @@ describe('files that are not regular files or folders', () => {
 
   it.runIf(hasMkfifo)('a FIFO is neither listed nor opened (and does not hang the open)', async () => {
     execFileSync('mkfifo', [path.join(data, 'pipe')]);
-    const root = await ServedRoot.open(data);
-    const err = await rejection(root.openRead('pipe'));
+    const root = await Root.open(data);
+    const err = await rejection(() => root.openRead('pipe'));
     expect(err.code).toBe('TCPSEND_ERR_FORBIDDEN');
     expect(err.message).toMatch(/not a regular file or folder/);
-    expect((await rejection(root.stat('pipe'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(() => root.stat('pipe'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
     expect((await collect(root.list(''))).map((e) => e.path)).toEqual(['sub', 'top.txt']);
   });
 });
 
 describe('partial uploads on disk', () => {
   it('write, crash, resume, finalize: the file appears only at the end, with its mode and mtime', async () => {
-    const root = await ServedRoot.open(data);
-    const first = await root.openPart('up/load.bin');
+    const root = await Root.open(data);
+    const first = await openPart(root, 'up/load.bin');
     await first.write(Buffer.from('first half, '));
     await first.close(); // the connection dropped: no finalize
 
-    expect((await rejection(root.stat('up/load.bin'))).code).toBe('TCPSEND_ERR_NOT_FOUND');
+    expect((await rejection(() => root.stat('up/load.bin'))).code).toBe('TCPSEND_ERR_NOT_FOUND');
     expect((await collect(root.list('', { recursive: true }))).map((e) => e.path)).toEqual([
       'sub',
       'sub/a.txt',
@@ -271,12 +300,12 @@ describe('partial uploads on disk', () => {
     ]);
     const partName = partNameFor('load.bin');
     expect((await fsp.readdir(path.join(data, 'up')))).toEqual([partName]);
-    expect((await rejection(root.openRead(`up/${partName}`))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    expect((await rejection(() => root.openRead(`up/${partName}`))).code).toBe('TCPSEND_ERR_FORBIDDEN');
 
-    const resumed = await root.openPart('up/load.bin');
+    const resumed = await openPart(root, 'up/load.bin');
     expect(resumed.size).toBe('first half, '.length);
     await resumed.write(Buffer.from('second half'));
-    await root.finalizePart(resumed, 'up/load.bin', { mtimeMs: MTIME, mode: 0o640 });
+    await commitPart(root, resumed, { mtimeMs: MTIME, mode: 0o640 });
 
     const stats = await fsp.stat(path.join(data, 'up', 'load.bin'));
     expect(stats.mode & 0o777).toBe(0o640);
@@ -287,20 +316,20 @@ describe('partial uploads on disk', () => {
   });
 
   it('discard removes the part', async () => {
-    const root = await ServedRoot.open(data);
-    const part = await root.openPart('gone.bin');
+    const root = await Root.open(data);
+    const part = await openPart(root, 'gone.bin');
     await part.write(Buffer.from('bytes'));
-    await root.discardPart(part);
+    await discardPart(root, part);
     expect(await fsp.readdir(data)).not.toContain(partNameFor('gone.bin'));
-    expect((await rejection(root.stat('gone.bin'))).code).toBe('TCPSEND_ERR_NOT_FOUND');
+    expect((await rejection(() => root.stat('gone.bin'))).code).toBe('TCPSEND_ERR_NOT_FOUND');
   });
 
   it('finalize replaces a symlink at the destination instead of writing through it', async () => {
     await fsp.symlink(path.join(outside, 'secret.txt'), path.join(data, 'target.txt'));
-    const root = await ServedRoot.open(data);
-    const part = await root.openPart('target.txt');
+    const root = await Root.open(data);
+    const part = await openPart(root, 'target.txt');
     await part.write(Buffer.from('uploaded'));
-    await root.finalizePart(part, 'target.txt');
+    await commitPart(root, part);
     expect((await fsp.lstat(path.join(data, 'target.txt'))).isSymbolicLink()).toBe(false);
     expect(await fsp.readFile(path.join(data, 'target.txt'), 'utf8')).toBe('uploaded');
     expect(await fsp.readFile(path.join(outside, 'secret.txt'), 'utf8')).toBe(SECRET);
@@ -308,21 +337,31 @@ describe('partial uploads on disk', () => {
 
   it('a symlink planted under the part name is not opened (O_NOFOLLOW, even without /proc)', async () => {
     await fsp.symlink(path.join(outside, 'secret.txt'), path.join(data, partNameFor('x.bin')));
-    for (const verifyOpenedPath of [true, false]) {
-      const root = await ServedRoot.open(data, { fs: realFs, verifyOpenedPath });
-      expect((await rejection(root.openPart('x.bin'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+    for (const heldFolders of onLinux ? [true, false] : [false]) {
+      const root = await Root.open(data, { fs: realFs, heldFolders });
+      expect((await rejection(() => openPart(root, 'x.bin'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
     }
     expect(await fsp.readFile(path.join(outside, 'secret.txt'), 'utf8')).toBe(SECRET);
   });
 
-  it('finalize refuses when the folder was swapped for a link out during the upload', async () => {
-    const root = await ServedRoot.open(data);
-    const part = await root.openPart('sub/late.bin');
-    await part.write(Buffer.from('x'));
-    await swapSubForOutsideLink();
-    expect((await rejection(root.finalizePart(part, 'sub/late.bin'))).code).toBe('TCPSEND_ERR_FORBIDDEN');
-    expect(await fsp.readdir(outside)).not.toContain('late.bin');
-    await root.discardPart(part);
+  it('a folder swapped for a link out during the upload: the rename never goes out (checked: refused; held: lands in the folder held, inside)', async () => {
+    for (const heldFolders of onLinux ? [true, false] : [false]) {
+      const root = await Root.open(data, { fs: realFs, heldFolders });
+      const part = openPart(root, 'sub/late.bin');
+      await part.write(Buffer.from('x'));
+      await swapSubForOutsideLink();
+      if (heldFolders) {
+        await commitPart(root, part);
+        expect(await fsp.readFile(path.join(data, 'sub-old', 'late.bin'), 'utf8')).toBe('x');
+      } else {
+        expect((await rejection(commitPart(root, part))).code).toBe('TCPSEND_ERR_FORBIDDEN');
+        discardPart(root, part);
+      }
+      expect(await fsp.readdir(outside)).not.toContain('late.bin');
+      await fsp.rm(path.join(data, 'sub'));
+      await fsp.rm(path.join(data, 'sub-old'), { recursive: true });
+      await fsp.mkdir(path.join(data, 'sub'));
+    }
   });
 });
 
@@ -331,37 +370,33 @@ async function swapSubForOutsideLink(): Promise<void> {
   await fsp.symlink(outside, path.join(data, 'sub'));
 }
 
-describe.skipIf(!onLinux)('a batch upload on Linux names files through the folder it holds open', () => {
-  it('a folder swapped for a symlink mid-batch: nothing is written through the symlink, nor left in the folder moved out', async () => {
-    const root = await ServedRoot.open(data);
-    expect(root.batchesSync).toBe(true);
-    const folders = new FolderCache();
-    const touched = new Set<string>();
-    try {
-      root.storeSync(root.uploadTargetSync('sub/one.txt', folders), Buffer.from('one'), {}, folders, touched);
+describe.skipIf(!onLinux)('uploads on Linux name files through the folder held open', () => {
+  it('a folder moved out and replaced by a symlink mid-batch: nothing is written through the symlink, nor left in the folder moved out', async () => {
+    const root = await Root.open(data);
+    expect(root.holdsFolders).toBe(true);
+    const touched = new Set<Folder>();
+    await root.withScope(async (scope) => {
+      storeWhole(root, uploadTarget(root, 'sub/one.txt', scope), Buffer.from('one'), {}, scope, touched);
       // A local user moves the folder out of the root and puts a symlink to another folder
       // outside in its place. The batch still holds the folder it resolved, which is now
       // outside too: what it opens there is refused where the kernel says it landed.
       await fsp.rename(path.join(data, 'sub'), path.join(base, 'moved-sub'));
       await fsp.symlink(outside, path.join(data, 'sub'));
-      const target = root.uploadTargetSync('sub/two.txt', folders);
-      expect(() => root.storeSync(target, Buffer.from('two'), {}, folders, touched)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
-    } finally {
-      root.releaseFolders(folders);
-    }
+      const target = uploadTarget(root, 'sub/two.txt', scope);
+      expect(() => storeWhole(root, target, Buffer.from('two'), {}, scope, touched)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    });
     expect((await fsp.readdir(outside)).sort()).toEqual(['a.txt', 'secret.txt']);
     expect(await fsp.readFile(path.join(outside, 'a.txt'), 'utf8')).toBe(SECRET);
     expect((await fsp.readdir(path.join(base, 'moved-sub'))).sort()).toEqual(['a.txt', 'one.txt']);
   });
 
-  it('releaseFolders closes what the batch held open', async () => {
-    const root = await ServedRoot.open(data);
-    const folders = new FolderCache();
-    root.storeSync(root.uploadTargetSync('sub/x.txt', folders), Buffer.from('x'), {}, folders, new Set());
-    expect(folders.held.length).toBeGreaterThan(0);
-    const fds = folders.held.map((folder) => folder.fd!);
-    root.releaseFolders(folders);
-    expect(folders.held).toEqual([]);
+  it('closing the scope closes what it held open', async () => {
+    const root = await Root.open(data);
+    const scope = root.newScope();
+    storeWhole(root, uploadTarget(root, 'sub/x.txt', scope), Buffer.from('x'), {}, scope, new Set());
+    const fds = [scope.get('')!.fd!, scope.get('sub')!.fd!];
+    for (const fd of fds) expect(fstatSync(fd).isDirectory()).toBe(true);
+    scope.close();
     for (const fd of fds) expect(() => fstatSync(fd)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
 });
