@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BadPathError, TcpsendError } from '../../src/errors.js';
-import {
-  MAX_NAME_BYTES,
-  PART_SUFFIX,
-  isPartName,
-  partNameFor,
-  toSegments,
-} from '../../src/files/index.js';
+import { MAX_NAME_BYTES, toSegments } from '../../src/files/index.js';
 
 const SHA = 'ab'.repeat(32);
 
@@ -171,29 +165,3 @@ describe('toSegments: property', () => {
   });
 });
 
-describe('partial file names', () => {
-  it('partNameFor hides one part per destination next to it', () => {
-    const name = partNameFor('big.iso');
-    expect(name).toBe(`.big.iso${PART_SUFFIX}`);
-    expect(isPartName(name)).toBe(true);
-    expect(toSegments(name)).toEqual([name]); // a valid name in its own right
-    expect(partNameFor('big.iso.2')).not.toBe(name);
-  });
-
-  it('a name too long for a part name is replaced by its SHA-256', () => {
-    const long = 'x'.repeat(MAX_NAME_BYTES);
-    const name = partNameFor(long);
-    expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_NAME_BYTES);
-    expect(name).toMatch(/^\.[0-9a-f]{64}\.tcpsend-part$/);
-    expect(partNameFor(long)).toBe(name); // stable, so a resume finds it
-    expect(partNameFor('z'.repeat(MAX_NAME_BYTES))).not.toBe(name);
-    expect(isPartName(name)).toBe(true);
-  });
-
-  it('isPartName looks at the suffix only', () => {
-    expect(isPartName('a.txt')).toBe(false);
-    expect(isPartName('tcpsend-part')).toBe(false);
-    expect(isPartName('x.tcpsend-part')).toBe(true);
-    expect(isPartName('.x.tcpsend-part.txt')).toBe(false);
-  });
-});
