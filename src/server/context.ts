@@ -25,6 +25,7 @@ export interface ServerContext {
 export class Session {
   #outOfStep = false;
   readonly #cut = new AbortController();
+  readonly #ended = new AbortController();
   /** A transfer is running (shutdown waits for it; an idle connection is closed at once). */
   busy = false;
   /** When the connection last finished a request (Date.now()), to pick whom to evict. */
@@ -53,13 +54,28 @@ export class Session {
     this.#outOfStep = false;
   }
 
-  /** Aborted once the connection is over or cut (long work such as hashing stops then). */
+  /** Aborted once the connection is over or cut: work for an answer (its trailer's hash) stops then. */
   get signal(): AbortSignal {
     return this.#cut.signal;
   }
 
+  /**
+   * Aborted as soon as the peer has ended its side, or gone: hashing that must finish before
+   * an answer can begin (HASH, STAT hash=1, a resume's prefix check) stops then. A peer that
+   * half-closes still gets the answers that are already flowing.
+   */
+  get beforeAnswer(): AbortSignal {
+    return this.#ended.signal;
+  }
+
+  /** The peer ended its side of the connection. */
+  peerEnded(reason: Error): void {
+    this.#ended.abort(reason);
+  }
+
   /** The connection is over: stop what works for it. */
   end(reason: Error): void {
+    this.#ended.abort(reason);
     this.#cut.abort(reason);
   }
 }

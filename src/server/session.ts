@@ -243,6 +243,7 @@ export async function runSession(
   let first = true;
   // Work still running for this connection (a long hash) stops once it is gone.
   socket.once('close', () => session.end(new TransferInterruptedError(0, 'the connection closed')));
+  socket.once('end', () => session.peerEnded(new TransferInterruptedError(0, 'the client ended the connection')));
   try {
     for (;;) {
       session.busy = false;

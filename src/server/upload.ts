@@ -116,7 +116,7 @@ async function existingSha256(ctx: ServerContext, session: Session, target: Uplo
   if (cached !== undefined) return cached;
   const opened = ctx.root.openRead(target.shown, scope);
   try {
-    return await fileSha256(ctx, opened, session.signal);
+    return await fileSha256(ctx, opened, session.beforeAnswer);
   } finally {
     opened.file.close();
   }

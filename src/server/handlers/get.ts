@@ -3,12 +3,12 @@ import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../erro
 import { fileChanged } from '../../files/index.js';
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
-import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
+import { takeHashWorker, WORKER_HASH_MIN_BYTES, type HashWorker } from '../../transfer/hash-worker.js';
 import type { OpenedFile } from '../root/index.js';
 import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
-import { abortable } from '../cancel.js';
+import { abortable, untilAborted } from '../cancel.js';
 import { quoteRequestPath } from './common.js';
 
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
@@ -49,7 +49,10 @@ export async function prepareGet(ctx: ServerContext, session: Session, req: GetR
     return {
       heldBytes: 0,
       send: (s) => sendLarge(ctx, s, req, opened, plan),
-      discard: () => file.close(),
+      discard: () => {
+        file.close();
+        void plan.worker?.close();
+      },
     };
   } finally {
     if (!handedOff) file.close();
@@ -62,21 +65,46 @@ interface LargePlan {
   cached: string | null;
   /** The hash of the bytes before the range, when the whole file's hash is to be computed. */
   hash: Hash | null;
+  /** A worker thread that holds that hash instead (a long prefix was hashed on it). */
+  worker: HashWorker | null;
 }
 
-/** The header of a large reply, after the resume check (a prefix hashed, cancelled if the client leaves). */
+/**
+ * The header of a large reply, after the resume check. A long prefix is hashed on a worker
+ * thread (at the speed of the hash, not of a JavaScript read loop: a 10 GB prefix once took
+ * longer than a client waits), and either way the hashing stops when the client leaves.
+ */
 async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, length: number): Promise<LargePlan> {
   const cached = ctx.hashCache.get(info) ?? null;
   let hash: Hash | null = null;
+  let worker: HashWorker | null = null;
   if (cached === null || req.prefixSha256 !== null) {
-    hash = req.offset > 0 ? await hashFileRange(abortable(file, session.signal), 0, req.offset) : createSha256();
-    if (req.prefixSha256 !== null && req.offset > 0 && peekDigest(hash) !== req.prefixSha256) {
+    let prefix: string | null = null;
+    worker = req.offset >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null;
+    if (worker) {
+      const running = worker;
+      try {
+        prefix = await untilAborted(running.hashFileRange(file.kernelFd!, 0, req.offset), session.beforeAnswer, () => running.close());
+      } catch (err) {
+        await running.close();
+        throw err;
+      }
+    } else {
+      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer), 0, req.offset) : createSha256();
+      prefix = peekDigest(hash);
+    }
+    if (req.prefixSha256 !== null && req.offset > 0 && prefix !== req.prefixSha256) {
+      await worker?.close();
       throw new PrefixMismatchError(`the first ${req.offset} bytes of ${quoteRequestPath(req.path)} differ from the receiver's: start over`);
     }
-    if (cached !== null) hash = null;
+    if (cached !== null) {
+      hash = null;
+      await worker?.close();
+      worker = null;
+    }
   }
   const header = formatOk({ size: info.size, offset: req.offset, length, mtime: info.mtimeMs, mode: info.mode, sha256: cached });
-  return { header, length, cached, hash };
+  return { header, length, cached, hash, worker };
 }
 
 async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<HandlerResult> {
@@ -87,11 +115,11 @@ async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, 
     const running = plan.hash;
     const end = req.offset + length;
     // An uncached large file is hashed on a worker thread while this one sends it.
-    const worker = running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null;
+    const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
     let sha256 = cached;
     const source = abortable(file, session.signal);
     try {
-      if (worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
+      if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
       const sent = await session.file.sendfile(source, req.offset, length, {
         onChunk: (chunk) => {
           if (worker) return worker.push(chunk);
@@ -105,7 +133,7 @@ async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, 
         throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
       }
       if (worker) {
-        if (end < info.size) await worker.hashFileRange(file.kernelFd!, end, info.size - end);
+        if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
         sha256 = await worker.digest();
       } else if (running) {
         if (end < info.size) await hashFileRange(source, end, info.size - end, running);

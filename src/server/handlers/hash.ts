@@ -22,8 +22,8 @@ export async function handleHash(ctx: ServerContext, session: Session, req: Hash
     }
     const sha256 =
       req.offset === 0 && length === info.size
-        ? await fileSha256(ctx, opened, session.signal)
-        : (await hashFileRange(abortable(file, session.signal), req.offset, length)).digest('hex');
+        ? await fileSha256(ctx, opened, session.beforeAnswer)
+        : (await hashFileRange(abortable(file, session.beforeAnswer), req.offset, length)).digest('hex');
     await session.file.writeLine(formatOk({ sha256, offset: req.offset, length, size: info.size }));
     return {};
   } finally {

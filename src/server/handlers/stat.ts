@@ -9,7 +9,7 @@ export async function handleStat(ctx: ServerContext, session: Session, req: Stat
   if (info.type === 'file' && req.hash) {
     const opened = ctx.root.openRead(req.path);
     try {
-      sha256 = await fileSha256(ctx, opened, session.signal);
+      sha256 = await fileSha256(ctx, opened, session.beforeAnswer);
     } finally {
       opened.file.close();
     }
