@@ -238,7 +238,12 @@ export function parseRequest(line: string): Request {
     case 'STAT':
       return { verb, path: needPath(), hash: optionalFlag(fields, 'hash') };
     case 'LIST':
-      return { verb, path: needPath(), recursive: optionalFlag(fields, 'recursive'), links: optionalFlag(fields, 'links') };
+      return {
+        verb,
+        path: needPath(),
+        recursive: optionalFlag(fields, 'recursive'),
+        ...(optionalFlag(fields, 'links') ? { links: true } : {}),
+      };
     case 'GET':
       return {
         verb,

@@ -21,6 +21,7 @@ import {
   isSelectorLine,
   parseRequest,
   PROTOCOL_VERSION,
+  splitTokens,
   type Request,
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
@@ -117,6 +118,11 @@ function verbWord(line: string): string {
   return line.split(' ', 1)[0] ?? '';
 }
 
+/** A line that did not parse, but asks for a one-step PUT: a body we cannot measure follows it. */
+function isOneStepPut(line: string): boolean {
+  return verbWord(line) === 'PUT' && splitTokens(line).includes('offset=0');
+}
+
 /** GETs and small one-step PUTs run ahead: a later request cannot depend on what they do. */
 function preparable(req: Request): boolean {
   return req.verb === 'GET' || isSmallEagerPut(req);
@@ -154,7 +160,7 @@ async function runRequests(
     // A batch request's items follow its line: until its handler has read them all, an
     // error (a malformed line, a server shutting down) leaves the stream out of step. So does
     // a one-step PUT whose line is malformed: its body cannot be measured.
-    if (batchVerb(parsed?.verb ?? verbWord(line)) || (parsed === null && verbWord(line) === 'PUT')) session.markOutOfStep();
+    if (batchVerb(parsed?.verb ?? verbWord(line)) || (parsed === null && isOneStepPut(line))) session.markOutOfStep();
     const result = await runOne(ctx, session, log, parse, async () => {
       shuttingDown();
       return dispatch(ctx, session, parse());

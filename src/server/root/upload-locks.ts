@@ -4,15 +4,19 @@
  *
  * A holder can go quiet for good: its client lost the network without a word, and its
  * connection lingers until the idle timeout. A new upload to the same path then takes the
- * lock over once the holder has been quiet for a moment (the same address: about a second;
+ * lock over once the holder has been quiet for a moment (the same address: SAME_PEER_QUIET_MS;
  * another address: QUIET_MS), by cutting the holder's connection: the bytes it received stay
  * in the part, and the newcomer resumes from them.
  */
 
 /** How long a holder from another address must have moved no byte before it is cut. */
-export const QUIET_MS = 15_000;
-/** The same for a holder from the newcomer's own address (most likely its own earlier attempt). */
-export const SAME_PEER_QUIET_MS = 1_000;
+export const QUIET_MS = 20_000;
+/**
+ * The same for a holder from the newcomer's own address (most likely its own earlier attempt):
+ * short enough that a client's retries get through (it waits up to 3 s per attempt), long
+ * enough that a live upload pausing a moment (a busy disk, a slow link) keeps its lock.
+ */
+export const SAME_PEER_QUIET_MS = 5_000;
 
 export interface LockHolder {
   /** The holder's address, e.g. '192.168.1.20'. */
