@@ -17,8 +17,14 @@ export function isUnsyncableFolder(err: unknown): boolean {
   return UNSYNCABLE_FOLDER.has(errnoOf(err));
 }
 
-/** fsync the folder at `dir` (best effort where the system refuses; other errors throw). */
-export function syncFolderSync(dir: string, fsSync: Pick<typeof fs, 'openSync' | 'fsyncSync' | 'closeSync'> = fs): void {
+/** The calls fsyncFolder makes: node:fs by default, the server Root's own file system there. */
+export type FolderSyncFs = Pick<typeof fs, 'openSync' | 'fsyncSync' | 'closeSync'>;
+
+/**
+ * fsync the folder at `dir` (best effort where the system refuses; other errors throw).
+ * Synchronous: it is one call, made once per folder and burst of files.
+ */
+export function fsyncFolder(dir: string, fsSync: FolderSyncFs = fs): void {
   let fd: number;
   try {
     fd = fsSync.openSync(dir, 'r');

@@ -7,5 +7,5 @@ export { MAX_NAME_BYTES, MAX_PATH_BYTES, toSegments } from './relative-path.js';
 export { PART_SUFFIX, isPartName, partNameFor } from './part-name.js';
 export { utimesSeconds, wholeMilliseconds } from './mtime.js';
 export { fileChanged } from './file-changed.js';
-export { isUnsyncableFolder, syncFolderSync, UNSYNCABLE_FOLDER } from './folder-sync.js';
-export { quotePath } from './quote-path.js';
+export { fsyncFolder, isUnsyncableFolder, UNSYNCABLE_FOLDER, type FolderSyncFs } from './folder-sync.js';
+export { quotePath, quoteRequestPath } from './quote-path.js';

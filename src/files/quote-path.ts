@@ -20,3 +20,8 @@ export function quotePath(path: string): string {
     codePoints.length > MAX_SHOWN ? `${codePoints.slice(0, MAX_SHOWN).join('')}…` : path;
   return `'${shown.replace(UNPRINTABLE, escapeChar)}'`;
 }
+
+/** A request path quoted for a message, as the client named it ('' and leading slashes: the root is '/'). */
+export function quoteRequestPath(path: string): string {
+  return quotePath(path.replace(/^\/+/, '') || '/');
+}

@@ -8,7 +8,7 @@ import { formatOk } from '../protocol/index.js';
 import { toStorageError, type OpenedFile } from './root/index.js';
 import { createSha256, peekDigest } from '../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from './context.js';
-import { quoteRequestPath } from './handlers/common.js';
+import { quoteRequestPath } from '../files/quote-path.js';
 
 /**
  * A reply in two phases: the file-system work is done (it may run ahead while earlier replies

@@ -25,7 +25,7 @@ import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable,
 import { createSha256, type Hash } from '../transfer/sha256.js';
 import type { ServerContext, Session } from './context.js';
 import { fileSha256 } from './file-hash.js';
-import { quoteRequestPath } from './handlers/common.js';
+import { quoteRequestPath } from '../files/quote-path.js';
 import {
   checkAttributes,
   storeWhole,

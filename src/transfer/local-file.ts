@@ -7,7 +7,7 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { FileChangedError } from '../errors.js';
-import { partNameFor, syncFolderSync, utimesSeconds } from '../files/index.js';
+import { fsyncFolder, partNameFor, utimesSeconds } from '../files/index.js';
 
 /**
  * `dir/name` → `dir/.name.tcpsend-part`: hidden, on the same file system for rename, and the
@@ -107,7 +107,7 @@ export function writeVerifiedFileSync(
 }
 
 /** fsync the directory so that a rename in it survives a crash (best effort where refused). */
-export const syncDirectorySync = syncFolderSync;
+export const syncDirectorySync = (dir: string): void => fsyncFolder(dir);
 
 /**
  * A small local file read whole with synchronous calls, for a batch upload, into the room

@@ -3,7 +3,7 @@ import { BusyError, ForbiddenError } from '../../errors.js';
 import { formatOk, type DeleteRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { removeEntry } from '../root/index.js';
-import { quoteRequestPath } from './common.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleDelete(ctx: ServerContext, session: Session, req: DeleteRequest): Promise<HandlerResult> {
   if (!ctx.options.allowDelete) throw new ForbiddenError('this server does not delete (start it with --allow-delete)');

@@ -9,7 +9,7 @@ import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
 import { abortable, untilAborted } from '../cancel.js';
-import { quoteRequestPath } from './common.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
   return (await prepareGet(ctx, session, req)).send(session);

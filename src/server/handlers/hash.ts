@@ -5,7 +5,7 @@ import { hashFileRange } from '../../transfer/sha256.js';
 import { abortable } from '../cancel.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { fileSha256 } from '../file-hash.js';
-import { quoteRequestPath } from './common.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleHash(ctx: ServerContext, session: Session, req: HashRequest): Promise<HandlerResult> {
   const opened = ctx.root.openRead(req.path);

@@ -19,7 +19,7 @@ import {
   storeUpload,
   type UploadRequest,
 } from '../upload.js';
-import { quoteRequestPath } from './common.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);

@@ -8,7 +8,7 @@ import { formatOk, type SymlinkRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { checkLinkTarget, placeSymlink } from '../root/index.js';
 import { lockUpload } from '../upload.js';
-import { quoteRequestPath } from './common.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleSymlink(ctx: ServerContext, session: Session, req: SymlinkRequest): Promise<HandlerResult> {
   if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');

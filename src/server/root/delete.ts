@@ -7,7 +7,8 @@
 import { ForbiddenError, NotFoundError } from '../../errors.js';
 import { toStorageError } from './fs-errors.js';
 import type { Folder, FolderScope } from './folders.js';
-import { shownPath, type Root } from './root.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
+import type { Root } from './root.js';
 import { TimeSlice } from './time-slice.js';
 
 export async function removeEntry(root: Root, requestPath: string): Promise<void> {
@@ -15,7 +16,7 @@ export async function removeEntry(root: Root, requestPath: string): Promise<void
   if (segments.length === 0) throw new ForbiddenError('the served folder itself cannot be deleted');
   await root.withScope(async (scope) => {
     const { folder, name, shown, stats } = root.entry(segments, scope, false);
-    if (stats === undefined) throw new NotFoundError(`no such file or folder ${shownPath(shown)}`);
+    if (stats === undefined) throw new NotFoundError(`no such file or folder ${quoteRequestPath(shown)}`);
     const at = () => root.at(folder, name, scope, shown);
     try {
       if (stats.isDirectory()) {

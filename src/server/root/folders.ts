@@ -12,7 +12,7 @@
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { ForbiddenError, InternalError } from '../../errors.js';
-import { quotePath } from '../../files/quote-path.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 import type { RootFs, StatsLike } from './fs-port.js';
 
 /** A folder a request has resolved: its real path, and which folder it was (to see a swap). */
@@ -84,7 +84,7 @@ function sameFolder(stats: StatsLike | undefined, folder: Folder): boolean {
 }
 
 function swapped(shown: string): ForbiddenError {
-  return new ForbiddenError(`the folder of ${quotePath(shown || '/')} changed while it was being opened`);
+  return new ForbiddenError(`the folder of ${quoteRequestPath(shown)} changed while it was being opened`);
 }
 
 /** How the entries of a resolved folder are named: the one choice made when the Root opens. */
@@ -144,9 +144,9 @@ export class HeldFolders implements FolderAccess {
     try {
       landed = String(this.fs.readlinkSync(`/proc/self/fd/${fd}`));
     } catch (err) {
-      throw new InternalError(`cannot check where ${quotePath(shown || '/')} was opened`, { cause: err });
+      throw new InternalError(`cannot check where ${quoteRequestPath(shown)} was opened`, { cause: err });
     }
-    if (!this.inside(landed)) throw new ForbiddenError(`${quotePath(shown || '/')} leads outside the served folder`);
+    if (!this.inside(landed)) throw new ForbiddenError(`${quoteRequestPath(shown)} leads outside the served folder`);
   }
 
   /** Open `folder` at `where`, checked to be that folder and inside, and hold it in `scope`. */

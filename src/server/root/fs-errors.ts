@@ -16,7 +16,7 @@ import {
   NotFoundError,
   TcpsendError,
 } from '../../errors.js';
-import { quotePath } from '../../files/quote-path.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 /** The `code` of a Node system error (`ENOENT`...), if `err` is one. */
 export function errnoCode(err: unknown): string | undefined {
@@ -31,7 +31,7 @@ export function errnoCode(err: unknown): string | undefined {
  */
 export function toStorageError(err: unknown, requestPath: string): TcpsendError {
   if (err instanceof TcpsendError) return err;
-  const shown = quotePath(requestPath === '' ? '/' : requestPath);
+  const shown = quoteRequestPath(requestPath);
   const cause = { cause: err };
   const code = errnoCode(err);
   switch (code) {

@@ -10,7 +10,8 @@
 import path from 'node:path';
 import { NotDirectoryError } from '../../errors.js';
 import type { FolderScope, Folder } from './folders.js';
-import { infoOf, shownPath, type Entry, type FileInfo, type Root } from './root.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
+import { infoOf, type Entry, type FileInfo, type Root } from './root.js';
 import { TimeSlice } from './time-slice.js';
 
 export interface ListEntry {
@@ -45,7 +46,7 @@ export async function* listFolder(root: Root, requestPath: string, options: List
     const shown = segments.join('/');
     const folderAt = root.self(folder, scope, shown);
     const info = infoOf(root.fs.statSync(folderAt), requestPath);
-    if (info.type !== 'dir') throw new NotDirectoryError(`${shownPath(requestPath)} is a file, not a folder`);
+    if (info.type !== 'dir') throw new NotDirectoryError(`${quoteRequestPath(requestPath)} is a file, not a folder`);
     yield* walk(root, folder, shown, '', options, scope, new TimeSlice(), 0);
   } finally {
     scope.close();

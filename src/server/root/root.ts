@@ -24,8 +24,8 @@ import {
   NotDirectoryError,
   NotFoundError,
 } from '../../errors.js';
-import { isPartName, isUnsyncableFolder, toSegments, utimesSeconds, wholeMilliseconds } from '../../files/index.js';
-import { quotePath } from '../../files/quote-path.js';
+import { fsyncFolder, isPartName, toSegments, utimesSeconds, wholeMilliseconds, type FolderSyncFs } from '../../files/index.js';
+import { quotePath, quoteRequestPath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
 import type { RootFs, StatsLike } from './fs-port.js';
 import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, type Folder, type FolderAccess } from './folders.js';
@@ -93,10 +93,6 @@ function reaches(fs: RootFs, where: string): boolean {
   }
 }
 
-export function shownPath(requestPath: string): string {
-  return quotePath(requestPath === '' ? '/' : requestPath);
-}
-
 /** Refuse an mtime or mode no file can have: BadRequestError. Checked before an upload's body. */
 export function checkAttributes({ mtimeMs, mode }: AttributeOptions): void {
   if (mtimeMs !== undefined && (!Number.isSafeInteger(mtimeMs) || mtimeMs < 0 || mtimeMs > MAX_DATE_MS)) {
@@ -113,8 +109,8 @@ export function infoOf(stats: StatsLike, requestPath: string): FileInfo {
   if (!isFile && !stats.isDirectory()) {
     throw new ForbiddenError(
       stats.isSymbolicLink()
-        ? `${shownPath(requestPath)} was swapped for a symlink while it was being checked`
-        : `${shownPath(requestPath)} is not a regular file or folder`,
+        ? `${quoteRequestPath(requestPath)} was swapped for a symlink while it was being checked`
+        : `${quoteRequestPath(requestPath)} is not a regular file or folder`,
     );
   }
   return {
@@ -209,9 +205,9 @@ export class Root {
   /** A request path's segments: BadPathError from toSegments; ForbiddenError for a partial file or a hidden name. */
   segments(requestPath: string): string[] {
     const segments = toSegments(requestPath);
-    if (segments.some(isPartName)) throw new ForbiddenError(`${shownPath(requestPath)} names a partial upload`);
+    if (segments.some(isPartName)) throw new ForbiddenError(`${quoteRequestPath(requestPath)} names a partial upload`);
     if (!this.#dotfiles && segments.some((segment) => segment.startsWith('.'))) {
-      throw new ForbiddenError(`${shownPath(requestPath)}: hidden files are not shared (serve --dotfiles to share them)`);
+      throw new ForbiddenError(`${quoteRequestPath(requestPath)}: hidden files are not shared (serve --dotfiles to share them)`);
     }
     return segments;
   }
@@ -232,7 +228,7 @@ export class Root {
       const segments = this.segments(requestPath);
       if (segments.length === 0) return infoOf(this.fs.lstatSync(this.rootPath)!, requestPath);
       const entry = this.entry(segments, s, false);
-      if (entry.stats === undefined) throw new NotFoundError(`no such file or folder ${shownPath(entry.shown)}`);
+      if (entry.stats === undefined) throw new NotFoundError(`no such file or folder ${quoteRequestPath(entry.shown)}`);
       if (!entry.stats.isSymbolicLink()) return infoOf(entry.stats, requestPath);
       return infoOf(this.#followed(entry, s).stats, requestPath);
     });
@@ -245,7 +241,7 @@ export class Root {
   openRead(requestPath: string, scope?: FolderScope): OpenedFile {
     return this.#in(scope, (s) => {
       const segments = this.segments(requestPath);
-      if (segments.length === 0) throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
+      if (segments.length === 0) throw new IsDirectoryError(`${quoteRequestPath(requestPath)} is a folder`);
       const { folder, name, shown } = this.entry(segments, s, false, false);
       let fd: number;
       try {
@@ -259,7 +255,7 @@ export class Root {
         // A folder held open may have been moved out of the root since it was resolved.
         this.#access.checkLanded(fd, shown);
         const info = infoOf(this.fs.fstatSync(fd), requestPath);
-        if (info.type === 'dir') throw new IsDirectoryError(`${shownPath(requestPath)} is a folder`);
+        if (info.type === 'dir') throw new IsDirectoryError(`${quoteRequestPath(requestPath)} is a folder`);
         return { file: new OpenFile(this.fs, fd, this.kernelFds ? fd : null), info };
       } catch (err) {
         this.fs.closeSync(fd);
@@ -283,7 +279,7 @@ export class Root {
       folder = this.folder(segments.slice(0, -1), scope, create, touched);
     } catch (err) {
       // Say which path was asked for, not only the folder that is missing.
-      if (err instanceof NotFoundError) throw new NotFoundError(`no such file or folder ${shownPath(shown)}`, { cause: err });
+      if (err instanceof NotFoundError) throw new NotFoundError(`no such file or folder ${quoteRequestPath(shown)}`, { cause: err });
       throw err;
     }
     if (!look) return { folder, name, shown, stats: undefined };
@@ -372,19 +368,10 @@ export class Root {
 
   /** fsync a folder, so the renames and new entries in it survive a crash (where the platform allows). */
   syncFolder(folder: Folder, scope: FolderScope, shown: string): void {
-    let fd: number;
     try {
-      fd = this.fs.openSync(this.#access.self(folder, scope, shown), 'r');
+      fsyncFolder(this.#access.self(folder, scope, shown), this.fs as unknown as FolderSyncFs);
     } catch (err) {
-      if (isUnsyncableFolder(err)) return;
       throw toStorageError(err, shown);
-    }
-    try {
-      this.fs.fsyncSync(fd);
-    } catch (err) {
-      if (!isUnsyncableFolder(err)) throw toStorageError(err, shown);
-    } finally {
-      this.fs.closeSync(fd);
     }
   }
 
@@ -395,10 +382,10 @@ export class Root {
 
   /** ForbiddenError unless `real` (symlinks resolved) is inside and no partial file. */
   checkInside(real: string, requestPath: string): void {
-    if (!this.#contains(real)) throw new ForbiddenError(`${shownPath(requestPath)} leads outside the served folder`);
+    if (!this.#contains(real)) throw new ForbiddenError(`${quoteRequestPath(requestPath)} leads outside the served folder`);
     // A symlink inside the root may point at a partial file.
     if (path.relative(this.rootPath, real).split(path.sep).some(isPartName)) {
-      throw new ForbiddenError(`${shownPath(requestPath)} leads to a partial upload`);
+      throw new ForbiddenError(`${quoteRequestPath(requestPath)} leads to a partial upload`);
     }
   }
 
@@ -440,7 +427,7 @@ export class Root {
     } catch (err) {
       throw toStorageError(err, shown);
     }
-    if (seen === undefined) throw new NotFoundError(`no such file or folder ${shownPath(shown)}`);
+    if (seen === undefined) throw new NotFoundError(`no such file or folder ${quoteRequestPath(shown)}`);
     if (seen.isSymbolicLink()) {
       let followed: { real: string; stats: StatsLike };
       try {
@@ -493,7 +480,7 @@ export class Root {
       this.#access.checkLanded(fd, shown);
       const opened = this.fs.fstatSync(fd);
       if (Number(opened.dev) !== Number(stats.dev) || Number(opened.ino) !== Number(stats.ino)) {
-        throw new ForbiddenError(`${shownPath(shown)} changed while it was being opened`);
+        throw new ForbiddenError(`${quoteRequestPath(shown)} changed while it was being opened`);
       }
     } catch (err) {
       this.fs.closeSync(fd);
