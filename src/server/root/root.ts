@@ -31,6 +31,7 @@ import type { RootFs, StatsLike } from './fs-port.js';
 import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, type Folder, type FolderAccess } from './folders.js';
 import { listFolder, type ListEntry, type ListOptions } from './listing.js';
 import { OpenFile } from './open-file.js';
+import { SharedTimeSlice } from './time-slice.js';
 
 export type EntryType = 'file' | 'dir';
 
@@ -148,6 +149,8 @@ export class Root {
   readonly #dotfiles: boolean;
   /** The fs is node's own: descriptors are the kernel's, and a worker thread may use them. */
   readonly kernelFds: boolean;
+  /** The event loop's share that all listings of this root take together (time-slice.ts). */
+  readonly listingSlice = new SharedTimeSlice();
 
   private constructor(rootPath: string, fs: RootFs, held: boolean, dotfiles: boolean) {
     this.rootPath = rootPath;

@@ -20,3 +20,37 @@ export class TimeSlice {
     this.started = performance.now();
   }
 }
+
+/**
+ * One time slice shared by many walkers (every listing of a server): together they hold the
+ * event loop for about `ms` per turn, however many there are, and take turns in order. With a
+ * TimeSlice each, twenty listings of huge folders held it twenty slices per turn, and another
+ * client's STAT waited seconds.
+ */
+export class SharedTimeSlice {
+  #turnStarted = -Infinity;
+  readonly #waiting: Array<() => void> = [];
+  #scheduled = false;
+
+  constructor(private readonly ms = SLICE_MS) {}
+
+  /** Go on while this turn's slice lasts; else wait (in line) for a later turn. */
+  async yieldIfDue(): Promise<void> {
+    if (performance.now() - this.#turnStarted < this.ms && this.#waiting.length === 0) return;
+    await new Promise<void>((resolve) => {
+      this.#waiting.push(resolve);
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#turnStarted = performance.now();
+      this.#waiting.shift()?.();
+      if (this.#waiting.length > 0) this.#schedule();
+    });
+  }
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TimeSlice } from '../../../src/server/root/time-slice.js';
+import { SharedTimeSlice, TimeSlice } from '../../../src/server/root/time-slice.js';
 
 describe('TimeSlice: a batch lets other connections run once its slice is used up', () => {
   it('does not yield while the slice lasts', async () => {
@@ -22,5 +22,34 @@ describe('TimeSlice: a batch lets other connections run once its slice is used u
     setImmediate(() => (again = true));
     await slice.yieldIfDue(); // the new slice has just begun
     expect(again).toBe(false);
+  });
+});
+
+describe('SharedTimeSlice: many walkers hold the event loop one slice per turn together', () => {
+  it('lets one walker at a time go on once the slice is used up, in order, each in a later turn', async () => {
+    const slice = new SharedTimeSlice(5);
+    const order: string[] = [];
+    let turns = 0;
+    let counting = true;
+    const count = () => setImmediate(() => {
+      turns += 1;
+      if (counting) count();
+    });
+    count();
+    const walker = async (name: string) => {
+      for (let step = 0; step < 3; step++) {
+        const until = performance.now() + 6;
+        while (performance.now() < until); // more than a slice of synchronous work
+        order.push(`${name}${step}`);
+        await slice.yieldIfDue();
+      }
+    };
+    const started = turns;
+    await Promise.all([walker('a'), walker('b'), walker('c')]);
+    counting = false;
+    // Round robin: no walker runs two steps while another waits.
+    expect(order).toEqual(['a0', 'b0', 'c0', 'a1', 'b1', 'c1', 'a2', 'b2', 'c2']);
+    // Each of the 9 waits ended in a turn of its own: the loop turned between every two slices.
+    expect(turns - started).toBeGreaterThanOrEqual(8);
   });
 });
