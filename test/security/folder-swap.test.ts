@@ -138,7 +138,7 @@ async function mput(p: RawPeer, batch: number): Promise<string[]> {
 }
 
 describe.skipIf(process.platform !== 'linux')('a served folder swapped for a symlink to the outside while uploads run into it', () => {
-  it('puts (one-step, two-step), MPUT, MKDIR, SYMLINK and DELETE never write, create or change anything outside; reads never leak it', async () => {
+  it('puts (one-step, two-step), MPUT, MKDIR, SYMLINK and DELETE never write, create or change anything outside; GET and MGET never leak it', async () => {
     const { root, outside } = await jail();
     const before = await snapshot(outside);
     const s = await startServer({ root, allowUpload: true, allowOverwrite: true, allowDelete: true });
@@ -164,6 +164,15 @@ describe.skipIf(process.platform !== 'linux')('a served folder swapped for a sym
         await p.line();
         await p.sendLine(`DELETE d/x/secret.txt`);
         await p.line();
+        // A batched read of the same folder: MGET answers each item as GET would.
+        await p.send('MGET d count=2\r\nsecret.txt\r\nx/secret.txt\r\n');
+        for (let item = 0; item < 2; item++) {
+          const answer = (await p.line())!;
+          if (!answer.startsWith('OK size=')) continue;
+          const body = await p.bytes(Number(/size=(\d+)/.exec(answer)![1]));
+          await p.line();
+          if (body.toString().includes(SECRET)) leaks.push('MGET');
+        }
         await p.sendLine('GET d/secret.txt');
         const header = (await p.line())!;
         if (header.startsWith('OK size=')) {

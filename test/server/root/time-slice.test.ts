@@ -11,8 +11,9 @@ describe('TimeSlice: a batch lets other connections run once its slice is used u
   });
 
   it('yields to the event loop once the slice is used up, then starts a new one', async () => {
-    const slice = new TimeSlice(5);
-    const until = performance.now() + 10;
+    // Slices long enough that a loaded machine's pauses do not end the second one early.
+    const slice = new TimeSlice(100);
+    const until = performance.now() + 110;
     while (performance.now() < until); // a batch busy with synchronous calls
     let otherRan = false;
     setImmediate(() => (otherRan = true));
