@@ -2,7 +2,7 @@
 import type { SocketFile } from '../io/index.js';
 import type { HashCache } from './root/hash-cache.js';
 import type { Root } from './root/root.js';
-import type { UploadLocks } from './root/upload-locks.js';
+import type { LockHolder, UploadLocks } from './root/upload-locks.js';
 import type { ResolvedServerOptions } from './options.js';
 
 export interface ServerContext {
@@ -31,13 +31,18 @@ export class Session {
   /** When the connection last finished a request (Date.now()), to pick whom to evict. */
   lastActive = Date.now();
 
+  /** This connection as the holder of an upload lock: cut when it has gone quiet (upload-locks.ts). */
+  readonly lockHolder: LockHolder;
+
   constructor(
     readonly file: SocketFile,
     /** `address:port` of the client, for logs. */
     readonly peer: string,
     /** The client's address alone, e.g. '192.168.1.20'. */
     readonly ip: string,
-  ) {}
+  ) {
+    this.lockHolder = { ip, cut: () => file.close() };
+  }
 
   /** Whether a request's bytes are partly read or written: an error then cannot be answered in step. */
   get outOfStep(): boolean {

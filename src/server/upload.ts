@@ -56,30 +56,39 @@ export type Verdict = 'identical' | 'write';
 /** How long an upload waits for its path's lock: the holder is often the same client's previous attempt, cut a moment ago. */
 const LOCK_WAIT_MS = 3000;
 
-/** The checks an upload passes before its body: attributes, uploads on, size limit, the path. */
-export function admitUpload(ctx: ServerContext, req: UploadRequest): void {
+/** The checks an upload passes before its body: attributes, uploads on, size limit, the path (its segments). */
+export function admitUpload(ctx: ServerContext, req: UploadRequest): string[] {
   // Before the body, not after it: an mtime no file can have is refused at once.
   checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
   if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
   if (req.size > ctx.options.maxUploadBytes) {
     throw new TooLargeError(`${quoteRequestPath(req.path)} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`);
   }
-  ctx.root.segments(req.path); // BAD_PATH, FORBIDDEN for a partial file or a hidden name
+  return ctx.root.segments(req.path); // BAD_PATH, FORBIDDEN for a partial file or a hidden name
 }
 
 /**
- * The lock on `shown` (a normalised path) for `session`'s upload: at once, or after waiting up
- * to LOCK_WAIT_MS with `wait` (a holder gone quiet is cut meanwhile); else BusyError.
+ * The lock on `shown` (a normalised path) for `session`'s upload: at once (then synchronously),
+ * or after waiting up to LOCK_WAIT_MS with `wait` (a holder gone quiet is cut meanwhile); else
+ * BusyError.
  */
-export async function lockUpload(ctx: ServerContext, session: Session, shown: string, wait: boolean): Promise<UploadLock> {
-  const holder = { ip: session.ip, cut: () => session.file.close() };
-  const deadline = Date.now() + (wait ? LOCK_WAIT_MS : 0);
-  for (;;) {
-    const lock = ctx.uploadLocks.tryLock(shown, holder);
-    if (lock !== null) return lock;
-    if (Date.now() >= deadline) throw new BusyError(`another upload to ${quoteRequestPath(shown)} is in progress`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+export function lockUpload(ctx: ServerContext, session: Session, shown: string, wait: boolean): UploadLock | Promise<UploadLock> {
+  const lock = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+  if (lock !== null) return lock;
+  if (!wait) throw busy(shown);
+  return (async () => {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const later = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+      if (later !== null) return later;
+    }
+    throw busy(shown);
+  })();
+}
+
+function busy(shown: string): BusyError {
+  return new BusyError(`another upload to ${quoteRequestPath(shown)} is in progress`);
 }
 
 /**
@@ -88,22 +97,26 @@ export async function lockUpload(ctx: ServerContext, session: Session, shown: st
  * on. A folder there is IsDirectoryError; a different file is ExistsError unless the client
  * asked to overwrite and the server allows it.
  */
-export async function decideUpload(
+export function decideUpload(
   ctx: ServerContext,
   session: Session,
   req: UploadRequest,
   target: UploadTarget,
   sha256: string | null,
   scope: FolderScope,
-): Promise<Verdict> {
-  const where = quoteRequestPath(req.path);
+): Verdict | Promise<Verdict> {
   const { existing } = target;
-  if (existing?.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
+  if (existing?.type === 'dir') throw new IsDirectoryError(`${quoteRequestPath(req.path)} is a folder on the server`);
   if (existing === null) return 'write';
-  if (sha256 !== null && existing.size === req.size && (await existingSha256(ctx, session, target, existing, scope)) === sha256) {
-    return 'identical';
-  }
+  // Hashed only when it could be the same content (a promise then: a large file takes a while).
+  if (sha256 === null || existing.size !== req.size) return replaceOrRefuse(ctx, req);
+  return existingSha256(ctx, session, target, existing, scope).then((held) => (held === sha256 ? 'identical' : replaceOrRefuse(ctx, req)));
+}
+
+/** A different file is at the destination: 'write' if the client asked to overwrite and the server allows it, else ExistsError. */
+function replaceOrRefuse(ctx: ServerContext, req: UploadRequest): Verdict {
   if (req.overwrite && ctx.options.allowOverwrite) return 'write';
+  const where = quoteRequestPath(req.path);
   throw new ExistsError(
     !req.overwrite
       ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
@@ -144,13 +157,15 @@ export async function storeUpload(
   touched: Set<Folder>,
   wait: boolean,
 ): Promise<{ identical: boolean; sha256: string }> {
-  admitUpload(ctx, req);
+  const segments = admitUpload(ctx, req);
   const sha256 = createSha256().update(body).digest('hex');
   checkDigest(req, sha256, declared);
-  const target = uploadTarget(ctx.root, req.path, scope);
-  const lock = await lockUpload(ctx, session, target.shown, wait);
+  const target = uploadTarget(ctx.root, segments, scope);
+  const locking = lockUpload(ctx, session, target.shown, wait);
+  const lock = locking instanceof Promise ? await locking : locking;
   try {
-    if ((await decideUpload(ctx, session, req, target, sha256, scope)) === 'identical') return { identical: true, sha256 };
+    const deciding = decideUpload(ctx, session, req, target, sha256, scope);
+    if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, sha256 };
     storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
     return { identical: false, sha256 };
   } finally {

@@ -33,8 +33,7 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
   const scope = ctx.root.newScope();
   try {
     try {
-      admitUpload(ctx, req);
-      target = uploadTarget(ctx.root, req.path, scope);
+      target = uploadTarget(ctx.root, admitUpload(ctx, req), scope);
       lock = await lockUpload(ctx, session, target.shown, true);
     } catch (err) {
       return await refuse(err);

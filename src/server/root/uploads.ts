@@ -32,9 +32,11 @@ export interface UploadTarget {
   readonly existing: FileInfo | null;
 }
 
-/** Where an upload to `requestPath` would go, and what is there (a symlink followed if it leads inside). */
-export function uploadTarget(root: Root, requestPath: string, scope: FolderScope): UploadTarget {
-  const segments = root.segments(requestPath);
+/**
+ * Where an upload to `segments` (a request path checked by Root.segments) would go, and what
+ * is there (a symlink followed if it leads inside).
+ */
+export function uploadTarget(root: Root, segments: readonly string[], scope: FolderScope): UploadTarget {
   if (segments.length === 0) throw new IsDirectoryError(`'/' is the served folder itself`);
   const shown = segments.join('/');
   let existing: FileInfo | null = null;
@@ -76,7 +78,8 @@ export function storeWhole(
     fs.fsyncSync(fd);
     open = false; // closed below, once: a failing close must not close a number reused since
     fs.closeSync(fd);
-    refuseFolder(root, folder, name, scope, shown);
+    // A folder made there since the check would be refused by rename(2) too, less clearly.
+    if (target.existing !== null) refuseFolder(root, folder, name, scope, shown);
     fs.renameSync(root.at(folder, partName, scope, shown), root.at(folder, name, scope, shown));
     root.confirm(folder, shown);
   } catch (err) {

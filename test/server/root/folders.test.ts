@@ -376,13 +376,13 @@ describe.skipIf(!onLinux)('uploads on Linux name files through the folder held o
     expect(root.holdsFolders).toBe(true);
     const touched = new Set<Folder>();
     await root.withScope(async (scope) => {
-      storeWhole(root, uploadTarget(root, 'sub/one.txt', scope), Buffer.from('one'), {}, scope, touched);
+      storeWhole(root, uploadTarget(root, root.segments('sub/one.txt'), scope), Buffer.from('one'), {}, scope, touched);
       // A local user moves the folder out of the root and puts a symlink to another folder
       // outside in its place. The batch still holds the folder it resolved, which is now
       // outside too: what it opens there is refused where the kernel says it landed.
       await fsp.rename(path.join(data, 'sub'), path.join(base, 'moved-sub'));
       await fsp.symlink(outside, path.join(data, 'sub'));
-      const target = uploadTarget(root, 'sub/two.txt', scope);
+      const target = uploadTarget(root, root.segments('sub/two.txt'), scope);
       expect(() => storeWhole(root, target, Buffer.from('two'), {}, scope, touched)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
     });
     expect((await fsp.readdir(outside)).sort()).toEqual(['a.txt', 'secret.txt']);
@@ -393,7 +393,7 @@ describe.skipIf(!onLinux)('uploads on Linux name files through the folder held o
   it('closing the scope closes what it held open', async () => {
     const root = await Root.open(data);
     const scope = root.newScope();
-    storeWhole(root, uploadTarget(root, 'sub/x.txt', scope), Buffer.from('x'), {}, scope, new Set());
+    storeWhole(root, uploadTarget(root, root.segments('sub/x.txt'), scope), Buffer.from('x'), {}, scope, new Set());
     const fds = [scope.get('')!.fd!, scope.get('sub')!.fd!];
     for (const fd of fds) expect(fstatSync(fd).isDirectory()).toBe(true);
     scope.close();

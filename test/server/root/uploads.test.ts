@@ -34,7 +34,7 @@ async function setUp(
 }
 
 function store(root: Root, folders: FolderScope, path: string, body: string, touched = new Set<Folder>()) {
-  return storeWhole(root, uploadTarget(root, path, folders), Buffer.from(body), { mtimeMs: MTIME, mode: 0o640 }, folders, touched);
+  return storeWhole(root, uploadTarget(root, root.segments(path), folders), Buffer.from(body), { mtimeMs: MTIME, mode: 0o640 }, folders, touched);
 }
 
 const paths = (touched: Set<Folder>) => [...touched].map((folder) => folder.path).sort();
@@ -70,7 +70,7 @@ describe('storeWhole', () => {
 
   it('replaces a file that is there (the caller decided it may)', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/x.txt': 'old content' });
-    const target = uploadTarget(root, 'x.txt', folders);
+    const target = uploadTarget(root, root.segments('x.txt'), folders);
     expect(target.existing).toMatchObject({ type: 'file', size: 11 });
     storeWhole(root, target, Buffer.from('new'), {}, folders, new Set());
     expect(vol.readFileSync('/srv/data/x.txt', 'utf8')).toBe('new');
@@ -79,7 +79,7 @@ describe('storeWhole', () => {
   it('replaces a symlink that leads nowhere (never writes through it)', async () => {
     const { root, vol, folders } = await setUp();
     vol.symlinkSync('/srv/data/gone.txt', '/srv/data/link.txt');
-    const target = uploadTarget(root, 'link.txt', folders);
+    const target = uploadTarget(root, root.segments('link.txt'), folders);
     expect(target.existing).toBeNull();
     storeWhole(root, target, Buffer.from('now a file'), {}, folders, new Set());
     expect(vol.lstatSync('/srv/data/link.txt').isFile()).toBe(true);
@@ -89,7 +89,7 @@ describe('storeWhole', () => {
 
   it('never replaces a folder', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/d/inner.txt': 'keep' });
-    const target = uploadTarget(root, 'd', folders);
+    const target = uploadTarget(root, root.segments('d'), folders);
     expect(target.existing).toMatchObject({ type: 'dir' });
     expect(() => storeWhole(root, target, Buffer.from('x'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
     expect(vol.readFileSync('/srv/data/d/inner.txt', 'utf8')).toBe('keep');
@@ -120,9 +120,9 @@ describe('storeWhole', () => {
 
   it('refuses partial-file names, dotfiles and escapes before touching the disk', async () => {
     const { root, vol, folders } = await setUp();
-    expect(() => uploadTarget(root, partNameFor('a.txt'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
-    expect(() => uploadTarget(root, '.ssh/authorized_keys', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
-    expect(() => uploadTarget(root, '../outside/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_BAD_PATH' }));
+    expect(() => uploadTarget(root, root.segments(partNameFor('a.txt')), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => uploadTarget(root, root.segments('.ssh/authorized_keys'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => uploadTarget(root, root.segments('../outside/secret.txt'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_BAD_PATH' }));
     expect(vol.readdirSync('/srv/data')).toEqual([]);
     expect(vol.readFileSync('/srv/outside/secret.txt', 'utf8')).toBe('secret');
   });
@@ -219,12 +219,12 @@ describe('a batch keeps to the root while it works', () => {
     store(root, folders, 'd/a.txt', 'first');
     vol.renameSync('/srv/data/d', '/srv/data-old');
     vol.symlinkSync('/srv/outside', '/srv/data/d');
-    expect(() => uploadTarget(root, 'd/secret.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
+    expect(() => uploadTarget(root, root.segments('d/secret.txt'), folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
   });
 
   it('a folder swapped just before the part is created: nothing is created or removed outside', async () => {
     const { root, vol, folders } = await setUp({ '/srv/data/d': null, [`/srv/outside/${partNameFor('x.txt')}`]: 'theirs' });
-    const target = uploadTarget(root, 'd/x.txt', folders);
+    const target = uploadTarget(root, root.segments('d/x.txt'), folders);
     vol.renameSync('/srv/data/d', '/srv/data-old');
     vol.symlinkSync('/srv/outside', '/srv/data/d');
     expect(() => storeWhole(root, target, Buffer.from('data'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_FORBIDDEN' }));
