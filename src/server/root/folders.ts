@@ -13,6 +13,7 @@ import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { ForbiddenError, InternalError } from '../../errors.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
+import { toStorageError } from './fs-errors.js';
 import type { RootFs, StatsLike } from './fs-port.js';
 
 /** A folder a request has resolved: its real path, and which folder it was (to see a swap). */
@@ -155,7 +156,11 @@ export class HeldFolders implements FolderAccess {
     try {
       fd = this.fs.openSync(where, FOLDER_FLAGS);
     } catch (err) {
-      throw new ForbiddenError(swapped(shown).message, { cause: err });
+      // Not a folder any more (ELOOP: a symlink now; ENOTDIR; gone): it changed since it was
+      // seen. Anything else (a folder we may not read) is said as it is.
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      if (code === 'ELOOP' || code === 'ENOTDIR' || code === 'ENOENT') throw new ForbiddenError(swapped(shown).message, { cause: err });
+      throw toStorageError(err, shown);
     }
     try {
       if (!sameFolder(this.fs.fstatSync(fd), folder)) throw swapped(shown);
