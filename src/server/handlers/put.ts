@@ -8,7 +8,7 @@ import { formatOk, parseRequest, type PutRequest, type Request } from '../../pro
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { readyReply, type PreparedReply } from '../reply.js';
-import { commitPart, discardPart, openPart, syncFolders, uploadTarget, type Folder } from '../root/index.js';
+import { commitPart, discardPart, openPart, uploadTarget } from '../root/index.js';
 import {
   admitUpload,
   checkDigest,
@@ -16,7 +16,7 @@ import {
   decideUpload,
   lockUpload,
   receiveUpload,
-  storeUpload,
+  uploadBody,
   type UploadRequest,
 } from '../upload.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
@@ -194,14 +194,9 @@ async function storeOneStep(ctx: ServerContext, session: Session, req: UploadReq
     admitUpload(ctx, req);
     throw new FileChangedError(`the client says its file changed while it was being sent; ${quoteRequestPath(req.path)} not stored`);
   }
-  const declared = expectVerb(trailer, 'END').sha256;
-  const touched = new Set<Folder>();
-  return ctx.root.withScope(async (scope) => {
-    const { identical, sha256 } = await storeUpload(ctx, session, req, body, declared, scope, touched, true);
-    syncFolders(ctx.root, touched, scope);
-    return readyReply(`${formatOk({ size: req.size, sha256, identical: identical || null })}\r\n`, {
-      bytes: identical ? 0 : req.size,
-      note: identical ? 'identical' : undefined,
-    });
+  const { identical, sha256 } = await uploadBody(ctx, session, req, body, expectVerb(trailer, 'END').sha256);
+  return readyReply(`${formatOk({ size: req.size, sha256, identical: identical || null })}\r\n`, {
+    bytes: identical ? 0 : req.size,
+    note: identical ? 'identical' : undefined,
   });
 }
