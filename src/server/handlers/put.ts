@@ -19,7 +19,7 @@ import {
   uploadBody,
   type UploadRequest,
 } from '../upload.js';
-import { quoteRequestPath } from '../../files/quote-path.js';
+import { quoteRequestPath, SMALL_FILE_BYTES } from '../../files/index.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);
@@ -157,7 +157,7 @@ async function drainBody(session: Session, size: number): Promise<void> {
 // Small one-step uploads, pipelined
 
 /** One-step uploads up to this size are read whole, then stored while the next are read. */
-export const SMALL_PUT = 256 * 1024;
+export const SMALL_PUT = SMALL_FILE_BYTES;
 
 export function isSmallEagerPut(req: Request): req is PutRequest {
   return req.verb === 'PUT' && req.eager && req.size <= SMALL_PUT;
