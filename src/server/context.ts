@@ -59,6 +59,18 @@ export class Session {
     this.#outOfStep = false;
   }
 
+  /**
+   * Run `work`, which reads or writes part of a request's or a reply's bytes: while it runs,
+   * and after it fails, the stream is out of step (an error closes the connection); once it
+   * has succeeded, it is in step again.
+   */
+  async partway<T>(work: () => Promise<T>): Promise<T> {
+    this.#outOfStep = true;
+    const result = await work();
+    this.#outOfStep = false;
+    return result;
+  }
+
   /** Aborted once the connection is over or cut: work for an answer (its trailer's hash) stops then. */
   get signal(): AbortSignal {
     return this.#cut.signal;

@@ -109,48 +109,51 @@ async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, 
 
 async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<HandlerResult> {
   try {
-    const { length, cached } = plan;
     await session.file.writeLine(plan.header);
-    session.markOutOfStep();
-    const running = plan.hash;
-    const end = req.offset + length;
-    // An uncached large file is hashed on a worker thread while this one sends it.
-    const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
-    let sha256 = cached;
-    const source = abortable(file, session.signal);
-    try {
-      if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
-      const sent = await session.file.sendfile(source, req.offset, length, {
-        onChunk: (chunk) => {
-          if (worker) return worker.push(chunk);
-          running?.update(chunk);
-          return undefined;
-        },
-      });
-      if (sent < length) {
-        // The file shrank under us: the announced bytes cannot all come, so the stream cannot
-        // be kept in step. The error closes the connection.
-        throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
-      }
-      if (worker) {
-        if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
-        sha256 = await worker.digest();
-      } else if (running) {
-        if (end < info.size) await hashFileRange(source, end, info.size - end, running);
-        sha256 = running.digest('hex');
-      }
-    } finally {
-      await worker?.close();
-    }
-    if (fileChanged(info, file.stat())) {
-      await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
-    } else {
-      if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
-      await session.file.writeLine(formatOk({ sha256 }));
-    }
-    session.markInStep();
-    return { bytes: length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
+    await session.partway(() => sendBody(ctx, session, req, { file, info }, plan));
+    return { bytes: plan.length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
   } finally {
     file.close();
+  }
+}
+
+/** The announced bytes, then the trailer: the whole file's SHA-256, or CHANGED. */
+async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<void> {
+  const { length, cached } = plan;
+  const running = plan.hash;
+  const end = req.offset + length;
+  // An uncached large file is hashed on a worker thread while this one sends it.
+  const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
+  let sha256 = cached;
+  const source = abortable(file, session.signal);
+  try {
+    if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
+    const sent = await session.file.sendfile(source, req.offset, length, {
+      onChunk: (chunk) => {
+        if (worker) return worker.push(chunk);
+        running?.update(chunk);
+        return undefined;
+      },
+    });
+    if (sent < length) {
+      // The file shrank under us: the announced bytes cannot all come, so the stream cannot
+      // be kept in step. The error closes the connection.
+      throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
+    }
+    if (worker) {
+      if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
+      sha256 = await worker.digest();
+    } else if (running) {
+      if (end < info.size) await hashFileRange(source, end, info.size - end, running);
+      sha256 = running.digest('hex');
+    }
+  } finally {
+    await worker?.close();
+  }
+  if (fileChanged(info, file.stat())) {
+    await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
+  } else {
+    if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
+    await session.file.writeLine(formatOk({ sha256 }));
   }
 }

@@ -86,27 +86,26 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       if (req.eager) await drainBody(session, req.size);
       throw err;
     }
-    let from = 0;
-    if (!req.eager) {
-      // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
-      await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
-      session.markOutOfStep();
-      const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
-      // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
-      if (data.offset !== 0 && data.offset !== held) {
-        throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+    // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
+    if (!req.eager) await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
+    const { from, digest, trailer } = await session.partway(async () => {
+      let from = 0;
+      if (!req.eager) {
+        const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
+        // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
+        if (data.offset !== 0 && data.offset !== held) {
+          throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+        }
+        from = data.offset;
+        if (from === 0 && held > 0) {
+          part.truncate(0);
+          hash = createSha256();
+        }
       }
-      from = data.offset;
-      if (from === 0 && held > 0) {
-        part.truncate(0);
-        hash = createSha256();
-      }
-    }
-    session.markOutOfStep();
-    const remaining = req.size - from;
-    const digest = await receiveUpload(part, from, remaining, hash, (sink, onChunk) => session.file.pipeTo(sink, remaining, { onChunk }), lock);
-    const trailer = parseRequest(await readLine(session));
-    session.markInStep();
+      const remaining = req.size - from;
+      const digest = await receiveUpload(part, from, remaining, hash, (sink, onChunk) => session.file.pipeTo(sink, remaining, { onChunk }), lock);
+      return { from, digest, trailer: parseRequest(await readLine(session)) };
+    });
     if (trailer.verb === 'ABORT') {
       done = true;
       discardPart(ctx.root, part);
@@ -142,15 +141,15 @@ function expectVerb<V extends Request['verb']>(req: Request, verb: V): Extract<R
 
 /** Read and drop an upload body (and its END/ABORT line) the server refused. */
 async function drainBody(session: Session, size: number): Promise<void> {
-  session.markOutOfStep();
-  let left = size;
-  while (left > 0) {
-    const chunk = await session.file.read(Math.min(left, 1024 * 1024));
-    if (chunk === null) break;
-    left -= chunk.length;
-  }
-  await readLine(session);
-  session.markInStep();
+  await session.partway(async () => {
+    let left = size;
+    while (left > 0) {
+      const chunk = await session.file.read(Math.min(left, 1024 * 1024));
+      if (chunk === null) break;
+      left -= chunk.length;
+    }
+    await readLine(session);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
