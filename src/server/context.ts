@@ -30,6 +30,8 @@ export class Session {
   busy = false;
   /** When the connection last finished a request (Date.now()), to pick whom to evict. */
   lastActive = Date.now();
+  /** The client said HELLO progress=1: it takes `+` lines while a slow answer is being worked out. */
+  progress = false;
 
   /** This connection as the holder of an upload lock: cut when it has gone quiet (upload-locks.ts). */
   readonly lockHolder: LockHolder;

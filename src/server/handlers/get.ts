@@ -9,6 +9,7 @@ import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
 import { abortable, untilAborted } from '../cancel.js';
+import { keepAlive } from '../progress.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
@@ -44,14 +45,27 @@ export async function prepareGet(ctx: ServerContext, session: Session, req: GetR
         discard: () => {},
       };
     }
-    const plan = await planLarge(ctx, session, req, opened, length);
+    // The resume check may take long (a prefix of many GB): it starts now, and is awaited at
+    // this reply's turn, with progress lines for a client that takes them.
+    const progress = { bytes: 0 };
+    const planning = planLarge(ctx, session, req, opened, length, progress);
+    planning.catch(() => {}); // awaited at its turn
     handedOff = true;
     return {
       heldBytes: 0,
-      send: (s) => sendLarge(ctx, s, req, opened, plan),
+      send: async (s) => {
+        let plan: LargePlan;
+        try {
+          plan = await keepAlive(ctx, s, planning, () => ({ hashed: progress.bytes, length: req.offset }));
+        } catch (err) {
+          file.close();
+          throw err;
+        }
+        return sendLarge(ctx, s, req, opened, plan);
+      },
       discard: () => {
         file.close();
-        void plan.worker?.close();
+        void planning.then((plan) => plan.worker?.close(), () => {});
       },
     };
   } finally {
@@ -74,7 +88,14 @@ interface LargePlan {
  * thread (at the speed of the hash, not of a JavaScript read loop: a 10 GB prefix once took
  * longer than a client waits), and either way the hashing stops when the client leaves.
  */
-async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, length: number): Promise<LargePlan> {
+async function planLarge(
+  ctx: ServerContext,
+  session: Session,
+  req: GetRequest,
+  { file, info }: OpenedFile,
+  length: number,
+  progress: { bytes: number },
+): Promise<LargePlan> {
   const cached = ctx.hashCache.get(info) ?? null;
   let hash: Hash | null = null;
   let worker: HashWorker | null = null;
@@ -90,7 +111,7 @@ async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, 
         throw err;
       }
     } else {
-      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer), 0, req.offset) : createSha256();
+      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer, progress), 0, req.offset) : createSha256();
       prefix = peekDigest(hash);
     }
     if (req.prefixSha256 !== null && req.offset > 0 && prefix !== req.prefixSha256) {

@@ -20,6 +20,7 @@ import {
   type UploadRequest,
 } from '../upload.js';
 import { quoteRequestPath, SMALL_FILE_BYTES } from '../../files/index.js';
+import { keepAlive } from '../progress.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);
@@ -41,7 +42,8 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     try {
       let verdict;
       try {
-        verdict = await decideUpload(ctx, session, req, target, req.sha256, scope);
+        // Whether what is there is the same content may take a hash of a large file.
+        verdict = await keepAlive(ctx, session, decideUpload(ctx, session, req, target, req.sha256, scope));
       } catch (err) {
         return await refuse(err);
       }
