@@ -21,7 +21,7 @@ import {
 import { SlabPool } from '../../io/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY } from '../reply.js';
-import { TimeSlice, type FolderScope } from '../root/index.js';
+import type { FolderScope } from '../root/index.js';
 import { prepareGet } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
@@ -93,7 +93,7 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, s
   const out = new ReplySlabs();
   let bytes = 0;
   let failed = 0;
-  const slice = new TimeSlice();
+  const slice = ctx.root.workSlice;
   for (let index = 0; index < req.count; index++) {
     await slice.yieldIfDue();
     // Before waiting for the client's next line, send what is ready.

@@ -19,7 +19,7 @@ import {
   type MputRequest,
 } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { syncFolders, TimeSlice, type Folder, type FolderScope } from '../root/index.js';
+import { syncFolders, type Folder, type FolderScope } from '../root/index.js';
 import { storeUpload } from '../upload.js';
 
 /** Answers wait at most for this many items before they go out. */
@@ -38,7 +38,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, s
 
   const touched = new Set<Folder>();
   const answers: { line: string; stored: boolean }[] = [];
-  const slice = new TimeSlice();
+  const slice = ctx.root.workSlice;
   const flush = async () => {
     // The renames are made durable before they are reported. If a folder cannot be synced,
     // no file stored since the last flush is reported stored: each gets the error instead.

@@ -31,7 +31,7 @@ import type { RootFs, StatsLike } from './fs-port.js';
 import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, type Folder, type FolderAccess } from './folders.js';
 import { listFolder, type ListEntry, type ListOptions } from './listing.js';
 import { OpenFile } from './open-file.js';
-import { SharedTimeSlice } from './time-slice.js';
+import { TimeSlice } from './time-slice.js';
 
 export type EntryType = 'file' | 'dir';
 
@@ -149,8 +149,8 @@ export class Root {
   readonly #dotfiles: boolean;
   /** The fs is node's own: descriptors are the kernel's, and a worker thread may use them. */
   readonly kernelFds: boolean;
-  /** The event loop's share that all listings of this root take together (time-slice.ts). */
-  readonly listingSlice = new SharedTimeSlice();
+  /** The event loop's share that all batch work on this root (listings, MGET, MPUT, DELETE) takes together. */
+  readonly workSlice = new TimeSlice();
 
   private constructor(rootPath: string, fs: RootFs, held: boolean, dotfiles: boolean) {
     this.rootPath = rootPath;
