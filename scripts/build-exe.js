@@ -47,8 +47,9 @@ export async function buildExecutable({ node = process.execPath, output = EXECUT
   const made = spawnSync(node, ['--experimental-sea-config', config], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`node --experimental-sea-config failed (${made.status}):\n${made.stderr}${made.stdout}`);
 
-  // Written under another name and renamed, so a failed build leaves no half-made dist/tcpsend.
-  const partial = `${output}.partial`;
+  // Made in the work folder and renamed, so a failed build leaves no half-made dist/tcpsend (and
+  // `npm pack`, which leaves dist/sea out, never packs one).
+  const partial = path.join(WORK, 'tcpsend.partial');
   fs.writeFileSync(partial, nodeBinary, { mode: 0o755 });
   try {
     inject(node, partial, blob);

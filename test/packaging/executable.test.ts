@@ -3,7 +3,6 @@
  * its own, as onto a machine without Node, and run there with an empty PATH, it serves, lists,
  * gets and puts, every byte verified.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import {
   tempDir,
   type RunResult,
 } from '../helpers/cli.js';
+import { npm } from './npm.js';
 
 const BUILT = path.join(REPO, 'dist', 'tcpsend');
 /** Nothing to find on PATH: no node, no shell tools. */
@@ -28,22 +28,14 @@ const NO_PATH = { PATH: '' };
 let executable: string;
 
 /** `node scripts/build-exe.js`, what `npm run build:exe` runs after `npm run build` (npm test built dist/). */
-function buildExecutable(): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO, 'scripts', 'build-exe.js')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
+const buildExecutable = (): Promise<RunResult> =>
+  runCli([path.join(REPO, 'scripts', 'build-exe.js')], { cwd: REPO, program: process.execPath, timeoutMs: 150_000 });
 
-let build: { code: number | null; output: string };
+let build: RunResult;
 beforeAll(async () => {
   assertBuilt();
   build = await buildExecutable();
-  if (build.code !== 0) throw new Error(`scripts/build-exe.js failed:\n${build.output}`);
+  if (build.code !== 0) throw new Error(`scripts/build-exe.js failed:\n${build.stdout}${build.stderr}`);
   // The other machine: a folder with the one file in it, no node_modules above it.
   const elsewhere = await tempDir('tcpsend-exe-');
   executable = path.join(elsewhere, 'tcpsend');
@@ -59,22 +51,17 @@ const exe = (args: string[], cwd: string): Promise<RunResult> => runCli(args, { 
 
 describe('npm run build:exe', () => {
   it('writes dist/tcpsend, one executable file, and says so in one line', async () => {
-    expect(build.output).toMatch(/^built dist\/tcpsend \(\d+\.\d MiB\) in \d+\.\d s\n$/);
+    expect(build.stderr).toBe('');
+    expect(build.stdout).toMatch(/^built dist\/tcpsend \(\d+\.\d MiB\) in \d+\.\d s\n$/);
     const stat = await fsp.stat(BUILT);
     expect(stat.isFile()).toBe(true);
     expect(stat.mode & 0o111).toBe(0o111);
   });
 
   it('leaves dist/tcpsend and its work folder out of the npm package', async () => {
-    const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
-    const listed = await new Promise<string>((resolve, reject) => {
-      const child = spawn('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'ignore'] });
-      let out = '';
-      child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-      child.once('error', reject);
-      child.once('close', () => resolve(out));
-    });
-    const files = (JSON.parse(listed) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    const listed = await npm(['pack', '--dry-run', '--json', '--ignore-scripts'], REPO);
+    expect(listed.code, listed.stderr).toBe(0);
+    const files = (JSON.parse(listed.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
     expect(files).toContain('dist/tcpsend-cli.cjs');
     expect(files.filter((f) => f === 'dist/tcpsend' || f.startsWith('dist/sea/'))).toEqual([]);
   });

@@ -3,7 +3,6 @@
  * of the tarball `npm pack` makes, each into a fresh prefix; then the installed `tcpsend`
  * answers --version and fetches a file from a loopback server.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -21,6 +20,7 @@ import {
   tempDir,
   type ServeProcess,
 } from '../helpers/cli.js';
+import { npm } from './npm.js';
 
 let served: string;
 let server: ServeProcess;
@@ -36,22 +36,6 @@ afterAll(async () => {
   await stopAllCli();
   await removeTemps();
 });
-
-/**
- * npm as a user runs it: the npm_* variables that `npm test` exports (its own prefix, the
- * package being tested...) are left out, so npm reads its config as it would in a shell.
- */
-function npm(args: string[], cwd: string): Promise<{ code: number | null; output: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key)));
-  return new Promise((resolve, reject) => {
-    const child = spawn('npm', [...args, '--no-audit', '--no-fund'], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, output }));
-  });
-}
 
 /** The installed command answers --version and gets a file, from a folder outside the clone. */
 async function expectWorkingCommand(command: string): Promise<void> {
@@ -69,9 +53,9 @@ describe('npm install -g', () => {
   it('of the clone: a tcpsend command linked to the clone, installed without a warning', async () => {
     const prefix = await tempDir('tcpsend-prefix-');
     const install = await npm(['install', '-g', '--prefix', prefix, '.'], REPO);
-    expect(install.code, install.output).toBe(0);
+    expect(install.code, install.stderr).toBe(0);
     // npm 11 warns of install scripts it skipped; the package has none to skip.
-    expect(install.output).not.toMatch(/warn/i);
+    expect(install.stdout + install.stderr).not.toMatch(/warn/i);
 
     const command = path.join(prefix, 'bin', 'tcpsend');
     expect(fs.realpathSync(command)).toBe(path.join(fs.realpathSync(REPO), 'bin', 'tcpsend.js'));
@@ -83,14 +67,14 @@ describe('npm install -g', () => {
     // --ignore-scripts: `npm pack` would build dist/ again first (prepack), under the feet of
     // the test files running beside this one; `npm test` has just built it.
     const pack = await npm(['pack', '--ignore-scripts', '--pack-destination', packed], REPO);
-    expect(pack.code, pack.output).toBe(0);
+    expect(pack.code, pack.stderr).toBe(0);
     const tarball = path.join(packed, `tcpsend-${PACKAGE_VERSION}.tgz`);
-    expect(fs.existsSync(tarball), pack.output).toBe(true);
+    expect(fs.existsSync(tarball), pack.stdout + pack.stderr).toBe(true);
 
     const prefix = await tempDir('tcpsend-prefix-');
     const install = await npm(['install', '-g', '--prefix', prefix, '--prefer-offline', tarball], packed);
-    expect(install.code, install.output).toBe(0);
-    expect(install.output).not.toMatch(/warn/i);
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout + install.stderr).not.toMatch(/warn/i);
 
     const command = path.join(prefix, 'bin', 'tcpsend');
     const installed = path.join(fs.realpathSync(prefix), 'lib', 'node_modules', 'tcpsend');
