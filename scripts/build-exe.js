@@ -15,7 +15,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { cliBundleOptions } from './bundle-cli.js';
+import { checkFileRelative, cliBundleOptions } from './bundle-cli.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WORK = path.join(REPO, 'dist', 'sea');
@@ -36,10 +36,11 @@ export async function buildExecutable({ node = process.execPath, output = EXECUT
   const main = path.join(WORK, 'tcpsend.cjs');
   const blob = path.join(WORK, 'tcpsend.blob');
   const config = path.join(WORK, 'sea-config.json');
-  await esbuild.build({
+  const bundled = await esbuild.build({
     ...cliBundleOptions({ outfile: main, sourcemap: false }),
     entryPoints: [path.join(REPO, 'scripts', 'sea-main.js')],
   });
+  checkFileRelative(bundled.metafile);
   fs.writeFileSync(
     config,
     JSON.stringify({ main, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true }, null, 2) + '\n',

@@ -33,6 +33,27 @@ export const CLI_BUNDLE = path.join(REPO, 'dist', 'tcpsend-cli.cjs');
  */
 export const NATIVE = ['@napi-rs/*', '@node-rs/*', '*.node'];
 
+/**
+ * Bundled modules that find files by their own location (`import.meta.url`, `__dirname`,
+ * `__filename`): in the bundle that location is the bundle's, or the executable's. Each one here
+ * has been checked; a new one fails the build until someone checks it too.
+ */
+const CHECKED_FILE_RELATIVE = new Map([
+  ['scripts/import-meta-url.js', 'it is the recipe that gives the others their location'],
+  [
+    'node_modules/yargs/lib/platform-shims/esm.mjs',
+    'its locale folder is not found (English, as main.ts asks); it guesses a version from the nearest ' +
+      'package.json (tcpsend sets its own) and require()s config files and command folders (tcpsend uses neither)',
+  ],
+  ['node_modules/yargs-parser/build/lib/index.js', 'only for .config() files, which tcpsend does not use'],
+  ['node_modules/yargs/build/lib/utils/apply-extends.js', 'only for `extends` in config files, which tcpsend does not use'],
+  [
+    'dist/hash/algorithms.js',
+    'it resolves the native BLAKE3 module from there: from dist/ the package\'s own node_modules; from the ' +
+      'single executable, the folder it sits in, where it is normally absent, and SHA-256 is used',
+  ],
+]);
+
 /** esbuild's options for a bundle of tsc's dist/cli/main.js. */
 export function cliBundleOptions({ outfile = CLI_BUNDLE, sourcemap = true } = {}) {
   return {
@@ -56,8 +77,29 @@ export function cliBundleOptions({ outfile = CLI_BUNDLE, sourcemap = true } = {}
   };
 }
 
+/** Throws if a bundled module finds files by its own location and is not in CHECKED_FILE_RELATIVE. */
+export function checkFileRelative(metafile) {
+  const unexpected = [];
+  for (const input of Object.keys(metafile.inputs)) {
+    const file = path.join(REPO, input);
+    // A dependency's path is matched from its node_modules/ on: npm may hoist it to a folder
+    // above this one, or node_modules may be a symlink, and esbuild names it from there.
+    const at = input.lastIndexOf('node_modules/');
+    const key = at === -1 ? input : input.slice(at);
+    if (!fs.existsSync(file) || CHECKED_FILE_RELATIVE.has(key)) continue;
+    if (/import\.meta|__dirname|__filename/.test(fs.readFileSync(file, 'utf8'))) unexpected.push(input);
+  }
+  if (unexpected.length > 0) {
+    throw new Error(
+      `these bundled modules find files by their own location, which is the bundle's once bundled: ${unexpected.join(', ')}\n` +
+        'check what each reads and add it to CHECKED_FILE_RELATIVE in scripts/bundle-cli.js, or keep it out of the bundle',
+    );
+  }
+}
+
 async function main() {
   const result = await esbuild.build(cliBundleOptions());
+  checkFileRelative(result.metafile);
   const bytes = fs.statSync(CLI_BUNDLE).size;
   const modules = Object.keys(result.metafile.inputs).length;
   console.log(`bundled the CLI: ${path.relative(REPO, CLI_BUNDLE)} (${(bytes / 1024).toFixed(0)} KiB, ${modules} modules)`);

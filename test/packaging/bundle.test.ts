@@ -1,0 +1,45 @@
+/**
+ * scripts/bundle-cli.js: the CLI bundle, and its check of bundled modules that find files by
+ * their own location (which, once bundled, is the bundle's or the single executable's).
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Metafile } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkFileRelative } from '../../scripts/bundle-cli.js';
+import { removeTemps, REPO, tempDir } from '../helpers/cli.js';
+
+afterAll(removeTemps);
+
+/** A metafile whose inputs are these files, named as esbuild names them: relative to the repo. */
+function metafileOf(...files: string[]): Metafile {
+  const inputs = Object.fromEntries(files.map((file) => [path.relative(REPO, file), { bytes: 0, imports: [] }]));
+  return { inputs, outputs: {} } as Metafile;
+}
+
+describe('checkFileRelative', () => {
+  it('passes modules that do not ask where they are', async () => {
+    const dir = await tempDir('tcpsend-bundle-');
+    const plain = path.join(dir, 'plain.js');
+    await fsp.writeFile(plain, "export const x = require('node:path').join('a', 'b');\n");
+    expect(() => checkFileRelative(metafileOf(plain))).not.toThrow();
+  });
+
+  it('fails the build on a module that reads a file beside itself, and names it', async () => {
+    const dir = await tempDir('tcpsend-bundle-');
+    const modules: [string, string][] = [
+      ['page.js', "export const page = readFileSync(new URL('./page.html', import.meta.url));\n"],
+      ['legacy.js', "module.exports = require('path').join(__dirname, 'page.html');\n"],
+    ];
+    for (const [name, source] of modules) {
+      const file = path.join(dir, name);
+      await fsp.writeFile(file, source);
+      expect(() => checkFileRelative(metafileOf(file))).toThrow(new RegExp(`by their own location.*${name}[\\s\\S]*CHECKED_FILE_RELATIVE`));
+    }
+  });
+
+  it("passes yargs' platform shim, checked, wherever npm put node_modules", () => {
+    const shim = path.join(REPO, 'node_modules', 'yargs', 'lib', 'platform-shims', 'esm.mjs');
+    expect(() => checkFileRelative(metafileOf(shim))).not.toThrow();
+  });
+});
