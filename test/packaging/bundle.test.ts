@@ -1,13 +1,14 @@
 /**
  * scripts/bundle-cli.js: the CLI bundle, and its check of bundled modules that find files by
- * their own location (which, once bundled, is the bundle's or the single executable's).
+ * their own location (which, once bundled, is the bundle's or the single executable's); and
+ * bin/tcpsend.js, which runs the bundle.
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkFileRelative } from '../../scripts/bundle-cli.js';
-import { removeTemps, REPO, tempDir } from '../helpers/cli.js';
+import { removeTemps, REPO, runCli, tempDir } from '../helpers/cli.js';
 
 afterAll(removeTemps);
 
@@ -41,5 +42,18 @@ describe('checkFileRelative', () => {
   it("passes yargs' platform shim, checked, wherever npm put node_modules", () => {
     const shim = path.join(REPO, 'node_modules', 'yargs', 'lib', 'platform-shims', 'esm.mjs');
     expect(() => checkFileRelative(metafileOf(shim))).not.toThrow();
+  });
+});
+
+describe('bin/tcpsend.js', () => {
+  it('in a clone that was never built, says to run npm run build, in one line', async () => {
+    const clone = await tempDir('tcpsend-unbuilt-');
+    await fsp.mkdir(path.join(clone, 'bin'));
+    await fsp.copyFile(path.join(REPO, 'bin', 'tcpsend.js'), path.join(clone, 'bin', 'tcpsend.js'));
+    await fsp.writeFile(path.join(clone, 'package.json'), '{ "type": "module" }\n');
+    const r = await runCli([path.join(clone, 'bin', 'tcpsend.js'), '--version'], { cwd: clone, program: process.execPath });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`tcpsend: ${path.join(clone, 'dist', 'tcpsend-cli.cjs')} is missing: run \`npm run build\` in the clone first\n`);
   });
 });
