@@ -67,6 +67,9 @@ export function cliBundleOptions({ outfile = CLI_BUNDLE, sourcemap = true } = {}
     external: NATIVE,
     inject: [path.join(REPO, 'scripts', 'import-meta-url.js')],
     define: { 'import.meta.url': 'import_meta_url' },
+    // import() becomes require(): a single executable built with a code cache has no import()
+    // (Node 20 throws ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), even for `await import('node:http')`.
+    supported: { 'dynamic-import': false },
     // TcpsendError names each error after its class (`this.name = new.target.name`): esbuild
     // renames classes whose names clash between modules, and keepNames puts the names back.
     keepNames: true,

@@ -5,9 +5,10 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import * as esbuild from 'esbuild';
 import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkFileRelative } from '../../scripts/bundle-cli.js';
+import { checkFileRelative, cliBundleOptions } from '../../scripts/bundle-cli.js';
 import { removeTemps, REPO, runCli, tempDir } from '../helpers/cli.js';
 
 afterAll(removeTemps);
@@ -17,6 +18,18 @@ function metafileOf(...files: string[]): Metafile {
   const inputs = Object.fromEntries(files.map((file) => [path.relative(REPO, file), { bytes: 0, imports: [] }]));
   return { inputs, outputs: {} } as Metafile;
 }
+
+describe('cliBundleOptions', () => {
+  it("turns import() into require(), which a single executable with a code cache has", async () => {
+    const dir = await tempDir('tcpsend-bundle-');
+    const entry = path.join(dir, 'entry.js');
+    await fsp.writeFile(entry, "export async function serve() { const http = await import('node:http'); return http.createServer(); }\n");
+    const built = await esbuild.build({ ...cliBundleOptions({ outfile: path.join(dir, 'out.cjs'), sourcemap: false }), entryPoints: [entry], write: false });
+    const text = built.outputFiles[0]!.text;
+    expect(text).not.toMatch(/\bimport\s*\(/);
+    expect(text).toMatch(/require\("node:http"\)/);
+  });
+});
 
 describe('checkFileRelative', () => {
   it('passes modules that do not ask where they are', async () => {
