@@ -26,6 +26,8 @@ export interface ServerOptions {
   dotfiles?: boolean;
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
   secret?: string;
+  /** With a secret: from accept to a running session at most this long (plus any slow-down). */
+  handshakeTimeoutMs?: number;
   /** File system to serve from (memfs in unit tests). */
   fs?: FsPromises;
   /** Its synchronous side, for the batch verbs (see ServedRootOptions.fsSync); tests inject faults here. */
@@ -45,6 +47,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   lineDeadlineMs: 10_000,
   maxUploadBytes: 1024 ** 4, // 1 TiB
   shutdownGraceMs: 5_000,
+  handshakeTimeoutMs: 10_000,
 } as const;
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {

@@ -46,7 +46,6 @@ export function serverTlsOptions(key: Buffer): TlsOptions {
     ...TLS13_PSK,
     // Only our identity gets the key; anything else ends the handshake.
     pskCallback: (_socket, identity) => (identity === PSK_IDENTITY ? key : null),
-    handshakeTimeout: 10_000,
   };
 }
 
