@@ -6,7 +6,7 @@ import type { TreeHooks, TreeSummary } from '../../client/tree.js';
 import { InterruptedError } from '../../errors.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { resolveSecret } from '../secret.js';
+import { resolveClientSecret } from '../secret.js';
 import type { Reporter } from '../reporter.js';
 
 export interface ClientFlags extends GlobalFlags {
@@ -50,8 +50,8 @@ export interface InterruptibleClient {
 }
 
 export async function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): Promise<InterruptibleClient> {
-  const { secret, warning } = await resolveSecret(flags, process.argv, false);
-  if (warning) reporter.notice(warning);
+  const { secret, warnings } = await resolveClientSecret(flags, { argv: process.argv, env: process.env });
+  for (const warning of warnings) reporter.notice(warning);
   const controller = new AbortController();
   const client = new ReconnectingClient(target, {
     secret: secret ?? undefined,
