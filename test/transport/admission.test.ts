@@ -4,12 +4,16 @@
  * and is closed when its peer closes. A flood of unauthenticated peers never locks out a client
  * that holds the secret, and leaves no descriptor behind.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listRemote } from '../../src/client/index.js';
 import { clientTlsOptions, deriveKey } from '../../src/transport/psk.js';
+import { assertBuilt, BIN, cliEnv, runCli, stopAllCli, tempDir } from '../helpers/cli.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 const SECRET = 'admission test secret, long enough';
@@ -19,6 +23,7 @@ const ATTACKER = '127.0.0.2';
 let cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
+  await stopAllCli();
 });
 
 async function server(options: Parameters<typeof startServer>[0] = {}): Promise<TestServer> {
@@ -153,5 +158,64 @@ describe('admission with a secret', () => {
     await until(() => s.server.connectionCount === 0, 3000);
     // Every descriptor the flood took is back (client and server run in this process).
     await until(() => openFds() <= before + 2, 3000);
+  }, 60_000);
+});
+
+describe('the CLI server under a descriptor limit', () => {
+  // The finding as reported: a limit of 1,024 descriptors, 1,100 connect-and-close cycles from
+  // an unauthenticated peer, then a client with the right secret was locked out. Here the limit
+  // is 128, so the old leak (sockets left in CLOSE-WAIT) would have run out ten times over.
+  it('1,100 connect-and-close cycles under `ulimit -n 128`: the server keeps few descriptors and a client with the secret gets in', async () => {
+    assertBuilt();
+    const dir = await tempDir('tcpsend-fdlimit-');
+    const share = path.join(dir, 'share');
+    await fsp.mkdir(share);
+    await fsp.writeFile(path.join(share, 'hello.txt'), 'hello');
+    const secretFile = path.join(dir, 'secret');
+    await fsp.writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
+    const serve = spawn(
+      '/bin/sh',
+      ['-c', `ulimit -n 128 && exec "$0" "$@"`, process.execPath, BIN, 'serve', share, '--port', '0', '--host', '127.0.0.1', '--secret-file', secretFile, '--max-connections', '32', '--quiet'],
+      { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    cleanup.push(async () => {
+      serve.kill('SIGKILL');
+    });
+    let stderr = '';
+    serve.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no banner: ${stderr}`)), 10_000);
+      serve.stderr.on('data', () => {
+        const m = /on port (\d+)/.exec(stderr);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+    });
+    const fdsOfServer = () => fs.readdirSync(`/proc/${serve.pid}/fd`).length;
+    const atRest = fdsOfServer();
+    const hello = await clientHello();
+    const kinds = [null, Buffer.from('HELLO 1\r\n'), hello.subarray(0, 30), hello];
+    let peakFds = 0;
+    for (let round = 0; round < 1100 / 50; round++) {
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const socket = await dial(port);
+          socket.on('error', () => {});
+          const send = kinds[(round * 50 + i) % kinds.length];
+          if (send) socket.write(send);
+          socket.end();
+          await closedByServer(socket);
+        }),
+      );
+      peakFds = Math.max(peakFds, fdsOfServer());
+    }
+    const r = await runCli(['ls', `127.0.0.1:${port}`, '--secret-file', secretFile, '--retries', '0'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('hello.txt');
+    expect(peakFds).toBeLessThan(atRest + 60);
+    await until(() => fdsOfServer() <= atRest + 2, 3000);
   }, 60_000);
 });
