@@ -101,6 +101,35 @@ describe('admission with a secret', () => {
     await until(() => s.server.connectionCount === 0, 1000);
   });
 
+  it('a peer that drips its ClientHello a byte at a time is closed at the deadline all the same', async () => {
+    const s = await server({ handshakeTimeoutMs: 500 });
+    const hello = await clientHello();
+    const socket = await dial(s.port);
+    let sent = 0;
+    const drip = setInterval(() => {
+      if (sent < hello.length && !socket.destroyed) socket.write(hello.subarray(sent, ++sent));
+    }, 50);
+    cleanup.push(async () => clearInterval(drip));
+    const ms = await closedByServer(socket);
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(ms).toBeLessThan(2000);
+    await until(() => s.server.connectionCount === 0, 1000);
+  });
+
+  it('a peer with the secret that asks for a big file and never reads is cut by the idle timeout', async () => {
+    const s = await server({ idleTimeoutMs: 500 });
+    await fsp.writeFile(path.join(s.root, 'big.bin'), Buffer.alloc(32 * 1024 * 1024, 1));
+    const raw = await dial(s.port, '127.0.0.1');
+    const secure = tls.connect({ ...clientTlsOptions(await deriveKey(SECRET)), socket: raw });
+    await new Promise((resolve, reject) => secure.once('secureConnect', resolve).once('error', reject));
+    secure.on('error', () => {});
+    secure.write('HELLO 1\r\nGET big.bin\r\n');
+    secure.pause(); // never read: the server's writes stall
+    await until(() => s.server.connectionCount === 1, 1000);
+    await until(() => s.server.connectionCount === 0, 5000);
+    secure.destroy();
+  });
+
   it('a peer that closes before or during the handshake is closed at once, not left in CLOSE-WAIT', async () => {
     const s = await server(); // the default 10 s deadline: closing must not wait for it
     const hello = await clientHello();
