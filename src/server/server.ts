@@ -40,6 +40,15 @@ interface Slot {
   secure: tls.TLSSocket | null;
 }
 
+/** The TLS server hands back its own socket: the peer's address and port find our slot again. */
+const handshakeKey = (socket: net.Socket) => `${socket.remoteAddress}|${socket.remotePort}`;
+
+/** Whom to evict first: a connection before its session (the oldest), then the longest idle. */
+function evictsBefore(a: Slot, b: Slot): boolean {
+  if ((a.session === null) !== (b.session === null)) return a.session === null;
+  return (a.session?.lastActive ?? a.since) < (b.session?.lastActive ?? b.since);
+}
+
 /** A ClientHello is a few hundred bytes; a peer that sends more before the handshake is not TLS. */
 const MAX_BYTES_BEFORE_TLS = 64 * 1024;
 
@@ -122,7 +131,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   }
 
   private takeHandshaking(secure: net.Socket): Slot | null {
-    const key = `${secure.remoteAddress}|${secure.remotePort}`;
+    const key = handshakeKey(secure);
     const slot = this.handshaking.get(key) ?? null;
     this.handshaking.delete(key);
     return slot;
@@ -167,6 +176,8 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     this.perIp.set(ip, fromIp + 1);
     socket.once('close', () => {
       slot.secure?.destroy();
+      const key = handshakeKey(socket);
+      if (this.handshaking.get(key) === slot) this.handshaking.delete(key);
       this.forget(slot);
       this.wakeClose?.();
     });
@@ -208,7 +219,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
       // The TLS socket inherits this: a peer that closes mid-handshake must not leave our side
       // open (CLOSE-WAIT) until the deadline. No TLS client of ours half-closes.
       socket.allowHalfOpen = false;
-      this.handshaking.set(`${socket.remoteAddress}|${socket.remotePort}`, slot);
+      this.handshaking.set(handshakeKey(socket), slot);
       this.tlsServer!.emit('connection', socket);
     };
     const onData = (chunk: Buffer) => {
@@ -289,20 +300,13 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
    */
   private evictIdlest(): void {
     let idlest: Slot | null = null;
-    const rank = (t: Slot) => (t.session === null ? [0, t.since] : [1, t.session.lastActive]);
     for (const t of this.open) {
       if (t.session?.busy) continue;
-      if (idlest === null) {
-        idlest = t;
-        continue;
-      }
-      const [a, b] = [rank(t), rank(idlest)];
-      if (a[0]! < b[0]! || (a[0] === b[0] && a[1]! < b[1]!)) idlest = t;
+      if (idlest === null || evictsBefore(t, idlest)) idlest = t;
     }
     if (idlest) {
       this.forget(idlest); // counted out now; its close comes later
-      idlest.secure?.destroy();
-      idlest.socket.destroy();
+      this.cut(idlest);
     }
   }
 
