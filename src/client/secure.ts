@@ -25,13 +25,13 @@ const PLAIN_TEXT_ANSWER = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACK
 function explain(err: Error & { code?: string }, where: string): Error {
   const code = err.code ?? '';
   if (code === 'ERR_SSL_TLSV1_ALERT_UNKNOWN_PSK_IDENTITY') {
-    return new AuthError(`${where} does not use a secret (unexpected secret): drop --secret-file / TCPSEND_SECRET`, { cause: err });
+    return new AuthError(`unexpected secret: ${where} does not use one (drop --secret-file or TCPSEND_SECRET)`, { cause: err });
   }
   if (PLAIN_TEXT_ANSWER.has(code)) {
-    return new AuthError(`${where} answered in plain text, not TLS (unexpected secret: it does not use one)`, { cause: err });
+    return new AuthError(`unexpected secret: ${where} answered in plain text, not TLS (it does not use a secret)`, { cause: err });
   }
   if (/ALERT/.test(code)) {
-    return new AuthError(`${where} did not accept the secret (wrong secret): check --secret-file / TCPSEND_SECRET`, { cause: err });
+    return new AuthError(`wrong secret: ${where} did not accept the secret (check --secret-file or TCPSEND_SECRET)`, { cause: err });
   }
   return new ConnectionLostError(
     `${where} closed the connection during the TLS handshake (busy, restarting, or slowing down repeated failures)`,

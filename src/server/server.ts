@@ -248,7 +248,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   /** A plain-text client at a server with a secret: one ERR line it can read, then close. */
   private refuseWithoutSecret(slot: Slot): void {
     this.emit('connectionRefused', { peer: slot.peer, reason: 'no secret (a plain-text client)' });
-    const err = new AuthError('this server requires a secret (missing secret): set TCPSEND_SECRET or use --secret-file');
+    const err = new AuthError('missing secret (set TCPSEND_SECRET or use --secret-file): a secret is required');
     slot.socket.end(`${formatErr(err.wireCode, err.message)}\r\n`);
     setTimeout(() => slot.socket.destroy(), 1000).unref();
   }
