@@ -4,8 +4,10 @@
  * an error with a message, never a promise left hanging.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { listRemote } from '../../src/client/index.js';
+import { deriveKey, serverTlsOptions } from '../../src/transport/psk.js';
 import { spawn } from 'node:child_process';
 import { assertBuilt, BIN, cliEnv, oneLineError, runCli, stopAllCli, tempDir } from '../helpers/cli.js';
 
@@ -76,6 +78,37 @@ describe('the client handshake', () => {
       code: 'TCPSEND_ERR_CONNECTION_LOST',
       message: expect.stringMatching(/closed the connection during the TLS handshake/),
     });
+  });
+});
+
+describe('after the handshake, a server that never greets', () => {
+  const SECRET = 'a secret for a server that never greets';
+  /** Completes TLS with the right key, then says nothing. */
+  const silentTls = async () => {
+    const key = await deriveKey(SECRET);
+    return fakeServer((socket) => {
+      const secure = new tls.TLSSocket(socket, { isServer: true, ...serverTlsOptions(key) });
+      secure.on('error', () => {});
+    });
+  };
+
+  it('the timeout still applies (TIMEOUT, not a hang)', async () => {
+    const port = await silentTls();
+    const started = Date.now();
+    await expect(listRemote(`127.0.0.1:${port}`, '/', { secret: SECRET, idleTimeoutMs: 400, retries: 0 })).rejects.toMatchObject({
+      code: 'TCPSEND_ERR_TIMEOUT',
+    });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('an abort while waiting for the greeting ends it at once', async () => {
+    const port = await silentTls();
+    const controller = new AbortController();
+    const reason = new Error('stopped while waiting for the greeting');
+    setTimeout(() => controller.abort(reason), 300);
+    await expect(
+      listRemote(`127.0.0.1:${port}`, '/', { secret: SECRET, idleTimeoutMs: 60_000, retries: 3, signal: controller.signal }),
+    ).rejects.toBe(reason);
   });
 });
 
