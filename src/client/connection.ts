@@ -64,7 +64,12 @@ export class Connection {
       // progress=1: a server busy working out an answer (a long hash) says so with `+` lines.
       (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}`, progress: true })),
       async () => {
-        this.greeting = parseGreeting(await this.readLine());
+        const first = await this.readLine();
+        // A server that turns the connection away (full, stopping, a secret needed) answers
+        // ERR in place of its greeting.
+        const refusal = first.startsWith('ERR ') ? parseResponse(first) : null;
+        if (refusal && !refusal.ok) throw new RemoteError(refusal.code, refusal.message);
+        this.greeting = parseGreeting(first);
         readHelloReply(await this.readOk());
       },
     );
