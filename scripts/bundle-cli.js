@@ -100,7 +100,7 @@ const result = await esbuild.build({
   sourcesContent: false,
   metafile: true,
   logLevel: 'warning',
-  // cli-progress is CommonJS and require()s Node's own modules: an ES module has no require.
+  // A CommonJS module in the bundle may require() Node's own modules: an ES module has no require.
   banner: {
     js: "import { createRequire as bundleCreateRequire } from 'node:module';\nconst require = bundleCreateRequire(import.meta.url);",
   },

@@ -67,7 +67,9 @@ export async function downloadFile(
       let prefix = createSha256();
       if (partSize > 0) {
         const handle = await fsp.open(partPath, 'r');
-        prefix = await hashFileRange(handle, 0, partSize).finally(() => handle.close());
+        const total = partSize;
+        options.onCheck?.(0, total);
+        prefix = await hashFileRange(handle, 0, total, undefined, undefined, (done) => options.onCheck?.(done, total)).finally(() => handle.close());
       }
       const result = await receive(conn, remotePath, { dest, partPath, prefix, offset: partSize }, options);
       return {

@@ -13,7 +13,7 @@ import { HashCache } from '../storage/hash-cache.js';
 import { ServedRoot } from '../storage/served-root.js';
 import type { ServerContext, Session } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { runSession, type RequestLogEntry } from './session.js';
+import { runSession, type RequestLogEntry, type TransferStart } from './session.js';
 import { deriveKey, serverTlsOptions } from '../transport/psk.js';
 
 export interface ListenOptions {
@@ -31,6 +31,7 @@ interface Tracked {
 export interface TcpsendServerEvents {
   request: [RequestLogEntry];
   connectionRefused: [{ peer: string; reason: string }];
+  transferStart: [TransferStart];
 }
 
 export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
@@ -166,7 +167,10 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     const tracked: Tracked = { socket, ip, session: { file, peer, outOfStep: false, busy: false, lastActive: Date.now() } };
     this.open.add(tracked);
     this.perIp.set(ip, fromIp + 1);
-    void runSession(this.ctx, socket, tracked.session, (entry) => this.emit('request', entry)).finally(() => {
+    const log = Object.assign((entry: RequestLogEntry) => this.emit('request', entry), {
+      started: (start: TransferStart) => this.emit('transferStart', start),
+    });
+    void runSession(this.ctx, socket, tracked.session, log).finally(() => {
       this.forget(tracked); // a no-op if it was evicted, and counted out then
       this.wakeClose?.();
     });

@@ -50,7 +50,16 @@ export interface RequestLogEntry {
   note?: string;
 }
 
-export type RequestLogger = (entry: RequestLogEntry) => void;
+/** A transfer (GET, PUT, MGET, MPUT) about to run: for a log line when it starts. */
+export interface TransferStart {
+  peer: string;
+  verb: string;
+  path: string | null;
+}
+
+export type RequestLogger = ((entry: RequestLogEntry) => void) & { started?: (start: TransferStart) => void };
+
+const TRANSFER_VERBS = new Set(['GET', 'PUT', 'MGET', 'MPUT']);
 
 async function dispatch(ctx: ServerContext, session: Session, req: Request): Promise<HandlerResult> {
   switch (req.verb) {
@@ -291,6 +300,7 @@ async function runOne(
       verb = req.verb;
       path = 'path' in req ? req.path : null;
     }
+    if (TRANSFER_VERBS.has(verb)) log.started?.({ peer: session.peer, verb, path });
     const result = await handle();
     log({ peer: session.peer, verb, path, bytes: result.bytes ?? 0, ms: performance.now() - started, result: 'OK', note: result.note });
     return result;

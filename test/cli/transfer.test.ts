@@ -123,7 +123,17 @@ describe('tcpsend get', () => {
     ]);
     expect(done[0]!.seconds).toBeGreaterThanOrEqual(0);
     expect(done[0]!.seconds).toBeLessThan(r.ms / 1000);
-    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, skipped: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
+    expect(events.at(-1)).toEqual({
+      event: 'summary',
+      files: 1,
+      sent: 1,
+      skipped: 0,
+      failed: 0,
+      bytes: BIG,
+      seconds: expect.any(Number),
+      outcomes: { sent: 1, replaced: 0, unchanged: 0, skipped: 0, deleted: 0 },
+      time: expect.any(String),
+    });
     expect(events.map((e) => e.event)).not.toContain('error');
 
     const again = await runCli(['get', serve.target, 'big.bin', '--json'], { cwd });
@@ -195,7 +205,17 @@ describe('tcpsend put', () => {
     const done = events.filter((e) => e.event === 'file_done');
     expect(done).toEqual([expect.objectContaining({ size: BIG, bytes: BIG, sha256: sha256(data), status: 'sent', seconds: expect.any(Number) })]);
     expect(done[0]!.path).toMatch(/^\/?big\.bin$/);
-    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, skipped: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
+    expect(events.at(-1)).toEqual({
+      event: 'summary',
+      files: 1,
+      sent: 1,
+      skipped: 0,
+      failed: 0,
+      bytes: BIG,
+      seconds: expect.any(Number),
+      outcomes: { sent: 1, replaced: 0, unchanged: 0, skipped: 0, deleted: 0 },
+      time: expect.any(String),
+    });
 
     const again = await runCli(['put', 'big.bin', serve.target, '--json'], { cwd });
     expect(again.code, again.stderr).toBe(0);
