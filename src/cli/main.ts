@@ -8,6 +8,7 @@ import { putCommand } from './commands/put.js';
 import { serveCommand } from './commands/serve.js';
 import { CliContext, type CliStreams } from './context.js';
 import { EXIT } from './exit-codes.js';
+import { STDIO_ARG } from './stdio.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(
@@ -20,7 +21,9 @@ export async function main(
     streams.stdout.write(COMPLETION_HELP);
     return 0;
   }
-  const parser = yargs(argv)
+  // After `--`, a `-` is a name like any other; before it, standard input or output.
+  const end = argv.indexOf('--');
+  const parser = yargs(argv.map((arg, i) => (arg === '-' && (end === -1 || i < end) ? STDIO_ARG : arg)))
     .scriptName('tcpsend')
     .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
     // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.

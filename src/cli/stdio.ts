@@ -15,6 +15,18 @@ import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TcpsendError } from '../errors.js';
 
+/**
+ * `-` as it travels through the argument parser. yargs-parser reads a lone `-` as an empty
+ * short flag and drops it from the positionals, so main() swaps it for this first (a NUL
+ * cannot come from a real command line), and the commands compare with it.
+ */
+export const STDIO_ARG = '\u0000-';
+
+/** An argument as the user typed it, for messages. */
+export function typed(arg: string): string {
+  return arg === STDIO_ARG ? '-' : arg;
+}
+
 /** What a local path given to put is, as far as sending it goes. */
 export type InputKind = 'file' | 'dir' | 'stream' | 'device' | 'missing';
 

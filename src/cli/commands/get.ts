@@ -6,7 +6,7 @@ import { getTree } from '../../client/tree.js';
 import { UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { copyToOutput, tempFolder } from '../stdio.js';
+import { copyToOutput, STDIO_ARG, tempFolder, typed } from '../stdio.js';
 import { clientFlags, finishTransfer, summaryOf, interruptibleClient, failTransfer, targetHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
 
 interface GetArgs extends ClientFlags {
@@ -41,14 +41,14 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       ),
     handler: async (args) => {
       const argv = args as unknown as GetArgs;
-      const toStdout = argv.local === '-';
+      const toStdout = argv.local === STDIO_ARG;
       if (toStdout && argv.json) {
         ctx.fail(new UsageError("--json writes its events to standard output, which '-' takes for the file: use one or the other"), argv);
         return;
       }
       const reporter = ctx.reporter(argv);
       const target = targetOf(argv.target, argv.port);
-      const command = `tcpsend get ${argv.target} ${argv.remote}${argv.local ? ` ${argv.local}` : ''}`;
+      const command = `tcpsend get ${argv.target} ${argv.remote}${argv.local ? ` ${typed(argv.local)}` : ''}`;
       const session = await interruptibleClient(target, argv, reporter, ctx, command);
       let temp: Awaited<ReturnType<typeof tempFolder>> | null = null;
       try {

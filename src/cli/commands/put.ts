@@ -1,5 +1,6 @@
 /** tcpsend put FILE... HOST:PORT: send files or folders (`- NAME`: standard input as NAME). */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
@@ -9,7 +10,7 @@ import { TcpsendError, UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { emptySummary, type Reporter, type Summary } from '../reporter.js';
-import { inputKind, spool, type Spooled } from '../stdio.js';
+import { inputKind, spool, STDIO_ARG, typed, type Spooled } from '../stdio.js';
 import { clientFlags, finishTransfer, interruptibleClient, failTransfer, summaryOf, targetHint, targetOf, treeHooks, type ClientFlags, type InterruptibleClient } from './shared.js';
 
 interface PutArgs extends ClientFlags {
@@ -31,12 +32,12 @@ function sourcesOf(files: string[]): Source[] {
   const out: Source[] = [];
   for (let i = 0; i < files.length; i++) {
     const local = files[i]!;
-    if (local === '-') {
+    if (local === STDIO_ARG) {
       const name = files[i + 1];
-      if (name === undefined || name === '-') {
+      if (name === undefined || name === STDIO_ARG) {
         throw new UsageError("'-' (standard input) needs the name to give it: tcpsend put - NAME HOST:PORT");
       }
-      out.push({ local, name: path.basename(name), stdin: true });
+      out.push({ local: '-', name: path.basename(name), stdin: true });
       i += 1;
     } else out.push({ local, name: path.basename(path.resolve(local)), stdin: false });
   }
@@ -79,7 +80,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         return;
       }
       const target = targetOf(spec, argv.port);
-      const command = `tcpsend put ${argv.paths.join(' ')}`;
+      const command = `tcpsend put ${argv.paths.map(typed).join(' ')}`;
       const session = await interruptibleClient(target, argv, reporter, ctx, command);
       const total: Summary = emptySummary();
       let firstError: unknown = null;
@@ -157,7 +158,11 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
 /** Read standard input or a pipe to its end (into a temporary file), saying so if it waits. */
 function spoolSource(source: Source, session: InterruptibleClient, reporter: Reporter): Promise<Spooled> {
   const what = source.stdin ? 'standard input' : `'${source.local}'`;
-  const stream: Readable = source.stdin ? process.stdin : fs.createReadStream(source.local);
+  // A FIFO is opened without blocking and read as a pipe (as stdin is): a blocking open would
+  // wait in a thread of libuv's pool until a writer came, and hold up even process.exit.
+  const stream: Readable = source.stdin
+    ? process.stdin
+    : new net.Socket({ fd: fs.openSync(source.local, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK), readable: true, writable: false });
   return spool(stream, what, session.signal, () =>
     reporter.notice(
       source.stdin

@@ -182,7 +182,13 @@ export function finishTransfer(
   if (summary.failed > 0) ctx.exitCode = exitCodeFor(firstError);
 }
 
+/** Commands that said they were interrupted: the line comes once, whoever gets there first. */
+const saidInterrupted = new WeakSet<CliContext>();
+
 function sayInterrupted(ctx: CliContext, flags: ClientFlags, reporter: Reporter, command: string): void {
+  if (saidInterrupted.has(ctx)) return;
+  saidInterrupted.add(ctx);
+  ctx.exitCode = EXIT.INTERRUPTED;
   reporter.interrupt();
   if (flags.json) reporter.error(new InterruptedError('interrupted'));
   else ctx.say(`interrupted: partial files are kept; run the same command again to resume (${command})`);

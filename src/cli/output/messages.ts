@@ -31,6 +31,16 @@ function systemCode(err: unknown): { code: string; path?: string } | null {
 /** The connection itself broke: what the user should read instead of ECONNRESET or EPIPE. */
 const CUT = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_STREAM_PREMATURE_CLOSE']);
 
+/** Our errors that carry a Node error as their cause and say little beyond it. */
+const WRAPPERS = new Set([
+  'TCPSEND_ERR_GENERIC',
+  'TCPSEND_ERR_PROTOCOL',
+  'TCPSEND_ERR_TRANSFER_INTERRUPTED',
+  'TCPSEND_ERR_STREAM_CLOSED',
+  'TCPSEND_ERR_STREAM_UNUSABLE',
+  'TCPSEND_ERR_CONNECTION_LOST',
+]);
+
 function named(path: string | undefined): string {
   return path ? ` '${path}'` : '';
 }
@@ -72,6 +82,8 @@ function localProblem(code: string, path: string | undefined): string | null {
 export function describe(err: unknown, where?: string): string {
   if (err instanceof RemoteError) return `${err.remoteMessage || err.wireToken}${where ? ` on ${where}` : ''}`;
   if (err instanceof InterruptedError) return 'interrupted';
+  // Our own errors say what happened, except those that only wrap what Node reported.
+  if (err instanceof TcpsendError && !WRAPPERS.has(err.code)) return err.message;
   const system = systemCode(err);
   if (system && CUT.has(system.code)) {
     return `the connection${where ? ` to ${where}` : ''} was cut (the server stopped or the network dropped): run the same command again to resume`;
