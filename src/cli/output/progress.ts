@@ -152,6 +152,8 @@ const BAR_MIN = 8;
 const BAR_GOOD = 16;
 const BAR_MAX = 30;
 const NAME_MIN = 8;
+/** The bar goes before the name is cut below this. */
+const NAME_BEFORE_BAR = 16;
 
 /**
  * The view laid out in at most `columns - 1` columns (a line that reaches the last column makes
@@ -176,7 +178,7 @@ export function renderStatus(view: StatusView, columns: number): string {
     if (view.fraction !== null) {
       barWidth = Math.min(BAR_MAX, Math.max(BAR_GOOD, room - 1 - nameSpace(nameWidth)));
       const leftForName = room - 1 - barWidth - nameSpace(0);
-      if (view.name && leftForName < Math.min(nameWidth, NAME_MIN)) barWidth = room - 1 - nameSpace(Math.min(nameWidth, NAME_MIN));
+      if (view.name && leftForName < Math.min(nameWidth, NAME_BEFORE_BAR)) barWidth = room - 1 - nameSpace(Math.min(nameWidth, NAME_BEFORE_BAR));
       if (!view.name) barWidth = Math.min(BAR_MAX, room - 1);
       if (barWidth < BAR_MIN) barWidth = 0;
     }
