@@ -97,6 +97,9 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         for (const source of sources) {
           // Relative to the served root, as folder entries are reported: 'docs/a.txt', not '/docs/a.txt'.
           const remote = [...argv.to.split('/').filter(Boolean), source.name].join('/');
+          // /dev/stdin, /dev/fd/0: standard input under another name, whatever it is (a pipe, or
+          // a socket when a program started us, which cannot be opened by name at all).
+          if (!source.stdin && isStandardInput(statSyncOrNull(source.local))) source.stdin = true;
           const kind = source.stdin ? 'stream' : inputKind(statSyncOrNull(source.local));
           if (kind === 'missing' || kind === 'device') {
             const err =
@@ -153,6 +156,16 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       }
     },
   };
+}
+
+function isStandardInput(stats: fs.Stats | null): boolean {
+  if (stats === null || stats.isFile() || stats.isDirectory()) return false;
+  try {
+    const stdin = fs.fstatSync(0);
+    return stdin.dev === stats.dev && stdin.ino === stats.ino;
+  } catch {
+    return false;
+  }
 }
 
 /** Read standard input or a pipe to its end (into a temporary file), saying so if it waits. */
