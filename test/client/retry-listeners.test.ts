@@ -3,6 +3,7 @@
  * backoff wait listened for the abort signal and never stopped listening, so a long run with
  * many retries piled listeners onto the one signal.
  */
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReconnectingClient } from '../../src/client/retry.js';
 import { ConnectionLostError } from '../../src/errors.js';
@@ -36,7 +37,6 @@ describe('retries and the abort signal', () => {
     await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
     // Node counts an AbortSignal's listeners where events.getEventListeners can see them.
-    const { getEventListeners } = await import('node:events');
     expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
