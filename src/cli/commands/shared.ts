@@ -140,6 +140,7 @@ export function treeHooks(reporter: Reporter, where: (rel: string) => string = (
     },
     onFileError: (rel, err) => reporter.error(err, where(rel)),
     onNotice: (m) => reporter.notice(m),
+    onPlan: (totals) => reporter.plan(totals),
   };
 }
 

@@ -8,7 +8,7 @@
 import type { Writable } from 'node:stream';
 import type { FileDone, Reporter, StartInfo, Summary } from '../reporter.js';
 import { describe, writeLine } from './messages.js';
-import { formatBytes, formatDuration, formatElapsed, RateMeter, renderStatus, type StatusView } from './progress.js';
+import { formatBytes, formatBytesOf, formatDuration, formatElapsed, RateMeter, renderStatus, type StatusView } from './progress.js';
 import { StatusLine, type TtyStream } from './status-line.js';
 
 export interface HumanStreams {
@@ -43,7 +43,7 @@ export class HumanReporter implements Reporter {
   private readonly moving = new Map<string, Moving>();
   /** Bytes that crossed the network in this run: what the rate measures. */
   private moved = 0;
-  private readonly meter = new RateMeter();
+  private meter = new RateMeter();
   private current = '';
   private checkingState: { path: string; done: number; total: number } | null = null;
   private muted = false;
@@ -84,6 +84,8 @@ export class HumanReporter implements Reporter {
   }
 
   fileStart(path: string, size: number, resumedFrom: number): void {
+    // The time spent checking a held part moved no bytes: it is no part of the rate.
+    if (this.checkingState || !this.folder) this.meter = new RateMeter();
     this.checkingState = null;
     this.moving.set(path, { size, done: resumedFrom, resumedFrom });
     this.current = path;
@@ -172,15 +174,16 @@ export class HumanReporter implements Reporter {
 
   private redraw(force: boolean): void {
     if (!this.status || this.muted || this.ticker === null) return;
-    const now = performance.now() / 1000;
-    this.meter.sample(this.moved, now);
+    if (!this.checkingState) this.meter.sample(this.moved, performance.now() / 1000);
     const view = this.view();
     if (view) this.status.draw(renderStatus(view, this.status.columns), force);
   }
 
   private view(): StatusView | null {
     const rate = this.meter.bytesPerSecond;
-    const rateText = rate === null ? '' : `${formatBytes(rate)}/s`;
+    // Fixed widths, so that the line does not shift as the numbers come and go.
+    const rateText = (rate === null ? '…' : `${formatBytes(rate)}/s`).padStart(11);
+    const etaText = (eta: number | null) => `ETA ${eta === null ? '--' : formatDuration(eta)}`.padEnd(9);
     const check = this.checkingState;
     if (check) {
       const pct = check.total > 0 ? Math.floor((check.done / check.total) * 100) : 100;
@@ -194,7 +197,7 @@ export class HumanReporter implements Reporter {
       return {
         lead: `${String(pct).padStart(3)}%`,
         fraction: m.size > 0 ? m.done / m.size : 1,
-        stats: [`${formatBytes(m.done)}/${formatBytes(m.size)}`, rateText || '…', `ETA ${eta === null ? '--' : formatDuration(eta)}`],
+        stats: [formatBytesOf(m.done, m.size), rateText, etaText(eta)],
         name: this.current,
       };
     }
@@ -202,10 +205,10 @@ export class HumanReporter implements Reporter {
     for (const m of this.moving.values()) inFlight += m.done;
     const bytesDone = this.finished.bytes + inFlight;
     const files = this.planned.known ? `${this.finished.files}/${this.planned.files} files` : `${this.finished.files} files`;
-    const bytes = this.planned.known ? `${formatBytes(bytesDone)}/${formatBytes(this.planned.bytes)}` : formatBytes(bytesDone);
+    const bytes = this.planned.known ? formatBytesOf(bytesDone, this.planned.bytes) : formatBytes(bytesDone);
     const eta = this.planned.known ? this.meter.eta(this.planned.bytes - bytesDone) : null;
-    const stats = [bytes, rateText || '…'];
-    if (this.planned.known) stats.push(`ETA ${eta === null ? '--' : formatDuration(eta)}`);
+    const stats = [bytes, rateText];
+    if (this.planned.known) stats.push(etaText(eta));
     const current = this.moving.has(this.current) ? this.current : [...this.moving.keys()].at(-1) ?? '';
     return {
       lead: files,

@@ -17,6 +17,14 @@ export function formatBytes(n: number): string {
   return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
 }
 
+/** `19.9/57.2 MiB` when both are in the same unit, else `880 KiB/2.00 GiB`. */
+export function formatBytesOf(done: number, total: number): string {
+  const a = formatBytes(done);
+  const b = formatBytes(total);
+  const unit = (s: string) => s.slice(s.indexOf(' '));
+  return unit(a) === unit(b) ? `${a.slice(0, a.indexOf(' '))}/${b}` : `${a}/${b}`;
+}
+
 /**
  * `45s`, `1m05s`, `2h03m`. Rounded to whole seconds before it is split, so that 119.6 s is
  * `2m00s`, never `1m60s`.
@@ -156,14 +164,15 @@ const NAME_MIN = 8;
 const NAME_BEFORE_BAR = 16;
 
 /**
- * The view laid out in at most `columns - 1` columns (a line that reaches the last column makes
- * some terminals wrap): `lead bar  stat  stat  name`. The name keeps what room it needs, cut in
+ * The view laid out in at most `columns - 3` columns: a line that reaches the last column makes
+ * some terminals wrap, and Ctrl-C makes the terminal echo `^C` after it, which must not wrap
+ * either (the line could not be cleared then). `lead bar  stat  stat  name`. The name keeps what room it needs, cut in
  * the middle when it must be, and never less than 8 columns while any stat is left to drop; the
  * bar takes up to 30 columns and goes when fewer than 8 are left; in a very narrow terminal the
  * last stats go first.
  */
 export function renderStatus(view: StatusView, columns: number): string {
-  const width = Math.max(10, columns - 1);
+  const width = Math.max(10, columns - 3);
   const stats = [...view.stats];
   const nameWidth = displayWidth(view.name);
   const nameSpace = (w: number) => (view.name ? 2 + w : 0);
