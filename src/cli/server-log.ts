@@ -108,7 +108,9 @@ export class ServerLog {
   }
 
   refused(peer: string, reason: string): void {
-    this.line(`${new Date().toISOString()} ${peerName(peer)} refused: ${reason}`);
+    // OpenSSL's own words ("error:0A000418:SSL routines::tlsv1 alert ...") only with --verbose.
+    const plain = this.verbose ? reason : reason.replace(/:\s*(?:[0-9A-F]+:)?error:[0-9A-F]+:SSL routines:.*$/i, '');
+    this.line(`${new Date().toISOString()} ${peerName(peer)} refused: ${plain}`);
   }
 
   /** A plain line (shutting down) under the same status line. */

@@ -72,6 +72,16 @@ describe('ServerLog', () => {
     expect(text()).not.toMatch(/[\x1b\x07\r]/);
   });
 
+  it("a failed handshake is said without OpenSSL's error dump (which --verbose keeps)", () => {
+    const reason = 'TLS handshake failed (wrong or missing secret?): 40C7:error:0A000418:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca';
+    const quiet = capture();
+    new ServerLog(quiet.out, false, false).refused('1.2.3.4:5', reason);
+    expect(quiet.text()).toMatch(/ 1\.2\.3\.4:5 refused: TLS handshake failed \(wrong or missing secret\?\)\n$/);
+    const verbose = capture();
+    new ServerLog(verbose.out, true, false).refused('1.2.3.4:5', reason);
+    expect(verbose.text()).toContain('SSL routines');
+  });
+
   it('on a terminal, a status line while several transfers run, taken away between log lines', () => {
     const out = Object.assign(new PassThrough(), { isTTY: true, columns: 80 });
     let text = '';

@@ -5,9 +5,13 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import {
   assertBuilt,
+  BIN,
+  cliEnv,
   closedPort,
   FAKE_TTY_STDERR,
   ndjson,
@@ -341,6 +345,52 @@ describe('progress bars', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('\x1b[?25l'); // the bars hide the cursor while they draw
     expect(r.stderr).toMatch(/✓ big\.bin: 8\.00 MiB, .*verified\n$/);
+  });
+
+  it('before a resume, "checking the … already here…" with its own progress, then one measure: bytes of the file', async () => {
+    const { serve, root } = await serveFolder();
+    const data = randomBytesFrom(5, BIG);
+    await fsp.writeFile(path.join(root, 'big.bin'), data);
+    const cwd = await tempDir();
+    await fsp.writeFile(path.join(cwd, '.big.bin.tcpsend-part'), data.subarray(0, 4 * 1024 * 1024));
+    const r = await runCli(['get', serve.target, 'big.bin'], { cwd, env: { CI: undefined }, nodeArgs: FAKE_TTY_STDERR });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/checking the 4\.00 MiB already here… \d+%/);
+    // Never a percentage of the whole beside the bytes of this run only: both count the file.
+    for (const m of r.stderr.matchAll(/(\d+)% [█░ ]*\s+([\d.]+)\/8\.00 MiB/g)) {
+      expect(Math.abs(Number(m[1]) - (Number(m[2]) / 8) * 100), m[0]).toBeLessThan(2);
+    }
+    expect(r.stderr).toMatch(/✓ big\.bin: 8\.00 MiB, resumed at 4\.00 MiB, .*verified\n/);
+  });
+
+  it('Ctrl-C on a terminal: the status line is cleared, then one line, and the cursor is back', async () => {
+    const { serve, root } = await serveFolder();
+    await fsp.writeFile(path.join(root, 'big.bin'), randomBytesFrom(5, BIG));
+    const proxy = await startFaultProxy(serve.port, () => ({ cutAfter: 3 * 1024 * 1024, direction: 'down', stall: true }));
+    try {
+      const cwd = await tempDir();
+      const child = spawn(process.execPath, [...FAKE_TTY_STDERR, BIN, 'get', `127.0.0.1:${proxy.port}`, 'big.bin'], {
+        cwd,
+        env: cliEnv({ CI: undefined }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      const deadline = Date.now() + 10_000;
+      while (proxy.faults === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300)); // a redraw or two at the stall
+      expect(stderr).toMatch(/\d+%/);
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const at = stderr.indexOf('tcpsend: interrupted');
+      expect(at, stderr).toBeGreaterThan(0);
+      expect(stderr.slice(0, at).endsWith('\r\x1b[K') || stderr.slice(0, at).endsWith('\r\x1b[K\x1b[?25h'), JSON.stringify(stderr.slice(at - 40))).toBe(true);
+      expect(stderr.slice(at)).toMatch(/^tcpsend: interrupted: partial files are kept; run the same command again to resume \(.*\)\n$/);
+      expect(stderr).toContain('\x1b[?25h');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('none on a terminal when CI is set', async () => {

@@ -192,6 +192,8 @@ function sayInterrupted(ctx: CliContext, flags: ClientFlags, reporter: Reporter,
   ctx.exitCode = EXIT.INTERRUPTED;
   reporter.interrupt();
   if (flags.json) reporter.error(new InterruptedError('interrupted'));
+  // A listing has nothing to resume.
+  else if (command.startsWith('tcpsend ls ')) ctx.say('interrupted');
   else ctx.say(`interrupted: partial files are kept; run the same command again to resume (${command})`);
 }
 
