@@ -29,10 +29,10 @@ export class CliContext {
     this.json = new JsonEmitter(streams.stdout);
   }
 
-  reporter(flags: GlobalFlags, output: { stdout: Writable } = this.streams): Reporter {
+  reporter(flags: GlobalFlags): Reporter {
     if (flags.json) return new JsonReporter(this.json);
     const live = Boolean(this.streams.stderr.isTTY) && !flags.quiet && !process.env.CI;
-    return new HumanReporter({ stdout: output.stdout, stderr: this.streams.stderr }, { quiet: flags.quiet, verbose: flags.verbose, live });
+    return new HumanReporter({ stdout: this.streams.stdout, stderr: this.streams.stderr }, { quiet: flags.quiet, verbose: flags.verbose, live });
   }
 
   /** One line on stderr (the stack only with --verbose), and the exit status for `err`. */

@@ -108,8 +108,11 @@ export class HumanReporter implements Reporter {
     const m = this.moving.get(done.path);
     this.moved += Math.max(0, done.bytes - (m ? m.done - m.resumedFrom : 0));
     this.moving.delete(done.path);
-    this.finished.files += 1;
-    this.finished.bytes += done.size;
+    // A deletion at the destination is no file of the source: it does not count towards the total.
+    if (done.outcome !== 'deleted') {
+      this.finished.files += 1;
+      this.finished.bytes += done.size;
+    }
     // One file: its bar has nothing more to show, and its line says how it went.
     if (!this.folder) this.stopStatus();
     if (this.options.quiet || this.muted) return this.redraw(true);
