@@ -9,6 +9,7 @@ import { serveCommand } from './commands/serve.js';
 import { CliContext, type CliStreams } from './context.js';
 import { EXIT } from './exit-codes.js';
 import { STDIO_ARG } from './stdio.js';
+import { writeLine } from './output/messages.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(
@@ -58,7 +59,8 @@ export async function main(
     await parser.parseAsync();
   } catch (err) {
     if (usage !== null) {
-      streams.stderr.write(`tcpsend: ${usage}\nTry 'tcpsend ${commandOf(argv)}--help'.\n`);
+      writeLine(streams.stderr, `tcpsend: ${usage}`);
+      writeLine(streams.stderr, `Try 'tcpsend ${commandOf(argv)}--help'.`);
       ctx.exitCode = EXIT.USAGE;
     } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }

@@ -151,6 +151,18 @@ describe('tcpsend get', () => {
     expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, skipped: 1, bytes: 0 });
   });
 
+  it('--overwrite over a different local file: the outcome is replaced, counted as such', async () => {
+    const { serve } = await serveFolder();
+    const cwd = await tempDir();
+    await fsp.writeFile(path.join(cwd, 'notes.txt'), 'an older version\n');
+    const r = await runCli(['get', serve.target, 'notes.txt', '--overwrite', '--json'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fsp.readFile(path.join(cwd, 'notes.txt'), 'utf8')).toBe(NOTES);
+    const events = ndjson(r.stdout);
+    expect(events.find((e) => e.event === 'file_done')).toMatchObject({ outcome: 'replaced', status: 'sent' });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', sent: 1, outcomes: { sent: 0, replaced: 1, unchanged: 0 } });
+  });
+
   it('a missing remote file: exit 5; --json gives an error event with its code', async () => {
     const { serve } = await serveFolder();
     const cwd = await tempDir();
