@@ -37,7 +37,8 @@ function duration(ms: number): string {
 /** The log line for a finished request; null for one that only --verbose shows. */
 export function endLine(e: RequestLogEntry, verbose: boolean, at = new Date()): string | null {
   const head = `${at.toISOString()} ${peerName(e.peer)} ${what(e.verb, e.path)}`;
-  if (e.result !== 'OK') return `${head} ERR ${e.result}: ${e.message ?? ''}`;
+  // A transfer cut part way: what did arrive (its part is kept for a resume).
+  if (e.result !== 'OK') return `${head}${e.bytes > 0 ? ` ${formatBytes(e.bytes)} ${duration(e.ms)}` : ''} ERR ${e.result}: ${e.message ?? ''}`;
   if (!TRANSFERS.has(e.verb) && !verbose) return null;
   const rate = e.bytes >= 1024 * 1024 && e.ms > 0 ? ` ${formatBytes(e.bytes / (e.ms / 1000))}/s` : '';
   const verified = VERIFIED_HERE.has(e.verb) && e.note !== 'identical' ? ' verified' : '';

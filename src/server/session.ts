@@ -12,6 +12,8 @@ import {
   ShuttingDownError,
   TcpsendError,
   TimeoutError,
+  TransferInterruptedError,
+  UnexpectedEofError,
 } from '../errors.js';
 import { SocketFile } from '../io/index.js';
 import {
@@ -282,6 +284,13 @@ async function drainBriefly(file: SocketFile): Promise<void> {
   }
 }
 
+/** The body bytes a transfer moved before it broke (the log says them, not 0 B). */
+function bytesBefore(err: TcpsendError): number {
+  if (err instanceof TransferInterruptedError) return err.bytesSent;
+  if (err instanceof UnexpectedEofError && err.expected !== null) return err.received;
+  return 0;
+}
+
 /** Run one request; turn its failure into an ERR line; log it either way. */
 async function runOne(
   ctx: ServerContext,
@@ -306,7 +315,7 @@ async function runOne(
     return result;
   } catch (err) {
     const e = asTcpsendError(err);
-    log({ peer: session.peer, verb, path, bytes: 0, ms: performance.now() - started, result: e.wireCode, message: e.message });
+    log({ peer: session.peer, verb, path, bytes: bytesBefore(e), ms: performance.now() - started, result: e.wireCode, message: e.message });
     const close = session.outOfStep || losesPlace(err) || session.file.closed;
     // Always say why, even mid-body, where the answer cannot be in step and the connection
     // closes after it: the peer (or a person reading) still learns the reason.
