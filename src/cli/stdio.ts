@@ -56,7 +56,16 @@ export interface Spooled {
 /** A new private folder for a temporary file. */
 export async function tempFolder(): Promise<{ dir: string; remove(): Promise<void> }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-'));
-  return { dir, remove: () => fsp.rm(dir, { recursive: true, force: true }) };
+  // Also when the process ends without reaching `remove` (an exit forced after Ctrl-C).
+  const atExit = () => fs.rmSync(dir, { recursive: true, force: true });
+  process.once('exit', atExit);
+  return {
+    dir,
+    remove: async () => {
+      process.off('exit', atExit);
+      await fsp.rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**

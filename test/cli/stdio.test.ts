@@ -24,8 +24,8 @@ interface Piped {
 }
 
 /** `tcpsend ARGS` with `input` on its standard input (closed at once when null). */
-function piped(args: string[], cwd: string, input: Buffer | null): Promise<Piped> {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: cliEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+function piped(args: string[], cwd: string, input: Buffer | null, env: Record<string, string> = {}): Promise<Piped> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: cliEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   let stderr = '';
   child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -45,16 +45,18 @@ describe('put - NAME HOST:PORT', () => {
   it('sends standard input as NAME, verified; the same bytes come back with get ... -', async () => {
     const { root, serve, cwd } = await served();
     const data = randomBytesFrom(21, 3 * 1024 * 1024 + 7);
-    const put = await piped(['put', '-', 'backup.tar', serve.target, '--to', 'in'], cwd, data);
+    const tmp = await tempDir('tcpsend-cli-tmp-');
+    const put = await piped(['put', '-', 'backup.tar', serve.target, '--to', 'in'], cwd, data, { TMPDIR: tmp });
     expect(put.code, put.stderr).toBe(0);
     expect(put.stderr).toMatch(new RegExp(`^✓ in/backup\\.tar: 3\\.00 MiB, .*sha256 ${sha256(data).slice(0, 16)}… verified\\n$`));
     expect((await fsp.readFile(path.join(root, 'in/backup.tar'))).equals(data)).toBe(true);
 
-    const got = await piped(['get', serve.target, 'in/backup.tar', '-'], cwd, null);
+    const got = await piped(['get', serve.target, 'in/backup.tar', '-'], cwd, null, { TMPDIR: tmp });
     expect(got.code, got.stderr).toBe(0);
     expect(got.stdout.equals(data)).toBe(true);
     expect(got.stderr).toMatch(/^✓ backup\.tar \(to standard output\): 3\.00 MiB, .*verified\n$/);
     expect(await fsp.readdir(cwd)).toEqual([]); // nothing left behind here
+    expect(await fsp.readdir(tmp)).toEqual([]); // nor in $TMPDIR
   });
 
   it('an empty standard input is refused, not reported as a sent file', async () => {
