@@ -31,7 +31,7 @@ export async function main(
     .env('TCPSEND')
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'NDJSON events on stdout, for scripts', global: true })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Stack traces with errors', global: true })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'More detail: a line per file, every request in the server log, stack traces with errors', global: true })
     .command(serveCommand(ctx))
     .command(getCommand(ctx))
     .command(putCommand(ctx))
