@@ -1,14 +1,14 @@
 /** Flags and plumbing the client commands share. */
 import type { Argv } from 'yargs';
 import { DEFAULT_PORT } from '../../protocol/index.js';
-import { ReconnectingClient } from '../../client/retry.js';
+import { DEFAULT_RETRIES, isRetriable, ReconnectingClient } from '../../client/retry.js';
 import { formatTarget, parseTarget, type Target } from '../../client/target.js';
 import type { TreeHooks, TreeSummary } from '../../client/tree.js';
 import { InterruptedError } from '../../errors.js';
 import { portNumber, retriesValue, timeoutValue } from '../options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
-import { resolveSecret } from '../secret.js';
+import { resolveClientSecret } from '../secret.js';
 import type { FileOutcome, Reporter, Summary } from '../reporter.js';
 
 export interface ClientFlags extends GlobalFlags {
@@ -30,13 +30,18 @@ export function clientFlags<T>(y: Argv<T>) {
     })
     .option('retries', {
       type: 'number',
-      default: 3,
-      describe: 'Reconnect and resume this many times after a dropped connection',
+      default: DEFAULT_RETRIES,
+      describe: 'Reconnect and resume this many times after a dropped connection (backoff 0.25 s doubling to 8 s: about 30 s by default)',
       coerce: retriesValue,
     })
     .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up', coerce: timeoutValue })
     .option('secret-file', { type: 'string', describe: "File holding the server's shared secret (or set TCPSEND_SECRET)" })
     .option('secret', { type: 'string', hidden: true, describe: 'The shared secret (visible in the process list: prefer TCPSEND_SECRET)' });
+}
+
+/** `reconnecting (2/8) in 4 s`: whole seconds, tenths below one. */
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 export function targetOf(spec: string, port: number): Target {
@@ -85,8 +90,8 @@ export async function interruptibleClient(
   ctx: CliContext,
   command: string,
 ): Promise<InterruptibleClient> {
-  const { secret, warning } = await resolveSecret(flags, process.argv, false);
-  if (warning) reporter.notice(warning);
+  const { secret, warnings } = await resolveClientSecret(flags, { argv: process.argv, env: process.env });
+  for (const warning of warnings) reporter.notice(warning);
   const controller = new AbortController();
   const client = new ReconnectingClient(target, {
     secret: secret ?? undefined,
@@ -94,8 +99,8 @@ export async function interruptibleClient(
     idleTimeoutMs: flags.timeout * 1000,
     timeoutMs: Math.min(flags.timeout * 1000, 10_000),
     signal: controller.signal,
-    onRetry: ({ attempt, error, delayMs }) =>
-      reporter.notice(`${error.message}; retry ${attempt}/${flags.retries} in ${(delayMs / 1000).toFixed(1)} s`),
+    onRetry: ({ attempt, retries, error, delayMs }) =>
+      reporter.notice(`${error.message}: reconnecting (${attempt}/${retries}) in ${formatDelay(delayMs)}`),
   });
   const onSignal = () => {
     reporter.interrupt();
@@ -217,5 +222,11 @@ export function failTransfer(
   }
   reporter.close(); // the progress display goes before the message
   ctx.fail(err, flags, reporter, session.where);
-  if (hint && !flags.json) ctx.say(hint);
+  if (flags.json) return;
+  // Retries ran out on a failure a retry could cure (a server down, a link gone): what
+  // arrived so far is kept, and the same command picks it up.
+  if (isRetriable(err) && session.client.hasConnected) {
+    ctx.say(`gave up after ${flags.retries} ${flags.retries === 1 ? 'retry' : 'retries'}: partial files are kept; run the same command again to resume (${command})`);
+  }
+  if (hint) ctx.say(hint);
 }

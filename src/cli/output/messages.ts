@@ -86,7 +86,7 @@ export function describe(err: unknown, where?: string): string {
   if (err instanceof TcpsendError && !WRAPPERS.has(err.code)) return err.message;
   const system = systemCode(err);
   if (system && CUT.has(system.code)) {
-    return `the connection${where ? ` to ${where}` : ''} was cut (the server stopped or the network dropped): run the same command again to resume`;
+    return `the connection${where ? ` to ${where}` : ''} was cut (the server stopped or the network dropped)`;
   }
   if (system) {
     const plain = localProblem(system.code, system.path);
