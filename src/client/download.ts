@@ -23,13 +23,14 @@ import {
   statSyncOrNull,
   writeVerifiedFileSync,
 } from '../transfer/local-file.js';
+import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
 /** Bodies up to this size are received whole in memory and written in one go. */
-const SMALL_BODY = 256 * 1024;
+const SMALL_BODY = SMALL_FILE_BYTES;
 
 export interface DownloadOptions extends TransferOptions {
   /** fsync the destination's folder after the rename (a tree transfer does it once per folder). */

@@ -182,7 +182,7 @@ async function runRequests(
   const batch: { line: string; parse: () => Request; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
   let held = 0;
   const budget = ctx.readAhead;
-  /** Start `req`'s work; false if it must run on its own (a large PUT: its body streams). */
+  /** Start `req`'s work (a GET, or a small one-step PUT whose body is read now). */
   const prepare = async (text: string, req: Request): Promise<void> => {
     const parseIt = () => req;
     if (req.verb === 'PUT') {

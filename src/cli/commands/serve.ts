@@ -109,7 +109,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           upload: argv.allowUpload,
           encrypted: server.encrypted,
           ...(secret.generated ? { secret: secret.secret } : {}),
-          ...(secret.file ? { secretFile: secret.file } : {}),
+          ...(secret.file ? { secret_file: secret.file } : {}),
           addresses: addresses.map((a) => hostPort(a.address, port)),
         });
       } else {

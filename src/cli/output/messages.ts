@@ -74,6 +74,17 @@ function localProblem(code: string, path: string | undefined): string | null {
 }
 
 /**
+ * A wrapper that only repeats what Node reported (its message holds its cause's): the cause
+ * says it better. One that says something of its own (`HOST closed the connection during the
+ * TLS handshake`) keeps its words.
+ */
+function onlyWraps(err: TcpsendError): boolean {
+  if (!WRAPPERS.has(err.code)) return false;
+  const cause = err.cause;
+  return !(cause instanceof Error) || err.message.includes(cause.message);
+}
+
+/**
  * A message for a person: what happened in their terms, and what to do next. A server's refusal
  * says which server (`no such file 'x' on 10.0.0.5:7070`); a cut connection says so rather than
  * `ECONNRESET`. The technical detail is in the stack trace that --verbose adds.
@@ -82,7 +93,7 @@ export function describe(err: unknown, where?: string): string {
   if (err instanceof RemoteError) return `${err.remoteMessage || err.wireToken}${where ? ` on ${where}` : ''}`;
   if (err instanceof InterruptedError) return 'interrupted';
   // Our own errors say what happened, except those that only wrap what Node reported.
-  if (err instanceof TcpsendError && !WRAPPERS.has(err.code)) return err.message;
+  if (err instanceof TcpsendError && !onlyWraps(err)) return err.message;
   const system = systemCode(err);
   if (system && CUT.has(system.code)) {
     return `the connection${where ? ` to ${where}` : ''} was cut (the server stopped or the network dropped)`;
