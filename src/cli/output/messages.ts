@@ -38,7 +38,6 @@ const WRAPPERS = new Set([
   'TCPSEND_ERR_TRANSFER_INTERRUPTED',
   'TCPSEND_ERR_STREAM_CLOSED',
   'TCPSEND_ERR_STREAM_UNUSABLE',
-  'TCPSEND_ERR_CONNECTION_LOST',
 ]);
 
 function named(path: string | undefined): string {
