@@ -17,6 +17,8 @@ export interface GlobalFlags {
 
 export class CliContext {
   exitCode = 0;
+  /** The command line as given (without node and script): for flags whose order matters. */
+  args: readonly string[] = [];
   constructor(readonly streams: CliStreams) {}
 
   reporter(flags: GlobalFlags): Reporter {

@@ -16,6 +16,7 @@ export async function main(
   streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const ctx = new CliContext(streams);
+  ctx.args = argv;
   const parser = yargs(argv)
     .scriptName('tcpsend')
     .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')

@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Writable } from 'node:stream';
-import type { TreeSummary } from '../client/tree.js';
+import type { Outcome, TreeSummary } from '../client/tree.js';
 import { TcpsendError } from '../errors.js';
 
 export interface FileDone {
@@ -17,10 +17,18 @@ export interface FileDone {
   seconds: number;
   skipped: boolean;
   resumedFrom: number;
+  /** How it ended: sent, replaced, unchanged, skipped (see `reason`) or deleted. */
+  outcome?: Outcome;
+  reason?: string;
+  /** --dry-run: what would happen. */
+  dryRun?: boolean;
 }
 
 /** A transfer's totals, as a folder transfer counts them. */
 export type Summary = Omit<TreeSummary, 'firstError'>;
+
+/** Paths named in a summary line of skipped files, at most. */
+const SKIPS_NAMED = 10;
 
 export interface Reporter {
   start(info: { op: string; target: string; files?: number | null; bytes?: number | null }): void;
@@ -87,8 +95,10 @@ export class JsonReporter implements Reporter {
       bytes: done.bytes,
       sha256: done.sha256,
       seconds: Number(done.seconds.toFixed(3)),
-      status: done.skipped ? 'skipped' : 'sent',
+      status: done.outcome ?? (done.skipped ? 'unchanged' : 'sent'),
       resumed_from: done.resumedFrom,
+      ...(done.reason === undefined ? {} : { reason: done.reason }),
+      ...(done.dryRun ? { dry_run: true } : {}),
     });
   }
   notice(message: string): void {
@@ -100,8 +110,20 @@ export class JsonReporter implements Reporter {
   summary(summary: Summary): void {
     // Only the summary's own fields: callers pass a TreeSummary, whose firstError (an error
     // object) is internal and would otherwise leak into the event.
-    const { files, sent, skipped, failed, bytes, seconds } = summary;
-    this.emit({ event: 'summary', files, sent, skipped, failed, bytes, seconds: Number(seconds.toFixed(3)) });
+    const { files, sent, replaced, unchanged, skipped, deleted, failed, bytes, seconds } = summary;
+    this.emit({
+      event: 'summary',
+      files,
+      sent,
+      replaced,
+      unchanged,
+      skipped,
+      deleted,
+      failed,
+      bytes,
+      seconds: Number(seconds.toFixed(3)),
+      ...(summary.dryRun ? { dry_run: true } : {}),
+    });
   }
   result(line: string): void {
     this.emit({ event: 'result', line });
@@ -196,7 +218,13 @@ export class HumanReporter implements Reporter {
     }
     if (this.quiet) return;
     const sha = done.sha256.slice(0, 16);
-    if (done.skipped) this.line(`= ${done.path}: already there, identical (sha256 ${sha}…)`);
+    // Unchanged and skipped files are counted (and skipped ones named) in the summary.
+    if (done.outcome === 'unchanged' || done.outcome === 'skipped') return;
+    if (done.dryRun) {
+      const verb = done.outcome === 'deleted' ? 'delete' : done.outcome === 'replaced' ? 'replace' : 'send';
+      this.line(`would ${verb} ${done.path}`);
+    } else if (done.outcome === 'deleted') this.line(`- ${done.path}: deleted`);
+    else if (done.skipped) this.line(`= ${done.path}: already there, identical (sha256 ${sha}…)`);
     else {
       // A rate over a few KiB measures latency, not throughput: shown for real transfers only.
       const rate = done.seconds > 0 && done.bytes >= 1024 * 1024 ? `, ${formatBytes(done.bytes / done.seconds)}/s` : '';
@@ -216,10 +244,19 @@ export class HumanReporter implements Reporter {
 
   summary(s: Summary): void {
     // One file has said all there is to say in its own line.
-    if (this.quiet || (s.files === 1 && s.failed === 0)) return;
-    const parts = [`${s.sent} sent`, `${s.skipped} already identical`];
-    if (s.failed) parts.push(`${s.failed} failed`);
-    this.line(`${s.files} ${s.files === 1 ? 'file' : 'files'}: ${parts.join(', ')}; ${formatBytes(s.bytes)} in ${s.seconds.toFixed(2)} s`);
+    if (this.quiet) return;
+    if (s.files > 1 || s.failed > 0 || s.deleted > 0 || s.skipped > 0) {
+      const parts = [`${s.sent} sent`];
+      for (const key of ['replaced', 'unchanged', 'skipped', 'deleted', 'failed'] as const) if (s[key]) parts.push(`${s[key]} ${key}`);
+      const dry = s.dryRun ? 'dry run, nothing changed: ' : '';
+      this.line(`${dry}${s.files} ${s.files === 1 ? 'file' : 'files'}: ${parts.join(', ')}; ${formatBytes(s.bytes)} in ${s.seconds.toFixed(2)} s`);
+    }
+    // One line per reason, naming what was skipped.
+    for (const group of s.skips) {
+      const named = group.paths.slice(0, SKIPS_NAMED).join(', ');
+      const more = group.paths.length > SKIPS_NAMED ? ` and ${group.paths.length - SKIPS_NAMED} more` : '';
+      this.line(`tcpsend: skipped ${group.paths.length}, ${group.reason}: ${named}${more}`);
+    }
   }
 
   result(line: string): void {

@@ -5,6 +5,8 @@
 import type { Duplex } from 'node:stream';
 import {
   END_OF_LIST,
+  encodePath,
+  formatFields,
   formatRequest,
   parseEntry,
   readHashResult,
@@ -87,13 +89,18 @@ export class TcpsendClient {
     );
   }
 
-  /** A folder's entries (all of them below it with `recursive`), read as they arrive. */
-  async *listStream(path: string, options: { recursive?: boolean } = {}): AsyncGenerator<ListEntry> {
+  /**
+   * A folder's entries (all of them below it with `recursive`), read as they arrive. With
+   * `links`, symlinks inside the root come as `type: 'link'` entries with their text instead
+   * of as what they point to (a server without the `symlink` capability ignores the field).
+   */
+  async *listStream(path: string, options: { recursive?: boolean; links?: boolean } = {}): AsyncGenerator<ListEntry> {
     const entries: ListEntry[] = [];
     let wake: (() => void) | null = null;
     let done = false;
     let failure: unknown = null;
-    const request = formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false });
+    const request =
+      formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false }) + formatFields({ links: options.links || null });
     const reading = this.connection
       .exchange(
         (file) => file.writeLine(request),
@@ -134,6 +141,25 @@ export class TcpsendClient {
 
   async mkdir(path: string, options: { mtimeMs?: number; mode?: number } = {}): Promise<void> {
     await this.connection.simple({ verb: 'MKDIR', path, mtime: options.mtimeMs ?? null, mode: options.mode ?? null });
+  }
+
+  /**
+   * DELETE: remove a file, a symlink (not followed) or a folder with everything in it. Needs the
+   * greeting's `delete` capability and a server started with --allow-delete.
+   */
+  async delete(path: string): Promise<void> {
+    await this.connection.exchange(
+      (file) => file.writeLine(`DELETE ${encodePath(path)}`),
+      () => this.connection.readOk(),
+    );
+  }
+
+  /** SYMLINK: make `path` a symlink to `target` (relative, staying inside the root). */
+  async symlink(path: string, target: string): Promise<void> {
+    await this.connection.exchange(
+      (file) => file.writeLine(`SYMLINK ${encodePath(path)}${formatFields({ target })}`),
+      () => this.connection.readOk(),
+    );
   }
 
   /** Fetch one remote file into `localPath` (resuming a partial file there). */

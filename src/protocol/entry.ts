@@ -1,7 +1,11 @@
 /**
  * LIST entries (docs/protocol.md, "LIST"): one line per entry, then a line holding a single `.`.
  *
- *   entry = path SP "type=" ("file" / "dir") [SP "size=" uint] SP "mtime=" mtime SP "mode=" mode
+ *   entry = path SP "type=" ("file" / "dir" / "link") [SP "size=" uint] [SP "target=" value]
+ *           SP "mtime=" mtime SP "mode=" mode
+ *
+ * `type=link target=...` comes only when the request asked for `links=1`: a symlink inside the
+ * root, listed as itself (its text in `target`) instead of what it points to.
  */
 
 import { ProtocolError } from '../errors.js';
@@ -16,7 +20,7 @@ import {
 } from './fields.js';
 import { fromPeer } from './peer.js';
 import { quote } from './printable.js';
-import { isFieldToken, parseFields, splitTokens } from './tokens.js';
+import { formatFields, isFieldToken, parseFields, splitTokens } from './tokens.js';
 
 /** The line that ends a listing. */
 export const END_OF_LIST = '.';
@@ -24,9 +28,11 @@ export const END_OF_LIST = '.';
 export interface ListEntry {
   /** Relative to the listed folder; with `recursive=1`, may hold `/`. */
   path: string;
-  type: 'file' | 'dir';
+  type: 'file' | 'dir' | 'link';
   /** Always set for a file. */
   size: number | null;
+  /** A link's text, what it points to (type `link` only). */
+  target?: string;
   mtimeMs: number;
   /** Permission bits, e.g. 0o644. */
   mode: number;
@@ -34,8 +40,9 @@ export interface ListEntry {
 
 export function formatEntry(entry: ListEntry): string {
   const size = entry.size === null ? '' : ` size=${formatUint(entry.size)}`;
+  const target = entry.type === 'link' ? formatFields({ target: entry.target ?? '' }) : '';
   return (
-    `${encodePath(entry.path)} type=${entry.type}${size}` +
+    `${encodePath(entry.path)} type=${entry.type}${size}${target}` +
     ` mtime=${formatUint(entry.mtimeMs)} mode=${formatMode(entry.mode)}`
   );
 }
@@ -49,19 +56,21 @@ export function parseEntry(line: string): ListEntry {
     }
     const fields = parseFields(fieldTokens);
     const type = requireString(fields, 'type', 'a LIST entry');
-    if (type !== 'file' && type !== 'dir') {
-      throw new ProtocolError(`LIST entry type must be file or dir, got ${quote(type)}`);
+    if (type !== 'file' && type !== 'dir' && type !== 'link') {
+      throw new ProtocolError(`LIST entry type must be file, dir or link, got ${quote(type)}`);
     }
     const size = optionalUint(fields, 'size');
     if (type === 'file' && size === null) {
       throw new ProtocolError(`LIST entry for a file without size=: ${quote(line)}`);
     }
-    return {
+    const entry: ListEntry = {
       path: decodePath(pathToken),
       type,
       size,
       mtimeMs: requireUint(fields, 'mtime', 'a LIST entry'),
       mode: requireMode(fields, 'mode', 'a LIST entry'),
     };
+    if (type === 'link') entry.target = requireString(fields, 'target', 'a LIST entry of type link');
+    return entry;
   });
 }

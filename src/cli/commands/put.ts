@@ -2,13 +2,14 @@
 import path from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { looksLikeTarget } from '../../client/target.js';
-import { putTree, type TreeSummary } from '../../client/tree.js';
+import { addSummary, emptySummary, putTree } from '../../client/tree.js';
 import { UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { clientFlags, finishTree, interruptibleClient, failTransfer, targetOf, treeHooks, type ClientFlags } from './shared.js';
+import { syncFlags, treeOptionsFrom, type SyncFlags } from './sync-flags.js';
 
-interface PutArgs extends ClientFlags {
+interface PutArgs extends ClientFlags, SyncFlags {
   paths: string[];
   to: string;
   overwrite: boolean;
@@ -19,17 +20,25 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'put <paths..>',
     describe: 'Send files or folders to a server (the last argument is HOST:PORT)',
     builder: (y: Argv) =>
-      clientFlags(
+      syncFlags(clientFlags(
         y
           .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'FILE... HOST:PORT' })
           .option('to', { type: 'string', default: '/', describe: 'Folder on the server to put them in' })
-          .option('overwrite', { type: 'boolean', default: false, describe: 'Replace files that differ (the server must allow it)' })
+          .option('overwrite', { type: 'boolean', default: false, describe: 'Files: replace a file that differs (a folder put always does); the server must allow it' })
           .example('$0 put report.pdf 192.168.1.20:7070', 'Send one file to the served folder')
           .example('$0 put photos 192.168.1.20:7070 --to backup', 'Send a folder to backup/photos; run again to sync')
+          .example("$0 put photos host:7070 --delete --exclude '*.tmp'", 'Mirror a folder, leaving out *.tmp')
           .example('$0 put *.log host:7070 --retries 10', 'Several files, resuming over a flaky link'),
-      ),
+      )),
     handler: async (args) => {
       const argv = args as unknown as PutArgs;
+      let sync;
+      try {
+        sync = treeOptionsFrom(argv, ctx.args);
+      } catch (err) {
+        ctx.fail(err, argv);
+        return;
+      }
       const reporter = ctx.reporter(argv);
       const spec = argv.paths.at(-1);
       const files = argv.paths.slice(0, -1);
@@ -39,7 +48,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       }
       const target = targetOf(spec, argv.port);
       const session = await interruptibleClient(target, argv, reporter);
-      const total: TreeSummary = { files: 0, sent: 0, skipped: 0, failed: 0, bytes: 0, seconds: 0, firstError: null };
+      const total = emptySummary();
       const started = performance.now();
       try {
         reporter.start({ op: 'put', target: session.where, files: null, bytes: null });
@@ -56,12 +65,14 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
             continue;
           }
           if (st.isDirectory()) {
-            const summary = await putTree(session.client, local, remote, { overwrite: argv.overwrite, ...treeHooks(reporter) });
-            for (const key of ['files', 'sent', 'skipped', 'failed', 'bytes'] as const) total[key] += summary[key];
-            total.firstError ??= summary.firstError;
+            addSummary(total, await putTree(session.client, local, remote, { ...sync, ...treeHooks(reporter) }));
             continue;
           }
           total.files += 1;
+          if (argv.dryRun) {
+            reporter.notice(`dry run: would send '${local}' (${st.size} bytes) to '${remote}'`);
+            continue;
+          }
           try {
             const result = await session.client.run((c) =>
               c.upload(local, remote, {
@@ -71,9 +82,9 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
                 onNotice: (m) => reporter.notice(m),
               }),
             );
-            reporter.fileDone(result);
+            reporter.fileDone({ ...result, outcome: result.skipped ? 'unchanged' : 'sent' });
             total.bytes += result.bytes;
-            if (result.skipped) total.skipped += 1;
+            if (result.skipped) total.unchanged += 1;
             else total.sent += 1;
           } catch (err) {
             if (session.signal.aborted) throw err;

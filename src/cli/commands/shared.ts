@@ -5,7 +5,7 @@ import { formatTarget, parseTarget, type Target } from '../../client/target.js';
 import type { TreeHooks, TreeSummary } from '../../client/tree.js';
 import { InterruptedError } from '../../errors.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { exitCodeFor } from '../exit-codes.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { resolveSecret } from '../secret.js';
 import type { Reporter } from '../reporter.js';
 
@@ -88,6 +88,9 @@ export function treeHooks(reporter: Reporter): TreeHooks {
         seconds: r.seconds,
         skipped: r.skipped,
         resumedFrom: r.resumedFrom,
+        outcome: r.outcome,
+        ...(r.reason === undefined ? {} : { reason: r.reason }),
+        ...(r.dryRun ? { dryRun: true } : {}),
       }),
     onFileError: (rel, err) => reporter.error(err, rel),
     onNotice: (m) => reporter.notice(m),
@@ -97,8 +100,10 @@ export function treeHooks(reporter: Reporter): TreeHooks {
 /** Fold a folder's summary into the command's exit status. */
 export function finishTree(ctx: CliContext, reporter: Reporter, summary: TreeSummary): void {
   reporter.summary(summary);
-  // Each failed file was reported as it failed; the status is the first failure's.
+  // Each failed file was reported as it failed; the status is the first failure's. Files the
+  // server refused to replace (or a conflict kept out) are a refusal too; policy skips are not.
   if (summary.failed > 0) ctx.exitCode = exitCodeFor(summary.firstError);
+  else if (summary.skips.some((group) => group.refused)) ctx.exitCode = EXIT.REFUSED;
 }
 
 /**
