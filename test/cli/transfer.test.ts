@@ -104,7 +104,7 @@ describe('tcpsend get', () => {
     expect(await fsp.readFile(path.join(cwd, 'a/notes.txt'), 'utf8')).toBe(NOTES);
   });
 
-  it('--json: start, file_start, throttled progress, file_done with the SHA-256, summary; again: skipped', async () => {
+  it('--json: start, file_start, throttled progress, file_done with the SHA-256, summary; again: unchanged', async () => {
     const { serve, root } = await serveFolder();
     const data = randomBytesFrom(7, BIG);
     await fsp.writeFile(path.join(root, 'big.bin'), data);
@@ -123,7 +123,7 @@ describe('tcpsend get', () => {
     ]);
     expect(done[0]!.seconds).toBeGreaterThanOrEqual(0);
     expect(done[0]!.seconds).toBeLessThan(r.ms / 1000);
-    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, skipped: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
+    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, replaced: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
     expect(events.map((e) => e.event)).not.toContain('error');
 
     const again = await runCli(['get', serve.target, 'big.bin', '--json'], { cwd });
@@ -131,10 +131,10 @@ describe('tcpsend get', () => {
     const second = ndjson(again.stdout);
     expectWellFormedRun(second);
     expect(second.filter((e) => e.event === 'file_done')).toEqual([
-      expect.objectContaining({ path: 'big.bin', bytes: 0, sha256: sha256(data), status: 'skipped' }),
+      expect.objectContaining({ path: 'big.bin', bytes: 0, sha256: sha256(data), status: 'unchanged' }),
     ]);
     expect(second.filter((e) => e.event === 'progress')).toEqual([]);
-    expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, skipped: 1, bytes: 0 });
+    expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, unchanged: 1, skipped: 0, bytes: 0 });
   });
 
   it('a missing remote file: exit 5; --json gives an error event with its code', async () => {
@@ -180,7 +180,7 @@ describe('tcpsend put', () => {
     expect(r.stdout).toBe('');
   });
 
-  it('--json: file_done with the SHA-256 and throttled progress; again: skipped, nothing sent', async () => {
+  it('--json: file_done with the SHA-256 and throttled progress; again: unchanged, nothing sent', async () => {
     const { serve, root } = await serveFolder(['--allow-upload']);
     const cwd = await tempDir();
     const data = randomBytesFrom(11, BIG);
@@ -195,14 +195,14 @@ describe('tcpsend put', () => {
     const done = events.filter((e) => e.event === 'file_done');
     expect(done).toEqual([expect.objectContaining({ size: BIG, bytes: BIG, sha256: sha256(data), status: 'sent', seconds: expect.any(Number) })]);
     expect(done[0]!.path).toMatch(/^\/?big\.bin$/);
-    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, skipped: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
+    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, replaced: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
 
     const again = await runCli(['put', 'big.bin', serve.target, '--json'], { cwd });
     expect(again.code, again.stderr).toBe(0);
     const second = ndjson(again.stdout);
     expectWellFormedRun(second);
-    expect(second.filter((e) => e.event === 'file_done')).toEqual([expect.objectContaining({ bytes: 0, sha256: sha256(data), status: 'skipped' })]);
-    expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, skipped: 1, failed: 0, bytes: 0 });
+    expect(second.filter((e) => e.event === 'file_done')).toEqual([expect.objectContaining({ bytes: 0, sha256: sha256(data), status: 'unchanged' })]);
+    expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, unchanged: 1, skipped: 0, failed: 0, bytes: 0 });
   });
 
   it('several files, and --to puts them in a sub-folder', async () => {

@@ -148,7 +148,7 @@ describe('a hostile LIST fed to getTree', () => {
       ['CON', 'CON', 'file'],
     ];
     const fake = await fakeServer((line) => {
-      if (line === 'LIST remote recursive=1') {
+      if (line === 'LIST remote recursive=1 links=1') {
         const listing = [
           'OK type=dir\r\n',
           entry('good.txt', 'file', good.length),
