@@ -374,31 +374,35 @@ export async function putTree(
   /** Local folders whose contents are not sent (hidden, or the way is blocked): skipped whole. */
   const blocked = new Set<string>();
   const seen = new Set<string>();
+  /** Destination entries removed to clear the way: what was inside them is gone too. */
+  const cleared = new Set<string>();
   const replacing = new Set<string>();
   const window = new Window(WINDOW);
   const batchWindow = new Window(BATCH_WINDOW);
 
   /**
    * Clear the way for `rel` on the server, where `there` holds something of another kind:
-   * DELETE it (a folder only with --delete). False (and the entry skipped) when it cannot go.
+   * DELETE it (a folder only with --delete). False (and the entry skipped, `shown` in the
+   * summary) when it cannot go.
    */
-  const clearWay = async (rel: string, there: ListEntry): Promise<boolean> => {
+  const clearWay = async (rel: string, there: ListEntry, shown: string): Promise<boolean> => {
     if (there.type === 'dir' && !options.delete) {
-      run.skip(rel, SKIP.folderInTheWay, true);
+      run.skip(shown, SKIP.folderInTheWay, true);
       return false;
     }
     if (!canDelete) {
-      run.skip(rel, SKIP.notRemovable, true);
+      run.skip(shown, SKIP.notRemovable, true);
       return false;
     }
+    cleared.add(rel);
     if (run.dryRun) return true;
     try {
       await client.run((c) => c.delete(join(rel)));
       touched.add(parentOf(rel));
       return true;
     } catch (err) {
-      if (err instanceof RemoteError && err.code === 'TCPSEND_ERR_FORBIDDEN') run.skip(rel, SKIP.notRemovable, true);
-      else run.fail(rel, err);
+      if (err instanceof RemoteError && err.code === 'TCPSEND_ERR_FORBIDDEN') run.skip(shown, SKIP.notRemovable, true);
+      else run.fail(shown, err);
       return false;
     }
   };
@@ -467,7 +471,7 @@ export async function putTree(
     }
     const there = remote.get(rel);
     const verdict = compareEntry(entry, there, options);
-    if (verdict === 'in-the-way' && !(await clearWay(entry.type === 'dir' ? `${rel}/` : rel, there!))) {
+    if (verdict === 'in-the-way' && !(await clearWay(rel, there!, entry.type === 'dir' ? `${rel}/` : rel))) {
       if (entry.type === 'dir') blocked.add(rel);
       return;
     }
@@ -491,7 +495,7 @@ export async function putTree(
       if (why) return run.skip(rel, why);
       if (!canSymlink) return run.skip(rel, SKIP.noSymlinks);
       // A link replaces what is there by DELETE then SYMLINK: the server makes no link over a name.
-      if (verdict === 'replace' && !(await clearWay(rel, there!))) return;
+      if (verdict === 'replace' && !(await clearWay(rel, there!, rel))) return;
       if (run.dryRun) return run.done(rel, existed ? 'replaced' : 'sent', noTransfer(join(rel), 0));
       await window.add(async () => {
         try {
@@ -522,7 +526,7 @@ export async function putTree(
   if (options.delete) {
     const gone = entriesToDelete(
       [...remote.values()].map((entry) => ({ ...entry, rel: entry.path })),
-      (rel) => seen.has(rel),
+      (rel) => seen.has(rel) || isInside(cleared, rel),
       (entry) => run.filter.excludes(entry.rel, entry.type === 'dir'),
     );
     for (const entry of gone) {
@@ -623,6 +627,8 @@ export async function getTree(
   const touched = new Set<string>();
   const blocked = new Set<string>();
   const seen = new Set<string>();
+  /** Local entries removed to clear the way: what was inside them is gone too. */
+  const cleared = new Set<string>();
   const replacing = new Set<string>();
   const window = new Window(WINDOW);
   const batchWindow = new Window(BATCH_WINDOW);
@@ -633,6 +639,7 @@ export async function getTree(
       run.skip(`${rel}/`, SKIP.folderInTheWay, true);
       return false;
     }
+    cleared.add(rel);
     if (run.dryRun) return true;
     try {
       removeLocal(localDir, rel);
@@ -781,7 +788,7 @@ export async function getTree(
     const hiddenKept = [...local.keys()].some(isHidden) && !(await dotfilesProbe(client)());
     const gone = entriesToDelete(
       local.values(),
-      (rel) => seen.has(rel),
+      (rel) => seen.has(rel) || isInside(cleared, rel),
       (entry) => entry.excluded === true || (hiddenKept && isHidden(entry.rel)),
     );
     for (const entry of gone) {
