@@ -14,7 +14,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { BadPathError, NotFoundError, RemoteError, UnknownVerbError } from '../errors.js';
 import type { ListEntry } from '../protocol/index.js';
-import { toSegments } from '../storage/relative-path.js';
+import { MAX_PATH_BYTES, toSegments } from '../storage/relative-path.js';
 import { hashFileRange } from '../transfer/sha256.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { PathFilter, type FilterRule } from '../transfer/filter.js';
@@ -166,6 +166,15 @@ class TreeRun {
     this.options.onFileDone?.({ ...result, rel, outcome, ...(this.dryRun ? { dryRun: true } : {}) });
   }
 
+  /** Unchanged by the quick check: nothing read, nothing sent (one object: a re-run makes many). */
+  unchanged(rel: string, destination: string, size: number): void {
+    this.summary.files += 1;
+    this.summary.unchanged += 1;
+    const done: FileOutcome = { path: destination, size, bytes: 0, sha256: '', resumedFrom: 0, skipped: true, seconds: 0, rel, outcome: 'unchanged' };
+    if (this.dryRun) done.dryRun = true;
+    this.options.onFileDone?.(done);
+  }
+
   /** A transfer's result: unchanged if the destination held that content already. */
   transferred(rel: string, result: TransferResult, replacing: boolean): void {
     this.done(rel, result.skipped ? 'unchanged' : replacing ? 'replaced' : 'sent', result);
@@ -294,6 +303,14 @@ async function runBatch<T extends { rel: string }>(
   for (const item of again) await alone(item);
 }
 
+/**
+ * Let a request just issued reach the socket before a synchronous stretch of work (a local
+ * walk): its exchange takes a few promise steps, all done by the next turn of the event loop.
+ */
+function requestWritten(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Whether any name of `rel` starts with a dot (a hidden file, or one inside a hidden folder). */
 function isHidden(rel: string): boolean {
   return rel.startsWith('.') || rel.includes('/.');
@@ -353,18 +370,23 @@ export async function putTree(
   const takesDotfiles = dotfilesProbe(client);
   const join = (rel: string) => (rel === '' ? remoteDir : `${remoteDir.replace(/\/+$/, '')}/${rel}`);
 
-  // What is there already: one streamed listing for the whole tree.
+  // What is there already: one streamed listing for the whole tree, which the server makes
+  // while this side walks its own folder (the two take about as long).
   const remote = new Map<string, ListEntry>();
-  let remoteExists = true;
-  try {
-    await client.run(async (c) => {
+  const listed = client
+    .run(async (c) => {
       remote.clear();
       for await (const entry of c.listStream(remoteDir, { recursive: true, links: true })) remote.set(entry.path, entry);
+      return true;
+    })
+    .catch((err: unknown) => {
+      if (err instanceof RemoteError && err.code === NotFoundError.code) return false;
+      throw err;
     });
-  } catch (err) {
-    if (!(err instanceof RemoteError && err.code === NotFoundError.code)) throw err;
-    remoteExists = false;
-  }
+  listed.catch(() => {}); // awaited below, after the walk
+  await requestWritten();
+  const entries = [...walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })];
+  const remoteExists = await listed;
   const top = await fsp.stat(localDir);
   if (!remoteExists && !run.dryRun) await client.run((c) => c.mkdir(remoteDir, { mode: top.mode & 0o777 }));
 
@@ -488,7 +510,7 @@ export async function putTree(
       }
       return;
     }
-    if (verdict === 'unchanged') return run.done(rel, 'unchanged', { ...noTransfer(join(rel), entry.size), skipped: true });
+    if (verdict === 'unchanged') return run.unchanged(rel, join(rel), entry.size);
     if (verdict === 'keep') return run.skip(rel, SKIP.kept);
     if (entry.type === 'link') {
       const why = linkSkipReason(rel, entry.target!);
@@ -516,9 +538,7 @@ export async function putTree(
     await window.add(() => putOne(rel, entry.abs, entry.size, existed, clear ? undefined : there));
   };
 
-  for await (const entry of walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
-    await handle(entry);
-  }
+  for (const entry of entries) await handle(entry);
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();
@@ -584,6 +604,32 @@ export function safeLocalPath(localDir: string, remoteRel: string): string {
 }
 
 /**
+ * safeLocalPath for the entries of one listing, which names the same folders, and often the
+ * same names, over and over. Once a folder's path and a name have passed, `folder/name` passes
+ * too: the checks judge each name, and characters no '/' can split. Only the total length is
+ * left to check, and anything else (a first sight, an odd shape) takes the full check.
+ */
+class ListedPaths {
+  private readonly folders = new Set<string>();
+  private readonly names = new Set<string>();
+  constructor(private readonly localDir: string) {}
+
+  resolve(rel: string, isDir: boolean): string {
+    const slash = rel.lastIndexOf('/');
+    const name = rel.slice(slash + 1);
+    const known = slash < 0 ? this.names.has(name) : slash > 0 && this.folders.has(rel.slice(0, slash)) && this.names.has(name);
+    let local: string;
+    if (known && Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES) local = path.join(this.localDir, rel);
+    else {
+      local = safeLocalPath(this.localDir, rel);
+      if (name !== '' && name !== '.') this.names.add(name);
+    }
+    if (isDir) this.folders.add(rel);
+    return local;
+  }
+}
+
+/**
  * Remove a local entry for --delete or to clear the way, never through a symlink: the folder
  * holding it must still be the real folder the walk saw (no component swapped for a link),
  * a link is removed as a link, and a folder with everything in it (fs.rm does not follow the
@@ -612,13 +658,22 @@ export async function getTree(
   const first = await client.current();
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
 
+  // The listing is asked for first: the server makes it while this side walks its folder.
+  // It streams in while the downloads run; on a retry it is read again from the start, and
+  // files already complete are found unchanged.
+  const listing = first.listStream(remoteDir, { recursive: true, links: true })[Symbol.asyncIterator]();
+  const firstEntry = listing.next();
+  firstEntry.catch(() => {}); // awaited below, after the walk
+  await requestWritten();
+
   // What is here already: one walk, links not followed, excluded paths marked (protected).
   const local = new Map<string, LocalEntry>();
+  const listed = new ListedPaths(localDir);
   let created = false;
   if (statSyncOrNull(localDir) === null) {
     if (!run.dryRun) created = (await fsp.mkdir(localDir, { recursive: true })) !== undefined;
   } else {
-    for await (const entry of walkLocal(localDir, { filter: run.filter, markExcluded: true })) local.set(entry.rel, entry);
+    for (const entry of walkLocal(localDir, { filter: run.filter, markExcluded: true })) local.set(entry.rel, entry);
   }
   // Folders this run created hold nothing yet: their files need no look before they are fetched.
   const fresh = new Set<string>();
@@ -704,7 +759,7 @@ export async function getTree(
     const rel = entry.path;
     let dest: string;
     try {
-      dest = safeLocalPath(localDir, rel);
+      dest = listed.resolve(rel, entry.type === 'dir');
     } catch (err) {
       run.fail(rel, err);
       return;
@@ -735,7 +790,7 @@ export async function getTree(
       }
       return;
     }
-    if (verdict === 'unchanged') return run.done(rel, 'unchanged', { ...noTransfer(dest, entry.size ?? 0), skipped: true });
+    if (verdict === 'unchanged') return run.unchanged(rel, dest, entry.size ?? 0);
     if (verdict === 'keep') return run.skip(rel, SKIP.kept);
     if (entry.type === 'link') {
       const why = linkSkipReason(rel, entry.target ?? '');
@@ -776,9 +831,7 @@ export async function getTree(
     await window.add(() => getOne(rel, dest, existed));
   };
 
-  // The listing streams in while the downloads run; on a retry it is read again from the
-  // start, and files already complete are found unchanged.
-  for await (const entry of first.listStream(remoteDir, { recursive: true, links: true })) await handle(entry);
+  for (let next = await firstEntry; !next.done; next = await listing.next()) await handle(next.value);
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();

@@ -44,10 +44,17 @@ function isOwnTemporary(name: string): boolean {
   return name.endsWith(PART_SUFFIX) || name.includes(TEMP_LINK_MARK);
 }
 
-export async function* walkLocal(root: string, options: WalkOptions = {}, prefix = ''): AsyncGenerator<LocalEntry> {
-  // Synchronous calls: a walk of many small files is a stream of tiny calls, each cheaper
-  // than a round trip through the thread pool.
-  const names = fs.readdirSync(path.join(root, prefix)).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+/**
+ * A synchronous generator over synchronous calls: a walk of many small files is a stream of
+ * tiny calls, each cheaper than a round trip through the thread pool (and each step of an
+ * asynchronous generator costs promises of its own).
+ */
+export function* walkLocal(root: string, options: WalkOptions = {}, prefix = ''): Generator<LocalEntry> {
+  const names = fs
+    .readdirSync(path.join(root, prefix))
+    .map((name) => ({ name, bytes: Buffer.from(name) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map(({ name }) => name);
   const filter = options.filter?.empty === false ? options.filter : null;
   for (const name of names) {
     if (isOwnTemporary(name)) continue;

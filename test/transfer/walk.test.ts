@@ -29,16 +29,14 @@ async function tree(): Promise<string> {
   return dir;
 }
 
-async function all(gen: AsyncGenerator<LocalEntry>): Promise<LocalEntry[]> {
-  const out: LocalEntry[] = [];
-  for await (const e of gen) out.push(e);
-  return out;
+function all(gen: Generator<LocalEntry>): LocalEntry[] {
+  return [...gen];
 }
 
 describe('walkLocal', () => {
   it('folders before their contents, byte order; links as links with their text; no part or temporary files', async () => {
     const dir = await tree();
-    const entries = await all(walkLocal(dir));
+    const entries = all(walkLocal(dir));
     expect(entries.map((e) => `${e.rel}:${e.type}${e.target ? `->${e.target}` : ''}`)).toEqual([
       'a.txt:file',
       'b:dir',
@@ -56,8 +54,8 @@ describe('walkLocal', () => {
   it('a filter leaves entries out and excluded folders unentered; markExcluded yields them marked instead', async () => {
     const dir = await tree();
     const filter = new PathFilter([{ kind: 'exclude', pattern: 'c/' }, { kind: 'exclude', pattern: 'in-*' }]);
-    expect((await all(walkLocal(dir, { filter }))).map((e) => e.rel)).toEqual(['a.txt', 'b', 'out-dir', 'out-file']);
-    const marked = await all(walkLocal(dir, { filter, markExcluded: true }));
+    expect((all(walkLocal(dir, { filter }))).map((e) => e.rel)).toEqual(['a.txt', 'b', 'out-dir', 'out-file']);
+    const marked = all(walkLocal(dir, { filter, markExcluded: true }));
     expect(marked.filter((e) => e.excluded).map((e) => e.rel)).toEqual(['b/c', 'in-link']);
     expect(marked.some((e) => e.rel === 'b/c/d.log')).toBe(false);
   });
