@@ -22,7 +22,7 @@ import { linkSkipReason, placeSymlinkSync } from '../transfer/symlinks.js';
 import { localPartPath, statSyncOrNull, syncDirectorySync } from '../transfer/local-file.js';
 import type { BatchHooks, FetchItem, StoreItem } from './batch.js';
 import { utimesSeconds } from '../storage/mtime.js';
-import { compareEntry, entriesToDelete, folderAttributesDiffer, type TreeEntry } from './compare.js';
+import { compareEntry, entriesToDelete, folderAttributesDiffer, type TreeEntry, type Verdict } from './compare.js';
 import { isRetriable, type ReconnectingClient } from './retry.js';
 import type { TcpsendClient } from './client.js';
 import type { TransferResult } from './types.js';
@@ -482,17 +482,34 @@ export async function putTree(
         })
       : null;
 
-  const handle = async (entry: LocalEntry): Promise<void> => {
+  /**
+   * One local entry. Synchronous when it is unchanged (most of a re-run), so that those cost
+   * no promise; a promise otherwise.
+   */
+  const handle = (entry: LocalEntry): Promise<void> | undefined => {
     const { rel } = entry;
     seen.add(rel);
-    if (isInside(blocked, rel)) return;
-    if (isHidden(rel) && !(await takesDotfiles())) {
-      run.skip(entry.type === 'dir' ? `${rel}/` : rel, SKIP.hidden);
-      if (entry.type === 'dir') blocked.add(rel);
-      return;
+    if (isInside(blocked, rel)) return undefined;
+    if (isHidden(rel)) {
+      return takesDotfiles().then((taken) => {
+        if (taken) return judge(entry);
+        run.skip(entry.type === 'dir' ? `${rel}/` : rel, SKIP.hidden);
+        if (entry.type === 'dir') blocked.add(rel);
+        return undefined;
+      });
     }
-    const there = remote.get(rel);
+    return judge(entry);
+  };
+  const judge = (entry: LocalEntry): Promise<void> | undefined => {
+    const there = remote.get(entry.rel);
     const verdict = compareEntry(entry, there, options);
+    if (verdict !== 'unchanged') return act(entry, there, verdict);
+    if (entry.type === 'dir') dirs.push({ rel: entry.rel, entry });
+    else run.unchanged(entry.rel, join(entry.rel), entry.size);
+    return undefined;
+  };
+  const act = async (entry: LocalEntry, there: ListEntry | undefined, verdict: Verdict): Promise<void> => {
+    const { rel } = entry;
     if (verdict === 'in-the-way' && !(await clearWay(rel, there!, entry.type === 'dir' ? `${rel}/` : rel))) {
       if (entry.type === 'dir') blocked.add(rel);
       return;
@@ -510,7 +527,6 @@ export async function putTree(
       }
       return;
     }
-    if (verdict === 'unchanged') return run.unchanged(rel, join(rel), entry.size);
     if (verdict === 'keep') return run.skip(rel, SKIP.kept);
     if (entry.type === 'link') {
       const why = linkSkipReason(rel, entry.target!);
@@ -538,7 +554,10 @@ export async function putTree(
     await window.add(() => putOne(rel, entry.abs, entry.size, existed, clear ? undefined : there));
   };
 
-  for (const entry of entries) await handle(entry);
+  for (const entry of entries) {
+    const pending = handle(entry);
+    if (pending) await pending;
+  }
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();
@@ -755,23 +774,34 @@ export async function getTree(
         })
       : null;
 
-  const handle = async (entry: ListEntry): Promise<void> => {
+  /**
+   * One listed entry. Synchronous when it is unchanged (most of a re-run), so that those cost
+   * no promise; a promise otherwise.
+   */
+  const handle = (entry: ListEntry): Promise<void> | undefined => {
     const rel = entry.path;
     let dest: string;
     try {
       dest = listed.resolve(rel, entry.type === 'dir');
     } catch (err) {
       run.fail(rel, err);
-      return;
+      return undefined;
     }
     seen.add(rel);
-    if (isInside(blocked, rel)) return;
+    if (isInside(blocked, rel)) return undefined;
     if (run.filter.excludes(rel, entry.type === 'dir')) {
       if (entry.type === 'dir') blocked.add(rel);
-      return;
+      return undefined;
     }
     const there = local.get(rel);
     const verdict = compareEntry(entry, there, options);
+    if (verdict !== 'unchanged') return act(entry, dest, there, verdict);
+    if (entry.type === 'dir') dirs.push({ rel, abs: dest, entry });
+    else run.unchanged(rel, dest, entry.size ?? 0);
+    return undefined;
+  };
+  const act = async (entry: ListEntry, dest: string, there: LocalEntry | undefined, verdict: Verdict): Promise<void> => {
+    const rel = entry.path;
     if (verdict === 'in-the-way' && !clearWay(rel, there!)) {
       if (entry.type === 'dir') blocked.add(rel);
       return;
@@ -790,7 +820,6 @@ export async function getTree(
       }
       return;
     }
-    if (verdict === 'unchanged') return run.unchanged(rel, dest, entry.size ?? 0);
     if (verdict === 'keep') return run.skip(rel, SKIP.kept);
     if (entry.type === 'link') {
       const why = linkSkipReason(rel, entry.target ?? '');
@@ -831,7 +860,10 @@ export async function getTree(
     await window.add(() => getOne(rel, dest, existed));
   };
 
-  for (let next = await firstEntry; !next.done; next = await listing.next()) await handle(next.value);
+  for (let next = await firstEntry; !next.done; next = await listing.next()) {
+    const pending = handle(next.value);
+    if (pending) await pending;
+  }
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();

@@ -27,6 +27,18 @@ export interface LocalEntry {
   excluded?: boolean;
 }
 
+/**
+ * Names in UTF-8 byte order, as listings give them. UTF-16 order (JavaScript's) is the same
+ * unless a name holds a character beyond U+FFFF: only then are the bytes compared.
+ */
+function inByteOrder(names: string[]): string[] {
+  if (!names.some((name) => /[\uD800-\uDFFF]/.test(name))) return names.sort();
+  return names
+    .map((name) => ({ name, bytes: Buffer.from(name) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map(({ name }) => name);
+}
+
 export interface WalkOptions {
   /** Told about entries that are skipped (sockets, devices, unreadable ones). */
   onSkip?: (rel: string, why: string) => void;
@@ -50,16 +62,14 @@ function isOwnTemporary(name: string): boolean {
  * asynchronous generator costs promises of its own).
  */
 export function* walkLocal(root: string, options: WalkOptions = {}, prefix = ''): Generator<LocalEntry> {
-  const names = fs
-    .readdirSync(path.join(root, prefix))
-    .map((name) => ({ name, bytes: Buffer.from(name) }))
-    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map(({ name }) => name);
+  const folder = path.join(root, prefix);
+  const base = folder.endsWith(path.sep) ? folder : folder + path.sep;
+  const names = inByteOrder(fs.readdirSync(folder));
   const filter = options.filter?.empty === false ? options.filter : null;
   for (const name of names) {
     if (isOwnTemporary(name)) continue;
     const rel = prefix ? `${prefix}/${name}` : name;
-    const abs = path.join(root, rel);
+    const abs = base + name;
     let st;
     try {
       st = fs.lstatSync(abs);
