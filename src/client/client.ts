@@ -154,12 +154,17 @@ export class TcpsendClient {
     );
   }
 
-  /** SYMLINK: make `path` a symlink to `target` (relative, staying inside the root). */
-  async symlink(path: string, target: string): Promise<void> {
-    await this.connection.exchange(
-      (file) => file.writeLine(`SYMLINK ${encodePath(path)}${formatFields({ target })}`),
+  /**
+   * SYMLINK: make `path` a symlink to `target` (relative, staying inside the root). With
+   * `overwrite`, a file or link there is replaced (the server must allow it); the same link
+   * there already is no change. Whether it made one: false for that same link.
+   */
+  async symlink(path: string, target: string, options: { overwrite?: boolean } = {}): Promise<boolean> {
+    const fields = await this.connection.exchange(
+      (file) => file.writeLine(`SYMLINK ${encodePath(path)}${formatFields({ target, overwrite: options.overwrite || null })}`),
       () => this.connection.readOk(),
     );
+    return fields.get('identical') !== '1';
   }
 
   /** Fetch one remote file into `localPath` (resuming a partial file there). */

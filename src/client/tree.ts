@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { BadPathError, NotFoundError, RemoteError, UnknownVerbError } from '../errors.js';
+import { BadPathError, ForbiddenError, NotFoundError, RemoteError } from '../errors.js';
 import type { ListEntry } from '../protocol/index.js';
 import { MAX_PATH_BYTES, toSegments } from '../storage/relative-path.js';
 import { hashFileRange } from '../transfer/sha256.js';
@@ -129,7 +129,7 @@ const SKIP = {
   kept: 'already there and kept (--ignore-existing)',
   hidden: 'hidden files the server does not take (serve --dotfiles)',
   forbidden: 'refused by the server',
-  noSymlinks: 'symlinks the server cannot create (its greeting lacks the symlink capability)',
+  noSymlinks: 'symlinks the server cannot create (its greeting lacks the symlink capability: an older tcpsend)',
   folderInTheWay: 'a folder is in the way (--delete replaces it)',
   notRemovable: 'something of another kind is in the way on the server and cannot be removed (serve --allow-delete)',
   deleteRefused: 'not deleted: the server does not allow it (serve --allow-delete)',
@@ -348,11 +348,9 @@ function dotfilesProbe(client: ReconnectingClient): () => Promise<boolean> {
     ));
 }
 
-/** The server must list this capability for `what`; a clear error when it does not. */
-function requireCapability(client: TcpsendClient, cap: string, what: string): void {
-  if (!client.supports(cap)) {
-    throw new UnknownVerbError(`the server does not support ${what} (its greeting lacks the '${cap}' capability: it runs an older tcpsend)`);
-  }
+/** Whether the server takes DELETE: its greeting lists `delete` only under serve --allow-delete. */
+function canDeleteOn(client: TcpsendClient): boolean {
+  return client.supports('delete');
 }
 
 /** Put the folder `localDir` so that `remoteDir` holds its contents. */
@@ -364,8 +362,12 @@ export async function putTree(
 ): Promise<TreeSummary> {
   const run = new TreeRun(options);
   const first = await client.current();
-  if (options.delete) requireCapability(first, 'delete', '--delete');
-  const canDelete = first.supports('delete');
+  if (options.delete && !canDeleteOn(first)) {
+    throw new ForbiddenError(
+      "--delete: the server does not delete (its greeting lacks the 'delete' capability: start it with serve --allow-delete; an older tcpsend cannot)",
+    );
+  }
+  const canDelete = canDeleteOn(first);
   const canSymlink = first.supports('symlink');
   const takesDotfiles = dotfilesProbe(client);
   const join = (rel: string) => (rel === '' ? remoteDir : `${remoteDir.replace(/\/+$/, '')}/${rel}`);
@@ -510,7 +512,10 @@ export async function putTree(
   };
   const act = async (entry: LocalEntry, there: ListEntry | undefined, verdict: Verdict): Promise<void> => {
     const { rel } = entry;
-    if (verdict === 'in-the-way' && !(await clearWay(rel, there!, entry.type === 'dir' ? `${rel}/` : rel))) {
+    // A link where a file goes is removed first; a server that may not delete has an upload
+    // replace it instead (a rename over the name, never a write through the link).
+    const putOverLink = entry.type === 'file' && there?.type === 'link' && !canDelete;
+    if (verdict === 'in-the-way' && !putOverLink && !(await clearWay(rel, there!, entry.type === 'dir' ? `${rel}/` : rel))) {
       if (entry.type === 'dir') blocked.add(rel);
       return;
     }
@@ -532,14 +537,13 @@ export async function putTree(
       const why = linkSkipReason(rel, entry.target!);
       if (why) return run.skip(rel, why);
       if (!canSymlink) return run.skip(rel, SKIP.noSymlinks);
-      // A link replaces what is there by DELETE then SYMLINK: the server makes no link over a name.
-      if (verdict === 'replace' && !(await clearWay(rel, there!, rel))) return;
       if (run.dryRun) return run.done(rel, existed ? 'replaced' : 'sent', noTransfer(join(rel), 0));
       await window.add(async () => {
         try {
-          await client.run((c) => c.symlink(join(rel), entry.target!));
-          touched.add(parentOf(rel));
-          run.done(rel, existed ? 'replaced' : 'sent', noTransfer(join(rel), 0));
+          // A file or link there is replaced as an upload replaces a file (--allow-overwrite).
+          const made = await client.run((c) => c.symlink(join(rel), entry.target!, { overwrite: true }));
+          if (made) touched.add(parentOf(rel));
+          run.done(rel, made ? (existed ? 'replaced' : 'sent') : 'unchanged', noTransfer(join(rel), 0));
         } catch (err) {
           run.fail(rel, err);
         }
