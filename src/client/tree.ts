@@ -348,6 +348,17 @@ function dotfilesProbe(client: ReconnectingClient): () => Promise<boolean> {
     ));
 }
 
+/**
+ * --checksum: whether the local file `abs` and the server's `remotePath` (both `size` bytes)
+ * hold the same bytes, by SHA-256. The server answers from its hash cache when it can.
+ */
+async function compareContent(client: ReconnectingClient, abs: string, remotePath: string, size: number): Promise<{ same: boolean; sha256: string }> {
+  const handle = await fsp.open(abs, 'r');
+  const sha256 = (await hashFileRange(handle, 0, size).finally(() => handle.close())).digest('hex');
+  const remote = await client.run((c) => c.stat(remotePath, { hash: true }));
+  return { same: remote.sha256 === sha256, sha256 };
+}
+
 /** Whether the server takes DELETE: its greeting lists `delete` only under serve --allow-delete. */
 function canDeleteOn(client: TcpsendClient): boolean {
   return client.supports('delete');
@@ -440,11 +451,9 @@ export async function putTree(
     try {
       let sha256: string | undefined;
       if (options.checksum && there?.type === 'file' && there.size === size) {
-        // --checksum: the contents decide. The server's hash comes from its cache when it can.
-        const handle = await fsp.open(abs, 'r');
-        sha256 = (await hashFileRange(handle, 0, size).finally(() => handle.close())).digest('hex');
-        const remoteStat = await client.run((c) => c.stat(target, { hash: true }));
-        if (remoteStat.sha256 === sha256) {
+        const compared = await compareContent(client, abs, target, size);
+        sha256 = compared.sha256;
+        if (compared.same) {
           run.done(rel, 'unchanged', { ...noTransfer(target, size), sha256, skipped: true });
           return;
         }
@@ -750,10 +759,8 @@ export async function getTree(
 
   /** --checksum: a same-size file is unchanged when its SHA-256 is the server's (from its cache). */
   const sameContent = async (rel: string, dest: string, there: LocalEntry, entry: ListEntry): Promise<boolean> => {
-    const handle = await fsp.open(dest, 'r');
-    const sha256 = (await hashFileRange(handle, 0, there.size).finally(() => handle.close())).digest('hex');
-    const remoteStat = await client.run((c) => c.stat(join(rel), { hash: true }));
-    if (remoteStat.sha256 !== sha256) return false;
+    const { same, sha256 } = await compareContent(client, dest, join(rel), there.size);
+    if (!same) return false;
     if (there.mtimeMs !== entry.mtimeMs && !run.dryRun) {
       // The same bytes: the source's mtime, so that the next quick check passes.
       const when = utimesSeconds(entry.mtimeMs);
