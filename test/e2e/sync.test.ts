@@ -227,15 +227,21 @@ describe('the source wins', () => {
   });
 });
 
+/** A served tree fetched once into `dest`, then changed at the source (changeSource). */
+async function fetchedThenChanged(): Promise<{ source: string; dest: string; client: ReconnectingClient }> {
+  const s = await serve();
+  const source = path.join(s.root, 'tree');
+  await makeTree(source);
+  const client = reconnecting(s.target);
+  const dest = path.join(await work(), 'copy');
+  await getTree(client, 'tree', dest);
+  await changeSource(source);
+  return { source, dest, client };
+}
+
 describe('--delete and --dry-run (get)', () => {
   it('after a change, an addition and deletions at the source: --dry-run names exactly them and touches nothing; then one run makes diff -r empty', async () => {
-    const s = await serve();
-    const source = path.join(s.root, 'tree');
-    await makeTree(source);
-    const client = reconnecting(s.target);
-    const dest = path.join(await work(), 'copy');
-    await getTree(client, 'tree', dest);
-    await changeSource(source);
+    const { source, dest, client } = await fetchedThenChanged();
     const before = await listing(dest);
     const beforeA = await fsp.readFile(path.join(dest, 'a.txt'), 'utf8');
 
@@ -256,13 +262,7 @@ describe('--delete and --dry-run (get)', () => {
   });
 
   it('without --delete, what the source lost stays', async () => {
-    const s = await serve();
-    const source = path.join(s.root, 'tree');
-    await makeTree(source);
-    const client = reconnecting(s.target);
-    const dest = path.join(await work(), 'copy');
-    await getTree(client, 'tree', dest);
-    await changeSource(source);
+    const { dest, client } = await fetchedThenChanged();
     expect(await getTree(client, 'tree', dest)).toMatchObject({ sent: 1, replaced: 1, deleted: 0 });
     expect(fs.existsSync(path.join(dest, 'sub/old.txt'))).toBe(true);
   });

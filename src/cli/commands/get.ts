@@ -6,7 +6,7 @@ import { emptySummary, getTree } from '../../client/tree.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { clientFlags, finishTree, interruptibleClient, failTransfer, targetOf, treeHooks, type ClientFlags } from './shared.js';
-import { syncFlags, treeOptionsFrom, type SyncFlags } from './sync-flags.js';
+import { syncFlags, syncOptionsOrFail, type SyncFlags } from './sync-flags.js';
 
 interface GetArgs extends ClientFlags, SyncFlags {
   target: string;
@@ -40,13 +40,8 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       )),
     handler: async (args) => {
       const argv = args as unknown as GetArgs;
-      let sync;
-      try {
-        sync = treeOptionsFrom(argv, ctx.args);
-      } catch (err) {
-        ctx.fail(err, argv);
-        return;
-      }
+      const sync = syncOptionsOrFail(ctx, argv);
+      if (sync === null) return;
       const reporter = ctx.reporter(argv);
       const target = targetOf(argv.target, argv.port);
       const session = await interruptibleClient(target, argv, reporter);

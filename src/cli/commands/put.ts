@@ -7,7 +7,7 @@ import { UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { clientFlags, finishTree, interruptibleClient, failTransfer, targetOf, treeHooks, type ClientFlags } from './shared.js';
-import { syncFlags, treeOptionsFrom, type SyncFlags } from './sync-flags.js';
+import { syncFlags, syncOptionsOrFail, type SyncFlags } from './sync-flags.js';
 
 interface PutArgs extends ClientFlags, SyncFlags {
   paths: string[];
@@ -32,13 +32,8 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       )),
     handler: async (args) => {
       const argv = args as unknown as PutArgs;
-      let sync;
-      try {
-        sync = treeOptionsFrom(argv, ctx.args);
-      } catch (err) {
-        ctx.fail(err, argv);
-        return;
-      }
+      const sync = syncOptionsOrFail(ctx, argv);
+      if (sync === null) return;
       const reporter = ctx.reporter(argv);
       const spec = argv.paths.at(-1);
       const files = argv.paths.slice(0, -1);

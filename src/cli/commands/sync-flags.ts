@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import type { TreeOptions } from '../../client/tree.js';
 import { UsageError } from '../../errors.js';
 import { filterRulesFromArgs, type FilterRule } from '../../transfer/filter.js';
+import type { CliContext, GlobalFlags } from '../context.js';
 
 export interface SyncFlags {
   checksum: boolean;
@@ -46,6 +47,16 @@ export function filterRules(flags: SyncFlags, rawArgs: readonly string[]): Filte
     ...includes.map((pattern) => ({ kind: 'include' as const, pattern })),
     ...excludes.map((pattern) => ({ kind: 'exclude' as const, pattern })),
   ];
+}
+
+/** The tree options the flags ask for; null (the failure said, exit 2) when they are bad. */
+export function syncOptionsOrFail(ctx: CliContext, flags: SyncFlags & GlobalFlags): TreeOptions | null {
+  try {
+    return treeOptionsFrom(flags, ctx.args);
+  } catch (err) {
+    ctx.fail(err, flags);
+    return null;
+  }
 }
 
 export function treeOptionsFrom(flags: SyncFlags, rawArgs: readonly string[]): TreeOptions {
