@@ -45,7 +45,7 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 /** How one entry of a folder transfer ended. */
 export type Outcome = 'sent' | 'replaced' | 'unchanged' | 'skipped' | 'deleted';
 
-export interface FileOutcome extends TransferResult {
+export interface EntryDone extends TransferResult {
   /** Relative to the synced folder, '/'-separated. */
   rel: string;
   outcome: Outcome;
@@ -58,7 +58,7 @@ export interface FileOutcome extends TransferResult {
 export interface TreeHooks {
   onFileStart?: (path: string, size: number, resumedFrom: number) => void;
   onProgress?: (path: string, done: number, total: number) => void;
-  onFileDone?: (done: FileOutcome) => void;
+  onFileDone?: (done: EntryDone) => void;
   onFileError?: (rel: string, err: unknown) => void;
   onNotice?: (message: string) => void;
 }
@@ -170,7 +170,7 @@ class TreeRun {
   unchanged(rel: string, destination: string, size: number): void {
     this.summary.files += 1;
     this.summary.unchanged += 1;
-    const done: FileOutcome = { path: destination, size, bytes: 0, sha256: '', resumedFrom: 0, skipped: true, seconds: 0, rel, outcome: 'unchanged' };
+    const done: EntryDone = { path: destination, size, bytes: 0, sha256: '', resumedFrom: 0, skipped: true, seconds: 0, rel, outcome: 'unchanged' };
     if (this.dryRun) done.dryRun = true;
     this.options.onFileDone?.(done);
   }

@@ -10,7 +10,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ReconnectingClient } from '../../src/client/retry.js';
-import { getTree, putTree, type FileOutcome, type TreeOptions } from '../../src/client/tree.js';
+import { getTree, putTree, type EntryDone, type TreeOptions } from '../../src/client/tree.js';
 import { ForbiddenError } from '../../src/errors.js';
 import { utimesSeconds } from '../../src/storage/mtime.js';
 import { fakeServer, type FakeServer } from '../helpers/fake-server.js';
@@ -84,8 +84,8 @@ async function listing(dir: string): Promise<string[]> {
 }
 
 /** Outcomes as `outcome rel` lines, sorted. */
-function recorder(): { options: TreeOptions; events: FileOutcome[]; lines: () => string[] } {
-  const events: FileOutcome[] = [];
+function recorder(): { options: TreeOptions; events: EntryDone[]; lines: () => string[] } {
+  const events: EntryDone[] = [];
   return {
     options: { onFileDone: (done) => events.push(done) },
     events,
