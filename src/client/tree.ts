@@ -408,7 +408,8 @@ export async function putTree(
   const touched = new Set<string>();
   /** Local folders whose contents are not sent (hidden, or the way is blocked): skipped whole. */
   const blocked = new Set<string>();
-  const seen = new Set<string>();
+  /** What the source has, for --delete (only then kept). */
+  const seen = options.delete ? new Set<string>() : null;
   /** Destination entries removed to clear the way: what was inside them is gone too. */
   const cleared = new Set<string>();
   const replacing = new Set<string>();
@@ -499,7 +500,7 @@ export async function putTree(
    */
   const handle = (entry: LocalEntry): Promise<void> | undefined => {
     const { rel } = entry;
-    seen.add(rel);
+    seen?.add(rel);
     if (isInside(blocked, rel)) return undefined;
     if (isHidden(rel)) {
       return takesDotfiles().then((taken) => {
@@ -578,7 +579,7 @@ export async function putTree(
   if (options.delete) {
     const gone = entriesToDelete(
       [...remote.values()].map((entry) => ({ ...entry, rel: entry.path })),
-      (rel) => seen.has(rel) || isInside(cleared, rel),
+      (rel) => seen!.has(rel) || isInside(cleared, rel),
       (entry) => run.filter.excludes(entry.rel, entry.type === 'dir'),
     );
     for (const entry of gone) {
@@ -651,7 +652,8 @@ class ListedPaths {
     const name = rel.slice(slash + 1);
     const known = slash < 0 ? this.names.has(name) : slash > 0 && this.folders.has(rel.slice(0, slash)) && this.names.has(name);
     let local: string;
-    if (known && Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES) local = path.join(this.localDir, rel);
+    // A UTF-16 unit is at most 3 bytes of UTF-8: only a long path needs counting.
+    if (known && (rel.length * 3 <= MAX_PATH_BYTES || Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES)) local = path.join(this.localDir, rel);
     else {
       local = safeLocalPath(this.localDir, rel);
       if (name !== '' && name !== '.') this.names.add(name);
@@ -713,7 +715,8 @@ export async function getTree(
   const dirs: { rel: string; abs: string; entry: ListEntry }[] = [];
   const touched = new Set<string>();
   const blocked = new Set<string>();
-  const seen = new Set<string>();
+  /** What the source has, for --delete (only then kept). */
+  const seen = options.delete ? new Set<string>() : null;
   /** Local entries removed to clear the way: what was inside them is gone too. */
   const cleared = new Set<string>();
   const replacing = new Set<string>();
@@ -798,7 +801,7 @@ export async function getTree(
       run.fail(rel, err);
       return undefined;
     }
-    seen.add(rel);
+    seen?.add(rel);
     if (isInside(blocked, rel)) return undefined;
     if (run.filter.excludes(rel, entry.type === 'dir')) {
       if (entry.type === 'dir') blocked.add(rel);
@@ -884,7 +887,7 @@ export async function getTree(
     const hiddenKept = [...local.keys()].some(isHidden) && !(await dotfilesProbe(client)());
     const gone = entriesToDelete(
       local.values(),
-      (rel) => seen.has(rel) || isInside(cleared, rel),
+      (rel) => seen!.has(rel) || isInside(cleared, rel),
       (entry) => entry.excluded === true || (hiddenKept && isHidden(entry.rel)),
     );
     for (const entry of gone) {

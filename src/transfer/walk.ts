@@ -77,27 +77,29 @@ export function* walkLocal(root: string, options: WalkOptions = {}, prefix = '')
       options.onSkip?.(rel, (err as Error).message);
       continue;
     }
-    const common = { rel, abs, size: st.size, mtimeMs: wholeMilliseconds(st.mtimeMs), mode: st.mode & 0o777 };
-    const excluded = filter !== null && filter.excludes(rel, st.isDirectory());
+    const isDir = st.isDirectory();
+    const excluded = filter !== null && filter.excludes(rel, isDir);
     if (excluded && !options.markExcluded) continue;
-    if (st.isDirectory()) {
-      if (excluded) {
-        yield { ...common, type: 'dir', size: 0, excluded };
-        continue;
-      }
-      yield { ...common, type: 'dir', size: 0 };
-      yield* walkLocal(root, options, rel);
+    // One object per entry, whatever its kind: a walk of many files makes many of them.
+    const entry: LocalEntry = { rel, abs, type: 'file', size: st.size, mtimeMs: wholeMilliseconds(st.mtimeMs), mode: st.mode & 0o777 };
+    if (excluded) entry.excluded = true;
+    if (isDir) {
+      entry.type = 'dir';
+      entry.size = 0;
+      yield entry;
+      if (!excluded) yield* walkLocal(root, options, rel);
     } else if (st.isFile()) {
-      yield excluded ? { ...common, type: 'file', excluded } : { ...common, type: 'file' };
+      yield entry;
     } else if (st.isSymbolicLink()) {
-      let target: string;
       try {
-        target = fs.readlinkSync(abs);
+        entry.target = fs.readlinkSync(abs);
       } catch (err) {
         options.onSkip?.(rel, (err as Error).message);
         continue;
       }
-      yield excluded ? { ...common, type: 'link', size: 0, target, excluded } : { ...common, type: 'link', size: 0, target };
+      entry.type = 'link';
+      entry.size = 0;
+      yield entry;
     } else {
       options.onSkip?.(rel, 'not a regular file, folder or symlink');
     }
