@@ -5,8 +5,6 @@
 import type { Duplex } from 'node:stream';
 import {
   END_OF_LIST,
-  encodePath,
-  formatFields,
   formatRequest,
   parseEntry,
   readHashResult,
@@ -99,8 +97,7 @@ export class TcpsendClient {
     let wake: (() => void) | null = null;
     let done = false;
     let failure: unknown = null;
-    const request =
-      formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false }) + formatFields({ links: options.links || null });
+    const request = formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false, links: options.links ?? false });
     const reading = this.connection
       .exchange(
         (file) => file.writeLine(request),
@@ -148,10 +145,7 @@ export class TcpsendClient {
    * greeting's `delete` capability and a server started with --allow-delete.
    */
   async delete(path: string): Promise<void> {
-    await this.connection.exchange(
-      (file) => file.writeLine(`DELETE ${encodePath(path)}`),
-      () => this.connection.readOk(),
-    );
+    await this.connection.simple({ verb: 'DELETE', path });
   }
 
   /**
@@ -160,10 +154,7 @@ export class TcpsendClient {
    * there already is no change. Whether it made one: false for that same link.
    */
   async symlink(path: string, target: string, options: { overwrite?: boolean } = {}): Promise<boolean> {
-    const fields = await this.connection.exchange(
-      (file) => file.writeLine(`SYMLINK ${encodePath(path)}${formatFields({ target, overwrite: options.overwrite || null })}`),
-      () => this.connection.readOk(),
-    );
+    const fields = await this.connection.simple({ verb: 'SYMLINK', path, target, overwrite: options.overwrite ?? false });
     return fields.get('identical') !== '1';
   }
 

@@ -4,12 +4,11 @@
  *   entry = path SP "type=" ("file" / "dir" / "link") [SP "size=" uint] [SP "target=" value]
  *           SP "mtime=" mtime SP "mode=" mode
  *
- * `type=link target=...` comes only when the request asked for `links=1`: a symlink inside the
- * root, listed as itself (its text in `target`) instead of what it points to.
+ * `type=link` (only asked for, with `links=1`) carries the symlink's relative target.
  */
 
 import { ProtocolError } from '../errors.js';
-import { decodePath, encodePath } from './encoding.js';
+import { decodePath, encodePath, encodeValue } from './encoding.js';
 import {
   formatMode,
   formatUint,
@@ -20,7 +19,7 @@ import {
 } from './fields.js';
 import { fromPeer } from './peer.js';
 import { quote } from './printable.js';
-import { formatFields, isFieldToken, parseFields, splitTokens } from './tokens.js';
+import { isFieldToken, parseFields, splitTokens } from './tokens.js';
 
 /** The line that ends a listing. */
 export const END_OF_LIST = '.';
@@ -31,7 +30,7 @@ export interface ListEntry {
   type: 'file' | 'dir' | 'link';
   /** Always set for a file. */
   size: number | null;
-  /** A link's text, what it points to (type `link` only). */
+  /** A link's target, relative to the link's folder (always set for a link). */
   target?: string;
   mtimeMs: number;
   /** Permission bits, e.g. 0o644. */
@@ -40,7 +39,7 @@ export interface ListEntry {
 
 export function formatEntry(entry: ListEntry): string {
   const size = entry.size === null ? '' : ` size=${formatUint(entry.size)}`;
-  const target = entry.type === 'link' ? formatFields({ target: entry.target ?? '' }) : '';
+  const target = entry.target === undefined ? '' : ` target=${encodeValue(entry.target)}`;
   return (
     `${encodePath(entry.path)} type=${entry.type}${size}${target}` +
     ` mtime=${formatUint(entry.mtimeMs)} mode=${formatMode(entry.mode)}`
@@ -59,18 +58,21 @@ export function parseEntry(line: string): ListEntry {
     if (type !== 'file' && type !== 'dir' && type !== 'link') {
       throw new ProtocolError(`LIST entry type must be file, dir or link, got ${quote(type)}`);
     }
+    const target = fields.get('target');
+    if (type === 'link' && target === undefined) {
+      throw new ProtocolError(`LIST entry for a link without target=: ${quote(line)}`);
+    }
     const size = optionalUint(fields, 'size');
     if (type === 'file' && size === null) {
       throw new ProtocolError(`LIST entry for a file without size=: ${quote(line)}`);
     }
-    const entry: ListEntry = {
+    return {
       path: decodePath(pathToken),
       type,
       size,
+      ...(type === 'link' ? { target } : {}),
       mtimeMs: requireUint(fields, 'mtime', 'a LIST entry'),
       mode: requireMode(fields, 'mode', 'a LIST entry'),
     };
-    if (type === 'link') entry.target = requireString(fields, 'target', 'a LIST entry of type link');
-    return entry;
   });
 }

@@ -6,8 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { wholeMilliseconds } from '../storage/mtime.js';
-import { PART_SUFFIX } from './local-file.js';
+import { byUtf8, isPartName, wholeMilliseconds } from '../files/index.js';
 import type { PathFilter } from './filter.js';
 import { TEMP_LINK_MARK } from './symlinks.js';
 
@@ -27,18 +26,6 @@ export interface LocalEntry {
   excluded?: boolean;
 }
 
-/**
- * Names in UTF-8 byte order, as listings give them. UTF-16 order (JavaScript's) is the same
- * unless a name holds a character beyond U+FFFF: only then are the bytes compared.
- */
-function inByteOrder(names: string[]): string[] {
-  if (!names.some((name) => /[\uD800-\uDFFF]/.test(name))) return names.sort();
-  return names
-    .map((name) => ({ name, bytes: Buffer.from(name) }))
-    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
-    .map(({ name }) => name);
-}
-
 export interface WalkOptions {
   /** Told about entries that are skipped (sockets, devices, unreadable ones). */
   onSkip?: (rel: string, why: string) => void;
@@ -53,7 +40,7 @@ export interface WalkOptions {
 
 /** Names the transfers themselves leave beside their destinations: never part of a tree. */
 function isOwnTemporary(name: string): boolean {
-  return name.endsWith(PART_SUFFIX) || name.includes(TEMP_LINK_MARK);
+  return isPartName(name) || name.includes(TEMP_LINK_MARK);
 }
 
 /**
@@ -64,7 +51,8 @@ function isOwnTemporary(name: string): boolean {
 export function* walkLocal(root: string, options: WalkOptions = {}, prefix = ''): Generator<LocalEntry> {
   const folder = path.join(root, prefix);
   const base = folder.endsWith(path.sep) ? folder : folder + path.sep;
-  const names = inByteOrder(fs.readdirSync(folder));
+  // Names in UTF-8 byte order, as listings give them.
+  const names = fs.readdirSync(folder).sort(byUtf8);
   const filter = options.filter?.empty === false ? options.filter : null;
   for (const name of names) {
     if (isOwnTemporary(name)) continue;

@@ -117,3 +117,38 @@ describe('policy skips', () => {
     expect(await treeOf(path.join(root, 'photos'))).toEqual(['a.txt', 'app.log', 'important.log', 'sub/', 'sub/b.txt', 'sub/old.txt']);
   });
 });
+
+describe('put --delete', () => {
+  it('-n names what would go on the server and changes nothing; then the mirror; exit 0', async () => {
+    const root = await tempDir('tcpsend-cli-root-');
+    const serve = await startServe(root, { args: ['--allow-upload', '--allow-overwrite', '--allow-delete'] });
+    const cwd = await tempDir();
+    await makeTree(path.join(cwd, 'photos'));
+    expect((await runCli(['put', 'photos', serve.target], { cwd })).code).toBe(0);
+    await write(path.join(cwd, 'photos/a.txt'), 'alpha, changed\n');
+    await fsp.rm(path.join(cwd, 'photos/sub'), { recursive: true });
+    const before = await treeOf(path.join(root, 'photos'));
+
+    const dry = await runCli(['put', 'photos', serve.target, '--delete', '-n'], { cwd });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(lines(dry.stderr).slice(0, -1).sort()).toEqual(['would delete sub/', 'would replace a.txt']);
+    expect(await treeOf(path.join(root, 'photos'))).toEqual(before);
+
+    const real = await runCli(['put', 'photos', serve.target, '--delete'], { cwd });
+    expect(real.code, real.stderr).toBe(0);
+    expect(await treeOf(path.join(root, 'photos'))).toEqual(await treeOf(path.join(cwd, 'photos')));
+    expect(await fsp.readFile(path.join(root, 'photos/a.txt'), 'utf8')).toBe('alpha, changed\n');
+  });
+
+  it('to a server without --allow-delete: exit 4, one line that says so, nothing sent', async () => {
+    const root = await tempDir('tcpsend-cli-root-');
+    const serve = await startServe(root, { args: ['--allow-upload'] });
+    const cwd = await tempDir();
+    await makeTree(path.join(cwd, 'photos'));
+    const r = await runCli(['put', 'photos', serve.target, '--delete'], { cwd });
+    expect(r.code).toBe(4);
+    expect(lines(r.stderr).filter((l) => l.includes('--allow-delete'))).toHaveLength(1);
+    expect(await treeOf(root)).toEqual([]);
+  });
+});
+

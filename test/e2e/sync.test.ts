@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ReconnectingClient } from '../../src/client/retry.js';
 import { getTree, putTree, type EntryDone, type TreeOptions } from '../../src/client/tree.js';
 import { ForbiddenError } from '../../src/errors.js';
-import { utimesSeconds } from '../../src/storage/mtime.js';
+import { utimesSeconds } from '../../src/files/mtime.js';
 import { fakeServer, type FakeServer } from '../helpers/fake-server.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 
@@ -374,6 +374,111 @@ describe('hidden files and symlinks on put', () => {
     for (const group of r.skips) expect(group.refused).toBe(false);
     const everything = spawnSync('grep', ['-r', 'SECRET', s.root], { encoding: 'utf8' });
     expect(everything.stdout).toBe('');
+  });
+});
+
+describe('--delete, --dry-run and symlinks (put)', () => {
+  it('after a change, an addition and deletions at the source: --dry-run names exactly them and touches nothing; then one run makes diff -r empty', async () => {
+    const s = await serve({ allowUpload: true, allowOverwrite: true, allowDelete: true });
+    const src = await work();
+    await makeTree(src);
+    const client = reconnecting(s.target);
+    await putTree(client, src, 'up');
+    await changeSource(src);
+    const there = path.join(s.root, 'up');
+    const before = await listing(there);
+
+    const dry = recorder();
+    const planned = await putTree(client, src, 'up', { delete: true, dryRun: true, ...dry.options });
+    expect(dry.lines()).toEqual(['deleted gone/', 'deleted sub/old.txt', 'replaced a.txt', 'sent sub/new.txt']);
+    expect(planned).toMatchObject({ sent: 1, replaced: 1, deleted: 2, dryRun: true });
+    expect(await listing(there)).toEqual(before);
+    // Nothing that changes anything was even asked for.
+    s.log.length = 0;
+    await putTree(client, src, 'up', { delete: true, dryRun: true });
+    expect(s.log.filter((e) => ['DELETE', 'PUT', 'MPUT', 'MKDIR', 'SYMLINK'].includes(e.verb))).toEqual([]);
+
+    const real = recorder();
+    const done = await putTree(client, src, 'up', { delete: true, ...real.options });
+    expect(real.lines()).toEqual(dry.lines());
+    expect(done).toMatchObject({ sent: 1, replaced: 1, deleted: 2, failed: 0, skipped: 0 });
+    expect(diffR(src, there)).toBe('');
+    s.log.length = 0;
+    expect(await putTree(client, src, 'up', { delete: true })).toMatchObject({ sent: 0, replaced: 0, deleted: 0, unchanged: 5 });
+    expect(s.log.filter((e) => TRANSFER_VERBS.includes(e.verb) || e.verb === 'DELETE')).toEqual([]);
+  });
+
+  it('excluded paths on the server are never deleted, nor the folder that holds one', async () => {
+    const s = await serve({ allowUpload: true, allowDelete: true });
+    const src = await work();
+    await makeTree(src);
+    const client = reconnecting(s.target);
+    await putTree(client, src, 'up');
+    await writeFile(path.join(s.root, 'up/server.log'), 'theirs\n');
+    await writeFile(path.join(s.root, 'up/extra/keep.log'), 'theirs\n');
+    await writeFile(path.join(s.root, 'up/extra/drop.txt'), 'theirs\n');
+    const r = await putTree(client, src, 'up', { delete: true, filter: [{ kind: 'exclude', pattern: '*.log' }] });
+    expect(r).toMatchObject({ deleted: 1, failed: 0 });
+    expect(await listing(path.join(s.root, 'up'))).toEqual(expect.arrayContaining(['server.log', 'extra/', 'extra/keep.log']));
+    expect(fs.existsSync(path.join(s.root, 'up/extra/drop.txt'))).toBe(false);
+  });
+
+  it('a symlink inside the folder is recreated on the server, unchanged on a re-run, replaced when it changes; one that leads out is skipped', async () => {
+    const s = await serve({ allowUpload: true, allowOverwrite: true });
+    const src = await work();
+    await makeTree(src);
+    await fsp.symlink('a.txt', path.join(src, 'to-a'));
+    await fsp.symlink('../keep.txt', path.join(src, 'sub/to-keep'));
+    await fsp.symlink('../../elsewhere', path.join(src, 'sub/out'));
+    const client = reconnecting(s.target);
+    const r = await putTree(client, src, 'up');
+    expect(r).toMatchObject({ sent: 8, skipped: 1, failed: 0 });
+    expect(await fsp.readlink(path.join(s.root, 'up/to-a'))).toBe('a.txt');
+    expect(await fsp.readlink(path.join(s.root, 'up/sub/to-keep'))).toBe('../keep.txt');
+    expect(fs.existsSync(path.join(s.root, 'up/sub/out'))).toBe(false);
+    expect(r.skips).toEqual([{ reason: expect.stringContaining('lead out'), paths: ['sub/out'], refused: false }]);
+
+    s.log.length = 0;
+    expect(await putTree(client, src, 'up')).toMatchObject({ unchanged: 8, sent: 0, replaced: 0 });
+    expect(s.log.filter((e) => e.verb === 'SYMLINK')).toEqual([]);
+
+    await fsp.rm(path.join(src, 'to-a'));
+    await fsp.symlink('keep.txt', path.join(src, 'to-a'));
+    expect(await putTree(client, src, 'up')).toMatchObject({ replaced: 1, unchanged: 7 });
+    expect(await fsp.readlink(path.join(s.root, 'up/to-a'))).toBe('keep.txt');
+  });
+
+  it('get recreates the links a server lists inside the folder; links that lead out of the root are not even listed', async () => {
+    const s = await serve();
+    const tree = path.join(s.root, 'tree');
+    await makeTree(tree);
+    await fsp.symlink('a.txt', path.join(tree, 'to-a'));
+    await fsp.symlink('../a.txt', path.join(tree, 'sub/up-a'));
+    const outside = await work('tcpsend-sync-outside-');
+    await fsp.symlink(outside, path.join(tree, 'out'));
+    const dest = path.join(await work(), 'copy');
+    const r = await getTree(reconnecting(s.target), 'tree', dest);
+    expect(r).toMatchObject({ sent: 8, failed: 0 });
+    expect(await fsp.readlink(path.join(dest, 'to-a'))).toBe('a.txt');
+    expect(await fsp.readlink(path.join(dest, 'sub/up-a'))).toBe('../a.txt');
+    expect(fs.existsSync(path.join(dest, 'out'))).toBe(false);
+  });
+
+  it('a server file where the source has a folder is removed first on a server that deletes; refused and named on one that does not', async () => {
+    const src = await work();
+    await makeTree(src);
+    for (const allowDelete of [true, false]) {
+      const s = await serve({ allowUpload: true, allowDelete });
+      await writeFile(path.join(s.root, 'up/sub'), 'a file where a folder goes\n');
+      const r = await putTree(reconnecting(s.target), src, 'up');
+      if (allowDelete) {
+        expect(r).toMatchObject({ failed: 0, skipped: 0 });
+        expect(diffR(src, path.join(s.root, 'up'))).toBe('');
+      } else {
+        expect(r.skips).toEqual([{ reason: expect.stringContaining('in the way on the server'), paths: ['sub/'], refused: true }]);
+        expect(await fsp.readFile(path.join(s.root, 'up/sub'), 'utf8')).toBe('a file where a folder goes\n');
+      }
+    }
   });
 });
 
