@@ -42,7 +42,12 @@ const BATCH_ITEMS = 100;
 const BATCH_WINDOW = 4;
 const BATCH_BYTES = 4 * 1024 * 1024;
 
-/** How one entry of a folder transfer ended. */
+/**
+ * What became of one entry: its content `sent` to a destination that did not have it,
+ * `replaced` a different version there, was `unchanged` (already there, nothing moved),
+ * `skipped` by a rule (a server's policy, an exclude, a symlink: `reason` says which), or
+ * `deleted` at the destination because the source no longer has it.
+ */
 export type Outcome = 'sent' | 'replaced' | 'unchanged' | 'skipped' | 'deleted';
 
 export interface EntryDone extends TransferResult {
@@ -61,6 +66,8 @@ export interface TreeHooks {
   onFileDone?: (done: EntryDone) => void;
   onFileError?: (rel: string, err: unknown) => void;
   onNotice?: (message: string) => void;
+  /** The files and bytes the whole tree holds, once the walk or the listing has seen them all. */
+  onPlan?: (totals: { files: number; bytes: number }) => void;
 }
 
 export interface TreeOptions extends TreeHooks {
@@ -108,18 +115,6 @@ export interface TreeSummary {
 
 export function emptySummary(): TreeSummary {
   return { files: 0, sent: 0, replaced: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0, bytes: 0, seconds: 0, firstError: null, skips: [] };
-}
-
-/** Add `part` into `total` (several folders in one command). */
-export function addSummary(total: TreeSummary, part: TreeSummary): void {
-  for (const key of ['files', 'sent', 'replaced', 'unchanged', 'skipped', 'deleted', 'failed', 'bytes'] as const) total[key] += part[key];
-  total.firstError ??= part.firstError;
-  if (part.dryRun) total.dryRun = true;
-  for (const group of part.skips) {
-    const same = total.skips.find((g) => g.reason === group.reason);
-    if (same) same.paths.push(...group.paths);
-    else total.skips.push({ ...group, paths: [...group.paths] });
-  }
 }
 
 // Reasons for skipping, named once.
@@ -568,6 +563,13 @@ export async function putTree(
     await window.add(() => putOne(rel, entry.abs, entry.size, existed, clear ? undefined : there));
   };
 
+  const totals = { files: 0, bytes: 0 };
+  for (const entry of entries) {
+    if (entry.type === 'dir') continue;
+    totals.files += 1;
+    totals.bytes += entry.size;
+  }
+  options.onPlan?.(totals);
   for (const entry of entries) {
     const pending = handle(entry);
     if (pending) await pending;
@@ -874,10 +876,16 @@ export async function getTree(
     await window.add(() => getOne(rel, dest, existed));
   };
 
+  const totals = { files: 0, bytes: 0 };
   for (let next = await firstEntry; !next.done; next = await listing.next()) {
+    if (next.value.type !== 'dir') {
+      totals.files += 1;
+      totals.bytes += next.value.size ?? 0;
+    }
     const pending = handle(next.value);
     if (pending) await pending;
   }
+  options.onPlan?.(totals);
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();

@@ -84,20 +84,22 @@ async function expectTree(dir: string, spec: Spec = SPEC): Promise<void> {
 }
 
 /**
- * A second run that must move nothing: every file unchanged, a summary of zeros. The quick
- * check (size and mtime) decided without reading the files: no SHA-256 was computed for them.
+ * A second run that must move nothing: every file unchanged, a summary of zeros. Paths are
+ * reported under `prefix` (a put names where each file landed on the server). The quick check
+ * (size and mtime) decided without reading the files: no SHA-256 was computed for them.
  */
-function expectNothingMoved(stdout: string): void {
+function expectNothingMoved(stdout: string, prefix = ''): void {
   const events = ndjson(stdout);
   const done = events.filter((e) => e.event === 'file_done');
-  expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).sort());
+  expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).map((rel) => `${prefix}${rel}`).sort());
   for (const e of done) {
-    expect(e.status, e.path).toBe('unchanged');
+    expect(e.status, e.path).toBe('skipped');
+    expect(e.outcome, e.path).toBe('unchanged');
     expect(e.bytes, e.path).toBe(0);
     expect(e.sha256, e.path).toBe('');
   }
   expect(events.filter((e) => ['file_start', 'progress', 'error'].includes(e.event))).toEqual([]);
-  expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: 0, unchanged: FILE_COUNT, skipped: 0, failed: 0, bytes: 0 });
+  expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: 0, skipped: FILE_COUNT, failed: 0, bytes: 0, outcomes: { unchanged: FILE_COUNT, skipped: 0 } });
 }
 
 describe('tcpsend put DIR', () => {
@@ -113,12 +115,13 @@ describe('tcpsend put DIR', () => {
     await expectTree(path.join(root, 'photos'));
     expect(first.stderr).not.toMatch(/[\r\x1b█░]/); // stderr is a pipe: no progress bars
     const lines = first.stderr.split('\n').filter((l) => l !== '');
-    expect(lines.filter((l) => l.startsWith('✓ ')).map((l) => l.slice(2, l.indexOf(':'))).sort()).toEqual(Object.keys(SPEC.files).sort());
-    expect(lines.at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} sent; `));
+    // Each file named where it landed on the server.
+    expect(lines.filter((l) => l.startsWith('✓ ')).map((l) => l.slice(2, l.indexOf(':'))).sort()).toEqual(Object.keys(SPEC.files).map((rel) => `photos/${rel}`).sort());
+    expect(lines.at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} sent, 0 already identical; `));
 
     const second = await runCli(['put', 'photos', serve.target, '--json'], { cwd });
     expect(second.code, second.stderr).toBe(0);
-    expectNothingMoved(second.stdout);
+    expectNothingMoved(second.stdout, 'photos/');
     await expectTree(path.join(root, 'photos'));
   });
 
@@ -147,18 +150,18 @@ describe('tcpsend put DIR', () => {
     const events = ndjson(r.stdout);
     expect(events.filter((e) => e.event === 'error')).toEqual([]);
     const done = events.filter((e) => e.event === 'file_done');
-    expect(done.filter((e) => e.status === 'sent').map((e) => e.path).sort()).toEqual(['large.bin', 'sub/b.bin', 'sub/deeper/c.txt']);
-    expect(done.filter((e) => e.status === 'skipped')).toEqual([expect.objectContaining({ path: 'a.txt', reason: expect.stringContaining('--allow-overwrite') })]);
+    expect(done.filter((e) => e.outcome === 'sent').map((e) => e.path).sort()).toEqual(['photos/large.bin', 'photos/sub/b.bin', 'photos/sub/deeper/c.txt']);
+    expect(done.filter((e) => e.outcome === 'skipped')).toEqual([expect.objectContaining({ path: 'photos/a.txt', reason: expect.stringContaining('--allow-overwrite') })]);
     // The summary is the documented fields only.
-    expect(Object.keys(events.at(-1)!).sort()).toEqual(['bytes', 'deleted', 'event', 'failed', 'files', 'replaced', 'seconds', 'sent', 'skipped', 'time', 'unchanged']);
-    expect(events.at(-1)).toMatchObject({ event: 'summary', sent: FILE_COUNT - 1, skipped: 1, failed: 0 });
+    expect(Object.keys(events.at(-1)!).sort()).toEqual(['bytes', 'event', 'failed', 'files', 'outcomes', 'seconds', 'sent', 'skipped', 'time']);
+    expect(events.at(-1)).toMatchObject({ event: 'summary', sent: FILE_COUNT - 1, failed: 0, outcomes: { skipped: 1 } });
     expect(await fsp.readFile(path.join(root, 'photos/a.txt'), 'utf8')).toBe('something else\n');
     expect(sha256(await fsp.readFile(path.join(root, 'photos/large.bin')))).toBe(sha256(SPEC.files['large.bin']!.data));
     // Without --json: the skipped file is named in one line of the summary.
     const human = await runCli(['put', 'photos', serve.target], { cwd });
     expect(human.code).toBe(4);
-    const skipLines = human.stderr.split('\n').filter((l) => l.includes('a.txt'));
-    expect(skipLines).toEqual([expect.stringMatching(/^tcpsend: skipped 1, different on the server and not replaced \(the server needs --allow-overwrite\): a\.txt$/)]);
+    const skipLines = human.stderr.split('\n').filter((l) => l.startsWith('tcpsend: skipped'));
+    expect(skipLines).toEqual([expect.stringMatching(/^tcpsend: skipped 1, different on the server and not replaced \(the server needs --allow-overwrite\): photos\/a\.txt$/)]);
   });
 });
 
@@ -178,7 +181,7 @@ describe('tcpsend get DIR', () => {
     const done = events.filter((e) => e.event === 'file_done');
     expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).sort());
     for (const e of done) expect(e).toMatchObject({ status: 'sent', bytes: SPEC.files[e.path]!.data.length, sha256: sha256(SPEC.files[e.path]!.data) });
-    expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: FILE_COUNT, unchanged: 0, skipped: 0, failed: 0, bytes: TOTAL_BYTES });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: FILE_COUNT, skipped: 0, failed: 0, bytes: TOTAL_BYTES, outcomes: { sent: FILE_COUNT, unchanged: 0 } });
 
     const second = await runCli(['get', serve.target, 'album', 'copy', '--json'], { cwd });
     expect(second.code, second.stderr).toBe(0);
@@ -195,6 +198,7 @@ describe('tcpsend get DIR', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await fsp.readdir(cwd)).toEqual(['album']);
     await expectTree(path.join(cwd, 'album'));
-    expect(r.stderr.split('\n').filter((l) => l !== '').at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} sent; `));
+    // A download is summarised as received, not sent.
+    expect(r.stderr.split('\n').filter((l) => l !== '').at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} received, 0 already identical; `));
   });
 });
