@@ -25,6 +25,10 @@ const YARGS_SHIM = /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]e
 const CHECKED_FILE_RELATIVE = new Set([
   // ../package.json is the same file from dist/version.js and from dist/tcpsend-cli.js.
   'dist/version.js',
+  // Resolves the native BLAKE3 module (@napi-rs/blake-hash) from its own URL with
+  // createRequire: from dist/tcpsend-cli.js that finds the same node_modules. Where it finds
+  // none (a single executable), BLAKE3 is not offered and transfers check with SHA-256.
+  'dist/hash/algorithms.js',
   // yargs' platform shim: its locale folder is handled below (`yargsLocales`); otherwise it
   // uses its URL only to guess a version from the nearest package.json (tcpsend sets its own)
   // and to require() config files and command folders (tcpsend uses neither).

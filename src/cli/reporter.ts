@@ -7,13 +7,16 @@ import cliProgress from 'cli-progress';
 import type { Writable } from 'node:stream';
 import type { TreeSummary } from '../client/tree.js';
 import { TcpsendError } from '../errors.js';
+import type { ChecksumName } from '../hash/index.js';
 
 export interface FileDone {
   path: string;
   size: number;
   /** Bytes that crossed the network this time. */
   bytes: number;
-  sha256: string;
+  /** The algorithm of `digest`, the whole file's checksum, verified on both ends. */
+  checksum: ChecksumName;
+  digest: string;
   seconds: number;
   skipped: boolean;
   resumedFrom: number;
@@ -85,7 +88,8 @@ export class JsonReporter implements Reporter {
       path: done.path,
       size: done.size,
       bytes: done.bytes,
-      sha256: done.sha256,
+      checksum: done.checksum,
+      digest: done.digest,
       seconds: Number(done.seconds.toFixed(3)),
       status: done.skipped ? 'skipped' : 'sent',
       resumed_from: done.resumedFrom,
@@ -195,13 +199,13 @@ export class HumanReporter implements Reporter {
       this.fileBar = null;
     }
     if (this.quiet) return;
-    const sha = done.sha256.slice(0, 16);
-    if (done.skipped) this.line(`= ${done.path}: already there, identical (sha256 ${sha}…)`);
+    const digest = `${done.checksum} ${done.digest.slice(0, 16)}…`;
+    if (done.skipped) this.line(`= ${done.path}: already there, identical (${digest})`);
     else {
       // A rate over a few KiB measures latency, not throughput: shown for real transfers only.
       const rate = done.seconds > 0 && done.bytes >= 1024 * 1024 ? `, ${formatBytes(done.bytes / done.seconds)}/s` : '';
       const resumed = done.resumedFrom > 0 ? `, resumed at ${formatBytes(done.resumedFrom)}` : '';
-      this.line(`✓ ${done.path}: ${formatBytes(done.size)}${resumed}${rate}, sha256 ${sha}… verified`);
+      this.line(`✓ ${done.path}: ${formatBytes(done.size)}${resumed}${rate}, ${digest} verified`);
     }
   }
 

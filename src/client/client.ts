@@ -20,6 +20,7 @@ import { fetchMany, storeMany, type BatchHooks, type FetchItem, type StoreItem }
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
 import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
+import type { ChecksumName } from '../hash/index.js';
 import type { Socket } from 'node:net';
 import type { TransferOptions, TransferResult } from './types.js';
 import { uploadFile, type UploadOptions } from './upload.js';
@@ -31,6 +32,8 @@ export interface ClientOptions extends ConnectOptions {
   idleTimeoutMs?: number;
   /** False once this server has answered before: a silent close is then not about secrets. */
   firstContact?: boolean;
+  /** The checksums this side may use, best first (default: all this process has). */
+  checksums?: ChecksumName[];
   /** Open the stream yourself (TLS, a test pair); host and port are then only for messages. */
   dial?: (target: Target) => Promise<Duplex>;
 }
@@ -49,7 +52,7 @@ export class TcpsendClient {
     const where = typeof target === 'string' ? parseTarget(target) : target;
     let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, options);
     if (options.secret) stream = await secureChannel(stream as Socket, options.secret, formatTarget(where));
-    const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS);
+    const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS, options.checksums);
     try {
       await connection.hello();
     } catch (err) {
@@ -72,18 +75,26 @@ export class TcpsendClient {
     return this.connection.uploadsAllowed;
   }
 
+  /** The checksum this connection's transfers use (chosen from both sides' lists). */
+  get checksum(): ChecksumName {
+    return this.connection.checksum;
+  }
+
   /** Whether the server's greeting lists `cap` ('mget', 'mput', ...). */
   supports(cap: string): boolean {
     return this.connection.caps.has(cap);
   }
 
   async stat(path: string, options: { hash?: boolean } = {}): Promise<StatInfo> {
-    return readStat(await this.connection.simple({ verb: 'STAT', path, hash: options.hash ?? false }));
+    const { checksum } = this.connection;
+    return readStat(await this.connection.simple({ verb: 'STAT', path, hash: options.hash ?? false, checksum }), checksum);
   }
 
   async hash(path: string, range: { offset?: number; length?: number } = {}): Promise<HashResult> {
+    const { checksum } = this.connection;
     return readHashResult(
-      await this.connection.simple({ verb: 'HASH', path, offset: range.offset ?? 0, length: range.length ?? null }),
+      await this.connection.simple({ verb: 'HASH', path, offset: range.offset ?? 0, length: range.length ?? null, checksum }),
+      checksum,
     );
   }
 

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { BadPathError, NotFoundError, RemoteError } from '../errors.js';
 import type { ListEntry } from '../protocol/index.js';
 import { toSegments } from '../storage/relative-path.js';
-import { hashFileRange } from '../transfer/sha256.js';
+import { createHasher, hashFileRange } from '../hash/index.js';
 import { walkLocal } from '../transfer/walk.js';
 import { localPartPath, statSyncOrNull, syncDirectorySync } from '../transfer/local-file.js';
 import type { BatchHooks, FetchItem, StoreItem } from './batch.js';
@@ -193,20 +193,22 @@ export async function putTree(
     try {
       // Same size there: compare hashes first, with a STAT that pipelines like any other
       // request, so a re-run over an unchanged tree moves no file and waits no round trips.
-      let sha256: string | undefined;
+      let digest: string | undefined;
       if (there?.type === 'file' && there.size === size) {
+        // The same server, the same options: a reconnection chooses the same checksum.
+        const { checksum } = await client.current();
         const handle = await fsp.open(abs, 'r');
-        sha256 = (await hashFileRange(handle, 0, size).finally(() => handle.close())).digest('hex');
+        digest = (await hashFileRange(handle, 0, size, createHasher(checksum)).finally(() => handle.close())).digest();
         const remoteStat = await client.run((c) => c.stat(target, { hash: true }));
-        if (remoteStat.sha256 === sha256) {
-          record(summary, options, rel, { path: target, size, bytes: 0, sha256, resumedFrom: 0, skipped: true, seconds: 0 }, true);
+        if (remoteStat.digest === digest) {
+          record(summary, options, rel, { path: target, size, bytes: 0, checksum, digest, resumedFrom: 0, skipped: true, seconds: 0 }, true);
           return;
         }
       }
       const result = await client.run((c) =>
         c.upload(abs, target, {
           overwrite: options.overwrite,
-          sha256,
+          digest,
           eager: there === undefined && size <= EAGER_PUT_MAX,
           onStart: ({ size: total, resumedFrom }) => options.onFileStart?.(rel, total, resumedFrom),
           onProgress: (done, total) => options.onProgress?.(rel, done, total),

@@ -23,7 +23,9 @@ import {
   type Request,
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
+import { formatChecksumList } from '../hash/index.js';
 import type { HandlerResult, ServerContext, Session } from './context.js';
+import { checkChecksum } from './handlers/common.js';
 import { handleGet, prepareGet, type PreparedReply } from './handlers/get.js';
 import { handleHash } from './handlers/hash.js';
 import { handleList } from './handlers/list.js';
@@ -53,6 +55,8 @@ export interface RequestLogEntry {
 export type RequestLogger = (entry: RequestLogEntry) => void;
 
 async function dispatch(ctx: ServerContext, session: Session, req: Request): Promise<HandlerResult> {
+  // A PUT's own checks come before its body, which a one-step PUT must read past when refused.
+  if (req.verb !== 'PUT') checkChecksum(ctx, req);
   switch (req.verb) {
     case 'HELLO':
       return handleHello(ctx, session, req);
@@ -155,6 +159,7 @@ async function runRequests(
     const prepared = (async () => {
       shuttingDown();
       if (req.verb !== 'GET') throw new BadRequestError('expected GET');
+      checkChecksum(ctx, req);
       return prepareGet(ctx, req);
     })();
     prepared.catch(() => {}); // awaited in turn below; never an unhandled rejection meanwhile
@@ -223,6 +228,7 @@ export async function runSession(
               server: `tcpsend/${VERSION}`,
               caps: CAPS.join(','),
               upload: ctx.options.allowUpload,
+              checksums: formatChecksumList(ctx.options.checksums),
             },
           }),
         );

@@ -8,8 +8,9 @@ import { hostPort, reachableAddresses } from '../addresses.js';
 import { formatBytes } from '../reporter.js';
 import { VERSION } from '../../version.js';
 import { resolveSecret } from '../secret.js';
+import { checksumFlag, offeredChecksums, type ChecksumFlags } from './shared.js';
 
-interface ServeArgs extends GlobalFlags {
+interface ServeArgs extends GlobalFlags, ChecksumFlags {
   dir: string;
   port: number;
   host?: string;
@@ -36,7 +37,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'serve [dir]',
     describe: 'Serve a folder (read-only unless --allow-upload)',
     builder: (y: Argv) =>
-      y
+      checksumFlag(y)
         .positional('dir', { type: 'string', default: '.', describe: 'Folder to serve' })
         .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
         .option('allow-upload', { type: 'boolean', default: false, describe: 'Take uploads (put) into the folder' })
@@ -61,7 +62,11 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       let secret: Awaited<ReturnType<typeof resolveSecret>>;
       try {
         secret = await resolveSecret(argv, process.argv, true);
+        const checksums = offeredChecksums(argv, (message) => {
+          if (!argv.json) ctx.streams.stderr.write(`  ${message}\n`);
+        });
         server = await TcpsendServer.create({
+          checksums,
           secret: secret.secret ?? undefined,
           root: argv.dir,
           allowUpload: argv.allowUpload,

@@ -3,13 +3,47 @@ import type { Argv } from 'yargs';
 import { ReconnectingClient } from '../../client/retry.js';
 import { formatTarget, parseTarget, type Target } from '../../client/target.js';
 import type { TreeHooks, TreeSummary } from '../../client/tree.js';
-import { InterruptedError } from '../../errors.js';
+import { InterruptedError, UsageError } from '../../errors.js';
+import { availableChecksums, CHECKSUM_NAMES, checksumUnavailable, type ChecksumName } from '../../hash/index.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
 import { resolveSecret } from '../secret.js';
 import type { Reporter } from '../reporter.js';
 
-export interface ClientFlags extends GlobalFlags {
+export interface ChecksumFlags {
+  checksumChoice?: ChecksumName;
+}
+
+/** `--checksum-choice`, on get, put and serve (as rsync's option of that name). */
+export function checksumFlag<T>(y: Argv<T>) {
+  return y.option('checksum-choice', {
+    choices: CHECKSUM_NAMES,
+    describe: 'Check transfers with this algorithm only (default: the best both sides have, blake3 before sha256)',
+  });
+}
+
+/**
+ * The checksums this side offers, best first: the one `--checksum-choice` forces, or every
+ * one this process has. Where BLAKE3 did not load (a platform without its prebuilt binary, a
+ * single executable) transfers fall back to SHA-256, and --verbose says why.
+ */
+export function offeredChecksums(flags: GlobalFlags & ChecksumFlags, say: (message: string) => void): ChecksumName[] {
+  if (flags.checksumChoice !== undefined) {
+    const missing = checksumUnavailable(flags.checksumChoice);
+    if (missing !== null) throw new UsageError(`--checksum-choice ${flags.checksumChoice}: ${missing}`);
+    return [flags.checksumChoice];
+  }
+  const available = availableChecksums();
+  if (flags.verbose) {
+    for (const name of CHECKSUM_NAMES) {
+      const missing = checksumUnavailable(name);
+      if (missing !== null) say(`${name} unavailable: ${missing}; checking with ${available[0]}`);
+    }
+  }
+  return available;
+}
+
+export interface ClientFlags extends GlobalFlags, ChecksumFlags {
   port: number;
   retries: number;
   timeout: number;
@@ -18,7 +52,7 @@ export interface ClientFlags extends GlobalFlags {
 }
 
 export function clientFlags<T>(y: Argv<T>) {
-  return y
+  return checksumFlag(y)
     .option('retries', {
       type: 'number',
       default: 3,
@@ -47,9 +81,11 @@ export interface InterruptibleClient {
 export async function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): Promise<InterruptibleClient> {
   const { secret, warning } = await resolveSecret(flags, process.argv, false);
   if (warning) reporter.notice(warning);
+  const checksums = offeredChecksums(flags, (message) => reporter.notice(message));
   const controller = new AbortController();
   const client = new ReconnectingClient(target, {
     secret: secret ?? undefined,
+    checksums,
     retries: flags.retries,
     idleTimeoutMs: flags.timeout * 1000,
     timeoutMs: Math.min(flags.timeout * 1000, 10_000),
@@ -84,7 +120,8 @@ export function treeHooks(reporter: Reporter): TreeHooks {
         path: r.rel,
         size: r.size,
         bytes: r.bytes,
-        sha256: r.sha256,
+        checksum: r.checksum,
+        digest: r.digest,
         seconds: r.seconds,
         skipped: r.skipped,
         resumedFrom: r.resumedFrom,

@@ -1,9 +1,8 @@
-/** GET: a whole file or a range, with the whole file's SHA-256 in a trailer (docs/protocol.md). */
+/** GET: a whole file or a range, with the whole file's digest in a trailer (docs/protocol.md). */
 import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../errors.js';
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
+import { createHasher, hashFileRange, takeHashWorker, WORKER_HASH_MIN_BYTES, type Hasher } from '../../hash/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
 import type { FileHandleLike } from '../../storage/fs-promises.js';
 import { fileChanged, type FileInfo } from '../../storage/served-root.js';
 import { quoteRequestPath } from './common.js';
@@ -40,13 +39,14 @@ export async function prepareGet(ctx: ServerContext, req: GetRequest): Promise<P
     // "A `length` past the end is cut to the end (the reply says how many bytes follow)"
     const available = info.size - req.offset;
     const length = req.length === null ? available : Math.min(req.length, available);
-    const cached = ctx.hashCache.get(info) ?? null;
+    const cached = ctx.hashCache.get(info, req.checksum) ?? null;
 
     // The whole file's hash is needed unless cached; the prefix's, to check a resume.
-    let hash: Hash | null = null;
-    if (cached === null || req.prefixSha256 !== null) {
-      hash = req.offset > 0 ? await hashFileRange(handle, 0, req.offset) : createSha256();
-      if (req.prefixSha256 !== null && req.offset > 0 && peekDigest(hash) !== req.prefixSha256) {
+    let hash: Hasher | null = null;
+    if (cached === null || req.prefixDigest !== null) {
+      hash = createHasher(req.checksum);
+      if (req.offset > 0) await hashFileRange(handle, 0, req.offset, hash);
+      if (req.prefixDigest !== null && req.offset > 0 && hash.peek() !== req.prefixDigest) {
         throw new PrefixMismatchError(
           `the first ${req.offset} bytes of ${quoteRequestPath(req.path)} differ from the receiver's: start over`,
         );
@@ -60,7 +60,7 @@ export async function prepareGet(ctx: ServerContext, req: GetRequest): Promise<P
       length,
       mtime: info.mtimeMs,
       mode: info.mode,
-      sha256: cached,
+      [req.checksum]: cached,
     });
     if (length <= SMALL_BODY) {
       const whole = await readSmall(ctx, req, handle, info, { header, length, cached, hash });
@@ -86,7 +86,7 @@ interface ReplyPlan {
   header: string;
   length: number;
   cached: string | null;
-  hash: Hash | null;
+  hash: Hasher | null;
 }
 
 /**
@@ -111,18 +111,18 @@ async function readSmall(
     if (bytesRead === 0) break;
     got += bytesRead;
   }
-  let sha256 = plan.cached;
+  let digest = plan.cached;
   if (plan.hash) {
     plan.hash.update(body);
     const end = req.offset + plan.length;
     if (end < info.size) await hashFileRange(handle, end, info.size - end, plan.hash);
-    sha256 = plan.hash.digest('hex');
+    digest = plan.hash.digest();
   }
   if (got < plan.length || fileChanged(info, await handle.stat())) {
     throw new FileChangedError(`${quoteRequestPath(req.path)} changed while it was being read: try again`);
   }
-  if (plan.cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
-  const trailer = `${formatOk({ sha256 })}\r\n`;
+  if (plan.cached === null && digest !== null) ctx.hashCache.set(info, req.checksum, digest);
+  const trailer = `${formatOk({ [req.checksum]: digest })}\r\n`;
   const end = head.length + plan.length + whole.write(trailer, head.length + plan.length, 'latin1');
   return whole.subarray(0, end);
 }
@@ -142,8 +142,8 @@ async function sendLarge(
     const running = plan.hash;
     const end = req.offset + length;
     // An uncached large file is hashed on a worker thread while this one sends it.
-    const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker() : null;
-    let sha256 = cached;
+    const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker(req.checksum) : null;
+    let digest = cached;
     try {
       if (worker && req.offset > 0) await worker.hashFileRange(handle.fd, 0, req.offset);
       const sent = await session.file.sendfile(handle, req.offset, length, {
@@ -160,10 +160,10 @@ async function sendLarge(
       }
       if (worker) {
         if (end < info.size) await worker.hashFileRange(handle.fd, end, info.size - end);
-        sha256 = await worker.digest();
+        digest = await worker.digest();
       } else if (running) {
         if (end < info.size) await hashFileRange(handle, end, info.size - end, running);
-        sha256 = running.digest('hex');
+        digest = running.digest();
       }
     } finally {
       await worker?.close();
@@ -174,8 +174,8 @@ async function sendLarge(
         formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`),
       );
     } else {
-      if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
-      await session.file.writeLine(formatOk({ sha256 }));
+      if (cached === null && digest !== null) ctx.hashCache.set(info, req.checksum, digest);
+      await session.file.writeLine(formatOk({ [req.checksum]: digest }));
     }
     session.outOfStep = false;
     return { bytes: length, note: req.offset > 0 ? `from ${req.offset}` : undefined };

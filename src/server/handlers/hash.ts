@@ -1,19 +1,19 @@
-/** HASH: the SHA-256 of a range of a file, so a resuming peer can check a part it holds. */
+/** HASH: the digest of a range of a file, so a resuming peer can check a part it holds. */
 import { BadRangeError } from '../../errors.js';
+import { createHasher, hashFileRange, type ChecksumName } from '../../hash/index.js';
 import { formatOk, type HashRequest } from '../../protocol/index.js';
-import { hashFileRange } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { quoteRequestPath } from './common.js';
 
-/** The SHA-256 of a whole file, from the cache or by reading it (and then cached). */
-export async function fileSha256(ctx: ServerContext, path: string): Promise<string> {
+/** The `checksum` digest of a whole file, from the cache or by reading it (and then cached). */
+export async function fileDigest(ctx: ServerContext, path: string, checksum: ChecksumName): Promise<string> {
   const { handle, info } = await ctx.root.openRead(path);
   try {
-    const cached = ctx.hashCache.get(info);
+    const cached = ctx.hashCache.get(info, checksum);
     if (cached !== undefined) return cached;
-    const sha256 = (await hashFileRange(handle, 0, info.size)).digest('hex');
-    ctx.hashCache.set(info, sha256);
-    return sha256;
+    const digest = (await hashFileRange(handle, 0, info.size, createHasher(checksum))).digest();
+    ctx.hashCache.set(info, checksum, digest);
+    return digest;
   } finally {
     await handle.close();
   }
@@ -32,12 +32,12 @@ export async function handleHash(ctx: ServerContext, session: Session, req: Hash
       );
     }
     const whole = req.offset === 0 && length === info.size;
-    let sha256 = whole ? ctx.hashCache.get(info) : undefined;
-    if (sha256 === undefined) {
-      sha256 = (await hashFileRange(handle, req.offset, length)).digest('hex');
-      if (whole) ctx.hashCache.set(info, sha256);
+    let digest = whole ? ctx.hashCache.get(info, req.checksum) : undefined;
+    if (digest === undefined) {
+      digest = (await hashFileRange(handle, req.offset, length, createHasher(req.checksum))).digest();
+      if (whole) ctx.hashCache.set(info, req.checksum, digest);
     }
-    await session.file.writeLine(formatOk({ sha256, offset: req.offset, length, size: info.size }));
+    await session.file.writeLine(formatOk({ [req.checksum]: digest, offset: req.offset, length, size: info.size }));
     return {};
   } finally {
     await handle.close();

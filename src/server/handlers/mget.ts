@@ -21,7 +21,7 @@ import {
 } from '../../protocol/index.js';
 import { SlabPool } from '../../io/index.js';
 import type { FolderCache } from '../../storage/served-root.js';
-import { createSha256 } from '../../transfer/sha256.js';
+import { CHECKSUM_NAMES, checksumAlgorithm, type ChecksumName } from '../../hash/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
 import { prepareGet, SMALL_BODY } from './get.js';
@@ -31,7 +31,7 @@ const SLAB_BYTES = 256 * 1024;
 const slabPool = new SlabPool(SLAB_BYTES, 8);
 
 /** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
-const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
+const TRAILER_BYTES = Math.max(...CHECKSUM_NAMES.map((name) => `${formatOk({ [name]: '0'.repeat(64) })}\r\n`.length));
 
 /**
  * Answers laid end to end in large buffers ("slabs"): a small file's header, bytes and
@@ -109,12 +109,12 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, f
     session.outOfStep = false;
     try {
       const path = joinItemPath(req.path, parseMgetItem(line));
-      const size = ctx.root.batchesSync ? readSmallSync(ctx, path, folders, out) : null;
+      const size = ctx.root.batchesSync ? readSmallSync(ctx, path, req.checksum, folders, out) : null;
       if (size !== null) {
         bytes += size;
       } else {
         await out.flush(session);
-        const prepared = await prepareGet(ctx, { verb: 'GET', path, offset: 0, length: null, prefixSha256: null });
+        const prepared = await prepareGet(ctx, { verb: 'GET', path, offset: 0, length: null, prefixDigest: null, checksum: req.checksum });
         bytes += (await prepared.send(session)).bytes ?? 0;
       }
     } catch (err) {
@@ -136,21 +136,21 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, f
  * into `out`; its size, or null when the file is too large for that and GET's own path is to
  * send it.
  */
-function readSmallSync(ctx: ServerContext, path: string, folders: FolderCache, out: ReplySlabs): number | null {
+function readSmallSync(ctx: ServerContext, path: string, checksum: ChecksumName, folders: FolderCache, out: ReplySlabs): number | null {
   const file = ctx.root.openReadSync(path, folders);
   try {
     const { info } = file;
     if (info.size > SMALL_BODY) return null;
-    const cached = ctx.hashCache.get(info) ?? null;
-    const header = `${formatOk({ size: info.size, offset: 0, length: info.size, mtime: info.mtimeMs, mode: info.mode, sha256: cached })}\r\n`;
+    const cached = ctx.hashCache.get(info, checksum) ?? null;
+    const header = `${formatOk({ size: info.size, offset: 0, length: info.size, mtime: info.mtimeMs, mode: info.mode, [checksum]: cached })}\r\n`;
     const total = header.length + info.size + TRAILER_BYTES;
     const { buffer, at } = out.reserve(total);
     buffer.write(header, at, 'latin1');
     const body = buffer.subarray(at + header.length, at + header.length + info.size);
     file.readInto(body);
-    const sha256 = cached ?? createSha256().update(body).digest('hex');
-    if (cached === null) ctx.hashCache.set(info, sha256);
-    buffer.write(`${formatOk({ sha256 })}\r\n`, at + header.length + info.size, 'latin1');
+    const digest = cached ?? checksumAlgorithm(checksum).digestOf(body);
+    if (cached === null) ctx.hashCache.set(info, checksum, digest);
+    buffer.write(`${formatOk({ [checksum]: digest })}\r\n`, at + header.length + info.size, 'latin1');
     out.commit(total);
     return info.size;
   } finally {

@@ -10,7 +10,6 @@
 import {
   BadRequestError,
   BusyError,
-  ChecksumMismatchError,
   InternalError,
   ReadOnlyError,
   TcpsendError,
@@ -28,11 +27,11 @@ import {
   type PutRequest,
 } from '../../protocol/index.js';
 import type { FileInfo, FolderCache } from '../../storage/served-root.js';
-import { createSha256 } from '../../transfer/sha256.js';
+import { checksumAlgorithm } from '../../hash/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { TimeSlice } from '../../storage/time-slice.js';
 import { quoteRequestPath } from './common.js';
-import { checkUpload, destinationVerdict, storeSmall } from './put.js';
+import { checkEnd, checkUpload, destinationVerdict, storeSmall } from './put.js';
 
 /** Answers wait at most for this many items before they go out. */
 const FLUSH_ITEMS = 512;
@@ -81,7 +80,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
     let item: ParsedMputItem;
     let body: Buffer;
     try {
-      ({ item, body } = await readItem(ctx, session, index, req.count));
+      ({ item, body } = await readItem(ctx, session, req, index));
     } catch (err) {
       // The request cannot go on: the items stored so far still get their answers (made
       // durable first), then the refusal, then the connection closes.
@@ -90,12 +89,13 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
     }
     try {
       if (item.error) throw item.error; // a bad path, mtime or mode: this item's own error
-      const { path, size, sha256, mtime, mode } = item.item;
+      const { path, size, digest, mtime, mode } = item.item;
       const put: PutRequest = {
         verb: 'PUT',
         path: joinItemPath(req.path, path),
         size,
-        sha256,
+        checksum: req.checksum,
+        digest,
         mtime,
         mode,
         overwrite: req.overwrite,
@@ -107,7 +107,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
         if (!reply.identical) bytes += item.size;
       } else {
         await flush();
-        const prepared = await storeSmall(ctx, put, body, { verb: 'END', sha256 });
+        const prepared = await storeSmall(ctx, put, body, { verb: 'END', checksum: req.checksum, digest });
         bytes += (await prepared.send(session)).bytes ?? 0;
       }
     } catch (err) {
@@ -126,11 +126,11 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
  * The next item's line and bytes. Until both are read the stream is out of step: an error here
  * (the connection ended, a malformed line, an item too large to hold) ends the request.
  */
-async function readItem(ctx: ServerContext, session: Session, index: number, count: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
+async function readItem(ctx: ServerContext, session: Session, req: MputRequest, index: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
   session.outOfStep = true;
   const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
-  if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${count} MPUT items`);
-  const item = parseMputItem(line);
+  if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MPUT items`);
+  const item = parseMputItem(line, req.checksum);
   if (item.size > MAX_MPUT_ITEM_BYTES) {
     throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
   }
@@ -143,19 +143,17 @@ async function readItem(ctx: ServerContext, session: Session, index: number, cou
 function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folders: FolderCache, touched: Set<string>): Reply {
   const where = quoteRequestPath(req.path);
   checkUpload(ctx, req, where);
-  const digest = createSha256().update(body).digest('hex');
-  if (digest !== req.sha256) {
-    throw new ChecksumMismatchError(`${where} arrived with SHA-256 ${digest}, the client's is ${req.sha256}: not stored`);
-  }
+  const digest = checksumAlgorithm(req.checksum).digestOf(body);
+  checkEnd(req, { verb: 'END', checksum: req.checksum, digest: req.digest! }, digest, where);
   const target = ctx.root.uploadTargetSync(req.path, folders);
   const unlock = ctx.root.tryLockTarget(target);
   if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
   try {
     if (target.existing !== null && holdsSync(ctx, req, target.existing, digest, folders, where)) {
-      return { size: req.size, sha256: digest, identical: true };
+      return { size: req.size, [req.checksum]: digest, identical: true };
     }
     ctx.root.storeSync(target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
-    return { size: req.size, sha256: digest };
+    return { size: req.size, [req.checksum]: digest };
   } finally {
     unlock();
   }
@@ -164,13 +162,13 @@ function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folder
 /** destinationVerdict with a synchronous hash of what is there (the hash cache first). */
 function holdsSync(ctx: ServerContext, req: PutRequest, existing: FileInfo, digest: string, folders: FolderCache, where: string): boolean {
   const verdict = destinationVerdict(ctx, req, where, existing, digest, () => {
-    const cached = ctx.hashCache.get(existing);
+    const cached = ctx.hashCache.get(existing, req.checksum);
     if (cached !== undefined) return cached;
     const file = ctx.root.openReadSync(req.path, folders);
     try {
-      const sha256 = createSha256().update(file.readAll()).digest('hex');
-      ctx.hashCache.set(file.info, sha256);
-      return sha256;
+      const existingDigest = checksumAlgorithm(req.checksum).digestOf(file.readAll());
+      ctx.hashCache.set(file.info, req.checksum, existingDigest);
+      return existingDigest;
     } finally {
       file.close();
     }

@@ -1,6 +1,6 @@
 /**
  * PUT: take an upload into a partial file, offer to resume one, and make it appear under its
- * name only after fsync and a SHA-256 match (docs/protocol.md, "PUT").
+ * name only after fsync and a digest match (docs/protocol.md, "PUT").
  */
 import { statfs } from 'node:fs/promises';
 import {
@@ -17,15 +17,24 @@ import {
   TooLargeError,
   TransferInterruptedError,
 } from '../../errors.js';
-import { formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
+import { digestKey, formatOk, parseRequest, type EndRequest, type PutRequest, type Request } from '../../protocol/index.js';
+import {
+  checksumAlgorithm,
+  createHasher,
+  hashFileRange,
+  HashWorkerError,
+  takeHashWorker,
+  WORKER_HASH_MIN_BYTES,
+  workerWritable,
+  type HashWorker,
+  type Hasher,
+} from '../../hash/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { chunkWritable } from '../../transfer/chunk-writable.js';
-import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type HashWorker } from '../../transfer/hash-worker.js';
 import { toStorageError } from '../../storage/fs-errors.js';
 import { checkAttributes } from '../../storage/served-root.js';
-import { quoteRequestPath } from './common.js';
-import { fileSha256 } from './hash.js';
+import { checkChecksum, quoteRequestPath } from './common.js';
+import { fileDigest } from './hash.js';
 import type { UploadPart } from '../../storage/upload-part.js';
 import type { PreparedReply } from './get.js';
 
@@ -50,7 +59,7 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
   try {
     let verdict: 'identical' | 'write';
     try {
-      verdict = await checkDestination(ctx, req, where, req.sha256);
+      verdict = await checkDestination(ctx, req, where, req.digest);
     } catch (err) {
       if (req.eager && err instanceof TcpsendError) await drainBody(session, req.size);
       throw err;
@@ -58,7 +67,7 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     if (verdict === 'identical') {
       if (req.eager) {
         await drainBody(session, req.size);
-        await session.file.writeLine(formatOk({ size: req.size, sha256: req.sha256, identical: true }));
+        await session.file.writeLine(formatOk({ size: req.size, [req.checksum]: req.digest, identical: true }));
       } else {
         await session.file.writeLine(formatOk({ offset: req.size, identical: true }));
       }
@@ -89,6 +98,7 @@ async function lockPath(ctx: ServerContext, path: string): Promise<(() => void) 
 export function checkUpload(ctx: ServerContext, req: PutRequest, where: string): void {
   // Before the body, not after it: an mtime no file can have is refused at once.
   checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+  checkChecksum(ctx, req);
   if (!ctx.options.allowUpload) {
     throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
   }
@@ -96,6 +106,20 @@ export function checkUpload(ctx: ServerContext, req: PutRequest, where: string):
     throw new TooLargeError(
       `${where} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`,
     );
+  }
+}
+
+/**
+ * The END trailer against what arrived (`actual`) and the digest the PUT line announced, if
+ * it did: ChecksumMismatchError unless all agree. END names its algorithm; it must be the
+ * PUT's, or the digests could not be compared at all.
+ */
+export function checkEnd(req: PutRequest, end: EndRequest, actual: string, where: string): void {
+  if (end.checksum !== req.checksum) {
+    throw new BadRequestError(`END carries ${digestKey(end.checksum)}= but the upload was started with checksum ${req.checksum}`);
+  }
+  if (end.digest !== actual || (req.digest !== null && req.digest !== actual)) {
+    throw new ChecksumMismatchError(`${where} arrived with ${req.checksum} ${actual}, the client's is ${end.digest}: not stored`);
   }
 }
 
@@ -113,7 +137,7 @@ async function checkDestination(
   sha256: string | null,
 ): Promise<'identical' | 'write'> {
   const existing = await statOrNull(ctx, req.path);
-  return destinationVerdict(ctx, req, where, existing, sha256, () => fileSha256(ctx, req.path));
+  return destinationVerdict(ctx, req, where, existing, sha256, () => fileDigest(ctx, req.path, req.checksum));
 }
 
 /**
@@ -173,7 +197,8 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       await part.truncate(0);
       held = 0;
     }
-    let hash: Hash = held > 0 ? await hashFileRange(part.handle, 0, held) : createSha256();
+    let hash: Hasher = createHasher(req.checksum);
+    if (held > 0) await hashFileRange(part.handle, 0, held, hash);
     // Checked before the offer (or, one-step, before the body), so the refusal stays in step.
     try {
       await checkFreeSpace(part, req.size - held, where);
@@ -184,7 +209,7 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     let from = 0;
     if (!req.eager) {
       // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
-      await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
+      await session.file.writeLine(formatOk({ offset: held, [digestKey(req.checksum, 'part_')]: held > 0 ? hash.peek() : null }));
       session.outOfStep = true;
       const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
       // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
@@ -194,13 +219,13 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       from = data.offset;
       if (from === 0 && held > 0) {
         await part.truncate(0);
-        hash = createSha256();
+        hash = createHasher(req.checksum);
       }
     }
     session.outOfStep = true;
     const remaining = req.size - from;
     // A large body is hashed and written on a worker thread (the main thread keeps serving).
-    const worker = remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker() : null;
+    const worker = remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker(req.checksum) : null;
     const digest = worker
       ? await receiveOnWorker(session, part, from, remaining, worker)
       : await receiveInline(session, part, hash, remaining);
@@ -211,15 +236,15 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
     }
     const end = expectVerb(trailer, 'END');
-    if (end.sha256 !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
+    try {
+      checkEnd(req, end, digest, where);
+    } catch (err) {
       await ctx.root.discardPart(part);
-      throw new ChecksumMismatchError(
-        `${where} arrived with SHA-256 ${digest}, the client's is ${end.sha256}: not stored`,
-      );
+      throw err;
     }
     await ctx.root.finalizePart(part, req.path, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
     finalized = true;
-    await session.file.writeLine(formatOk({ size: req.size, sha256: digest }));
+    await session.file.writeLine(formatOk({ size: req.size, [req.checksum]: digest }));
     return { bytes: req.size - from, note: from > 0 ? `resumed from ${from}` : undefined };
   } finally {
     // A part not finalized stays on disk for a later resume (or was discarded above).
@@ -227,7 +252,7 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
   }
 }
 
-async function receiveInline(session: Session, part: UploadPart, hash: Hash, count: number): Promise<string> {
+async function receiveInline(session: Session, part: UploadPart, hash: Hasher, count: number): Promise<string> {
   const sink = chunkWritable((chunk) => part.write(chunk));
   try {
     await session.file.pipeTo(sink, count, { onChunk: (chunk) => hash.update(chunk) });
@@ -243,7 +268,7 @@ async function receiveInline(session: Session, part: UploadPart, hash: Hash, cou
       await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
     }
   }
-  return hash.digest('hex');
+  return hash.digest();
 }
 
 async function receiveOnWorker(
@@ -363,10 +388,8 @@ export async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buff
     throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
   }
   const end = expectVerb(trailer, 'END');
-  const digest = createSha256().update(body).digest('hex');
-  if (end.sha256 !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
-    throw new ChecksumMismatchError(`${where} arrived with SHA-256 ${digest}, the client's is ${end.sha256}: not stored`);
-  }
+  const digest = checksumAlgorithm(req.checksum).digestOf(body);
+  checkEnd(req, end, digest, where);
   const reply = (fields: Record<string, string | number | boolean>): PreparedReply => ({
     send: async (session) => {
       await session.file.writeLine(formatOk(fields));
@@ -378,7 +401,7 @@ export async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buff
   if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
   try {
     if ((await checkDestination(ctx, req, where, digest)) === 'identical') {
-      return reply({ size: req.size, sha256: digest, identical: true });
+      return reply({ size: req.size, [req.checksum]: digest, identical: true });
     }
     const part = await ctx.root.openPart(req.path);
     try {
@@ -389,7 +412,7 @@ export async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buff
       await part.close().catch(() => {});
       throw err;
     }
-    return reply({ size: req.size, sha256: digest });
+    return reply({ size: req.size, [req.checksum]: digest });
   } finally {
     unlock();
   }
