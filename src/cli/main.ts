@@ -18,7 +18,7 @@ export async function main(
   const ctx = new CliContext(streams);
   const parser = yargs(argv)
     .scriptName('tcpsend')
-    .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
+    .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end (BLAKE3, or SHA-256 with older peers).')
     // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.
     .env('TCPSEND')
     .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on, or to dial when HOST has none', global: true, coerce: portNumber })

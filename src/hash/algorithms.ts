@@ -91,10 +91,7 @@ function loadBlake3(): ChecksumAlgorithm | null {
   }
 }
 
-const BLAKE3 = process.env.TCPSEND_NO_NATIVE_HASH === '1' ? null : loadBlake3();
-if (BLAKE3 === null && blake3LoadError === null) {
-  blake3LoadError = new Error('TCPSEND_NO_NATIVE_HASH=1 is set');
-}
+const BLAKE3 = loadBlake3();
 
 const AVAILABLE = new Map<ChecksumName, ChecksumAlgorithm>(
   [BLAKE3, SHA256].filter((a): a is ChecksumAlgorithm => a !== null).map((a) => [a.name, a]),

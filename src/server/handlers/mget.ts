@@ -30,7 +30,7 @@ import { prepareGet, SMALL_BODY } from './get.js';
 const SLAB_BYTES = 256 * 1024;
 const slabPool = new SlabPool(SLAB_BYTES, 8);
 
-/** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
+/** A GET trailer's length at most: `OK sha256=<64 hex digits>` (or blake3=) and CRLF. */
 const TRAILER_BYTES = Math.max(...CHECKSUM_NAMES.map((name) => `${formatOk({ [name]: '0'.repeat(64) })}\r\n`.length));
 
 /**

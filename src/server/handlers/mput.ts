@@ -3,7 +3,7 @@
  *
  * "`MPUT folder count=N` is followed by N items, each an item line (`path size=S sha256=H`,
  * and optionally `mtime` and `mode`) and then exactly S bytes. Each item gets one answer line,
- * in order: what a one-step PUT of it would get." Every item is verified against its SHA-256
+ * in order: what a one-step PUT of it would get." Every item is verified against its digest
  * and stored like any upload (a part file, fsync, rename); the folders' fsyncs are made once
  * per burst of items, before their answers go out, so an OK always means durable.
  */

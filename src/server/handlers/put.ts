@@ -124,7 +124,7 @@ export function checkEnd(req: PutRequest, end: EndRequest, actual: string, where
 }
 
 /**
- * What the destination says about an upload whose content hashes to `sha256` (null: not known
+ * What the destination says about an upload whose content hashes to `digest` (null: not known
  * yet): 'identical' when it already holds exactly that content ("the upload is over"),
  * 'write' when the upload may go on. A folder there is IsDirectoryError; a different file is
  * ExistsError unless the client asked to overwrite and the server allows it. A symlink that
@@ -134,15 +134,15 @@ async function checkDestination(
   ctx: ServerContext,
   req: PutRequest,
   where: string,
-  sha256: string | null,
+  digest: string | null,
 ): Promise<'identical' | 'write'> {
   const existing = await statOrNull(ctx, req.path);
-  return destinationVerdict(ctx, req, where, existing, sha256, () => fileDigest(ctx, req.path, req.checksum));
+  return destinationVerdict(ctx, req, where, existing, digest, () => fileDigest(ctx, req.path, req.checksum));
 }
 
 /**
  * The rules both upload paths (PUT, and MPUT's synchronous one) apply to what is at the
- * destination (`existing`, null: nothing) for an upload whose content hashes to `sha256` (null:
+ * destination (`existing`, null: nothing) for an upload whose content hashes to `digest` (null:
  * not known yet). `hashExisting` is called only when the sizes match.
  */
 export function destinationVerdict<H extends string | Promise<string>>(
@@ -150,18 +150,18 @@ export function destinationVerdict<H extends string | Promise<string>>(
   req: { size: number; overwrite: boolean },
   where: string,
   existing: { type: string; size: number } | null,
-  sha256: string | null,
+  digest: string | null,
   hashExisting: () => H,
 ): H extends string ? 'identical' | 'write' : Promise<'identical' | 'write'> {
   type Verdict = H extends string ? 'identical' | 'write' : Promise<'identical' | 'write'>;
   if (existing?.type === 'dir') throw new IsDirectoryError(`${where} is a folder on the server`);
   if (!existing) return 'write' as Verdict;
-  const decide = (existingSha256: string | null): 'identical' | 'write' => {
-    if (existingSha256 !== null && existingSha256 === sha256) return 'identical';
+  const decide = (existingDigest: string | null): 'identical' | 'write' => {
+    if (existingDigest !== null && existingDigest === digest) return 'identical';
     refuseUnlessOverwrite(ctx, req, where);
     return 'write';
   };
-  if (sha256 === null || existing.size !== req.size) return decide(null) as Verdict;
+  if (digest === null || existing.size !== req.size) return decide(null) as Verdict;
   const hashed = hashExisting();
   return (typeof hashed === 'string' ? decide(hashed) : hashed.then(decide)) as Verdict;
 }

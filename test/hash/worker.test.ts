@@ -5,7 +5,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HashWorker, takeHashWorker } from '../../src/transfer/hash-worker.js';
+import { HashWorker, takeHashWorker } from '../../src/hash/index.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const open: HashWorker[] = [];
@@ -15,7 +16,7 @@ afterEach(async () => {
 
 describe('HashWorker', () => {
   it('hashes chunks pushed through a ring smaller than the data (wrap-around), in order', async () => {
-    const worker = new HashWorker(64 * 1024);
+    const worker = new HashWorker('sha256', 64 * 1024);
     open.push(worker);
     const data = randomBytes(1_000_003);
     for (let at = 0; at < data.length; at += 50_000 - 7) await worker.push(data.subarray(at, at + 50_000 - 7));
@@ -25,6 +26,17 @@ describe('HashWorker', () => {
     expect(await worker.digest()).toBe(sha(Buffer.from('abc')));
   });
 
+  it('hashes with BLAKE3 when asked, through the same ring', async () => {
+    const worker = new HashWorker('blake3', 64 * 1024);
+    open.push(worker);
+    const data = randomBytes(500_001);
+    for (let at = 0; at < data.length; at += 40_000) await worker.push(data.subarray(at, at + 40_000));
+    expect(await worker.digest()).toBe(blake3Hex(data));
+    // The prefix of a file too (a resume), and a fresh hash after the digest.
+    await worker.push(Buffer.from('abc'));
+    expect(await worker.digest()).toBe(blake3Hex('abc'));
+  });
+
   it('writes what it hashes to a file from a position, and hashes a prefix read from the file', async () => {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
     const file = path.join(dir, 'part');
@@ -32,7 +44,7 @@ describe('HashWorker', () => {
     fs.writeFileSync(file, data.subarray(0, 100_000));
     const fd = fs.openSync(file, 'r+');
     try {
-      const worker = new HashWorker(32 * 1024);
+      const worker = new HashWorker('sha256', 32 * 1024);
       open.push(worker);
       expect(await worker.hashFileRange(fd, 0, 100_000)).toBe(sha(data.subarray(0, 100_000)));
       await worker.writeTo(fd, 100_000);
@@ -48,7 +60,7 @@ describe('HashWorker', () => {
   });
 
   it('a failed file write rejects the next call, with where the writes got to', async () => {
-    const worker = new HashWorker();
+    const worker = new HashWorker('sha256');
     open.push(worker);
     await worker.writeTo(987_654, 0); // not an open descriptor
     await worker.push(Buffer.alloc(10)).catch(() => {});
@@ -58,15 +70,15 @@ describe('HashWorker', () => {
   it('takeHashWorker hands out at most a few at once, then null (hash inline)', async () => {
     const taken: HashWorker[] = [];
     for (let i = 0; i < 16; i++) {
-      const w = takeHashWorker();
+      const w = takeHashWorker('sha256');
       if (w === null) break;
       taken.push(w);
     }
     expect(taken.length).toBeGreaterThanOrEqual(1);
     expect(taken.length).toBeLessThanOrEqual(4);
-    expect(takeHashWorker()).toBeNull();
+    expect(takeHashWorker('sha256')).toBeNull();
     await taken.pop()!.close();
-    const again = takeHashWorker();
+    const again = takeHashWorker('sha256');
     expect(again).not.toBeNull();
     taken.push(again!);
     await Promise.all(taken.map((w) => w.close()));
@@ -76,13 +88,13 @@ describe('HashWorker', () => {
 describe('a worker is kept between transfers', () => {
   it('a closed worker with nothing in flight is handed out again, its hash started afresh', async () => {
     const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-    const first = takeHashWorker()!;
+    const first = takeHashWorker('sha256')!;
     const thread = first.threadId;
     // A transfer that failed: some bytes hashed, no digest. Its state must not leak on.
     await first.push(Buffer.from('half of something'));
     await first.hashFileRange(-1, 0, 0); // a round trip: the chunk has been taken
     await first.close();
-    const second = takeHashWorker()!;
+    const second = takeHashWorker('sha256')!;
     try {
       expect(second.threadId).toBe(thread);
       await second.push(Buffer.from('hello'));
@@ -92,12 +104,28 @@ describe('a worker is kept between transfers', () => {
     }
   });
 
+  it('a kept worker takes the algorithm of its next transfer', async () => {
+    const first = takeHashWorker('sha256')!;
+    const thread = first.threadId;
+    await first.push(Buffer.from('x'));
+    expect(await first.digest()).toBe(createHash('sha256').update('x').digest('hex'));
+    await first.close();
+    const second = takeHashWorker('blake3')!;
+    try {
+      expect(second.threadId).toBe(thread);
+      await second.push(Buffer.from('x'));
+      expect(await second.digest()).toBe(blake3Hex('x'));
+    } finally {
+      await second.close();
+    }
+  });
+
   it('a worker closed with bytes still in flight is not kept', async () => {
-    const first = takeHashWorker()!;
+    const first = takeHashWorker('sha256')!;
     const thread = first.threadId;
     void first.push(Buffer.alloc(1024 * 1024)); // not waited for: still in flight at close
     await first.close();
-    const second = takeHashWorker()!;
+    const second = takeHashWorker('sha256')!;
     try {
       expect(second.threadId).not.toBe(thread);
     } finally {
@@ -108,7 +136,7 @@ describe('a worker is kept between transfers', () => {
 
 describe('after finish()', () => {
   it('refuses bytes pushed while it finishes; the digest is of what came before', async () => {
-    const worker = takeHashWorker()!;
+    const worker = takeHashWorker('sha256')!;
     try {
       await worker.push(Buffer.from('abc'));
       const finishing = worker.finish();
