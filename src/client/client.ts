@@ -20,6 +20,7 @@ import { fetchMany, storeMany, type BatchHooks, type FetchItem, type StoreItem }
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
 import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
+import { DirectReads } from '../io/index.js';
 import type { ChecksumName } from '../hash/index.js';
 import type { Socket } from 'node:net';
 import type { TransferOptions, TransferResult } from './types.js';
@@ -50,9 +51,11 @@ export class TcpsendClient {
   /** Connect to `HOST:PORT` (or a Target) and exchange HELLO and the greeting. */
   static async connect(target: string | Target, options: ClientOptions = {}): Promise<TcpsendClient> {
     const where = typeof target === 'string' ? parseTarget(target) : target;
-    let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, options);
+    // A plain TCP socket reads straight into the memory a body goes to (TLS reads its socket itself).
+    const directReads = options.dial || options.secret ? undefined : new DirectReads();
+    let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, { ...options, directReads });
     if (options.secret) stream = await secureChannel(stream as Socket, options.secret, formatTarget(where));
-    const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS, options.checksums);
+    const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS, { checksums: options.checksums, directReads });
     try {
       await connection.hello();
     } catch (err) {

@@ -11,19 +11,22 @@ import {
   HostNotFoundError,
   type TcpsendError,
 } from '../errors.js';
+import type { DirectReads } from '../io/index.js';
 import { formatTarget, type Target } from './target.js';
 
 export interface ConnectOptions {
   /** Per-address connect timeout. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Create the socket with these direct reads (Node's `onread`; see SocketFile's DirectReads). */
+  directReads?: DirectReads;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-function connectOnce(address: string, family: number, port: number, timeoutMs: number): Promise<net.Socket> {
+function connectOnce(address: string, family: number, port: number, timeoutMs: number, reads?: DirectReads): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address, port, family, noDelay: true });
+    const socket = net.connect({ host: address, port, family, noDelay: true, ...(reads ? { onread: reads.onread } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       const err = new Error(`timed out after ${timeoutMs} ms`) as NodeJS.ErrnoException;
@@ -80,7 +83,7 @@ export async function connectTcp(target: Target, options: ConnectOptions = {}): 
   for (const { address, family } of addresses) {
     options.signal?.throwIfAborted();
     try {
-      const socket = await connectOnce(address, family, target.port, timeoutMs);
+      const socket = await connectOnce(address, family, target.port, timeoutMs, options.directReads);
       socket.setKeepAlive(true, 30_000);
       return socket;
     } catch (err) {

@@ -15,7 +15,7 @@ import {
   TcpsendError,
   UnexpectedEofError,
 } from '../errors.js';
-import { SocketFile } from '../io/index.js';
+import { SocketFile, type DirectReads } from '../io/index.js';
 import { availableChecksums, chooseChecksum, formatChecksumList, LEGACY_CHECKSUM, type ChecksumName } from '../hash/index.js';
 import {
   formatRequest,
@@ -61,13 +61,16 @@ export class Connection {
   private readonly writeTurn = new Turnstile();
   private readonly readTurn = new Turnstile();
 
+  /** The checksums this client may use, best first (`--checksum-choice` leaves one). */
+  readonly checksums: readonly ChecksumName[];
+
   constructor(
     stream: Duplex,
     timeoutMs = DEFAULT_CLIENT_TIMEOUT_MS,
-    /** The checksums this client may use, best first (`--checksum-choice` leaves one). */
-    readonly checksums: readonly ChecksumName[] = availableChecksums(),
+    options: { checksums?: readonly ChecksumName[]; directReads?: DirectReads } = {},
   ) {
-    this.file = new SocketFile(stream, { timeoutMs, maxLineLength: MAX_REPLY_LINE });
+    this.checksums = options.checksums ?? availableChecksums();
+    this.file = new SocketFile(stream, { timeoutMs, maxLineLength: MAX_REPLY_LINE, directReads: options.directReads });
   }
 
   /** Send HELLO (with the checksums this side has) and read the greeting and its answer. */

@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
-import { createHasher, hashFileRange, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type Hasher } from '../hash/index.js';
+import { createHasher, hashFileRange, takeHashWorker, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
 import {
   finalizeLocalPart,
   localPartPath,
@@ -201,14 +201,13 @@ async function streamBody(
         worker.writeTo(handle.fd, header.offset),
       ]);
       setUp.catch(() => {}); // awaited below, once the body is in
-      const out = workerWritable(worker);
       try {
-        await file.pipeTo(out, header.length, { onChunk: progress });
+        // Straight into the worker's ring, which it hashes and writes the part from.
+        await file.receiveInto(worker, header.length, { onChunk: progress });
         await setUp;
       } catch (err) {
         // Whatever arrived stays in the part for the next resume: the worker writes all it
         // was handed before it goes (terminating it at once would drop what it still holds).
-        await new Promise<void>((resolve) => out.end(resolve));
         await worker.finish().catch(() => {});
         throw err;
       }

@@ -17,7 +17,6 @@
  * when the worker has caught up.
  */
 import { write as fsWrite } from 'node:fs';
-import { Writable } from 'node:stream';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { blake3ModulePath } from './algorithms.js';
@@ -98,6 +97,9 @@ export class HashWorkerError extends Error {
 /** The shared ring's size: what a transfer may have in flight to its worker. */
 const RING_BYTES = 4 * 1024 * 1024;
 
+/** Bytes gathered in the ring before they go to the worker and to the file (see commit). */
+const BATCH_BYTES = 1024 * 1024;
+
 type Pending = { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void };
 
 export class HashWorker {
@@ -111,7 +113,6 @@ export class HashWorker {
   private failure: Error | null = null;
   private ranges: [number, number][] = [];
   private batchBytes = 0;
-  private flushScheduled = false;
   private readonly ring: Buffer;
   private readonly shared: SharedArrayBuffer;
   private writeAt = 0;
@@ -229,7 +230,47 @@ export class HashWorker {
   }
 
   /**
-   * Hand a chunk over: it is copied into a ring of shared memory the worker reads from, so
+   * Free ring memory to put the next bytes in, at most `max` of them, from where the last
+   * ones ended (up to the ring's end: a wrap starts again at 0); null while the ring is full.
+   * A socket reads straight into it (SocketFile.receiveInto); `commit` then hands the bytes over.
+   */
+  room(max: number): Buffer | null {
+    if (this.failure || this.finishing) return null;
+    const take = Math.min(this.ring.length - this.occupied, this.ring.length - this.writeAt, max);
+    return take > 0 ? this.ring.subarray(this.writeAt, this.writeAt + take) : null;
+  }
+
+  /**
+   * The first `length` bytes of the last `room` hold data: hash them, and write them to the
+   * file when there is one. They go in batches of BATCH_BYTES: a message to the worker and a
+   * file write per socket read cost more than they move, and the slower the link, the smaller
+   * the reads (and the more of them per byte).
+   */
+  commit(length: number): void {
+    this.ranges.push([this.writeAt, length]);
+    if (this.file) {
+      this.file.queue.push([this.writeAt, length]);
+      this.file.unwritten += length;
+      this.file.position += length;
+    }
+    this.batchBytes += length;
+    this.inFlight += length;
+    this.writeAt = (this.writeAt + length) % this.ring.length;
+    if (this.batchBytes >= BATCH_BYTES) this.flush();
+  }
+
+  /** Resolves once `room` has room again (what is batched goes out first, to free it). */
+  async whenRoom(): Promise<void> {
+    this.flush();
+    while (this.occupied >= this.ring.length && !this.failure) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failure) throw this.failure;
+    if (this.finishing) throw new Error('bytes pushed to a hash worker after finish()');
+  }
+
+  /**
+   * Hand a chunk over: it is copied into the ring of shared memory the worker reads from, so
    * neither thread allocates per chunk and memory stays at the ring's size. Resolves when
    * there is room for more.
    */
@@ -238,36 +279,20 @@ export class HashWorker {
     if (this.finishing) throw new Error('bytes pushed to a hash worker after finish()');
     let offset = 0;
     while (offset < chunk.length) {
-      while (this.occupied >= this.ring.length && !this.failure) {
-        await new Promise<void>((resolve) => this.waiters.push(resolve));
+      const room = this.room(chunk.length - offset);
+      if (room === null) {
+        await this.whenRoom();
+        continue;
       }
-      if (this.failure) throw this.failure;
-      // Copy as much as fits, up to the end of the ring (a wrap makes a second range).
-      const room = Math.min(this.ring.length - this.occupied, this.ring.length - this.writeAt);
-      const take = Math.min(room, chunk.length - offset);
-      chunk.copy(this.ring, this.writeAt, offset, offset + take);
-      this.ranges.push([this.writeAt, take]);
-      if (this.file) {
-        this.file.queue.push([this.writeAt, take]);
-        this.file.unwritten += take;
-        this.file.position += take;
-        this.pumpWrites();
-      }
-      this.batchBytes += take;
-      this.inFlight += take;
-      this.writeAt = (this.writeAt + take) % this.ring.length;
-      offset += take;
-      // Several chunks in one message: a message per 64 KiB socket read costs more than it moves.
-      if (this.batchBytes >= 1024 * 1024) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      chunk.copy(room, 0, offset, offset + room.length);
+      this.commit(room.length);
+      offset += room.length;
     }
   }
 
+  /** Send the batched ranges to the worker, and start writing them to the file. */
   private flush(): void {
-    this.flushScheduled = false;
+    this.pumpWrites();
     if (this.ranges.length === 0) return;
     const ranges = this.ranges;
     this.ranges = [];
@@ -353,14 +378,4 @@ export function takeHashWorker(algorithm: ChecksumName): HashWorker | null {
   const parked = parkedThreads.pop();
   if (parked) parked.worker.removeAllListeners('error');
   return new HashWorker(algorithm, undefined, parked);
-}
-
-/** A Writable that hands every chunk to `worker`. */
-export function workerWritable(worker: HashWorker): Writable {
-  return new Writable({
-    highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _encoding, callback) {
-      worker.push(chunk).then(() => callback(), callback);
-    },
-  });
 }

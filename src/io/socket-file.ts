@@ -39,6 +39,8 @@ export interface SocketFileOptions {
   maxLineLength?: number;
   /** Bytes buffered from the peer before the socket is paused. */
   readHighWaterMark?: number;
+  /** The socket was created with `onread: reads.onread` (see DirectReads). */
+  directReads?: DirectReads;
 }
 
 export interface ReadLineOptions {
@@ -54,6 +56,49 @@ export interface ReadLineOptions {
 export interface PipeToOptions {
   /** Sees every chunk before it is written (hashing, progress). */
   onChunk?: (chunk: Buffer) => void;
+}
+
+/**
+ * Memory a body is received into, with `receiveInto`: the ring a HashWorker hashes and writes
+ * the file from. `room` lends free memory (null while there is none), `commit` says how much
+ * of the last room now holds bytes, `whenRoom` waits until there is room again.
+ */
+export interface ReceiveTarget {
+  room(max: number): Buffer | null;
+  commit(length: number): void;
+  whenRoom(): Promise<void>;
+}
+
+/** Bytes read into the scratch buffer of a socket with direct reads, at most, at a time. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
+ * reads.onread })`): its reads go into memory SocketFile chooses instead of a new Buffer per
+ * read. A body being received goes straight into the receive target (no allocation, no copy:
+ * the kernel writes into the worker's ring); anything else goes into one preallocated buffer
+ * and is copied out, since that buffer is reused for the next read.
+ */
+export class DirectReads {
+  #file: SocketFile | null = null;
+  /** Bytes that came before a SocketFile took the socket (copies). */
+  #early: Buffer[] = [];
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly onread = {
+    buffer: (): Buffer => (this.#file ? this.#file.nextReadBuffer(this.#scratch) : this.#scratch),
+    callback: (length: number, buffer: Buffer): boolean => {
+      if (this.#file) this.#file.directRead(length, buffer);
+      else this.#early.push(Buffer.from(buffer.subarray(0, length)));
+      return true;
+    },
+  };
+
+  /** @internal SocketFile's constructor calls this. */
+  attach(file: SocketFile): Buffer[] {
+    if (this.#file) throw new Error('these direct reads already feed a SocketFile');
+    this.#file = file;
+    return this.#early.splice(0);
+  }
 }
 
 type Deadline = { at: number; ms: number };
@@ -80,6 +125,10 @@ export class SocketFile implements AsyncIterable<string> {
   private heldByWritable = false;
   /** While pipeTo runs, incoming chunks go straight to it instead of the queue. */
   private sink: ((chunk: Buffer) => void) | null = null;
+  /** While receiveInto runs on a socket with direct reads: where its reads may go. */
+  private receiving: { target: ReceiveTarget; left: () => number; took: (bytes: Buffer) => void } | null = null;
+  /** The room lent to the socket's current read, if it reads into the receive target. */
+  private lent: Buffer | null = null;
 
   constructor(stream: Duplex, options: SocketFileOptions = {}) {
     this.stream = stream;
@@ -88,6 +137,8 @@ export class SocketFile implements AsyncIterable<string> {
     this.highWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
 
     stream.on('data', (chunk: Buffer | string) => this.onData(chunk));
+    // A socket with direct reads emits no 'data': its reads come through directRead.
+    for (const early of options.directReads?.attach(this) ?? []) this.onData(early);
     stream.on('end', () => {
       this.ended = true;
       this.wake();
@@ -340,6 +391,87 @@ export class SocketFile implements AsyncIterable<string> {
       );
     }
     return moved;
+  }
+
+  /**
+   * Move exactly `count` bytes from this stream into `target`'s memory, waiting for room when
+   * it is full (the socket is paused meanwhile, so the peer is pushed back through TCP).
+   * On a socket with direct reads (DirectReads) the kernel reads the body straight into that
+   * memory; otherwise each chunk is copied in. `onChunk` sees each piece where it landed.
+   * On an early end, throws UnexpectedEofError with the bytes moved; a failure of the target
+   * (its whenRoom rejects) is thrown as it is.
+   */
+  async receiveInto(target: ReceiveTarget, count: number, options: PipeToOptions = {}): Promise<number> {
+    this.checkUsable();
+    const { onChunk } = options;
+    let moved = 0;
+    const took = (bytes: Buffer) => {
+      target.commit(bytes.length);
+      moved += bytes.length;
+      onChunk?.(bytes);
+    };
+    /** Copy what is queued (bytes that came before, or past a full target) into the target. */
+    const fromQueue = async () => {
+      while (moved < count && this.queue.length > 0) {
+        const room = target.room(count - moved);
+        if (room === null) {
+          await target.whenRoom();
+          continue;
+        }
+        const chunk = this.queue.takeChunk(room.length);
+        chunk.copy(room);
+        took(room.subarray(0, chunk.length));
+      }
+      this.afterConsume();
+    };
+    try {
+      this.receiving = { target, left: () => count - moved, took: (bytes) => (took(bytes), this.wake()) };
+      for (;;) {
+        await fromQueue();
+        if (moved >= count) break;
+        if (this.failure) throw this.failure;
+        if (this.ended) throw new UnexpectedEofError(count, moved);
+        this.checkUsable();
+        if (target.room(1) === null) {
+          // Full: hold the peer back until the target has room, then read on.
+          this.pauseSource();
+          await target.whenRoom();
+          continue;
+        }
+        await this.waitForData(1);
+      }
+    } finally {
+      this.receiving = null;
+      this.lent = null;
+    }
+    return moved;
+  }
+
+  /**
+   * @internal (DirectReads) The memory the socket's next read goes into: room in the receive
+   * target while a body is being received and nothing is queued before it, else `scratch`.
+   */
+  nextReadBuffer(scratch: Buffer): Buffer {
+    const receiving = this.receiving;
+    if (receiving !== null && this.queue.length === 0) {
+      const room = receiving.target.room(receiving.left());
+      if (room !== null) {
+        this.lent = room;
+        return room;
+      }
+    }
+    this.lent = null;
+    return scratch;
+  }
+
+  /** @internal (DirectReads) `length` bytes were read into `buffer` (from nextReadBuffer). */
+  directRead(length: number, buffer: Buffer): void {
+    if (buffer === this.lent && this.receiving !== null) {
+      this.lent = null;
+      this.receiving.took(buffer.subarray(0, length));
+      return;
+    }
+    this.onData(Buffer.from(buffer.subarray(0, length))); // a copy: the scratch is read into again
   }
 
   // ------------------------------------------------------------------------------------------

@@ -25,7 +25,6 @@ import {
   HashWorkerError,
   takeHashWorker,
   WORKER_HASH_MIN_BYTES,
-  workerWritable,
   type HashWorker,
   type Hasher,
 } from '../../hash/index.js';
@@ -282,14 +281,12 @@ async function receiveOnWorker(
     if (from > 0) await worker.hashFileRange(part.handle.fd, 0, from);
     await worker.writeTo(part.handle.fd, from);
     let moved: Error | null = null;
-    const out = workerWritable(worker);
     try {
-      await session.file.pipeTo(out, count);
+      // Into the worker's ring, which it hashes and writes the part from. Everything that
+      // arrived is in the ring when this returns or throws: the worker writes it all.
+      await session.file.receiveInto(worker, count);
     } catch (err) {
       moved = err as Error;
-      // What arrived and is still queued goes to the worker (and into the part) before it
-      // finishes: nothing may reach it after.
-      await new Promise<void>((resolve) => out.end(() => resolve()));
     }
     // Every byte that arrived is in the part (the worker wrote it): count it, for resume.
     const failure = worker.error;
