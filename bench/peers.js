@@ -25,6 +25,7 @@ import {
   median,
   peakRssMB,
   removeScratch,
+  rsyncdConfig,
   scratchBase,
   run,
   runCli,
@@ -68,15 +69,6 @@ async function handHash(tool, file, expected, what) {
   const got = r.stdout.trim().split(/\s+/)[0];
   if (got !== expected.sha256) throw new WrongResult(`${what}: ${tool} says ${got}, expected ${expected.sha256}`);
   return r.seconds;
-}
-
-function rsyncdConfig(file, port, modules, log) {
-  const lines = [`port = ${port}`, `address = ${HOST}`, 'use chroot = no', `log file = ${log}`, 'max connections = 0'];
-  if (process.getuid?.() === 0) lines.push('uid = 0', 'gid = 0');
-  for (const [name, dir, readOnly] of modules) {
-    lines.push(`[${name}]`, `  path = ${dir}`, `  read only = ${readOnly ? 'yes' : 'no'}`);
-  }
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
 /**
@@ -164,7 +156,7 @@ export async function peersBench() {
     if (present.has('rsync')) {
       const port = await freePort();
       const conf = path.join(work, 'rsyncd.conf');
-      rsyncdConfig(conf, port, [['src', SOURCE_ROOT, true], ['up', upRsync, false]], path.join(work, 'rsyncd.log'));
+      rsyncdConfig(conf, HOST, port, [['src', SOURCE_ROOT, true], ['up', upRsync, false]], path.join(work, 'rsyncd.log'));
       const child = start('rsync', ['--daemon', '--no-detach', `--config=${conf}`]);
       servers.push(child);
       await waitListening(port, child);

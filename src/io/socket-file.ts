@@ -73,6 +73,20 @@ export interface ReceiveTarget {
 const SCRATCH_BYTES = 64 * 1024;
 
 /**
+ * Gathering a body off a link slower than this machine: a read of less than SMALL_READ means
+ * the kernel had little to give, so the socket waits (up to MAX_GATHER_MS, paused) until about
+ * GATHER_BYTES are there at the rate seen so far. Each read costs a wake-up, however few bytes
+ * it brings: on a 200 Mbit/s link, reads of a few KiB cost the receiver several times the CPU
+ * per byte of a fast link. The wait is shorter than the kernel's receive buffer takes to fill,
+ * so the link stays busy; on loopback the reads are large and no wait happens.
+ */
+const SMALL_READ = 64 * 1024;
+const GATHER_BYTES = 256 * 1024;
+const MAX_GATHER_MS = 10;
+/** Time to measure the rate before gathering. */
+const GATHER_AFTER_MS = 50;
+
+/**
  * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
  * reads.onread })`): its reads go into memory SocketFile chooses instead of a new Buffer per
  * read. A body being received goes straight into the receive target (no allocation, no copy:
@@ -129,6 +143,8 @@ export class SocketFile implements AsyncIterable<string> {
   private receiving: { target: ReceiveTarget; left: () => number; took: (bytes: Buffer) => void } | null = null;
   /** The room lent to the socket's current read, if it reads into the receive target. */
   private lent: Buffer | null = null;
+  /** While receiveInto runs: the rate so far, and the timer of a wait for more (see SMALL_READ). */
+  private gathering: { since: number; bytes: number; timer: NodeJS.Timeout | null } | null = null;
 
   constructor(stream: Duplex, options: SocketFileOptions = {}) {
     this.stream = stream;
@@ -410,6 +426,7 @@ export class SocketFile implements AsyncIterable<string> {
       moved += bytes.length;
       onChunk?.(bytes);
     };
+    const gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
     /** Copy what is queued (bytes that came before, or past a full target) into the target. */
     const fromQueue = async () => {
       while (moved < count && this.queue.length > 0) {
@@ -425,7 +442,16 @@ export class SocketFile implements AsyncIterable<string> {
       this.afterConsume();
     };
     try {
-      this.receiving = { target, left: () => count - moved, took: (bytes) => (took(bytes), this.wake()) };
+      this.gathering = gathering;
+      this.receiving = {
+        target,
+        left: () => count - moved,
+        took: (bytes) => {
+          took(bytes);
+          this.gatherMore(bytes.length, count - moved);
+          this.wake();
+        },
+      };
       for (;;) {
         await fromQueue();
         if (moved >= count) break;
@@ -443,8 +469,30 @@ export class SocketFile implements AsyncIterable<string> {
     } finally {
       this.receiving = null;
       this.lent = null;
+      this.gathering = null;
+      if (gathering.timer !== null) {
+        clearTimeout(gathering.timer);
+        if (!this.pausedByUs && !this.stream.destroyed) this.stream.resume();
+      }
     }
     return moved;
+  }
+
+  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (SMALL_READ) */
+  private gatherMore(length: number, left: number): void {
+    const gathering = this.gathering;
+    if (gathering === null) return;
+    gathering.bytes += length;
+    if (length >= SMALL_READ || left === 0 || gathering.timer !== null) return;
+    const elapsed = performance.now() - gathering.since;
+    if (elapsed < GATHER_AFTER_MS) return;
+    const waitMs = Math.min(MAX_GATHER_MS, GATHER_BYTES / (gathering.bytes / elapsed));
+    if (waitMs < 1) return;
+    this.stream.pause();
+    gathering.timer = setTimeout(() => {
+      gathering.timer = null;
+      if (!this.pausedByUs && !this.stream.destroyed) this.stream.resume();
+    }, waitMs);
   }
 
   /**
@@ -551,6 +599,7 @@ export class SocketFile implements AsyncIterable<string> {
   private onData(chunk: Buffer | string): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     reclaimReadBuffers(buf.length);
+    if (this.receiving !== null) this.gatherMore(buf.length, this.receiving.left() - this.queue.length - buf.length);
     if (this.sink) {
       this.sink(buf);
       return;
