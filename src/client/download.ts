@@ -13,7 +13,7 @@ import {
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
-import { createHasher, hashFileRange, takeHashWorker, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
+import { createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
 import {
   finalizeLocalPart,
   localPartPath,
@@ -188,9 +188,9 @@ async function streamBody(
     done += chunk.length;
     options.onProgress?.(done, header.size);
   };
-  // A large body is hashed and written on a worker thread, so that this thread only receives:
-  // hashing is slower than loopback TCP, and the worker has a core of its own.
-  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeHashWorker(conn.checksum) : null;
+  // A large body goes into a receiver's ring, hashed and written to the part in large batches:
+  // on a worker thread for SHA-256 (slower than loopback TCP), on this one for BLAKE3.
+  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeReceiver(conn.checksum) : null;
   if (worker) {
     try {
       // Not awaited before the body: the worker takes its messages in order, so the socket is

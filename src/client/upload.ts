@@ -67,7 +67,7 @@ export async function uploadFile(
 
     /**
      * Send bytes [from, size) of the file, hashing them into `hash` (on a worker thread when
-     * they are many), then the trailer: END with the whole file's digest, or ABORT if the
+     * they are many and the hash is SHA-256), then the trailer: END with the whole file's digest, or ABORT if the
      * file's size or mtime moved meanwhile. A file that shrank cannot be finished in step at
      * all: FileChangedError, and the connection breaks.
      */

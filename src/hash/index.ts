@@ -11,4 +11,4 @@ export {
 export { chooseChecksum, formatChecksumList, parseChecksumList } from './negotiate.js';
 export { hashFileRange } from './file-range.js';
 export { httpDigestName, reprDigest } from './http.js';
-export { HashWorker, HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES } from './worker.js';
+export { HashWorker, HashWorkerError, takeHashWorker, takeReceiver, WORKER_HASH_MIN_BYTES } from './worker.js';

@@ -141,7 +141,8 @@ async function sendLarge(
     session.outOfStep = true;
     const running = plan.hash;
     const end = req.offset + length;
-    // An uncached large file is hashed on a worker thread while this one sends it.
+    // An uncached large file is hashed while it is sent: on a worker thread when the hash is
+    // worth one (SHA-256), else here (BLAKE3).
     const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker(req.checksum) : null;
     let digest = cached;
     try {

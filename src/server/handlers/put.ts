@@ -23,7 +23,7 @@ import {
   createHasher,
   hashFileRange,
   HashWorkerError,
-  takeHashWorker,
+  takeReceiver,
   WORKER_HASH_MIN_BYTES,
   type HashWorker,
   type Hasher,
@@ -223,8 +223,9 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     }
     session.outOfStep = true;
     const remaining = req.size - from;
-    // A large body is hashed and written on a worker thread (the main thread keeps serving).
-    const worker = remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker(req.checksum) : null;
+    // A large body goes into a receiver's ring, hashed and written in large batches (SHA-256 on
+    // a worker thread, so that the main thread keeps serving).
+    const worker = remaining >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeReceiver(req.checksum) : null;
     const digest = worker
       ? await receiveOnWorker(session, part, from, remaining, worker)
       : await receiveInline(session, part, hash, remaining);
