@@ -100,6 +100,12 @@ const RING_BYTES = 4 * 1024 * 1024;
 /** Bytes gathered in the ring before they go to the worker and to the file (see commit). */
 const BATCH_BYTES = 1024 * 1024;
 
+/**
+ * A batch that has not filled within this time goes anyway: a stalled link must not keep what
+ * did arrive out of the part file (a killed process resumes from what is there).
+ */
+const IDLE_FLUSH_MS = 50;
+
 type Pending = { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void };
 
 export class HashWorker {
@@ -107,6 +113,10 @@ export class HashWorker {
   private readonly worker: Worker | null;
   /** The hash, when it runs on the calling thread. */
   private hasher: Hasher | null = null;
+  /** On the calling thread: a file range is being hashed; chunks wait until it is done (order). */
+  private prefixing = false;
+  /** Flushes a batch that is slow to fill (IDLE_FLUSH_MS). */
+  private idleFlush: NodeJS.Timeout | null = null;
   private readonly algorithm: ChecksumName;
   /** Bytes gathered before they are hashed and written (see commit). */
   private readonly batchLimit: number;
@@ -191,17 +201,28 @@ export class HashWorker {
     if (this.hasher === null) return (await this.call({ type: 'fileRange', fd, offset, length })).peek as string;
     if (this.failure) throw this.failure;
     this.flush();
-    const scratch = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(length, 1)));
-    for (let at = offset, left = length; left > 0; ) {
-      const n = await new Promise<number>((resolve, reject) =>
-        fsRead(fd, scratch, 0, Math.min(scratch.length, left), at, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
-      );
-      if (n === 0) throw new Error(`file ended at ${at}, ${left} bytes short`);
-      this.hasher.update(scratch.subarray(0, n));
-      at += n;
-      left -= n;
+    // As the worker thread takes its messages in order: chunks committed meanwhile are
+    // hashed after this range (flush leaves them be until then).
+    this.prefixing = true;
+    try {
+      const scratch = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(length, 1)));
+      for (let at = offset, left = length; left > 0; ) {
+        const n = await new Promise<number>((resolve, reject) =>
+          fsRead(fd, scratch, 0, Math.min(scratch.length, left), at, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+        );
+        if (n === 0) throw new Error(`file ended at ${at}, ${left} bytes short`);
+        this.hasher.update(scratch.subarray(0, n));
+        at += n;
+        left -= n;
+      }
+      return this.hasher.peek();
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    } finally {
+      this.prefixing = false;
+      this.flush();
     }
-    return this.hasher.peek();
   }
 
   /** From now on, also write every chunk to `fd` from `position` on (see the top of this file). */
@@ -283,6 +304,7 @@ export class HashWorker {
     this.inFlight += length;
     this.writeAt = (this.writeAt + length) % this.ring.length;
     if (this.batchBytes >= this.batchLimit) this.flush();
+    else if (this.idleFlush === null) this.idleFlush = setTimeout(() => this.flush(), IDLE_FLUSH_MS).unref();
   }
 
   /** Resolves once `room` has room again (what is batched goes out first, to free it). */
@@ -318,8 +340,12 @@ export class HashWorker {
 
   /** Send the batched ranges to the worker (or hash them here), and start writing them to the file. */
   private flush(): void {
+    if (this.idleFlush !== null) {
+      clearTimeout(this.idleFlush);
+      this.idleFlush = null;
+    }
     this.pumpWrites();
-    if (this.ranges.length === 0) return;
+    if (this.ranges.length === 0 || this.prefixing) return;
     const ranges = this.ranges;
     this.ranges = [];
     this.batchBytes = 0;
@@ -376,6 +402,7 @@ export class HashWorker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleFlush !== null) clearTimeout(this.idleFlush);
     if (this.worker === null) return;
     workersAlive -= 1;
     this.worker.removeAllListeners('message');
