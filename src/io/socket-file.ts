@@ -60,8 +60,9 @@ export interface PipeToOptions {
 
 /**
  * Memory a body is received into, with `receiveInto`: the ring a HashWorker hashes and writes
- * the file from. `room` lends free memory (null while there is none), `commit` says how much
- * of the last room now holds bytes, `whenRoom` waits until there is room again.
+ * the file from. `room` lends free memory (null while there is none; every room starts where
+ * the last commit ended, so asking twice gives the same place), `commit` says how many bytes
+ * now lie there, `whenRoom` waits until there is room again.
  */
 export interface ReceiveTarget {
   room(max: number): Buffer | null;
@@ -140,7 +141,7 @@ export class SocketFile implements AsyncIterable<string> {
   /** While pipeTo runs, incoming chunks go straight to it instead of the queue. */
   private sink: ((chunk: Buffer) => void) | null = null;
   /** While receiveInto runs on a socket with direct reads: where its reads may go. */
-  private receiving: { target: ReceiveTarget; left: () => number; took: (bytes: Buffer) => void } | null = null;
+  private receiving: { target: ReceiveTarget; left: () => number; copyQueued: () => boolean; took: (bytes: Buffer) => void } | null = null;
   /** The room lent to the socket's current read, if it reads into the receive target. */
   private lent: Buffer | null = null;
   /** While receiveInto runs: the rate so far, and the timer of a wait for more (see SMALL_READ). */
@@ -427,18 +428,22 @@ export class SocketFile implements AsyncIterable<string> {
       onChunk?.(bytes);
     };
     const gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
-    /** Copy what is queued (bytes that came before, or past a full target) into the target. */
-    const fromQueue = async () => {
+    /**
+     * Copy what is queued (bytes that came before, or while the target was full) into the
+     * target, as far as it has room; true once nothing of the body is left queued.
+     */
+    const copyQueued = (): boolean => {
       while (moved < count && this.queue.length > 0) {
         const room = target.room(count - moved);
-        if (room === null) {
-          await target.whenRoom();
-          continue;
-        }
+        if (room === null) return false;
         const chunk = this.queue.takeChunk(room.length);
         chunk.copy(room);
         took(room.subarray(0, chunk.length));
       }
+      return true;
+    };
+    const fromQueue = async () => {
+      while (!copyQueued()) await target.whenRoom();
       this.afterConsume();
     };
     try {
@@ -446,6 +451,7 @@ export class SocketFile implements AsyncIterable<string> {
       this.receiving = {
         target,
         left: () => count - moved,
+        copyQueued,
         took: (bytes) => {
           took(bytes);
           this.gatherMore(bytes.length, count - moved);
@@ -497,11 +503,14 @@ export class SocketFile implements AsyncIterable<string> {
 
   /**
    * @internal (DirectReads) The memory the socket's next read goes into: room in the receive
-   * target while a body is being received and nothing is queued before it, else `scratch`.
+   * target while a body is being received, else `scratch`. Node asks for it right after the
+   * previous read (not right before the next), so bytes still queued go into the target
+   * first: the next read then follows them there, in order. The room is at most what is left
+   * of the body, so a read never takes the bytes after it.
    */
   nextReadBuffer(scratch: Buffer): Buffer {
     const receiving = this.receiving;
-    if (receiving !== null && this.queue.length === 0) {
+    if (receiving !== null && receiving.copyQueued() && receiving.left() > 0) {
       const room = receiving.target.room(receiving.left());
       if (room !== null) {
         this.lent = room;
