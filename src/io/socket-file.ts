@@ -451,7 +451,12 @@ export class SocketFile implements AsyncIterable<string> {
       this.receiving = {
         target,
         left: () => count - moved,
-        copyQueued,
+        copyQueued: () => {
+          const before = moved;
+          const done = copyQueued();
+          if (moved !== before) this.wake(); // the loop may be waiting for just these bytes
+          return done;
+        },
         took: (bytes) => {
           took(bytes);
           this.gatherMore(bytes.length, count - moved);
