@@ -18,6 +18,7 @@
  */
 import { read as fsRead, write as fsWrite } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
 import { blake3ModulePath, createHasher, type Hasher } from './algorithms.js';
 import type { ChecksumName } from './names.js';
@@ -336,6 +337,16 @@ export class HashWorker {
       this.commit(room.length);
       offset += room.length;
     }
+  }
+
+  /** A Writable that hands every chunk to `push` (for a body that comes as a stream). */
+  writable(): Writable {
+    return new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.push(chunk).then(() => callback(), callback);
+      },
+    });
   }
 
   /** Send the batched ranges to the worker (or hash them here), and start writing them to the file. */

@@ -44,6 +44,8 @@ export {
   selectorPath,
   type AbortRequest,
   type DataRequest,
+  type DeleteRequest,
+  type SymlinkRequest,
   type EndRequest,
   type GetRequest,
   type HashRequest,

@@ -19,6 +19,7 @@ import {
   optionalMode,
   optionalString,
   optionalUint,
+  requireString,
   requireUint,
   type Fields,
 } from './fields.js';
@@ -58,6 +59,8 @@ export interface ListRequest {
   verb: 'LIST';
   path: string;
   recursive: boolean;
+  /** `links=1`: symlinks whose target stays inside are listed as `type=link target=...`. */
+  links?: boolean;
 }
 
 export interface GetRequest extends ChecksumChoice {
@@ -122,6 +125,20 @@ export interface QuitRequest {
   verb: 'QUIT';
 }
 
+/** Remove a file, a symlink (not followed) or a folder with all in it (`serve --allow-delete`). */
+export interface DeleteRequest {
+  verb: 'DELETE';
+  path: string;
+}
+
+/** Make a symlink at `path` to `target` (relative, and resolving inside the root). */
+export interface SymlinkRequest {
+  verb: 'SYMLINK';
+  path: string;
+  target: string;
+  overwrite: boolean;
+}
+
 /**
  * Many whole files of one folder in one request: `count` item lines (see batch.ts) follow
  * the request line, and each gets the answer `GET folder/item` would get, in order.
@@ -153,7 +170,9 @@ export type Request =
   | MkdirRequest
   | QuitRequest
   | MgetRequest
-  | MputRequest;
+  | MputRequest
+  | DeleteRequest
+  | SymlinkRequest;
 
 export type Verb = Request['verb'];
 
@@ -172,6 +191,8 @@ const TAKES_PATH: Readonly<Record<Verb, boolean>> = {
   QUIT: false,
   MGET: true,
   MPUT: true,
+  DELETE: true,
+  SYMLINK: true,
 };
 
 export const VERBS: readonly Verb[] = Object.keys(TAKES_PATH) as Verb[];
@@ -233,7 +254,12 @@ export function parseRequest(line: string): Request {
     case 'STAT':
       return { verb, path: needPath(), hash: optionalFlag(fields, 'hash'), checksum };
     case 'LIST':
-      return { verb, path: needPath(), recursive: optionalFlag(fields, 'recursive') };
+      return {
+        verb,
+        path: needPath(),
+        recursive: optionalFlag(fields, 'recursive'),
+        ...(optionalFlag(fields, 'links') ? { links: true } : {}),
+      };
     case 'GET':
       return {
         verb,
@@ -289,6 +315,15 @@ export function parseRequest(line: string): Request {
         overwrite: optionalFlag(fields, 'overwrite'),
         checksum,
       };
+    case 'DELETE':
+      return { verb, path: needPath() };
+    case 'SYMLINK':
+      return {
+        verb,
+        path: needPath(),
+        target: requireString(fields, 'target', 'SYMLINK'),
+        overwrite: optionalFlag(fields, 'overwrite'),
+      };
   }
 }
 
@@ -316,7 +351,7 @@ export function formatRequest(req: Request): string {
     case 'STAT':
       return withPath(req.path, { hash: req.hash || null, checksum: formatChecksum(req.checksum) });
     case 'LIST':
-      return withPath(req.path, { recursive: req.recursive || null });
+      return withPath(req.path, { recursive: req.recursive || null, links: req.links || null });
     case 'GET':
       return withPath(req.path, {
         offset: req.offset || null,
@@ -350,6 +385,10 @@ export function formatRequest(req: Request): string {
       return withPath(req.path, { count: req.count, checksum: formatChecksum(req.checksum) });
     case 'MPUT':
       return withPath(req.path, { count: req.count, overwrite: req.overwrite || null, checksum: formatChecksum(req.checksum) });
+    case 'DELETE':
+      return withPath(req.path, {});
+    case 'SYMLINK':
+      return withPath(req.path, { target: req.target, overwrite: req.overwrite || null });
   }
 }
 

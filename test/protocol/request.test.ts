@@ -82,6 +82,10 @@ function requestsFor(path: string): Request[] {
     { verb: 'PUT', path, size: 1, checksum: 'blake3', digest: null, mtime: null, mode: null, overwrite: false, eager: false },
     { verb: 'MGET', path, count: 3, checksum: 'blake3' },
     { verb: 'MPUT', path, count: 3, overwrite: false, checksum: 'blake3' },
+    { verb: 'LIST', path, recursive: true, links: true },
+    { verb: 'DELETE', path },
+    { verb: 'SYMLINK', path, target: '../a b/ü.txt', overwrite: false },
+    { verb: 'SYMLINK', path, target: 'x', overwrite: true },
   ];
 }
 

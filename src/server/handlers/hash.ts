@@ -1,26 +1,15 @@
 /** HASH: the digest of a range of a file, so a resuming peer can check a part it holds. */
 import { BadRangeError } from '../../errors.js';
-import { createHasher, hashFileRange, type ChecksumName } from '../../hash/index.js';
 import { formatOk, type HashRequest } from '../../protocol/index.js';
+import { createHasher, hashFileRange } from '../../hash/index.js';
+import { abortable } from '../cancel.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { quoteRequestPath } from './common.js';
-
-/** The `checksum` digest of a whole file, from the cache or by reading it (and then cached). */
-export async function fileDigest(ctx: ServerContext, path: string, checksum: ChecksumName): Promise<string> {
-  const { handle, info } = await ctx.root.openRead(path);
-  try {
-    const cached = ctx.hashCache.get(info, checksum);
-    if (cached !== undefined) return cached;
-    const digest = (await hashFileRange(handle, 0, info.size, createHasher(checksum))).digest();
-    ctx.hashCache.set(info, checksum, digest);
-    return digest;
-  } finally {
-    await handle.close();
-  }
-}
+import { fileDigest } from '../file-hash.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleHash(ctx: ServerContext, session: Session, req: HashRequest): Promise<HandlerResult> {
-  const { handle, info } = await ctx.root.openRead(req.path);
+  const opened = ctx.root.openRead(req.path);
+  const { file, info } = opened;
   try {
     if (req.offset > info.size) {
       throw new BadRangeError(`offset ${req.offset} is past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`);
@@ -31,15 +20,13 @@ export async function handleHash(ctx: ServerContext, session: Session, req: Hash
         `bytes ${req.offset}+${length} run past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`,
       );
     }
-    const whole = req.offset === 0 && length === info.size;
-    let digest = whole ? ctx.hashCache.get(info, req.checksum) : undefined;
-    if (digest === undefined) {
-      digest = (await hashFileRange(handle, req.offset, length, createHasher(req.checksum))).digest();
-      if (whole) ctx.hashCache.set(info, req.checksum, digest);
-    }
+    const digest =
+      req.offset === 0 && length === info.size
+        ? await fileDigest(ctx, opened, req.checksum, session.beforeAnswer)
+        : (await hashFileRange(abortable(file, session.beforeAnswer), req.offset, length, createHasher(req.checksum))).digest();
     await session.file.writeLine(formatOk({ [req.checksum]: digest, offset: req.offset, length, size: info.size }));
     return {};
   } finally {
-    await handle.close();
+    file.close();
   }
 }

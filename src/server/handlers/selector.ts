@@ -7,8 +7,8 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 
 export async function handleSelector(ctx: ServerContext, session: Session, line: string): Promise<HandlerResult> {
   const path = selectorPath(line);
-  const info = await ctx.root.stat(path);
-  session.outOfStep = true;
+  const info = ctx.root.stat(path);
+  session.markOutOfStep();
   if (info.type === 'dir') {
     let listing = '';
     for await (const entry of ctx.root.list(path, { recursive: false })) {
@@ -17,11 +17,11 @@ export async function handleSelector(ctx: ServerContext, session: Session, line:
     await session.file.write(listing);
     return { bytes: Buffer.byteLength(listing), close: true };
   }
-  const { handle } = await ctx.root.openRead(path);
+  const { file } = ctx.root.openRead(path);
   try {
-    const bytes = await session.file.sendfile(handle, 0);
+    const bytes = await session.file.sendfile(file, 0);
     return { bytes, close: true };
   } finally {
-    await handle.close();
+    file.close();
   }
 }

@@ -1,11 +1,19 @@
 /** STAT: type, size, mtime, mode, and with hash=1 the digest (from the cache when it can). */
 import { formatOk, type StatRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { fileDigest } from './hash.js';
+import { fileDigest } from '../file-hash.js';
 
 export async function handleStat(ctx: ServerContext, session: Session, req: StatRequest): Promise<HandlerResult> {
-  const info = await ctx.root.stat(req.path);
-  const digest = info.type === 'file' && req.hash ? await fileDigest(ctx, req.path, req.checksum) : null;
+  const info = ctx.root.stat(req.path);
+  let digest: string | null = null;
+  if (info.type === 'file' && req.hash) {
+    const opened = ctx.root.openRead(req.path);
+    try {
+      digest = await fileDigest(ctx, opened, req.checksum, session.beforeAnswer);
+    } finally {
+      opened.file.close();
+    }
+  }
   await session.file.writeLine(
     formatOk({
       type: info.type,
