@@ -22,6 +22,7 @@ import {
   greetingCaps,
   greetingChecksums,
   parseGreeting,
+  isProgressLine,
   parseResponse,
   readHelloReply,
   PROTOCOL_VERSION,
@@ -79,12 +80,19 @@ export class Connection {
       verb: 'HELLO',
       version: PROTOCOL_VERSION,
       client: `tcpsend/${VERSION}`,
+      progress: true,
       checksums: formatChecksumList(this.checksums),
     });
     await this.exchange(
+      // progress=1: a server busy working out an answer (a long hash) says so with `+` lines.
       (file) => file.writeLine(hello),
       async () => {
-        this.greeting = parseGreeting(await this.readLine());
+        const first = await this.readLine();
+        // A server that turns the connection away (full, stopping, a secret needed) answers
+        // ERR in place of its greeting.
+        const refusal = first.startsWith('ERR ') ? parseResponse(first) : null;
+        if (refusal && !refusal.ok) throw new RemoteError(refusal.code, refusal.message);
+        this.greeting = parseGreeting(first);
         readHelloReply(await this.readOk());
       },
     );
@@ -156,9 +164,11 @@ export class Connection {
     );
   }
 
-  /** One response line: its fields if OK, a RemoteError if ERR. */
+  /** One response line (after any progress lines): its fields if OK, a RemoteError if ERR. */
   async readOk(): Promise<Map<string, string>> {
-    const response = parseResponse(await this.readLine());
+    let line = await this.readLine();
+    while (isProgressLine(line)) line = await this.readLine();
+    const response = parseResponse(line);
     if (!response.ok) throw new RemoteError(response.code, response.message);
     return response.fields;
   }

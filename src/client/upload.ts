@@ -137,7 +137,9 @@ export async function uploadFile(
           let hash = createHasher(checksum);
           let from = 0;
           if (offer.offset > 0) {
-            await hashFileRange(handle, 0, offer.offset, hash);
+            const total = offer.offset;
+            options.onCheck?.(0, total);
+            await hashFileRange(handle, 0, total, hash, undefined, (done) => options.onCheck?.(done, total));
             if (offer.partDigest !== null && hash.peek() === offer.partDigest) {
               from = offer.offset;
             } else {

@@ -14,6 +14,8 @@ export async function hashFileRange<H extends Hasher>(
   length: number,
   hash: H,
   buffer: Buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(length, 1))),
+  /** Told the bytes of the range hashed so far, after each read. */
+  onProgress?: (done: number) => void,
 ): Promise<H> {
   let position = offset;
   let remaining = length;
@@ -23,6 +25,7 @@ export async function hashFileRange<H extends Hasher>(
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
     remaining -= bytesRead;
+    onProgress?.(length - remaining);
   }
   return hash;
 }

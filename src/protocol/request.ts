@@ -38,6 +38,8 @@ export interface HelloRequest {
   client: string | null;
   /** `checksums=blake3,sha256`: the algorithms the client has, as it sent them (null: none named). */
   checksums: string | null;
+  /** `progress=1`: the client takes `+` lines (progress) before an answer that is slow to come. */
+  progress?: boolean;
 }
 
 /**
@@ -250,6 +252,7 @@ export function parseRequest(line: string): Request {
         version: optionalUint(fields, 'version'),
         client: optionalString(fields, 'client'),
         checksums: optionalString(fields, 'checksums'),
+        ...(optionalFlag(fields, 'progress') ? { progress: true } : {}),
       };
     case 'STAT':
       return { verb, path: needPath(), hash: optionalFlag(fields, 'hash'), checksum };
@@ -347,7 +350,7 @@ export function formatRequest(req: Request): string {
   };
   switch (req.verb) {
     case 'HELLO':
-      return `HELLO${formatFields({ version: req.version, client: req.client, checksums: req.checksums })}`;
+      return `HELLO${formatFields({ version: req.version, client: req.client, progress: req.progress || null, checksums: req.checksums })}`;
     case 'STAT':
       return withPath(req.path, { hash: req.hash || null, checksum: formatChecksum(req.checksum) });
     case 'LIST':

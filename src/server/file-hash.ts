@@ -14,6 +14,7 @@ export async function fileDigest(
   { file, info }: OpenedFile,
   checksum: ChecksumName,
   signal: AbortSignal,
+  progress?: { bytes: number },
 ): Promise<string> {
   const cached = ctx.hashCache.get(info, checksum);
   if (cached !== undefined) return cached;
@@ -23,7 +24,7 @@ export async function fileDigest(
     file.readSyncInto(body, 0);
     digest = checksumAlgorithm(checksum).digestOf(body);
   } else {
-    digest = (await hashFileRange(abortable(file, signal), 0, info.size, createHasher(checksum))).digest();
+    digest = (await hashFileRange(abortable(file, signal, progress), 0, info.size, createHasher(checksum))).digest();
   }
   ctx.hashCache.set(info, checksum, digest);
   return digest;

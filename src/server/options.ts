@@ -25,6 +25,12 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** On close(), how long transfers in flight may run on. */
   shutdownGraceMs?: number;
+  /**
+   * While a slow answer is worked out (a long hash before a resume, HASH, STAT hash=1), a
+   * client that said HELLO progress=1 gets a `+` line this often, so its idle timeout does not
+   * give up on a server that is busy for it.
+   */
+  progressIntervalMs?: number;
   /** Serve, list and take uploads of hidden files ('.git', '.env'); off by default. */
   dotfiles?: boolean;
   /**
@@ -34,6 +40,8 @@ export interface ServerOptions {
   checksums?: ChecksumName[];
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
   secret?: string;
+  /** With a secret: from accept to a running session at most this long (plus any slow-down). */
+  handshakeTimeoutMs?: number;
   /** File system to serve from: node:fs by default (memfs, or a fault-injecting wrapper, in tests). */
   fs?: RootFs;
 }
@@ -52,6 +60,8 @@ export const DEFAULT_SERVER_OPTIONS = {
   lineDeadlineMs: 10_000,
   maxUploadBytes: 1024 ** 4, // 1 TiB
   shutdownGraceMs: 5_000,
+  progressIntervalMs: 5_000,
+  handshakeTimeoutMs: 10_000,
 } as const;
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {

@@ -13,6 +13,7 @@ import {
   TcpsendError,
   TimeoutError,
   TransferInterruptedError,
+  UnexpectedEofError,
 } from '../errors.js';
 import { SocketFile } from '../io/index.js';
 import {
@@ -41,6 +42,7 @@ import { handleHello, handleQuit } from './handlers/session-verbs.js';
 import { handleStat } from './handlers/stat.js';
 import { handleSymlink } from './handlers/symlink.js';
 import type { PreparedReply } from './reply.js';
+import { NO_SECRET_ALERT, startsTls } from '../transport/records.js';
 
 export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector', 'mget', 'mput', 'symlink'];
 
@@ -62,7 +64,16 @@ export interface RequestLogEntry {
   note?: string;
 }
 
-export type RequestLogger = (entry: RequestLogEntry) => void;
+/** A transfer (GET, PUT, MGET, MPUT) about to run: for a log line when it starts. */
+export interface TransferStart {
+  peer: string;
+  verb: string;
+  path: string | null;
+}
+
+export type RequestLogger = ((entry: RequestLogEntry) => void) & { started?: (start: TransferStart) => void };
+
+const TRANSFER_VERBS = new Set(['GET', 'PUT', 'MGET', 'MPUT']);
 
 async function dispatch(ctx: ServerContext, session: Session, req: Request): Promise<HandlerResult> {
   // A PUT's own checks come before its body, which a one-step PUT must read past when refused.
@@ -175,7 +186,7 @@ async function runRequests(
   const batch: { line: string; parse: () => Request; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
   let held = 0;
   const budget = ctx.readAhead;
-  /** Start `req`'s work; false if it must run on its own (a large PUT: its body streams). */
+  /** Start `req`'s work (a GET, or a small one-step PUT whose body is read now). */
   const prepare = async (text: string, req: Request): Promise<void> => {
     const parseIt = () => req;
     if (req.verb === 'PUT') {
@@ -241,7 +252,7 @@ async function runRequests(
 /** A TLS record of type handshake (0x16), version 3.x: a client that expects a secret. */
 async function looksLikeTls(file: SocketFile): Promise<boolean> {
   const head = await file.peek(2);
-  return head.length === 2 && head[0] === 0x16 && head[1] === 0x03;
+  return head.length === 2 && startsTls(head);
 }
 
 export async function runSession(
@@ -261,6 +272,7 @@ export async function runSession(
       session.lastActive = Date.now();
       if (first && (await looksLikeTls(file))) {
         log({ peer: session.peer, verb: 'TLS', path: null, bytes: 0, ms: 0, result: 'AUTH', message: 'a TLS handshake, but this server has no secret' });
+        await file.write(NO_SECRET_ALERT).catch(() => {});
         break;
       }
       const line = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
@@ -331,6 +343,13 @@ async function drainBriefly(file: SocketFile): Promise<void> {
   }
 }
 
+/** The body bytes a transfer moved before it broke (the log says them, not 0 B). */
+function bytesBefore(err: TcpsendError): number {
+  if (err instanceof TransferInterruptedError) return err.bytesSent;
+  if (err instanceof UnexpectedEofError && err.expected !== null) return err.received;
+  return 0;
+}
+
 /** Run one request; turn its failure into an ERR line; log it either way. */
 async function runOne(
   ctx: ServerContext,
@@ -349,12 +368,13 @@ async function runOne(
       verb = req.verb;
       path = 'path' in req ? req.path : null;
     }
+    if (TRANSFER_VERBS.has(verb)) log.started?.({ peer: session.peer, verb, path });
     const result = await handle();
     log({ peer: session.peer, verb, path, bytes: result.bytes ?? 0, ms: performance.now() - started, result: 'OK', note: result.note });
     return result;
   } catch (err) {
     const e = asTcpsendError(err);
-    log({ peer: session.peer, verb, path, bytes: 0, ms: performance.now() - started, result: e.wireCode, message: e.message });
+    log({ peer: session.peer, verb, path, bytes: bytesBefore(e), ms: performance.now() - started, result: e.wireCode, message: e.message });
     const close = session.outOfStep || losesPlace(err) || session.file.closed;
     // Always say why, even mid-body, where the answer cannot be in step and the connection
     // closes after it: the peer (or a person reading) still learns the reason.

@@ -10,6 +10,7 @@
  */
 import type { Writable } from 'node:stream';
 import {
+  BadRequestError,
   BusyError,
   ChecksumMismatchError,
   ExistsError,
@@ -23,6 +24,7 @@ import {
 import { chunkWritable } from '../transfer/chunk-writable.js';
 import {
   checksumAlgorithm,
+  createHasher,
   HashWorkerError,
   takeReceiver,
   WORKER_HASH_MIN_BYTES,
@@ -30,16 +32,19 @@ import {
   type Hasher,
   type HashWorker,
 } from '../hash/index.js';
-import { BadRequestError } from '../errors.js';
 import type { ReceiveTarget } from '../io/index.js';
 import { digestKey } from '../protocol/index.js';
-import type { ServerContext, Session } from './context.js';
-import { fileDigest } from './file-hash.js';
 import { checkChecksum } from './checksum.js';
+import type { ServerContext } from './context.js';
+import { fileDigest } from './file-hash.js';
 import { quoteRequestPath } from '../files/quote-path.js';
 import {
   checkAttributes,
+  commitPart,
+  discardPart,
+  openPart,
   storeWhole,
+  syncFolders,
   toStorageError,
   uploadTarget,
   type FileInfo,
@@ -48,13 +53,14 @@ import {
   type UploadPart,
   type UploadTarget,
 } from './root/index.js';
-import type { UploadLock } from './root/upload-locks.js';
+import type { LockHolder, UploadLock } from './root/upload-locks.js';
 import { statfs } from 'node:fs/promises';
 
 /** What an upload asks for, whatever its verb. */
 export interface UploadRequest {
   path: string;
   size: number;
+  /** The content's SHA-256 when known before the body (it enables the identical check). */
   /** The checksum of every digest of this upload (the request's `checksum=`). */
   checksum: ChecksumName;
   /** The content's digest when known before the body (it enables the identical check). */
@@ -65,6 +71,15 @@ export interface UploadRequest {
 }
 
 export type Verdict = 'identical' | 'write';
+
+/**
+ * Who uploads: a protocol session, or an HTTP request. Its lock holder is cut when it goes
+ * quiet while holding a path; `beforeAnswer` stops hashing once it has gone.
+ */
+export interface Uploader {
+  readonly lockHolder: LockHolder;
+  readonly beforeAnswer: AbortSignal;
+}
 
 /** How long an upload waits for its path's lock: the holder is often the same client's previous attempt, cut a moment ago. */
 const LOCK_WAIT_MS = 3000;
@@ -82,19 +97,19 @@ export function admitUpload(ctx: ServerContext, req: UploadRequest): string[] {
 }
 
 /**
- * The lock on `shown` (a normalised path) for `session`'s upload: at once (then synchronously),
+ * The lock on `shown` (a normalised path) for `who`'s upload: at once (then synchronously),
  * or after waiting up to LOCK_WAIT_MS with `wait` (a holder gone quiet is cut meanwhile); else
  * BusyError.
  */
-export function lockUpload(ctx: ServerContext, session: Session, shown: string, wait: boolean): UploadLock | Promise<UploadLock> {
-  const lock = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+export function lockUpload(ctx: ServerContext, who: Uploader, shown: string, wait: boolean): UploadLock | Promise<UploadLock> {
+  const lock = ctx.uploadLocks.tryLock(shown, who.lockHolder);
   if (lock !== null) return lock;
   if (!wait) throw busy(shown);
   return (async () => {
     const deadline = Date.now() + LOCK_WAIT_MS;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      const later = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+      const later = ctx.uploadLocks.tryLock(shown, who.lockHolder);
       if (later !== null) return later;
     }
     throw busy(shown);
@@ -106,14 +121,14 @@ function busy(shown: string): BusyError {
 }
 
 /**
- * What the destination says about an upload whose content hashes to `digest` (null: not known
+ * What the destination says about an upload whose content hashes to `sha256` (null: not known
  * yet): 'identical' when it already holds exactly that content, 'write' when the upload may go
  * on. A folder there is IsDirectoryError; a different file is ExistsError unless the client
  * asked to overwrite and the server allows it.
  */
 export function decideUpload(
   ctx: ServerContext,
-  session: Session,
+  who: Uploader,
   req: UploadRequest,
   target: UploadTarget,
   digest: string | null,
@@ -124,7 +139,7 @@ export function decideUpload(
   if (existing === null) return 'write';
   // Hashed only when it could be the same content (a promise then: a large file takes a while).
   if (digest === null || existing.size !== req.size) return replaceOrRefuse(ctx, req);
-  return existingDigest(ctx, session, req.checksum, target, existing, scope).then((held) => (held === digest ? 'identical' : replaceOrRefuse(ctx, req)));
+  return existingDigest(ctx, who, req.checksum, target, existing, scope).then((held) => (held === digest ? 'identical' : replaceOrRefuse(ctx, req)));
 }
 
 /** A different file is at the destination: 'write' if the client asked to overwrite and the server allows it, else ExistsError. */
@@ -138,29 +153,18 @@ function replaceOrRefuse(ctx: ServerContext, req: UploadRequest): Verdict {
   );
 }
 
-async function existingDigest(
-  ctx: ServerContext,
-  session: Session,
-  checksum: ChecksumName,
-  target: UploadTarget,
-  existing: FileInfo,
-  scope: FolderScope,
-): Promise<string> {
+async function existingDigest(ctx: ServerContext, who: Uploader, checksum: ChecksumName, target: UploadTarget, existing: FileInfo, scope: FolderScope): Promise<string> {
   const cached = ctx.hashCache.get(existing, checksum);
   if (cached !== undefined) return cached;
   const opened = ctx.root.openRead(target.shown, scope);
   try {
-    return await fileDigest(ctx, opened, checksum, session.beforeAnswer);
+    return await fileDigest(ctx, opened, checksum, who.beforeAnswer);
   } finally {
     opened.file.close();
   }
 }
 
-/**
- * The digest a body arrived with, checked against what the client declared (before and after
- * it). The declared one names its algorithm (`END blake3=H`): it must be the upload's, or the
- * two could not be compared at all.
- */
+/** The SHA-256 a body arrived with, checked against what the client declared (before and after it). */
 export function checkDigest(req: UploadRequest, digest: string, declared: string, declaredChecksum: ChecksumName = req.checksum): void {
   checkDeclaredChecksum(req, declaredChecksum);
   if (declared !== digest || (req.digest !== null && req.digest !== digest)) {
@@ -182,7 +186,7 @@ export function checkDeclaredChecksum(req: UploadRequest, declaredChecksum: Chec
  */
 export async function storeUpload(
   ctx: ServerContext,
-  session: Session,
+  who: Uploader,
   req: UploadRequest,
   body: Uint8Array,
   declared: string,
@@ -194,10 +198,10 @@ export async function storeUpload(
   const digest = checksumAlgorithm(req.checksum).digestOf(body);
   checkDigest(req, digest, declared);
   const target = uploadTarget(ctx.root, segments, scope);
-  const locking = lockUpload(ctx, session, target.shown, wait);
+  const locking = lockUpload(ctx, who, target.shown, wait);
   const lock = locking instanceof Promise ? await locking : locking;
   try {
-    const deciding = decideUpload(ctx, session, req, target, digest, scope);
+    const deciding = decideUpload(ctx, who, req, target, digest, scope);
     if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, digest };
     storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
     return { identical: false, digest };
@@ -209,19 +213,17 @@ export async function storeUpload(
 /**
  * A streamed body: `pipe` moves exactly its bytes into the sink it is given (calling
  * `onChunk` with each, if given). A SocketFile's pipeTo fits; so does an HTTP request stream.
- * `into`, when the source has it, moves them into a ReceiveTarget's memory instead (a
- * SocketFile's receiveInto): no Writable, no promise per chunk.
  */
 export type BodySource = ((sink: Writable, onChunk?: (chunk: Buffer) => void) => Promise<unknown>) & {
+  /** Into a ReceiveTarget's memory instead (a SocketFile's receiveInto): no Writable, no promise per chunk. */
   into?: (target: ReceiveTarget, onChunk?: (chunk: Buffer) => void) => Promise<unknown>;
 };
 
 /**
  * Receive `count` bytes from `body` at the end of `part` (which holds `from` bytes already;
- * `hash` is their hash state), keeping every byte that arrived even if the body is cut: the
- * next attempt resumes from them. The digest of the whole part. A large body goes into a
- * receiver's ring, hashed and written in large batches (SHA-256 on a worker thread, so that
- * the main thread keeps serving).
+ * `hash` is their SHA-256 state), keeping every byte that arrived even if the body is cut:
+ * the next attempt resumes from them. The SHA-256 of the whole part. A large body is hashed
+ * and written on a worker thread (the main thread keeps serving).
  */
 export async function receiveUpload(part: UploadPart, from: number, count: number, hash: Hasher, body: BodySource, lock: UploadLock, checksum: ChecksumName): Promise<string> {
   const worker = count >= WORKER_HASH_MIN_BYTES && part.file.kernelFd !== null ? takeReceiver(checksum) : null;
@@ -291,4 +293,64 @@ export async function checkFreeSpace(ctx: ServerContext, needed: number, where: 
     return; // not a real file system (memfs): the write path reports ENOSPC if it comes
   }
   if (needed > free) throw new NoSpaceError(`no space on the server for ${where}: ${needed} bytes needed, ${free} free`);
+}
+
+/**
+ * The one entry point for a whole upload that needs no resume offer (HTTP's PUT, a small
+ * one-step PUT): `body` held in memory, or streamed (exactly `req.size` bytes). `declared` is
+ * the SHA-256 the client gave for the whole content, if any: a body that hashes otherwise is
+ * not stored (CHECKSUM_MISMATCH). Made durable (the file and its folder fsynced) before it
+ * returns. A streamed body cut short leaves its bytes in the part (a later two-step PUT can
+ * resume them).
+ */
+export async function uploadBody(
+  ctx: ServerContext,
+  who: Uploader,
+  req: UploadRequest,
+  body: Uint8Array | BodySource,
+  declared: string | null,
+): Promise<{ identical: boolean; digest: string }> {
+  if (body instanceof Uint8Array) {
+    const touched = new Set<Folder>();
+    return ctx.root.withScope(async (scope) => {
+      const stored = await storeUpload(ctx, who, req, body, declared ?? checksumAlgorithm(req.checksum).digestOf(body), scope, touched, true);
+      syncFolders(ctx.root, touched, scope);
+      return stored;
+    });
+  }
+  const scope = ctx.root.newScope();
+  try {
+    const target = uploadTarget(ctx.root, admitUpload(ctx, req), scope);
+    const lock = await lockUpload(ctx, who, target.shown, true);
+    try {
+      if ((await decideUpload(ctx, who, req, target, req.digest ?? declared, scope)) === 'identical') {
+        return { identical: true, digest: (req.digest ?? declared)! };
+      }
+      await checkFreeSpace(ctx, req.size, quoteRequestPath(req.path));
+      const part = openPart(ctx.root, req.path);
+      let done = false;
+      try {
+        part.truncate(0);
+        const digest = await receiveUpload(part, 0, req.size, createHasher(req.checksum), body, lock, req.checksum);
+        if (part.size !== req.size) {
+          throw new BadRequestError(`${quoteRequestPath(req.path)}: ${req.size} bytes announced, ${part.size} came`);
+        }
+        done = true;
+        try {
+          checkDigest(req, digest, declared ?? digest);
+        } catch (err) {
+          discardPart(ctx.root, part);
+          throw err;
+        }
+        await commitPart(ctx.root, part, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+        return { identical: false, digest };
+      } finally {
+        if (!done) part.close();
+      }
+    } finally {
+      lock.release();
+    }
+  } finally {
+    scope.close();
+  }
 }

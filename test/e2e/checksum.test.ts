@@ -135,7 +135,7 @@ describe('older peers, which only speak SHA-256', () => {
     const data = await writeRandomFile(path.join(s.root, 'a.bin'), 50_000, 6);
     const got = await getFile(`127.0.0.1:${proxy.port}`, 'a.bin', path.join(await tempDir(), 'a.bin'), { checksums: ['sha256'] });
     expect(got).toMatchObject({ checksum: 'sha256', digest: sha256Hex(data) });
-    expect(proxy.upstream()).toMatch(/^HELLO version=1 client=tcpsend\/\S+\r\n/);
+    expect(proxy.upstream()).toMatch(/^HELLO version=1 client=tcpsend\/\S+ progress=1\r\n/);
     expect(proxy.upstream()).not.toMatch(/checksum|blake3/);
   });
 });

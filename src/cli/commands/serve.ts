@@ -1,14 +1,15 @@
 /** tcpsend serve [DIR]: serve a folder. */
 import type { Argv, CommandModule } from 'yargs';
 import { TcpsendServer } from '../../server/server.js';
-import type { RequestLogEntry } from '../../server/session.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { hostPort, reachableAddresses } from '../addresses.js';
-import { formatBytes } from '../reporter.js';
+import { peerName, ServerLog } from '../server-log.js';
 import { VERSION } from '../../version.js';
-import { resolveSecret } from '../secret.js';
 import { checksumFlag, offeredChecksums, type ChecksumFlags } from './shared.js';
+import { DEFAULT_PORT } from '../../protocol/index.js';
+import { portNumber } from '../options.js';
+import { displayPath, resolveServeSecret } from '../secret.js';
 
 interface ServeArgs extends GlobalFlags, ChecksumFlags {
   dir: string;
@@ -26,13 +27,6 @@ interface ServeArgs extends GlobalFlags, ChecksumFlags {
   secretFile?: string;
 }
 
-function logLine(e: RequestLogEntry): string {
-  const ms = e.ms < 10 ? e.ms.toFixed(1) : Math.round(e.ms).toString();
-  const what = e.path === null ? e.verb : `${e.verb} ${JSON.stringify(e.path)}`;
-  const result = e.result === 'OK' ? 'OK' : `ERR ${e.result}: ${e.message ?? ''}`;
-  return `${new Date().toISOString()} ${e.peer} ${what} ${formatBytes(e.bytes)} ${ms} ms ${result}${e.note ? ` (${e.note})` : ''}`;
-}
-
 export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
   return {
     command: 'serve [dir]',
@@ -40,6 +34,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     builder: (y: Argv) =>
       checksumFlag(y)
         .positional('dir', { type: 'string', default: '.', describe: 'Folder to serve' })
+        .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on (0: any free one)', coerce: portNumber })
         .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
         .option('allow-upload', { type: 'boolean', default: false, describe: 'Take uploads (put) into the folder' })
         .option('allow-overwrite', { type: 'boolean', default: false, describe: 'Let uploads replace existing files when the client asks' })
@@ -48,22 +43,23 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         .option('max-connections', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxConnections, describe: 'Connections at once' })
         .option('secret', {
           type: 'string',
-          describe: 'Require this shared secret (TLS 1.3 with a pre-shared key). Alone: generate one and print it once. Prefer TCPSEND_SECRET or --secret-file',
+          describe:
+            'Require a shared secret (TLS 1.3 with a pre-shared key). Alone: the passphrase kept in ~/.config/tcpsend/secret (or --secret-file), made and shown once on the first start. With a value: that secret (prefer TCPSEND_SECRET)',
         })
-        .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file' })
+        .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file (with --secret: create it if missing)' })
         .option('dotfiles', { type: 'boolean', default: false, describe: "Share hidden files ('.git', '.env') and take uploads of them" })
         .option('max-line', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxLineLength, describe: 'Longest request line, in bytes' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
         .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
         .example('$0 serve . --host 127.0.0.1 --json', 'Only this machine; NDJSON request log')
-        .example('$0 serve ~/share --secret', 'Encrypted and authenticated: prints a new secret for the clients'),
+        .example('$0 serve ~/share --secret', 'Encrypted and authenticated: a passphrase made once, kept in ~/.config/tcpsend/secret'),
     handler: async (args) => {
       const argv = args as unknown as ServeArgs;
       let server: TcpsendServer;
-      let secret: Awaited<ReturnType<typeof resolveSecret>>;
+      let secret: Awaited<ReturnType<typeof resolveServeSecret>>;
       try {
-        secret = await resolveSecret(argv, process.argv, true);
+        secret = await resolveServeSecret(argv, { argv: process.argv, env: process.env });
         const checksums = offeredChecksums(argv, (message) => {
           if (!argv.json) ctx.streams.stderr.write(`  ${message}\n`);
         });
@@ -90,48 +86,70 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       }
       const { port } = server.address();
       const out = ctx.streams.stderr;
+      const log = argv.json || argv.quiet ? null : new ServerLog(out, argv.verbose, Boolean(out.isTTY) && !process.env.CI);
       // Handle SIGTERM before announcing the port: a supervisor may stop us the moment it reads it.
       const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          if (!argv.json) out.write(`shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable\n`);
-          void server.close().then(resolve);
+          if (!argv.json) {
+            const line = `shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable`;
+            if (log) log.say(line);
+            else out.write(`${line}\n`);
+          }
+          void server.close().then(() => {
+            log?.stop();
+            resolve();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
       const addresses = reachableAddresses(argv.host);
       if (argv.json) {
-        ctx.streams.stdout.write(
-          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
-        );
+        ctx.json.emit('listening', {
+          version: VERSION,
+          root: server.rootPath,
+          port,
+          upload: argv.allowUpload,
+          encrypted: server.encrypted,
+          ...(secret.generated ? { secret: secret.secret } : {}),
+          ...(secret.file ? { secret_file: secret.file } : {}),
+          addresses: addresses.map((a) => hostPort(a.address, port)),
+        });
       } else {
         out.write(
           `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
         );
-        if (secret.warning) out.write(`  warning: ${secret.warning}\n`);
-        if (secret.generated) {
-          out.write(`  secret (shown once; clients need it): ${secret.secret}\n`);
-        }
+        for (const warning of secret.warnings) out.write(`  warning: ${warning}\n`);
+        // The secret itself is printed once, when it is made; never inside a command line.
+        const secretFile = secret.file ? displayPath(secret.file, process.env) : null;
+        if (secret.generated) out.write(`  new secret, kept in ${secretFile} (mode 600) for the next start: ${secret.secret}\n`);
+        else if (secretFile) out.write(`  secret: the one in ${secretFile}\n`);
+        if (secret.secret) out.write(`  clients: keep it in a file of mode 600 and add --secret-file FILE (or set TCPSEND_SECRET)\n`);
         if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
         for (const a of addresses) {
           const where = hostPort(a.address, port);
           out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
-          const env = secret.generated ? `TCPSEND_SECRET=${secret.secret} ` : secret.secret ? 'TCPSEND_SECRET=… ' : '';
-          out.write(`      ${env}tcpsend get ${where} FILE      ${env}tcpsend ls ${where}\n`);
-          if (argv.allowUpload) out.write(`      ${env}tcpsend put FILE ${where}\n`);
+          const auth = secret.secret ? ` --secret-file ${secretFile ?? 'FILE'}` : '';
+          out.write(`      tcpsend get ${where} FILE${auth}      tcpsend ls ${where}${auth}\n`);
+          if (argv.allowUpload) out.write(`      tcpsend put FILE ${where}${auth}\n`);
         }
         if (!secret.secret && argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
           out.write('  warning: uploads are on without a secret: anyone who can reach this port can write here (serve --secret)\n');
         }
       }
+      server.on('transferStart', (start) => {
+        if (argv.json) ctx.json.emit('transfer_start', { peer: peerName(start.peer), verb: start.verb, path: start.path });
+        else log?.started(start);
+      });
       server.on('request', (entry) => {
-        if (argv.json) ctx.streams.stdout.write(`${JSON.stringify({ event: 'request', ...entry, ms: Number(entry.ms.toFixed(2)) })}\n`);
-        else if (!argv.quiet) out.write(`${logLine(entry)}\n`);
+        if (argv.json) ctx.json.emit('request', { ...entry, peer: peerName(entry.peer), ms: Number(entry.ms.toFixed(2)) });
+        else log?.ended(entry);
       });
       server.on('connectionRefused', ({ peer, reason }) => {
-        if (!argv.quiet && !argv.json) out.write(`${new Date().toISOString()} ${peer} refused: ${reason}\n`);
+        if (argv.json) ctx.json.emit('refused', { peer: peerName(peer), reason });
+        else log?.refused(peer, reason);
       });
       await stopped;
     },

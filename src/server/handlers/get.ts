@@ -1,4 +1,4 @@
-/** GET: a whole file or a range, with the whole file's digest in a trailer (docs/protocol.md). */
+/** GET: a whole file or a range, with the whole file's SHA-256 in a trailer (docs/protocol.md). */
 import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../errors.js';
 import { fileChanged } from '../../files/index.js';
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
@@ -8,6 +8,7 @@ import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
 import { abortable, untilAborted } from '../cancel.js';
+import { keepAlive } from '../progress.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
@@ -43,14 +44,27 @@ export async function prepareGet(ctx: ServerContext, session: Session, req: GetR
         discard: () => {},
       };
     }
-    const plan = await planLarge(ctx, session, req, opened, length);
+    // The resume check may take long (a prefix of many GB): it starts now, and is awaited at
+    // this reply's turn, with progress lines for a client that takes them.
+    const progress = { bytes: 0 };
+    const planning = planLarge(ctx, session, req, opened, length, progress);
+    planning.catch(() => {}); // awaited at its turn
     handedOff = true;
     return {
       heldBytes: 0,
-      send: (s) => sendLarge(ctx, s, req, opened, plan),
+      send: async (s) => {
+        let plan: LargePlan;
+        try {
+          plan = await keepAlive(ctx, s, planning, () => ({ hashed: progress.bytes, length: req.offset }));
+        } catch (err) {
+          file.close();
+          throw err;
+        }
+        return sendLarge(ctx, s, req, opened, plan);
+      },
       discard: () => {
         file.close();
-        void plan.worker?.close();
+        void planning.then((plan) => plan.worker?.close(), () => {});
       },
     };
   } finally {
@@ -73,7 +87,14 @@ interface LargePlan {
  * thread (at the speed of the hash, not of a JavaScript read loop: a 10 GB prefix once took
  * longer than a client waits), and either way the hashing stops when the client leaves.
  */
-async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, length: number): Promise<LargePlan> {
+async function planLarge(
+  ctx: ServerContext,
+  session: Session,
+  req: GetRequest,
+  { file, info }: OpenedFile,
+  length: number,
+  progress: { bytes: number },
+): Promise<LargePlan> {
   const cached = ctx.hashCache.get(info, req.checksum) ?? null;
   let hash: Hasher | null = null;
   let worker: HashWorker | null = null;
@@ -90,7 +111,7 @@ async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, 
       }
     } else {
       hash = createHasher(req.checksum);
-      if (req.offset > 0) await hashFileRange(abortable(file, session.beforeAnswer), 0, req.offset, hash);
+      if (req.offset > 0) await hashFileRange(abortable(file, session.beforeAnswer, progress), 0, req.offset, hash);
       prefix = hash.peek();
     }
     if (req.prefixDigest !== null && req.offset > 0 && prefix !== req.prefixDigest) {
@@ -109,49 +130,52 @@ async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, 
 
 async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<HandlerResult> {
   try {
-    const { length, cached } = plan;
     await session.file.writeLine(plan.header);
-    session.markOutOfStep();
-    const running = plan.hash;
-    const end = req.offset + length;
-    // An uncached large file is hashed while it is sent: on a worker thread when the hash is
-    // worth one (SHA-256), else here (BLAKE3).
-    const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker(req.checksum) : null);
-    let digest = cached;
-    const source = abortable(file, session.signal);
-    try {
-      if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
-      const sent = await session.file.sendfile(source, req.offset, length, {
-        onChunk: (chunk) => {
-          if (worker) return worker.push(chunk);
-          running?.update(chunk);
-          return undefined;
-        },
-      });
-      if (sent < length) {
-        // The file shrank under us: the announced bytes cannot all come, so the stream cannot
-        // be kept in step. The error closes the connection.
-        throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
-      }
-      if (worker) {
-        if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
-        digest = await worker.digest();
-      } else if (running) {
-        if (end < info.size) await hashFileRange(source, end, info.size - end, running);
-        digest = running.digest();
-      }
-    } finally {
-      await worker?.close();
-    }
-    if (fileChanged(info, file.stat())) {
-      await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
-    } else {
-      if (cached === null && digest !== null) ctx.hashCache.set(info, req.checksum, digest);
-      await session.file.writeLine(formatOk({ [req.checksum]: digest }));
-    }
-    session.markInStep();
-    return { bytes: length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
+    await session.partway(() => sendBody(ctx, session, req, { file, info }, plan));
+    return { bytes: plan.length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
   } finally {
     file.close();
+  }
+}
+
+/** The announced bytes, then the trailer: the whole file's SHA-256, or CHANGED. */
+async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<void> {
+  const { length, cached } = plan;
+  const running = plan.hash;
+  const end = req.offset + length;
+  // An uncached large file is hashed while it is sent: on a worker thread when the hash is
+  // worth one (SHA-256), else here (BLAKE3).
+  const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker(req.checksum) : null);
+  let digest = cached;
+  const source = abortable(file, session.signal);
+  try {
+    if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
+    const sent = await session.file.sendfile(source, req.offset, length, {
+      onChunk: (chunk) => {
+        if (worker) return worker.push(chunk);
+        running?.update(chunk);
+        return undefined;
+      },
+    });
+    if (sent < length) {
+      // The file shrank under us: the announced bytes cannot all come, so the stream cannot
+      // be kept in step. The error closes the connection.
+      throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
+    }
+    if (worker) {
+      if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
+      digest = await worker.digest();
+    } else if (running) {
+      if (end < info.size) await hashFileRange(source, end, info.size - end, running);
+      digest = running.digest();
+    }
+  } finally {
+    await worker?.close();
+  }
+  if (fileChanged(info, file.stat())) {
+    await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
+  } else {
+    if (cached === null && digest !== null) ctx.hashCache.set(info, req.checksum, digest);
+    await session.file.writeLine(formatOk({ [req.checksum]: digest }));
   }
 }

@@ -1,14 +1,17 @@
 /**
  * PUT: take an upload into a partial file, offer to resume one, and make it appear under its
- * name only after fsync and a digest match (docs/protocol.md, "PUT"). The steps are the
+ * name only after fsync and a SHA-256 match (docs/protocol.md, "PUT"). The steps are the
  * upload pipeline's (../upload.ts); this module speaks the protocol around them.
  */
 import { BadRequestError, FileChangedError, TcpsendError } from '../../errors.js';
-import { digestKey, formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
+import { formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
 import { createHasher, hashFileRange, type Hasher } from '../../hash/index.js';
+import { digestKey } from '../../protocol/index.js';
+import type { Writable } from 'node:stream';
+import type { ReceiveTarget } from '../../io/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { readyReply, type PreparedReply } from '../reply.js';
-import { commitPart, discardPart, openPart, syncFolders, uploadTarget, type Folder } from '../root/index.js';
+import { commitPart, discardPart, openPart, uploadTarget } from '../root/index.js';
 import {
   admitUpload,
   checkDeclaredChecksum,
@@ -17,12 +20,11 @@ import {
   decideUpload,
   lockUpload,
   receiveUpload,
-  storeUpload,
+  uploadBody,
   type UploadRequest,
 } from '../upload.js';
-import { quoteRequestPath } from '../../files/quote-path.js';
-import type { Writable } from 'node:stream';
-import type { ReceiveTarget } from '../../io/index.js';
+import { quoteRequestPath, SMALL_FILE_BYTES } from '../../files/index.js';
+import { keepAlive } from '../progress.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);
@@ -44,7 +46,8 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     try {
       let verdict;
       try {
-        verdict = await decideUpload(ctx, session, req, target, req.digest, scope);
+        // Whether what is there is the same content may take a hash of a large file.
+        verdict = await keepAlive(ctx, session, decideUpload(ctx, session, req, target, req.digest, scope));
       } catch (err) {
         return await refuse(err);
       }
@@ -90,30 +93,29 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       if (req.eager) await drainBody(session, req.size);
       throw err;
     }
-    let from = 0;
-    if (!req.eager) {
-      // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
-      await session.file.writeLine(formatOk({ offset: held, [digestKey(req.checksum, 'part_')]: held > 0 ? hash.peek() : null }));
-      session.markOutOfStep();
-      const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
-      // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
-      if (data.offset !== 0 && data.offset !== held) {
-        throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+    // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
+    if (!req.eager) await session.file.writeLine(formatOk({ offset: held, [digestKey(req.checksum, 'part_')]: held > 0 ? hash.peek() : null }));
+    const { from, digest, trailer } = await session.partway(async () => {
+      let from = 0;
+      if (!req.eager) {
+        const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
+        // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
+        if (data.offset !== 0 && data.offset !== held) {
+          throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+        }
+        from = data.offset;
+        if (from === 0 && held > 0) {
+          part.truncate(0);
+          hash = createHasher(req.checksum);
+        }
       }
-      from = data.offset;
-      if (from === 0 && held > 0) {
-        part.truncate(0);
-        hash = createHasher(req.checksum);
-      }
-    }
-    session.markOutOfStep();
-    const remaining = req.size - from;
-    const body = Object.assign((sink: Writable, onChunk?: (chunk: Buffer) => void) => session.file.pipeTo(sink, remaining, { onChunk }), {
-      into: (target: ReceiveTarget, onChunk?: (chunk: Buffer) => void) => session.file.receiveInto(target, remaining, { onChunk }),
+      const remaining = req.size - from;
+      const body = Object.assign((sink: Writable, onChunk?: (chunk: Buffer) => void) => session.file.pipeTo(sink, remaining, { onChunk }), {
+        into: (target: ReceiveTarget, onChunk?: (chunk: Buffer) => void) => session.file.receiveInto(target, remaining, { onChunk }),
+      });
+      const digest = await receiveUpload(part, from, remaining, hash, body, lock, req.checksum);
+      return { from, digest, trailer: parseRequest(await readLine(session)) };
     });
-    const digest = await receiveUpload(part, from, remaining, hash, body, lock, req.checksum);
-    const trailer = parseRequest(await readLine(session));
-    session.markInStep();
     if (trailer.verb === 'ABORT') {
       done = true;
       discardPart(ctx.root, part);
@@ -150,22 +152,22 @@ function expectVerb<V extends Request['verb']>(req: Request, verb: V): Extract<R
 
 /** Read and drop an upload body (and its END/ABORT line) the server refused. */
 async function drainBody(session: Session, size: number): Promise<void> {
-  session.markOutOfStep();
-  let left = size;
-  while (left > 0) {
-    const chunk = await session.file.read(Math.min(left, 1024 * 1024));
-    if (chunk === null) break;
-    left -= chunk.length;
-  }
-  await readLine(session);
-  session.markInStep();
+  await session.partway(async () => {
+    let left = size;
+    while (left > 0) {
+      const chunk = await session.file.read(Math.min(left, 1024 * 1024));
+      if (chunk === null) break;
+      left -= chunk.length;
+    }
+    await readLine(session);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small one-step uploads, pipelined
 
 /** One-step uploads up to this size are read whole, then stored while the next are read. */
-export const SMALL_PUT = 256 * 1024;
+export const SMALL_PUT = SMALL_FILE_BYTES;
 
 export function isSmallEagerPut(req: Request): req is PutRequest {
   return req.verb === 'PUT' && req.eager && req.size <= SMALL_PUT;
@@ -204,13 +206,9 @@ async function storeOneStep(ctx: ServerContext, session: Session, req: UploadReq
   }
   const end = expectVerb(trailer, 'END');
   checkDeclaredChecksum(req, end.checksum);
-  const touched = new Set<Folder>();
-  return ctx.root.withScope(async (scope) => {
-    const { identical, digest } = await storeUpload(ctx, session, req, body, end.digest, scope, touched, true);
-    syncFolders(ctx.root, touched, scope);
-    return readyReply(`${formatOk({ size: req.size, [req.checksum]: digest, identical: identical || null })}\r\n`, {
-      bytes: identical ? 0 : req.size,
-      note: identical ? 'identical' : undefined,
-    });
+  const { identical, digest } = await uploadBody(ctx, session, req, body, end.digest);
+  return readyReply(`${formatOk({ size: req.size, [req.checksum]: digest, identical: identical || null })}\r\n`, {
+    bytes: identical ? 0 : req.size,
+    note: identical ? 'identical' : undefined,
   });
 }

@@ -8,7 +8,7 @@
  */
 import type { ChecksumName } from '../../hash/names.js';
 
-/** What identifies one version of a file: a subset of ServedRoot's FileInfo. */
+/** What identifies one version of a file: a subset of the Root's FileInfo. */
 export interface FileVersion {
   dev: number;
   ino: number;
