@@ -14,7 +14,7 @@ import {
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
+import { createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
 import {
   finalizeLocalPart,
   localPartPath,
@@ -25,7 +25,6 @@ import {
 } from '../transfer/local-file.js';
 import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
-import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
@@ -47,14 +46,15 @@ export async function downloadFile(
   const started = performance.now();
   const existing = statSyncOrNull(dest);
   if (existing?.isDirectory()) throw new IsDirectoryError(`'${dest}' is a folder`);
+  const { checksum } = conn;
   if (existing) {
     // Identical content already there is success, not a conflict, with or without --overwrite.
-    const remote = readStat(await conn.simple({ verb: 'STAT', path: remotePath, hash: true }));
-    if (remote.type === 'file' && remote.size === existing.size && remote.sha256 !== null) {
+    const remote = readStat(await conn.simple({ verb: 'STAT', path: remotePath, hash: true, checksum }), checksum);
+    if (remote.type === 'file' && remote.size === existing.size && remote.digest !== null) {
       const handle = await fsp.open(dest, 'r');
-      const localSha = await hashFileRange(handle, 0, existing.size).finally(() => handle.close());
-      if (localSha.digest('hex') === remote.sha256) {
-        return { path: dest, size: existing.size, bytes: 0, sha256: remote.sha256, resumedFrom: 0, skipped: true, seconds: 0 };
+      const local = await hashFileRange(handle, 0, existing.size, createHasher(checksum)).finally(() => handle.close());
+      if (local.digest() === remote.digest) {
+        return { path: dest, size: existing.size, bytes: 0, checksum, digest: remote.digest, resumedFrom: 0, skipped: true, seconds: 0 };
       }
     }
     if (!options.overwrite) {
@@ -66,19 +66,20 @@ export async function downloadFile(
   let partSize = statSyncOrNull(partPath)?.size ?? 0;
   for (;;) {
     try {
-      let prefix = createSha256();
+      const prefix = createHasher(checksum);
       if (partSize > 0) {
         const handle = await fsp.open(partPath, 'r');
         const total = partSize;
         options.onCheck?.(0, total);
-        prefix = await hashFileRange(handle, 0, total, undefined, undefined, (done) => options.onCheck?.(done, total)).finally(() => handle.close());
+        await hashFileRange(handle, 0, total, prefix, undefined, (done) => options.onCheck?.(done, total)).finally(() => handle.close());
       }
       const result = await receive(conn, remotePath, { dest, partPath, prefix, offset: partSize }, options);
       return {
         path: dest,
         size: result.size,
         bytes: result.size - partSize,
-        sha256: result.sha256,
+        checksum,
+        digest: result.digest,
         resumedFrom: partSize,
         skipped: false,
         seconds: (performance.now() - started) / 1000,
@@ -120,14 +121,14 @@ function diskFull(err: unknown): boolean {
 
 export interface Received {
   size: number;
-  sha256: string;
+  digest: string;
 }
 
 export interface Destination {
   dest: string;
   partPath: string;
-  /** SHA-256 state of the part's first `offset` bytes. */
-  prefix: Hash;
+  /** The hash of the part's first `offset` bytes, in the connection's checksum. */
+  prefix: Hasher;
   offset: number;
 }
 
@@ -143,7 +144,8 @@ async function receive(
     path: remotePath,
     offset,
     length: null,
-    prefixSha256: offset > 0 ? peekDigest(to.prefix) : null,
+    checksum: conn.checksum,
+    prefixDigest: offset > 0 ? to.prefix.peek() : null,
   });
   return conn.exchange(
     (file) => file.writeLine(request),
@@ -163,7 +165,7 @@ export async function readGetReply(
   options: DownloadOptions,
 ): Promise<Received> {
   const { offset } = to;
-  const header = readGetHeader(await conn.readOk());
+  const header = readGetHeader(await conn.readOk(), conn.checksum);
   if (header.offset !== offset || header.offset + header.length !== header.size) {
     throw new ProtocolError(
       `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
@@ -173,22 +175,22 @@ export async function readGetReply(
   if (offset === 0 && header.length <= SMALL_BODY) {
     const body = await file.readExactly(header.length);
     options.onProgress?.(header.length, header.size);
-    const sha256 = await verify(conn, remotePath, header, to.prefix.update(body).digest('hex'));
+    const digest = await verify(conn, remotePath, header, to.prefix.update(body).digest());
     writeVerifiedFileSync(to.partPath, to.dest, body, {
       mtimeMs: header.mtimeMs,
       mode: header.mode,
       syncDirectory: options.syncDirectory,
     });
-    return { size: header.size, sha256 };
+    return { size: header.size, digest };
   }
   const handle = await openPartForWrite(to.partPath, offset);
   let finalized = false;
   try {
-    const actual = await streamBody(file, handle, header, to, options);
-    const sha256 = await verify(conn, remotePath, header, actual);
+    const actual = await streamBody(conn, file, handle, header, to, options);
+    const digest = await verify(conn, remotePath, header, actual);
     await finalizeLocalPart(handle, to.partPath, to.dest, { mtimeMs: header.mtimeMs, mode: header.mode });
     finalized = true;
-    return { size: header.size, sha256 };
+    return { size: header.size, digest };
   } finally {
     if (!finalized) await handle.close().catch(() => {});
   }
@@ -207,6 +209,7 @@ function keepErrors<T extends import('node:stream').Writable>(out: T): T {
 
 /** Move the body into the part file while hashing it; the digest of the whole file. */
 async function streamBody(
+  conn: Connection,
   file: SocketFile,
   handle: fsp.FileHandle,
   header: GetHeader,
@@ -218,9 +221,9 @@ async function streamBody(
     done += chunk.length;
     options.onProgress?.(done, header.size);
   };
-  // A large body is hashed and written on a worker thread, so that this thread only receives:
-  // hashing is slower than loopback TCP, and the worker has a core of its own.
-  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeHashWorker() : null;
+  // A large body goes into a receiver's ring, hashed and written to the part in large batches:
+  // on a worker thread for SHA-256 (slower than loopback TCP), on this one for BLAKE3.
+  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeReceiver(conn.checksum) : null;
   if (worker) {
     try {
       // Not awaited before the body: the worker takes its messages in order, so the socket is
@@ -231,14 +234,13 @@ async function streamBody(
         worker.writeTo(handle.fd, header.offset),
       ]);
       setUp.catch(() => {}); // awaited below, once the body is in
-      const out = keepErrors(workerWritable(worker));
       try {
-        await file.pipeTo(out, header.length, { onChunk: progress });
+        // Straight into the receiver's ring, which is hashed and written to the part from.
+        await file.receiveInto(worker, header.length, { onChunk: progress });
         await setUp;
       } catch (err) {
         // Whatever arrived stays in the part for the next resume: the worker writes all it
         // was handed before it goes (terminating it at once would drop what it still holds).
-        await new Promise<void>((resolve) => out.end(resolve));
         await worker.finish().catch(() => {});
         throw err;
       }
@@ -259,17 +261,18 @@ async function streamBody(
     // Whatever arrived stays in the part for the next resume.
     await new Promise<void>((resolve) => out.end(resolve));
   }
-  return to.prefix.digest('hex');
+  return to.prefix.digest();
 }
 
 /** Read the trailer and compare; the verified SHA-256. */
 async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
-  const expected = readGetTrailer(await conn.readOk()).sha256;
-  if (header.sha256 !== null && header.sha256 !== expected) {
-    throw new ChecksumMismatchError(`the server announced two different SHA-256 for '${remotePath}'`);
+  const { checksum } = conn;
+  const expected = readGetTrailer(await conn.readOk(), checksum).digest;
+  if (header.digest !== null && header.digest !== expected) {
+    throw new ChecksumMismatchError(`the server announced two different ${checksum} digests for '${remotePath}'`);
   }
   if (actual !== expected) {
-    throw new ChecksumMismatchError(`'${remotePath}' arrived with SHA-256 ${actual}, the server's is ${expected}: not saved`);
+    throw new ChecksumMismatchError(`'${remotePath}' arrived with ${checksum} ${actual}, the server's is ${expected}: not saved`);
   }
   return actual;
 }

@@ -1,6 +1,6 @@
 /**
  * The receiving side's files on the local disk: a partial file beside the destination,
- * written, fsynced, and renamed over the final name only once its SHA-256 matched.
+ * written, fsynced, and renamed over the final name only once its digest matched.
  */
 import fs, { constants } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
