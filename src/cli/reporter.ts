@@ -40,17 +40,9 @@ export interface ReporterStreams {
   stderr: Writable & { isTTY?: boolean };
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
-}
+import { formatBytes } from '../text/bytes.js';
+
+export { formatBytes };
 
 function errorFields(err: unknown): { code: string; message: string } {
   if (err instanceof TcpsendError) return { code: err.code, message: err.message };

@@ -2,12 +2,15 @@
 import type { SocketFile } from '../io/index.js';
 import type { HashCache } from '../storage/hash-cache.js';
 import type { ServedRoot } from '../storage/served-root.js';
+import type { HttpFront } from './http/front.js';
 import type { ResolvedServerOptions } from './options.js';
 
 export interface ServerContext {
   readonly root: ServedRoot;
   readonly options: ResolvedServerOptions;
   readonly hashCache: HashCache;
+  /** Where a connection that opens with an HTTP request line is handed. */
+  readonly http: HttpFront;
   /** True once close() began: requests after that get ERR SHUTTING_DOWN. */
   shuttingDown: boolean;
 }

@@ -13,6 +13,7 @@ import { HashCache } from '../storage/hash-cache.js';
 import { ServedRoot } from '../storage/served-root.js';
 import type { ServerContext, Session } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { HttpFront } from './http/front.js';
 import { runSession, type RequestLogEntry } from './session.js';
 import { deriveKey, serverTlsOptions } from '../transport/psk.js';
 
@@ -47,7 +48,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   private constructor(options: ResolvedServerOptions, root: ServedRoot, key: Buffer | null) {
     super();
     this.options = options;
-    this.ctx = { root, options, hashCache: new HashCache(), shuttingDown: false };
+    this.ctx = { root, options, hashCache: new HashCache(), shuttingDown: false, http: new HttpFront(options) };
     this.tlsServer = key ? this.makeTlsServer(key) : null;
     // allowHalfOpen: a classic client (nc -N, shutdown(SHUT_WR)) ends its side right after its
     // selector line and still reads the answer until we close.
@@ -212,6 +213,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     }
     this.wakeClose = null;
     for (const { socket } of this.open) socket.destroy();
+    this.ctx.http.close();
     await closed;
   }
 }

@@ -85,13 +85,18 @@ async function lockPath(ctx: ServerContext, path: string): Promise<(() => void) 
   }
 }
 
+/** READ_ONLY unless the server takes uploads. */
+export function refuseIfReadOnly(ctx: ServerContext): void {
+  if (!ctx.options.allowUpload) {
+    throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
+  }
+}
+
 /** The checks an upload passes before its body: attributes, uploads on, size limit. */
 export function checkUpload(ctx: ServerContext, req: PutRequest, where: string): void {
   // Before the body, not after it: an mtime no file can have is refused at once.
   checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
-  if (!ctx.options.allowUpload) {
-    throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
-  }
+  refuseIfReadOnly(ctx);
   if (req.size > ctx.options.maxUploadBytes) {
     throw new TooLargeError(
       `${where} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`,
@@ -390,6 +395,77 @@ export async function storeSmall(ctx: ServerContext, req: PutRequest, body: Buff
       throw err;
     }
     return reply({ size: req.size, sha256: digest });
+  } finally {
+    unlock();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uploads whose body is a stream of its own (HTTP PUT, a browser's form)
+
+/** An upload that arrives as a stream: its size may be unknown until its end (a form field). */
+export interface StreamUpload {
+  path: string;
+  /** Bytes the body will hold, when the sender said (Content-Length); null: unknown. */
+  size: number | null;
+  /** Replace a different file at `path` (still only if the server allows overwrites). */
+  overwrite: boolean;
+}
+
+/**
+ * Store `body` at `upload.path` through the very steps a PUT takes: the same checks (uploads
+ * on, size limit, path lock, what is at the destination), the same partial file, the SHA-256
+ * of what arrived, fsync and rename. There is no resume offer (the sender cannot answer one),
+ * so the part starts empty and is discarded if the body fails or breaks a limit.
+ */
+export async function storeStream(
+  ctx: ServerContext,
+  upload: StreamUpload,
+  body: AsyncIterable<Uint8Array>,
+): Promise<{ size: number; sha256: string; note?: string }> {
+  const where = quoteRequestPath(upload.path);
+  const req: PutRequest = {
+    verb: 'PUT',
+    path: upload.path,
+    size: upload.size ?? 0,
+    sha256: null,
+    mtime: null,
+    mode: null,
+    overwrite: upload.overwrite,
+    eager: true,
+  };
+  checkUpload(ctx, req, where);
+  const unlock = await lockPath(ctx, req.path);
+  if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
+  try {
+    await checkDestination(ctx, req, where, null);
+    const part = await ctx.root.openPart(req.path);
+    let finalized = false;
+    try {
+      if (part.size > 0) await part.truncate(0);
+      await checkFreeSpace(part, req.size, where);
+      const hash = createSha256();
+      let size = 0;
+      for await (const chunk of body) {
+        size += chunk.length;
+        if (size > ctx.options.maxUploadBytes) {
+          throw new TooLargeError(`${where} is over the ${ctx.options.maxUploadBytes} bytes this server takes (--max-upload)`);
+        }
+        if (upload.size !== null && size > upload.size) {
+          throw new BadRequestError(`${where} ran past the ${upload.size} bytes announced`);
+        }
+        hash.update(chunk);
+        await part.write(chunk);
+      }
+      if (upload.size !== null && size !== upload.size) {
+        throw new TransferInterruptedError(size, `${where} ended after ${size} of ${upload.size} bytes: not stored`);
+      }
+      await ctx.root.finalizePart(part, req.path);
+      finalized = true;
+      return { size, sha256: hash.digest('hex') };
+    } finally {
+      if (!finalized) await ctx.root.discardPart(part).catch(() => {});
+    }
   } finally {
     unlock();
   }

@@ -1,0 +1,105 @@
+/**
+ * Uploads over HTTP, with `--allow-upload`: `PUT /dir/name` (what `curl -T FILE URL/` sends)
+ * and a browser's multipart form POSTed to a folder (busboy reads the multipart body). Each
+ * file goes through storeStream, the PUT handler's own steps: checks, the partial file, the
+ * SHA-256, fsync and rename. Nothing here writes a file.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import busboy from 'busboy';
+import escapeHtml from 'escape-html';
+import { BadRequestError, TcpsendError } from '../../errors.js';
+import { asTcpsendError } from '../session.js';
+import { refuseIfReadOnly, storeStream } from '../handlers/put.js';
+import type { ServerContext } from '../context.js';
+import { reprDigest } from './download.js';
+import type { HttpOutcome } from './outcome.js';
+import { httpStatusOf } from './status.js';
+
+function contentLength(req: IncomingMessage): number | null {
+  const value = req.headers['content-length'];
+  return value === undefined ? null : Number(value); // Node has checked it is a number
+}
+
+/**
+ * PUT replaces what is there (RFC 9110 §9.3.4), so it asks to overwrite, which the server
+ * still grants only with --allow-overwrite; `If-None-Match: *` asks never to replace.
+ */
+export async function putFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<HttpOutcome> {
+  if (path.endsWith('/')) throw new BadRequestError('PUT names a file: add its name after the folder (curl -T does, for a URL ending in /)');
+  const stored = await storeStream(ctx, { path, size: contentLength(req), overwrite: req.headers['if-none-match'] !== '*' }, req);
+  const body = `stored ${path.replace(/^\/+/, '')}: ${stored.size} bytes, sha256 ${stored.sha256}\n`;
+  res.writeHead(201, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Repr-Digest': reprDigest(stored.sha256),
+  });
+  res.end(body);
+  return { bytes: stored.size, note: 'stored' };
+}
+
+interface FileResult {
+  name: string;
+  size?: number;
+  sha256?: string;
+  error?: TcpsendError;
+}
+
+/** A form POSTed to a folder: every file field is stored in that folder, one after another. */
+export async function postForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, folderPath: string): Promise<HttpOutcome> {
+  refuseIfReadOnly(ctx);
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({ headers: req.headers, limits: { files: 1000, fields: 20, fieldSize: 1024 } });
+  } catch (err) {
+    throw new BadRequestError(`not a form upload: ${(err as Error).message}`);
+  }
+  const results: FileResult[] = [];
+  let overwrite = false;
+  let chain = Promise.resolve();
+  parser.on('field', (name, value) => {
+    if (name === 'overwrite') overwrite = value === '1' || value === 'on';
+  });
+  parser.on('file', (_field, stream, info) => {
+    const name = info.filename;
+    chain = chain.then(async () => {
+      try {
+        if (!name) throw new BadRequestError('a file in the form has no name');
+        const path = `${folderPath.replace(/\/+$/, '')}/${name}`;
+        const stored = await storeStream(ctx, { path, size: null, overwrite }, stream.iterator({ destroyOnReturn: false }));
+        results.push({ name, ...stored });
+      } catch (err) {
+        results.push({ name: name || '(no name)', error: asTcpsendError(err) });
+        stream.resume(); // drop the rest of this file; the next may still be stored
+      }
+    });
+  });
+  const finished = new Promise<void>((resolve, reject) => {
+    parser.on('close', () => resolve());
+    parser.on('error', (err: Error) => reject(new BadRequestError(`bad form upload: ${err.message}`)));
+  });
+  req.pipe(parser);
+  await finished;
+  await chain;
+  const failed = results.find((r) => r.error);
+  const stored = results.filter((r) => !r.error);
+  const status = results.length === 0 ? 400 : failed ? httpStatusOf(failed.error!) : 200;
+  const body = renderResults(results);
+  res.writeHead(status, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+  return { bytes: stored.reduce((n, r) => n + (r.size ?? 0), 0), note: `stored ${stored.length} of ${results.length} files` };
+}
+
+function renderResults(results: readonly FileResult[]): string {
+  const rows = results.map((r) =>
+    r.error
+      ? `<li>✗ ${escapeHtml(r.name)}: ${escapeHtml(r.error.message)}</li>`
+      : `<li>✓ ${escapeHtml(r.name)}: ${r.size} bytes, sha256 <code>${r.sha256}</code></li>`,
+  );
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Upload · tcpsend</title><style>body{font:16px/1.4 system-ui,sans-serif;margin:1rem auto;max-width:48rem;padding:0 .75rem}code{overflow-wrap:anywhere}</style></head>
+<body><h1>Upload</h1><ul>
+${rows.join('\n') || '<li>No file was sent.</li>'}
+</ul><p><a href="./">Back to the folder</a></p></body></html>
+`;
+}
