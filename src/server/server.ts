@@ -13,7 +13,7 @@ import { HashCache } from '../storage/hash-cache.js';
 import { ServedRoot } from '../storage/served-root.js';
 import type { ServerContext, Session } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { HttpFront } from './http/front.js';
+import { firstChunk, HttpFront, opensWithHttp } from './http/front.js';
 import { runSession, type RequestLogEntry } from './session.js';
 import { deriveKey, serverTlsOptions } from '../transport/psk.js';
 
@@ -101,8 +101,13 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     const go = () => {
       if (!socket.destroyed) this.tlsServer!.emit('connection', socket);
     };
-    if (delayMs === 0) go();
-    else setTimeout(go, delayMs).unref();
+    // Plain HTTP (a browser) is answered with a page that says a secret is needed (routes.ts).
+    void firstChunk(socket, this.options.lineDeadlineMs).then((chunk) => {
+      if (chunk === null) socket.destroy();
+      else if (opensWithHttp(chunk)) this.accept(socket);
+      else if (delayMs === 0) go();
+      else setTimeout(go, delayMs).unref();
+    });
   }
 
   async listen(options: ListenOptions = {}): Promise<net.AddressInfo> {
