@@ -128,7 +128,7 @@ export class HttpFront {
     } catch (err) {
       const e = asTcpsendError(err);
       log({ peer: session.peer, verb, path: req.url?.slice(0, 200) ?? null, bytes: 0, ms: performance.now() - started, result: e.wireCode, message: e.message });
-      sendError(res, e, { bodyUnread: !req.complete });
+      sendError(res, e, { bodyUnread: !req.readableEnded });
     }
   }
 }
