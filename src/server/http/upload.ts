@@ -49,7 +49,9 @@ export async function postForm(ctx: ServerContext, req: IncomingMessage, res: Se
   refuseIfReadOnly(ctx);
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, limits: { files: 1000, fields: 20, fieldSize: 1024 } });
+    // preservePath: a name is judged by the served root, as every upload's path is ('../x' is
+    // BAD_PATH there), and a folder chosen in the browser arrives as 'folder/file'.
+    parser = busboy({ headers: req.headers, preservePath: true, limits: { files: 1000, fields: 20, fieldSize: 1024 } });
   } catch (err) {
     throw new BadRequestError(`not a form upload: ${(err as Error).message}`);
   }
