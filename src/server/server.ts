@@ -104,7 +104,10 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     // Plain HTTP (a browser) is answered with a page that says a secret is needed (routes.ts).
     void firstChunk(socket, this.options.lineDeadlineMs).then((chunk) => {
       if (chunk === null) socket.destroy();
-      else if (opensWithHttp(chunk)) this.accept(socket);
+      else if (opensWithHttp(chunk)) {
+        this.accept(socket);
+        socket.resume(); // firstChunk left it paused; its reader is attached now
+      }
       else if (delayMs === 0) go();
       else setTimeout(go, delayMs).unref();
     });
