@@ -1,10 +1,13 @@
 /** tcpsend serve [DIR]: serve a folder. */
+import os from 'node:os';
+import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
 import { TcpsendServer } from '../../server/server.js';
 import type { RequestLogEntry } from '../../server/session.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { hostPort, reachableAddresses } from '../addresses.js';
+import { browserUrl, hostPort, reachableAddresses, type PeerAddress } from '../addresses.js';
+import { terminalQr } from '../qr.js';
 import { formatBytes } from '../reporter.js';
 import { VERSION } from '../../version.js';
 import { resolveSecret } from '../secret.js';
@@ -22,6 +25,7 @@ interface ServeArgs extends GlobalFlags {
   dotfiles: boolean;
   secret?: string;
   secretFile?: string;
+  qr?: boolean;
 }
 
 function logLine(e: RequestLogEntry): string {
@@ -29,6 +33,49 @@ function logLine(e: RequestLogEntry): string {
   const what = e.path === null ? e.verb : `${e.verb} ${JSON.stringify(e.path)}`;
   const result = e.result === 'OK' ? 'OK' : `ERR ${e.result}: ${e.message ?? ''}`;
   return `${new Date().toISOString()} ${e.peer} ${what} ${formatBytes(e.bytes)} ${ms} ms ${result}${e.note ? ` (${e.note})` : ''}`;
+}
+
+/** "shutting down", and what it waits for, if anything (issue 15: never "for 0 connection(s)"). */
+export function shutdownLine(connections: number): string {
+  if (connections === 0) return 'shutting down';
+  const what = connections === 1 ? '1 connection' : `${connections} connections`;
+  return `shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${what} to finish; unfinished uploads stay resumable`;
+}
+
+/** One line per address, with the commands to use it. */
+export function writeAddresses(
+  out: Writable,
+  addresses: readonly PeerAddress[],
+  port: number,
+  upload: boolean,
+  secret: { secret: string | null; generated: boolean },
+): void {
+  if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
+  for (const a of addresses) {
+    const where = hostPort(a.address, port);
+    if (a.linkLocal) {
+      // The zone (%eth0) is the client's own interface, not ours: a command with ours would fail there.
+      out.write(`  ${where}  (${a.iface ? `${a.iface}, ` : ''}IPv6 link-local: the client adds its own interface, as [${a.address}%IFACE]:${port})\n`);
+      continue;
+    }
+    out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
+    const env = secret.generated ? `TCPSEND_SECRET=${secret.secret} ` : secret.secret ? 'TCPSEND_SECRET=… ' : '';
+    out.write(`      ${env}tcpsend get ${where} FILE      ${env}tcpsend ls ${where}\n`);
+    if (upload) out.write(`      ${env}tcpsend put FILE ${where}\n`);
+  }
+}
+
+/**
+ * The URL for a browser, and its QR code for a phone's camera. The code is drawn only where a
+ * person looks at it: both outputs a terminal (not piped, not logged), unless --qr; --quiet
+ * leaves out both, unless --qr.
+ */
+async function writeBrowserUrl(ctx: CliContext, argv: ServeArgs, url: string): Promise<void> {
+  const out = ctx.streams.stderr;
+  if (argv.quiet && !argv.qr) return;
+  out.write(`  in a browser: ${url}\n`);
+  const onTerminal = Boolean(ctx.streams.stdout.isTTY && ctx.streams.stderr.isTTY);
+  if (argv.qr || onTerminal) out.write(await terminalQr(url));
 }
 
 export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
@@ -50,6 +97,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file' })
         .option('dotfiles', { type: 'boolean', default: false, describe: "Share hidden files ('.git', '.env') and take uploads of them" })
         .option('max-line', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxLineLength, describe: 'Longest request line, in bytes' })
+        .option('qr', { type: 'boolean', describe: 'Draw the browser URL as a QR code even when not on a terminal, or with --quiet' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
         .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
@@ -87,37 +135,37 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          if (!argv.json) out.write(`shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable\n`);
+          if (!argv.json && !argv.quiet) out.write(`${shutdownLine(server.connectionCount)}\n`);
           void server.close().then(resolve);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
       const addresses = reachableAddresses(argv.host);
+      // Browsers get a page only from a server without a secret (with one, they get a 403 page).
+      const url = secret.secret ? null : (addresses.map((a) => browserUrl(a, port)).find((u) => u !== null) ?? browserUrl({ address: '127.0.0.1', family: 'IPv4', iface: '', linkLocal: false }, port));
       if (argv.json) {
         ctx.streams.stdout.write(
-          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
+          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), hostname: os.hostname(), addresses: addresses.map((a) => hostPort(a.address, port)), ...(url ? { url } : {}) })}\n`,
         );
-      } else {
+      } else if (!argv.quiet) {
         out.write(
           `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
         );
+        out.write(`  host name: ${os.hostname()}\n`);
         if (secret.warning) out.write(`  warning: ${secret.warning}\n`);
         if (secret.generated) {
           out.write(`  secret (shown once; clients need it): ${secret.secret}\n`);
         }
-        if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
-        for (const a of addresses) {
-          const where = hostPort(a.address, port);
-          out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
-          const env = secret.generated ? `TCPSEND_SECRET=${secret.secret} ` : secret.secret ? 'TCPSEND_SECRET=… ' : '';
-          out.write(`      ${env}tcpsend get ${where} FILE      ${env}tcpsend ls ${where}\n`);
-          if (argv.allowUpload) out.write(`      ${env}tcpsend put FILE ${where}\n`);
-        }
+        writeAddresses(out, addresses, port, argv.allowUpload, secret);
         if (!secret.secret && argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
           out.write('  warning: uploads are on without a secret: anyone who can reach this port can write here (serve --secret)\n');
         }
+      } else if (secret.generated) {
+        // Even --quiet says this: without it no client can connect.
+        out.write(`secret (shown once; clients need it): ${secret.secret}\n`);
       }
+      if (url && !argv.json) await writeBrowserUrl(ctx, argv, url);
       server.on('request', (entry) => {
         if (argv.json) ctx.streams.stdout.write(`${JSON.stringify({ event: 'request', ...entry, ms: Number(entry.ms.toFixed(2)) })}\n`);
         else if (!argv.quiet) out.write(`${logLine(entry)}\n`);
