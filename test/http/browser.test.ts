@@ -103,11 +103,12 @@ describe('headless Chromium', () => {
     const page = await browser.newPage();
     await page.setViewport({ width: 360, height: 740, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     await page.goto(`${base}/`);
-    const { scrollWidth, innerWidth, heights } = await page.evaluate(() => ({
+    // (A string: it runs in the page, where document and window are; the tests have no DOM types.)
+    const { scrollWidth, innerWidth, heights } = (await page.evaluate(`({
       scrollWidth: document.documentElement.scrollWidth,
       innerWidth: window.innerWidth,
       heights: [...document.querySelectorAll('li a')].map((a) => a.getBoundingClientRect().height),
-    }));
+    })`)) as { scrollWidth: number; innerWidth: number; heights: number[] };
     expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
     expect(Math.min(...heights)).toBeGreaterThanOrEqual(40);
     const shot = process.env.TCPSEND_SCREENSHOT;

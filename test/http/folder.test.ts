@@ -30,14 +30,14 @@ async function untar(bytes: Buffer): Promise<Map<string, Buffer | null>> {
   const extract = tar.extract();
   extract.on('entry', (header, stream, next) => {
     const chunks: Buffer[] = [];
-    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('data', (c) => void chunks.push(c as Buffer));
     stream.on('end', () => {
       out.set(header.name, header.type === 'directory' ? null : Buffer.concat(chunks));
       next();
     });
   });
   const done = new Promise((resolve, reject) => {
-    extract.on('finish', resolve);
+    extract.on('finish', () => resolve(undefined));
     extract.on('error', reject);
   });
   extract.end(bytes);
