@@ -5,13 +5,12 @@
  * routes.ts answers it. The connection stays one of the tcpsend server's connections, counted
  * against its limits, until it closes.
  */
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { firstLineKind } from '../../protocol/index.js';
 import type { ServerContext, Session } from '../context.js';
 import type { ResolvedServerOptions } from '../options.js';
 import { asTcpsendError, type RequestLogger } from '../session.js';
-import { answerHttp } from './routes.js';
 import { sendError } from './status.js';
 
 /** Request line and headers together, at most (larger is 431). */
@@ -51,6 +50,8 @@ export function firstChunk(socket: Socket, ms: number): Promise<Buffer | null> {
   });
 }
 
+type AnswerHttp = typeof import('./routes.js').answerHttp;
+
 interface Adopted {
   ctx: ServerContext;
   session: Session;
@@ -58,11 +59,27 @@ interface Adopted {
 }
 
 export class HttpFront {
-  readonly #server: http.Server;
+  readonly #options: ResolvedServerOptions;
+  /** Made on the first HTTP connection: a server that never sees one never loads node:http. */
+  #server: Promise<Server> | null = null;
   readonly #adopted = new WeakMap<Socket, Adopted>();
 
   constructor(options: ResolvedServerOptions) {
-    this.#server = http.createServer(
+    this.#options = options;
+  }
+
+  #httpServer(): Promise<Server> {
+    this.#server ??= this.#makeServer();
+    return this.#server;
+  }
+
+  async #makeServer(): Promise<Server> {
+    const options = this.#options;
+    const http = await import('node:http');
+    // The handlers and their libraries (mime-types, busboy, tar-stream...) load with it, not
+    // at start-up: every CLI command loads this module, few ever serve a browser.
+    const { answerHttp } = await import('./routes.js');
+    const server = http.createServer(
       {
         maxHeaderSize: MAX_HEADER_BYTES,
         // The request line and headers within the time a tcpsend request line gets.
@@ -73,15 +90,16 @@ export class HttpFront {
         connectionsCheckingInterval: Math.max(100, Math.min(30_000, options.lineDeadlineMs / 4)),
         keepAliveTimeout: 5_000,
       },
-      (req, res) => void this.#respond(req, res),
+      (req, res) => void this.#respond(answerHttp, req, res),
     );
-    this.#server.timeout = options.idleTimeoutMs;
+    server.timeout = options.idleTimeoutMs;
     // A client that sends its request and then shuts its side (`nc -N`) still gets the answer.
     // (httpAllowHalfOpen is Node's own switch for this, not in its typings.)
-    (this.#server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    (server as Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // Node checks headersTimeout and requestTimeout on a timer it starts when its server
     // begins listening. This one never listens (the tcpsend listener accepts), so start it now.
-    this.#server.emit('listening');
+    server.emit('listening');
+    return server;
   }
 
   /**
@@ -89,7 +107,7 @@ export class HttpFront {
    * goes back in front of the bytes still buffered, and Node's parser reads them all. Resolves
    * when the connection has closed.
    */
-  adopt(ctx: ServerContext, session: Session, log: RequestLogger, firstLine: string): Promise<void> {
+  async adopt(ctx: ServerContext, session: Session, log: RequestLogger, firstLine: string): Promise<void> {
     const socket = session.file.stream as Socket;
     const closed = new Promise<void>((resolve) => {
       if (socket.destroyed) resolve();
@@ -98,17 +116,17 @@ export class HttpFront {
     session.file.detach();
     socket.unshift(Buffer.from(`${firstLine}\r\n`, 'utf8'));
     this.#adopted.set(socket, { ctx, session, log });
-    this.#server.emit('connection', socket);
+    (await this.#httpServer()).emit('connection', socket);
     socket.resume();
     return closed;
   }
 
   /** Stop the timeout checks (the connections themselves are the tcpsend server's to close). */
   close(): void {
-    this.#server.close(() => {});
+    void this.#server?.then((server) => server.close(() => {}));
   }
 
-  async #respond(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #respond(answerHttp: AnswerHttp, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const adopted = this.#adopted.get(req.socket as Socket);
     if (adopted === undefined) {
       res.destroy();
