@@ -82,6 +82,23 @@ describe('headless Chromium', () => {
     await page.close();
   });
 
+  it('asks for a range, as a resuming browser does, and gets those bytes', async () => {
+    const page = await browser.newPage();
+    // A page of this origin that allows fetch (the folder pages' policy allows no script).
+    await page.goto(`${base}/no-such-page`);
+    // Chromium's own network stack sends the Range request; the page reports what came back.
+    const got = (await page.evaluate(`(async () => {
+      const res = await fetch('blob.bin', { headers: { Range: 'bytes=1000-' } });
+      const body = new Uint8Array(await res.arrayBuffer());
+      return { status: res.status, range: res.headers.get('content-range'), bytes: Array.from(body.subarray(0, 64)), length: body.length };
+    })()`)) as { status: number; range: string; bytes: number[]; length: number };
+    expect(got.status).toBe(206);
+    expect(got.range).toBe(`bytes 1000-${blob.length - 1}/${blob.length}`);
+    expect(got.length).toBe(blob.length - 1000);
+    expect(Buffer.from(got.bytes).equals(blob.subarray(1000, 1064))).toBe(true);
+    await page.close();
+  });
+
   it('uploads a file through the page\'s form', async () => {
     const upload = randomBytesFrom(32, 300_000);
     const local = path.join(work, 'from-browser.bin');

@@ -102,6 +102,18 @@ describe('wget', () => {
     expect(sha256(await fsp.readFile(path.join(work, 'big.bin')))).toBe(sha256(big));
   });
 
+  it('downloads from an offset (--start-pos, a Range request), verified', async () => {
+    const { stdout } = await run('wget', ['-q', '-O', '-', '--start-pos=4096', `${base}/big.bin`], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, timeout: 20_000 });
+    expect(stdout.equals(big.subarray(4096))).toBe(true);
+  });
+
+  it('uploads with --method=PUT --body-file, verified', async () => {
+    const file = randomBytesFrom(23, 300_000);
+    await fsp.writeFile(path.join(work, 'wget-up.bin'), file);
+    await wget('-O', '-', '--method=PUT', '--body-file=wget-up.bin', `${base}/docs/wget-up.bin`);
+    expect(sha256(await fsp.readFile(path.join(srv.root, 'docs', 'wget-up.bin')))).toBe(sha256(file));
+  });
+
   it('mirrors a folder by following the page\'s links (-r)', async () => {
     await wget('-r', '-np', '-nH', '-P', 'mirror', `${base}/docs/`);
     expect(await fsp.readFile(path.join(work, 'mirror', 'docs', 'a.txt'), 'utf8')).toBe('A\n');
