@@ -167,6 +167,22 @@ describe('a form upload (multipart POST to a folder)', () => {
     expect(await fsp.readFile(path.join(up.root, 'inbox', 'album', '2024', 'pic.txt'), 'utf8')).toBe('deep');
   });
 
+  it('a form cut off mid-file stores nothing, leaves no partial file, and frees the name', async () => {
+    const boundary = 'XyZ';
+    const head = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut-form.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+    await exchange(up.port, [
+      `POST /inbox/ HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 1000000\r\n\r\n`,
+      head,
+      Buffer.alloc(100_000, 3),
+    ], { halfClose: true, gapMs: 50, timeoutMs: 8000 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await namesIn(path.join(up.root, 'inbox'))).filter((n) => n.includes('cut-form'))).toEqual([]);
+    // The path's lock was released: the next upload of that name goes through at once.
+    const started = performance.now();
+    expect((await fetch(url(up, '/inbox/cut-form.bin'), { method: 'PUT', body: 'whole' })).status).toBe(201);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('not multipart: 400; a read-only server: 403 before reading the form', async () => {
     expect((await fetch(url(up, '/inbox/'), { method: 'POST', body: 'plain', headers: { 'Content-Type': 'text/plain' } })).status).toBe(400);
     const form = new FormData();

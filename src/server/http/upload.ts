@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import busboy from 'busboy';
 import escapeHtml from 'escape-html';
-import { BadRequestError, TcpsendError } from '../../errors.js';
+import { BadRequestError, TcpsendError, TransferInterruptedError } from '../../errors.js';
 import { asTcpsendError } from '../session.js';
 import { refuseIfReadOnly, storeStream } from '../handlers/put.js';
 import type { ServerContext } from '../context.js';
@@ -78,10 +78,21 @@ export async function postForm(ctx: ServerContext, req: IncomingMessage, res: Se
   const finished = new Promise<void>((resolve, reject) => {
     parser.on('close', () => resolve());
     parser.on('error', (err: Error) => reject(new BadRequestError(`bad form upload: ${err.message}`)));
+    // The client went away mid-form: the file being stored fails (its part is removed, its
+    // lock released) rather than wait for bytes that will never come.
+    req.on('close', () => {
+      if (req.complete) return;
+      const cut = new TransferInterruptedError(0, 'the form upload was cut off');
+      parser.destroy(cut);
+      reject(cut);
+    });
   });
   req.pipe(parser);
-  await finished;
-  await chain;
+  try {
+    await finished;
+  } finally {
+    await chain;
+  }
   const failed = results.find((r) => r.error);
   const stored = results.filter((r) => !r.error);
   const status = results.length === 0 ? 400 : failed ? httpStatusOf(failed.error!) : 200;
