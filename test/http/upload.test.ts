@@ -91,14 +91,16 @@ describe('PUT', () => {
   });
 
   it('a path another upload is writing is 409 BUSY, from the same lock a tcpsend PUT takes', async () => {
-    // Hold the lock with a slow HTTP upload, then try a second one.
-    const slow = exchange(up.port, ['PUT /inbox/locked.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n', '12345', '67890'], { gapMs: 4000, timeoutMs: 15_000 });
+    // Hold the lock with a slow HTTP upload that keeps moving (a byte every 200 ms, so it is
+    // never a quiet holder to be taken over), then try a second one.
+    const bytes = 'abcdefghijklmnopqrstuvwxy'.split('');
+    const slow = exchange(up.port, [`PUT /inbox/locked.bin HTTP/1.1\r\nHost: x\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`, ...bytes], { gapMs: 200, timeoutMs: 15_000 });
     await new Promise((r) => setTimeout(r, 300));
     const second = await fetch(url(up, '/inbox/locked.bin'), { method: 'PUT', body: 'other' });
     expect(second.status).toBe(409);
     expect(await second.text()).toMatch(/^409 BUSY: /);
     expect(statusLines((await slow).text)).toEqual(['HTTP/1.1 201 Created']);
-    expect(await fsp.readFile(path.join(up.root, 'inbox', 'locked.bin'), 'utf8')).toBe('1234567890');
+    expect(await fsp.readFile(path.join(up.root, 'inbox', 'locked.bin'), 'utf8')).toBe(bytes.join(''));
   }, 20_000);
 
   it('a read-only server answers 403', async () => {
