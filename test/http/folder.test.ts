@@ -1,5 +1,6 @@
 /** Folders over HTTP: the page, the redirect to the folder's own URL, and `?tar`; a server with a secret. */
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -63,8 +64,9 @@ describe('a folder page', () => {
     expect(html).toContain('href="?tar"');
   });
 
-  it('the root page shows the date as UTC and no parent link', async () => {
+  it('the root page shows the date as UTC, the host name, and no parent link', async () => {
     const html = await (await fetch(`${base}/`)).text();
+    expect(html).toContain(`<h1>/ <small>on ${os.hostname()}</small></h1>`);
     expect(html).toContain('<span class="meta">6 B · 2024-03-01 10:20</span>');
     expect(html).not.toContain('href="../"');
   });
@@ -86,7 +88,7 @@ describe('a folder page', () => {
   });
 
   it('offers the upload form when uploads are on (and the overwrite choice only when the server replaces files)', () => {
-    const page = (upload: boolean, overwrite: boolean) => renderFolderPage({ path: '/', entries: [], upload, overwrite });
+    const page = (upload: boolean, overwrite: boolean) => renderFolderPage({ path: '/', host: 'h', entries: [], upload, overwrite });
     expect(page(true, false)).toContain('<form method="post" enctype="multipart/form-data">');
     expect(page(true, false)).not.toContain('name="overwrite"');
     expect(page(true, true)).toContain('name="overwrite"');

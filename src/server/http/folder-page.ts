@@ -11,6 +11,8 @@ import type { ListEntry } from '../../storage/served-root.js';
 export interface FolderPage {
   /** The folder's decoded path, '/' for the root; shown as the title. */
   path: string;
+  /** The serving machine's name, so a phone that sees several servers tells them apart. */
+  host: string;
   entries: readonly ListEntry[];
   upload: boolean;
   /** The server replaces files when asked: the form offers the choice. */
@@ -29,6 +31,7 @@ function date(ms: number): string {
 const STYLE = `
 body{font:16px/1.4 system-ui,sans-serif;margin:0 auto;max-width:48rem;padding:0 .75rem 2rem;color:#222;background:#fff}
 h1{font-size:1.15rem;word-break:break-all;margin:1rem 0 .5rem}
+h1 small{font-weight:400;color:#666;font-size:.85rem}
 ul{list-style:none;margin:0;padding:0}
 li{border-bottom:1px solid #e4e4e4}
 li a{display:flex;gap:.75rem;justify-content:space-between;align-items:baseline;padding:.7rem .25rem;text-decoration:none;color:#0645ad;min-height:1.5rem}
@@ -66,9 +69,9 @@ ${page.overwrite ? '<label><input type="checkbox" name="overwrite" value="1"> re
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(shown)} · tcpsend</title>
+<title>${escapeHtml(shown)} · ${escapeHtml(page.host)}</title>
 <style>${STYLE}</style></head>
-<body><h1>${escapeHtml(shown)}</h1>
+<body><h1>${escapeHtml(shown)} <small>on ${escapeHtml(page.host)}</small></h1>
 <div class="bar"><a href="?tar" download>Download this folder (.tar)</a></div>
 <ul>
 ${items.join('\n')}

@@ -4,6 +4,7 @@
  * upload pipeline (handlers/put.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import os from 'node:os';
 import path from 'node:path';
 import type { ListEntry } from '../../storage/served-root.js';
 import type { ServerContext } from '../context.js';
@@ -58,7 +59,7 @@ export async function answerHttp(ctx: ServerContext, req: IncomingMessage, res: 
 async function sendFolderPage(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, folderPath: string): Promise<HttpOutcome> {
   const entries: ListEntry[] = [];
   for await (const entry of ctx.root.list(folderPath, { recursive: false })) entries.push(entry);
-  const body = renderFolderPage({ path: folderPath, entries, upload: ctx.options.allowUpload, overwrite: ctx.options.allowOverwrite });
+  const body = renderFolderPage({ path: folderPath, host: os.hostname(), entries, upload: ctx.options.allowUpload, overwrite: ctx.options.allowOverwrite });
   res.writeHead(200, {
     'Content-Type': 'text/html; charset=utf-8',
     'Content-Length': Buffer.byteLength(body),
