@@ -1,3 +1,4 @@
+/** The client: connect, one method per verb, resume and retry, folder transfers. */
 export { TcpsendClient, type ClientOptions } from './client.js';
 export { Connection } from './connection.js';
 export { connectTcp, type ConnectOptions } from './connect.js';

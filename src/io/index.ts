@@ -1,3 +1,4 @@
+/** SocketFile and its parts: a buffered reader/writer over any Duplex (chunk queue, line and byte reads, writes, sendfile). */
 export { ChunkQueue } from './chunk-queue.js';
 export { SlabPool } from './slab-pool.js';
 export {

@@ -1,11 +1,14 @@
 /**
  * LIST entries (docs/protocol.md, "LIST"): one line per entry, then a line holding a single `.`.
  *
- *   entry = path SP "type=" ("file" / "dir") [SP "size=" uint] SP "mtime=" mtime SP "mode=" mode
+ *   entry = path SP "type=" ("file" / "dir" / "link") [SP "size=" uint] [SP "target=" value]
+ *           SP "mtime=" mtime SP "mode=" mode
+ *
+ * `type=link` (only asked for, with `links=1`) carries the symlink's relative target.
  */
 
 import { ProtocolError } from '../errors.js';
-import { decodePath, encodePath } from './encoding.js';
+import { decodePath, encodePath, encodeValue } from './encoding.js';
 import {
   formatMode,
   formatUint,
@@ -24,9 +27,11 @@ export const END_OF_LIST = '.';
 export interface ListEntry {
   /** Relative to the listed folder; with `recursive=1`, may hold `/`. */
   path: string;
-  type: 'file' | 'dir';
+  type: 'file' | 'dir' | 'link';
   /** Always set for a file. */
   size: number | null;
+  /** A link's target, relative to the link's folder (always set for a link). */
+  target?: string;
   mtimeMs: number;
   /** Permission bits, e.g. 0o644. */
   mode: number;
@@ -34,8 +39,9 @@ export interface ListEntry {
 
 export function formatEntry(entry: ListEntry): string {
   const size = entry.size === null ? '' : ` size=${formatUint(entry.size)}`;
+  const target = entry.target === undefined ? '' : ` target=${encodeValue(entry.target)}`;
   return (
-    `${encodePath(entry.path)} type=${entry.type}${size}` +
+    `${encodePath(entry.path)} type=${entry.type}${size}${target}` +
     ` mtime=${formatUint(entry.mtimeMs)} mode=${formatMode(entry.mode)}`
   );
 }
@@ -49,8 +55,12 @@ export function parseEntry(line: string): ListEntry {
     }
     const fields = parseFields(fieldTokens);
     const type = requireString(fields, 'type', 'a LIST entry');
-    if (type !== 'file' && type !== 'dir') {
-      throw new ProtocolError(`LIST entry type must be file or dir, got ${quote(type)}`);
+    if (type !== 'file' && type !== 'dir' && type !== 'link') {
+      throw new ProtocolError(`LIST entry type must be file, dir or link, got ${quote(type)}`);
+    }
+    const target = fields.get('target');
+    if (type === 'link' && target === undefined) {
+      throw new ProtocolError(`LIST entry for a link without target=: ${quote(line)}`);
     }
     const size = optionalUint(fields, 'size');
     if (type === 'file' && size === null) {
@@ -60,6 +70,7 @@ export function parseEntry(line: string): ListEntry {
       path: decodePath(pathToken),
       type,
       size,
+      ...(type === 'link' ? { target } : {}),
       mtimeMs: requireUint(fields, 'mtime', 'a LIST entry'),
       mode: requireMode(fields, 'mode', 'a LIST entry'),
     };

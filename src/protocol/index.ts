@@ -39,6 +39,8 @@ export {
   selectorPath,
   type AbortRequest,
   type DataRequest,
+  type DeleteRequest,
+  type SymlinkRequest,
   type EndRequest,
   type FirstLineKind,
   type GetRequest,

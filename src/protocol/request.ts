@@ -15,6 +15,7 @@ import {
   optionalString,
   optionalUint,
   requireSha256,
+  requireString,
   requireUint,
   type Fields,
 } from './fields.js';
@@ -44,6 +45,8 @@ export interface ListRequest {
   verb: 'LIST';
   path: string;
   recursive: boolean;
+  /** `links=1`: symlinks whose target stays inside are listed as `type=link target=...`. */
+  links?: boolean;
 }
 
 export interface GetRequest {
@@ -108,6 +111,20 @@ export interface QuitRequest {
   verb: 'QUIT';
 }
 
+/** Remove a file, a symlink (not followed) or a folder with all in it (`serve --allow-delete`). */
+export interface DeleteRequest {
+  verb: 'DELETE';
+  path: string;
+}
+
+/** Make a symlink at `path` to `target` (relative, and resolving inside the root). */
+export interface SymlinkRequest {
+  verb: 'SYMLINK';
+  path: string;
+  target: string;
+  overwrite: boolean;
+}
+
 /**
  * Many whole files of one folder in one request: `count` item lines (see batch.ts) follow
  * the request line, and each gets the answer `GET folder/item` would get, in order.
@@ -139,7 +156,9 @@ export type Request =
   | MkdirRequest
   | QuitRequest
   | MgetRequest
-  | MputRequest;
+  | MputRequest
+  | DeleteRequest
+  | SymlinkRequest;
 
 export type Verb = Request['verb'];
 
@@ -158,6 +177,8 @@ const TAKES_PATH: Readonly<Record<Verb, boolean>> = {
   QUIT: false,
   MGET: true,
   MPUT: true,
+  DELETE: true,
+  SYMLINK: true,
 };
 
 export const VERBS: readonly Verb[] = Object.keys(TAKES_PATH) as Verb[];
@@ -217,7 +238,12 @@ export function parseRequest(line: string): Request {
     case 'STAT':
       return { verb, path: needPath(), hash: optionalFlag(fields, 'hash') };
     case 'LIST':
-      return { verb, path: needPath(), recursive: optionalFlag(fields, 'recursive') };
+      return {
+        verb,
+        path: needPath(),
+        recursive: optionalFlag(fields, 'recursive'),
+        ...(optionalFlag(fields, 'links') ? { links: true } : {}),
+      };
     case 'GET':
       return {
         verb,
@@ -269,6 +295,15 @@ export function parseRequest(line: string): Request {
         count: requireUint(fields, 'count', 'MPUT'),
         overwrite: optionalFlag(fields, 'overwrite'),
       };
+    case 'DELETE':
+      return { verb, path: needPath() };
+    case 'SYMLINK':
+      return {
+        verb,
+        path: needPath(),
+        target: requireString(fields, 'target', 'SYMLINK'),
+        overwrite: optionalFlag(fields, 'overwrite'),
+      };
   }
 }
 
@@ -296,7 +331,7 @@ export function formatRequest(req: Request): string {
     case 'STAT':
       return withPath(req.path, { hash: req.hash || null });
     case 'LIST':
-      return withPath(req.path, { recursive: req.recursive || null });
+      return withPath(req.path, { recursive: req.recursive || null, links: req.links || null });
     case 'GET':
       return withPath(req.path, {
         offset: req.offset || null,
@@ -328,6 +363,10 @@ export function formatRequest(req: Request): string {
       return withPath(req.path, { count: req.count });
     case 'MPUT':
       return withPath(req.path, { count: req.count, overwrite: req.overwrite || null });
+    case 'DELETE':
+      return withPath(req.path, {});
+    case 'SYMLINK':
+      return withPath(req.path, { target: req.target, overwrite: req.overwrite || null });
   }
 }
 

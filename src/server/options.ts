@@ -1,5 +1,5 @@
 /** Server settings and their defaults (docs/security.md lists every limit). */
-import type { FsPromises, FsSync } from '../storage/fs-promises.js';
+import type { RootFs } from './root/fs-port.js';
 
 export interface ServerOptions {
   /** The folder to serve. */
@@ -8,6 +8,8 @@ export interface ServerOptions {
   allowUpload?: boolean;
   /** Let an upload replace an existing file when the client asks with overwrite=1. */
   allowOverwrite?: boolean;
+  /** Take DELETE (off by default): remove files, symlinks and whole folders inside the root. */
+  allowDelete?: boolean;
   /** Connections open at once, from everyone. */
   maxConnections?: number;
   /** Connections open at once from one IP address. */
@@ -26,17 +28,16 @@ export interface ServerOptions {
   dotfiles?: boolean;
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
   secret?: string;
-  /** File system to serve from (memfs in unit tests). */
-  fs?: FsPromises;
-  /** Its synchronous side, for the batch verbs (see ServedRootOptions.fsSync); tests inject faults here. */
-  fsSync?: FsSync;
+  /** File system to serve from: node:fs by default (memfs, or a fault-injecting wrapper, in tests). */
+  fs?: RootFs;
 }
 
-export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs' | 'fsSync' | 'secret'>> & Pick<ServerOptions, 'fs' | 'fsSync' | 'secret'>;
+export type ResolvedServerOptions = Required<Omit<ServerOptions, 'fs' | 'secret'>> & Pick<ServerOptions, 'fs' | 'secret'>;
 
 export const DEFAULT_SERVER_OPTIONS = {
   allowUpload: false,
   allowOverwrite: false,
+  allowDelete: false,
   dotfiles: false,
   maxConnections: 512,
   maxConnectionsPerIp: 64,

@@ -9,9 +9,8 @@ import tls from 'node:tls';
 import { TooManyConnectionsError } from '../errors.js';
 import { SocketFile } from '../io/index.js';
 import { DEFAULT_PORT, formatErr } from '../protocol/index.js';
-import { HashCache } from '../storage/hash-cache.js';
-import { ServedRoot } from '../storage/served-root.js';
-import type { ServerContext, Session } from './context.js';
+import { HashCache, Root, UploadLocks } from './root/index.js';
+import { Session, type ServerContext } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { firstChunk, HttpFront, opensWithHttp } from './http/front.js';
 import { runSession, type RequestLogEntry } from './session.js';
@@ -45,10 +44,10 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   /** Failed handshakes per address: each further attempt waits longer. */
   private readonly authFailures = new Map<string, { count: number; last: number }>();
 
-  private constructor(options: ResolvedServerOptions, root: ServedRoot, key: Buffer | null) {
+  private constructor(options: ResolvedServerOptions, root: Root, key: Buffer | null) {
     super();
     this.options = options;
-    this.ctx = { root, options, hashCache: new HashCache(), shuttingDown: false, http: new HttpFront(options) };
+    this.ctx = { root, options, hashCache: new HashCache(), uploadLocks: new UploadLocks(), readAhead: { bytes: 0 }, shuttingDown: false, http: new HttpFront(options) };
     this.tlsServer = key ? this.makeTlsServer(key) : null;
     // allowHalfOpen: a classic client (nc -N, shutdown(SHUT_WR)) ends its side right after its
     // selector line and still reads the answer until we close.
@@ -61,7 +60,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   /** Open the served folder (it must exist) and make a server for it; call listen() next. */
   static async create(options: ServerOptions): Promise<TcpsendServer> {
     const resolved = resolveServerOptions(options);
-    const root = await ServedRoot.open(resolved.root, { fs: resolved.fs, fsSync: resolved.fsSync, dotfiles: resolved.dotfiles });
+    const root = await Root.open(resolved.root, { fs: resolved.fs, dotfiles: resolved.dotfiles });
     const key = resolved.secret ? await deriveKey(resolved.secret) : null;
     return new TcpsendServer(resolved, root, key);
   }
@@ -172,7 +171,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
       timeoutMs: this.options.idleTimeoutMs,
       maxLineLength: this.options.maxLineLength,
     });
-    const tracked: Tracked = { socket, ip, session: { file, peer, outOfStep: false, busy: false, lastActive: Date.now() } };
+    const tracked: Tracked = { socket, ip, session: new Session(file, peer, ip) };
     this.open.add(tracked);
     this.perIp.set(ip, fromIp + 1);
     void runSession(this.ctx, socket, tracked.session, (entry) => this.emit('request', entry)).finally(() => {

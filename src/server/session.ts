@@ -12,6 +12,7 @@ import {
   ShuttingDownError,
   TcpsendError,
   TimeoutError,
+  TransferInterruptedError,
 } from '../errors.js';
 import { SocketFile } from '../io/index.js';
 import {
@@ -20,11 +21,13 @@ import {
   firstLineKind,
   parseRequest,
   PROTOCOL_VERSION,
+  splitTokens,
   type Request,
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
 import type { HandlerResult, ServerContext, Session } from './context.js';
-import { handleGet, prepareGet, type PreparedReply } from './handlers/get.js';
+import { handleDelete } from './handlers/delete.js';
+import { handleGet, prepareGet } from './handlers/get.js';
 import { handleHash } from './handlers/hash.js';
 import { handleList } from './handlers/list.js';
 import { handleMget } from './handlers/mget.js';
@@ -34,8 +37,15 @@ import { handlePut, isSmallEagerPut, prepareSmallPut } from './handlers/put.js';
 import { handleSelector, selectorError } from './handlers/selector.js';
 import { handleHello, handleQuit } from './handlers/session-verbs.js';
 import { handleStat } from './handlers/stat.js';
+import { handleSymlink } from './handlers/symlink.js';
+import type { PreparedReply } from './reply.js';
 
-export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector', 'mget', 'mput'];
+export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector', 'mget', 'mput', 'symlink'];
+
+/** The greeting's capabilities on a server with `options` (`delete` only where it is allowed). */
+export function capsFor(ctx: ServerContext): string[] {
+  return ctx.options.allowDelete ? [...CAPS, 'delete'] : CAPS;
+}
 
 /** One line of the request log. */
 export interface RequestLogEntry {
@@ -74,6 +84,10 @@ async function dispatch(ctx: ServerContext, session: Session, req: Request): Pro
       return handleMget(ctx, session, req);
     case 'MPUT':
       return handleMput(ctx, session, req);
+    case 'DELETE':
+      return handleDelete(ctx, session, req);
+    case 'SYMLINK':
+      return handleSymlink(ctx, session, req);
     default:
       // DATA, END and ABORT only make sense inside a PUT.
       throw new BadRequestError(`${req.verb} is only valid inside an upload, right after PUT`);
@@ -90,19 +104,35 @@ export function asTcpsendError(err: unknown): TcpsendError {
   return new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
 
-/** GETs prepared ahead of their turn, at most, per connection. */
+/** Replies prepared ahead of their turn, at most, per connection. */
 const READ_AHEAD = 16;
+/**
+ * Bytes those replies may hold in memory, per connection and for all connections together: a
+ * client that pipelines and never reads must not make the server hold megabytes for it.
+ */
+export const READ_AHEAD_BYTES = 1024 * 1024;
+export const READ_AHEAD_BYTES_ALL = 64 * 1024 * 1024;
+
+/** The verb a line starts with, for routing a line that did not parse. */
+function verbWord(line: string): string {
+  return line.split(' ', 1)[0] ?? '';
+}
+
+/** A line that did not parse, but asks for a one-step PUT: a body we cannot measure follows it. */
+function isOneStepPut(line: string): boolean {
+  return verbWord(line) === 'PUT' && splitTokens(line).includes('offset=0');
+}
 
 /** GETs and small one-step PUTs run ahead: a later request cannot depend on what they do. */
-function preparable(line: string): boolean {
-  return line.startsWith('GET ') || (line.startsWith('PUT ') && / offset=0(?: |$)/.test(line));
+function preparable(req: Request): boolean {
+  return req.verb === 'GET' || isSmallEagerPut(req);
 }
 
 /**
  * Run the request on `line`, and with it any GETs and small one-step PUTs the client has
- * already pipelined behind it: their file-system work starts at once, side by side, and their
- * replies go out in order. `stop` when the connection must close; `rest`, a line read ahead
- * that is still to be run.
+ * already pipelined behind it: their file-system work starts at once, and their replies go
+ * out in order. `stop` when the connection must close; `rest`, a line read ahead that is
+ * still to be run.
  */
 async function runRequests(
   ctx: ServerContext,
@@ -114,73 +144,91 @@ async function runRequests(
   const shuttingDown = () => {
     if (ctx.shuttingDown) throw new ShuttingDownError('the server is shutting down: try again shortly');
   };
-  const runAlone = async (text: string) => {
-    // A batch request's items follow its line: until its handler has read them all, an
-    // error (a malformed line, a server shutting down) leaves the stream out of step.
-    if (/^M(?:GET|PUT)(?: |$)/.test(text)) session.outOfStep = true;
-    let req: Request | null = null;
-    const result = await runOne(ctx, session, log, () => (req = parseRequest(text)), async () => {
-      shuttingDown();
-      return dispatch(ctx, session, req!);
-    }, text);
-    return { stop: Boolean(result.close || session.outOfStep), rest: null };
+  let parsed: Request | null = null;
+  let parseError: unknown = null;
+  try {
+    parsed = parseRequest(line);
+  } catch (err) {
+    parseError = err;
+  }
+  const parse = (): Request => {
+    if (parsed === null) throw parseError;
+    return parsed;
   };
-  // parse: the request as parsed once, for the log (or its parse error, thrown again);
+  const batchVerb = (verb: string) => verb === 'MGET' || verb === 'MPUT';
+  if (parsed === null || !preparable(parsed)) {
+    // A batch request's items follow its line: until its handler has read them all, an
+    // error (a malformed line, a server shutting down) leaves the stream out of step. So does
+    // a one-step PUT whose line is malformed: its body cannot be measured.
+    if (batchVerb(parsed?.verb ?? verbWord(line)) || (parsed === null && isOneStepPut(line))) session.markOutOfStep();
+    const result = await runOne(ctx, session, log, parse, async () => {
+      shuttingDown();
+      return dispatch(ctx, session, parse());
+    }, line);
+    return { stop: Boolean(result.close || session.outOfStep), rest: null };
+  }
   // closeAfter: the stream lost its place at this request; answer it, then close.
   const batch: { line: string; parse: () => Request; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
-  /** Start `text`'s work; false if it must run on its own (a large PUT: its body streams). */
-  const prepare = async (text: string): Promise<boolean> => {
-    let req: Request;
-    try {
-      req = parseRequest(text);
-    } catch (err) {
-      // A one-step PUT whose line is malformed has a body we cannot measure: answer, then
-      // close, rather than read its bytes as requests.
-      const failed = Promise.reject(err);
-      failed.catch(() => {});
-      const parse = () => {
-        throw err;
-      };
-      batch.push({ line: text, parse, prepared: failed, closeAfter: text.startsWith('PUT ') });
-      return true;
-    }
-    const parse = () => req;
+  let held = 0;
+  const budget = ctx.readAhead;
+  /** Start `req`'s work; false if it must run on its own (a large PUT: its body streams). */
+  const prepare = async (text: string, req: Request): Promise<void> => {
+    const parseIt = () => req;
     if (req.verb === 'PUT') {
-      if (!isSmallEagerPut(req)) return false;
       // Its body is read now, in turn; only the storing runs ahead.
       const { stored, closeAfter } = await prepareSmallPut(ctx, session, req);
-      batch.push({ line: text, parse, prepared: stored, closeAfter });
-      return true;
+      batch.push({ line: text, parse: parseIt, prepared: stored, closeAfter });
+      held += req.size;
+      return;
     }
     const prepared = (async () => {
       shuttingDown();
       if (req.verb !== 'GET') throw new BadRequestError('expected GET');
-      return prepareGet(ctx, req);
+      const reply = await prepareGet(ctx, session, req);
+      held += reply.heldBytes;
+      budget.bytes += reply.heldBytes;
+      return reply;
     })();
     prepared.catch(() => {}); // awaited in turn below; never an unhandled rejection meanwhile
-    batch.push({ line: text, parse, prepared });
-    return true;
+    batch.push({ line: text, parse: parseIt, prepared });
   };
-  if (!preparable(line) || !(await prepare(line))) return runAlone(line);
+  await prepare(line, parsed);
   let rest: string | null = null;
-  while (batch.length < READ_AHEAD && !batch.at(-1)?.closeAfter && file.hasBufferedLine()) {
+  const roomAhead = () => batch.length < READ_AHEAD && held < READ_AHEAD_BYTES && budget.bytes < READ_AHEAD_BYTES_ALL;
+  while (roomAhead() && !batch.at(-1)?.closeAfter && file.hasBufferedLine()) {
     const next = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
     if (next === null) break;
-    if (!preparable(next) || !(await prepare(next))) {
+    let req: Request | null = null;
+    try {
+      req = parseRequest(next);
+    } catch {
+      // Not run ahead: it is answered (or refused) in its turn.
+    }
+    if (req === null || !preparable(req)) {
       rest = next;
       break;
     }
+    await prepare(next, req);
   }
   let index = 0;
   try {
     for (; index < batch.length; index++) {
-      const { line: text, parse, prepared, closeAfter } = batch[index]!;
-      const result = await runOne(ctx, session, log, parse, async () => (await prepared).send(session), text);
+      const { line: text, parse: parseIt, prepared, closeAfter } = batch[index]!;
+      const result = await runOne(ctx, session, log, parseIt, async () => {
+        const reply = await prepared;
+        budget.bytes -= reply.heldBytes;
+        return reply.send(session);
+      }, text);
       if (result.close || session.outOfStep || closeAfter) return { stop: true, rest: null };
     }
   } finally {
-    // Replies whose turn never came still hold open files.
-    for (const { prepared } of batch.slice(index + 1)) void prepared.then((p) => p.discard(), () => {});
+    // Replies whose turn never came still hold open files, and their share of the budget.
+    for (const { prepared } of batch.slice(index + 1)) {
+      void prepared.then((p) => {
+        budget.bytes -= p.heldBytes;
+        p.discard();
+      }, () => {});
+    }
   }
   return { stop: false, rest };
 }
@@ -199,6 +247,9 @@ export async function runSession(
 ): Promise<void> {
   const { file } = session;
   let first = true;
+  // Work still running for this connection (a long hash) stops once it is gone.
+  socket.once('close', () => session.end(new TransferInterruptedError(0, 'the connection closed')));
+  socket.once('end', () => session.peerEnded(new TransferInterruptedError(0, 'the client ended the connection')));
   try {
     for (;;) {
       session.busy = false;
@@ -227,7 +278,7 @@ export async function runSession(
             version: PROTOCOL_VERSION,
             fields: {
               server: `tcpsend/${VERSION}`,
-              caps: CAPS.join(','),
+              caps: capsFor(ctx).join(','),
               upload: ctx.options.allowUpload,
             },
           }),
@@ -258,6 +309,7 @@ export async function runSession(
       file.close();
     }
     socket.destroy();
+    session.end(new TransferInterruptedError(0, 'the connection closed'));
   }
 }
 

@@ -7,13 +7,14 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { FileChangedError } from '../errors.js';
-import { utimesSeconds } from '../storage/mtime.js';
+import { fsyncFolder, partNameFor, utimesSeconds } from '../files/index.js';
 
-export const PART_SUFFIX = '.tcpsend-part';
-
-/** `dir/name` → `dir/.name.tcpsend-part`: hidden, and on the same file system for rename. */
+/**
+ * `dir/name` → `dir/.name.tcpsend-part`: hidden, on the same file system for rename, and the
+ * same name the server gives its parts (a hash of the name near NAME_MAX).
+ */
 export function localPartPath(dest: string): string {
-  return path.join(path.dirname(dest), `.${path.basename(dest)}${PART_SUFFIX}`);
+  return path.join(path.dirname(dest), partNameFor(path.basename(dest)));
 }
 
 /** Open (creating) a part file for writing at `offset`, dropping anything past it. */
@@ -106,18 +107,7 @@ export function writeVerifiedFileSync(
 }
 
 /** fsync the directory so that a rename in it survives a crash (best effort where refused). */
-export function syncDirectorySync(dir: string): void {
-  let fd: number | null = null;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EISDIR' && code !== 'EINVAL' && code !== 'EPERM' && code !== 'EBADF') throw err;
-  } finally {
-    if (fd !== null) fs.closeSync(fd);
-  }
-}
+export const syncDirectorySync = (dir: string): void => fsyncFolder(dir);
 
 /**
  * A small local file read whole with synchronous calls, for a batch upload, into the room

@@ -13,7 +13,7 @@ import { getTree, putTree, type TreeSummary } from '../../src/client/tree.js';
 import type { TransferResult } from '../../src/client/types.js';
 import { RemoteError } from '../../src/errors.js';
 import type { RequestLogEntry } from '../../src/server/session.js';
-import { utimesSeconds } from '../../src/storage/mtime.js';
+import { utimesSeconds } from '../../src/files/mtime.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';

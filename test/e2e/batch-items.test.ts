@@ -4,7 +4,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import nodeFs, { readlinkSync } from 'node:fs';
-import type { FsPromises, FsSync } from '../../src/storage/fs-promises.js';
+import type { RootFs } from '../../src/server/root/index.js';
+import { withoutProc, wrapFs } from '../helpers/fs-wrap.js';
 import { PeerPool } from '../helpers/raw-peer.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
@@ -17,8 +18,8 @@ afterEach(async () => {
   servers = [];
 });
 const MODES = [
-  { name: 'sync', fs: undefined },
-  { name: 'injected fs', fs: fsp as unknown as FsPromises },
+  { name: 'folders held open', fs: undefined },
+  { name: 'folders checked', fs: withoutProc() },
 ];
 
 describe.each(MODES)('batch items that are refused alone, or end the request ($name)', ({ fs }) => {
@@ -88,14 +89,11 @@ describe.each(MODES)('batch requests that end the connection, or do not ($name)'
 
 describe('faults on the synchronous path stay one item\'s (or one burst\'s) own', () => {
   /** node:fs, with the calls in `overrides` replaced. */
-  const faulty = (overrides: Partial<FsSync>): FsSync =>
-    new Proxy(nodeFs as unknown as FsSync, {
-      get: (target, key: string) => overrides[key as keyof FsSync] ?? (target as unknown as Record<string, unknown>)[key],
-    });
+  const faulty = (overrides: Partial<RootFs>): RootFs => wrapFs(overrides);
 
   it('a read error on one MGET item is that item\'s ERR; the next item still arrives', async () => {
     const s = await startServer({
-      fsSync: faulty({
+      fs: faulty({
         readSync: (fd, buffer, offset, length, position) => {
           if (readlinkSync(`/proc/self/fd/${fd}`).endsWith('bad.txt')) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
           return nodeFs.readSync(fd, buffer, offset, length, position);
@@ -119,7 +117,7 @@ describe('faults on the synchronous path stay one item\'s (or one burst\'s) own'
     const folderFds = new Set<number>();
     const s = await startServer({
       allowUpload: true,
-      fsSync: faulty({
+      fs: faulty({
         openSync: (file, flags, mode) => {
           const fd = nodeFs.openSync(file, flags, mode);
           if (flags === 'r' && nodeFs.fstatSync(fd).isDirectory()) folderFds.add(fd);

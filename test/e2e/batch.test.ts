@@ -1,14 +1,16 @@
 /**
- * MGET and MPUT spoken by hand over real loopback sockets. Every case runs twice: against the
- * synchronous fast path (the server on Node's own fs) and against the asynchronous per-file
- * fallback (an injected fs, without its synchronous side); the observable results must match.
+ * MGET and MPUT spoken by hand over real loopback sockets. Every case runs twice: with folders
+ * held open (the server on Node's own fs, on Linux) and with folders checked before each call
+ * (an injected fs); the observable results must match.
  */
 import { createHash } from 'node:crypto';
+import nodeFs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatMgetItem, formatMputItem, joinItemPath } from '../../src/protocol/index.js';
-import type { FsPromises } from '../../src/storage/fs-promises.js';
+import type { RootFs } from '../../src/server/root/index.js';
+import { withoutProc } from '../helpers/fs-wrap.js';
 import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -32,25 +34,26 @@ afterEach(async () => {
   for (const clean of cleanups.splice(0)) await clean();
 });
 
-/** Node's fs/promises, handed in from outside: the server then has no synchronous fs. */
-function injectedFs(): { fs: FsPromises; opened: string[] } {
+/** Node's fs without /proc, handed in from outside: the server then checks folders before each call. */
+function injectedFs(): { fs: RootFs; opened: string[] } {
   const opened: string[] = [];
-  const real = fsp as unknown as FsPromises;
-  const open: FsPromises['open'] = (file, flags, mode) => {
-    opened.push(file);
-    return real.open(file, flags, mode);
-  };
-  return { fs: { ...real, open }, opened };
+  const fs = withoutProc({
+    openSync: (file, flags, mode) => {
+      opened.push(file);
+      return nodeFs.openSync(file, flags, mode);
+    },
+  });
+  return { fs, opened };
 }
 
 interface Mode {
   name: string;
-  fs: () => FsPromises | undefined;
+  fs: () => RootFs | undefined;
 }
 
 const MODES: Mode[] = [
-  { name: 'synchronous fast path', fs: () => undefined },
-  { name: 'injected fs (asynchronous fallback)', fs: () => injectedFs().fs },
+  { name: 'folders held open', fs: () => undefined },
+  { name: 'injected fs (folders checked)', fs: () => injectedFs().fs },
 ];
 
 /**
@@ -223,7 +226,7 @@ describe('the greeting', () => {
 });
 
 describe('the injected-fs mode', () => {
-  it('really takes the asynchronous path: every MGET and MPUT file goes through the injected fs', async () => {
+  it('really takes the checked path: every MGET and MPUT file goes through the injected fs by its path', async () => {
     const fixture = await makeFixture();
     const injected = injectedFs();
     const s = await startServer({ root: fixture.root, fs: injected.fs, allowUpload: true });

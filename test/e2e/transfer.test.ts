@@ -162,7 +162,7 @@ describe('put', () => {
     const s = await server({ allowUpload: true });
     const src = await tempDir();
     const data = await writeRandomFile(path.join(src, 'big.bin'), 3 * 1024 * 1024, 9);
-    const partName = (await import('../../src/storage/relative-path.js')).partNameFor('big.bin');
+    const partName = (await import('../../src/files/part-name.js')).partNameFor('big.bin');
     await fsp.writeFile(path.join(s.root, partName), data.subarray(0, 2_000_000));
     const resumed = await putFile(s.target, path.join(src, 'big.bin'));
     expect(resumed.resumedFrom).toBe(2_000_000);

@@ -1,38 +1,42 @@
 /**
- * The real node:fs/promises, except that writes fail with ENOSPC once `quota` bytes have been
- * written in all: a disk that fills up mid-upload, without needing a small file system.
+ * The real node:fs, except that writes fail with ENOSPC once `quota` bytes have been written
+ * in all: a disk that fills up mid-upload, without needing a small file system.
  */
-import fsp from 'node:fs/promises';
-import type { FsPromises } from '../../src/storage/fs-promises.js';
+import nodeFs from 'node:fs';
+import type { RootFs } from '../../src/server/root/index.js';
+import { wrapFs } from './fs-wrap.js';
 
 export interface QuotaFs {
-  fs: FsPromises;
+  fs: RootFs;
   written: number;
   quota: number;
 }
 
+function noSpace(): NodeJS.ErrnoException {
+  return Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28 });
+}
+
 export function quotaFs(quota: number): QuotaFs {
-  const state: QuotaFs = { fs: undefined as unknown as FsPromises, written: 0, quota };
-  const open = async (path: string, flags?: string | number, mode?: number) => {
-    const handle = await fsp.open(path, flags, mode);
-    const write = async (buffer: Uint8Array, offset: number, length: number, position: number | null) => {
+  const state: QuotaFs = { fs: undefined as unknown as RootFs, written: 0, quota };
+  state.fs = wrapFs({
+    write: (fd, buffer, offset, length, position, done) => {
       const room = state.quota - state.written;
       if (room <= 0) {
-        throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC', errno: -28 });
+        queueMicrotask(() => done(noSpace(), 0));
+        return;
       }
-      const take = Math.min(length, room);
-      const result = await handle.write(buffer, offset, take, position);
-      state.written += result.bytesWritten;
-      return result;
-    };
-    return new Proxy(handle, {
-      get(target, prop) {
-        if (prop === 'write') return write;
-        const value = Reflect.get(target, prop) as unknown;
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-  };
-  state.fs = { ...(fsp as unknown as FsPromises), open: open as unknown as FsPromises['open'] };
+      nodeFs.write(fd, buffer, offset, Math.min(length, room), position, (err, written) => {
+        if (!err) state.written += written;
+        done(err, written);
+      });
+    },
+    writeSync: (fd, buffer, offset, length, position) => {
+      const room = state.quota - state.written;
+      if (room <= 0) throw noSpace();
+      const written = nodeFs.writeSync(fd, buffer, offset, Math.min(length, room), position);
+      state.written += written;
+      return written;
+    },
+  });
   return state;
 }

@@ -72,6 +72,10 @@ function requestsFor(path: string): Request[] {
     { verb: 'MGET', path, count: 500 },
     { verb: 'MPUT', path, count: 1, overwrite: false },
     { verb: 'MPUT', path, count: 10_000, overwrite: true },
+    { verb: 'LIST', path, recursive: true, links: true },
+    { verb: 'DELETE', path },
+    { verb: 'SYMLINK', path, target: '../a b/ü.txt', overwrite: false },
+    { verb: 'SYMLINK', path, target: 'x', overwrite: true },
   ];
 }
 

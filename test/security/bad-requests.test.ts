@@ -375,7 +375,9 @@ function buildRows(): Row[] {
   // Verbs and grammar.
   for (const [req, code] of [
     ['FROB good.txt', 'UNKNOWN_VERB'],
-    ['DELETE good.txt', 'UNKNOWN_VERB'],
+    // DELETE is a verb now, refused unless the server runs with --allow-delete.
+    ['DELETE good.txt', 'FORBIDDEN'],
+    ['RMDIR good.txt', 'UNKNOWN_VERB'],
     ['RM -rf /', 'UNKNOWN_VERB'],
     ['GETX good.txt', 'UNKNOWN_VERB'],
     ['get good.txt', 'BAD_REQUEST'],

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadPathError, BadRequestError, UnknownVerbError } from '../../src/errors.js';
 import { formatRequest, parseRequest, type Request } from '../../src/protocol/index.js';
-import { toSegments } from '../../src/storage/relative-path.js';
+import { toSegments } from '../../src/files/relative-path.js';
 import { connectRaw } from '../helpers/raw-peer.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { GOOD_TEXT, leakedSecret, makeJail, snapshot, type Jail } from './jail.js';

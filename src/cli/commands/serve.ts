@@ -18,6 +18,7 @@ interface ServeArgs extends GlobalFlags {
   host?: string;
   allowUpload: boolean;
   allowOverwrite: boolean;
+  allowDelete: boolean;
   maxUpload: number;
   maxConnections: number;
   idleTimeout: number;
@@ -88,6 +89,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
         .option('allow-upload', { type: 'boolean', default: false, describe: 'Take uploads (put) into the folder' })
         .option('allow-overwrite', { type: 'boolean', default: false, describe: 'Let uploads replace existing files when the client asks' })
+        .option('allow-delete', { type: 'boolean', default: false, describe: 'Let clients delete files, symlinks and whole folders (DELETE)' })
         .option('max-upload', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxUploadBytes, describe: 'Largest upload, in bytes' })
         .option('max-connections', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxConnections, describe: 'Connections at once' })
         .option('secret', {
@@ -114,6 +116,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           root: argv.dir,
           allowUpload: argv.allowUpload,
           allowOverwrite: argv.allowOverwrite,
+          allowDelete: argv.allowDelete,
           maxUploadBytes: argv.maxUpload,
           maxConnections: argv.maxConnections,
           idleTimeoutMs: argv.idleTimeout * 1000,

@@ -1,152 +1,126 @@
 /** GET: a whole file or a range, with the whole file's SHA-256 in a trailer (docs/protocol.md). */
 import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../errors.js';
+import { fileChanged } from '../../files/index.js';
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
+import { takeHashWorker, WORKER_HASH_MIN_BYTES, type HashWorker } from '../../transfer/hash-worker.js';
+import type { OpenedFile } from '../root/index.js';
+import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { takeHashWorker, WORKER_HASH_MIN_BYTES } from '../../transfer/hash-worker.js';
-import type { FileHandleLike } from '../../storage/fs-promises.js';
-import { fileChanged, type FileInfo } from '../../storage/served-root.js';
-import { quoteRequestPath } from './common.js';
-
-/** Up to this size a body is read whole and goes out with its header and trailer in one write. */
-export const SMALL_BODY = 256 * 1024;
-
-/**
- * A GET in two phases. `prepareGet` does the file-system work (open, checks, and for a small
- * file the read and the hash) and may run ahead while earlier replies are still going out, so
- * a pipelined folder transfer keeps the thread pool busy instead of waiting on each file in
- * turn. The prepared reply's `send` writes it when its turn comes; `discard` releases it if
- * that turn never comes.
- */
-export interface PreparedReply {
-  send(session: Session): Promise<HandlerResult>;
-  discard(): Promise<void>;
-}
+import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
+import { abortable, untilAborted } from '../cancel.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
-  return (await prepareGet(ctx, req)).send(session);
+  return (await prepareGet(ctx, session, req)).send(session);
 }
 
-export async function prepareGet(ctx: ServerContext, req: GetRequest): Promise<PreparedReply> {
-  const { handle, info } = await ctx.root.openRead(req.path);
+/** What GET answers, before any byte goes out: the checks, and a small file's whole reply. */
+export async function prepareGet(ctx: ServerContext, session: Session, req: GetRequest, scope?: FolderScope): Promise<PreparedReply> {
+  const opened = ctx.root.openRead(req.path, scope);
+  const { file, info } = opened;
   let handedOff = false;
   try {
     // "an `offset` past the size is `ERR BAD_RANGE`"
     if (req.offset > info.size) {
-      throw new BadRangeError(
-        `offset ${req.offset} is past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`,
-      );
+      throw new BadRangeError(`offset ${req.offset} is past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`);
     }
     // "A `length` past the end is cut to the end (the reply says how many bytes follow)"
     const available = info.size - req.offset;
     const length = req.length === null ? available : Math.min(req.length, available);
-    const cached = ctx.hashCache.get(info) ?? null;
-
-    // The whole file's hash is needed unless cached; the prefix's, to check a resume.
-    let hash: Hash | null = null;
-    if (cached === null || req.prefixSha256 !== null) {
-      hash = req.offset > 0 ? await hashFileRange(handle, 0, req.offset) : createSha256();
-      if (req.prefixSha256 !== null && req.offset > 0 && peekDigest(hash) !== req.prefixSha256) {
-        throw new PrefixMismatchError(
-          `the first ${req.offset} bytes of ${quoteRequestPath(req.path)} differ from the receiver's: start over`,
-        );
-      }
-      if (cached !== null) hash = null;
-    }
-
-    const header = formatOk({
-      size: info.size,
-      offset: req.offset,
-      length,
-      mtime: info.mtimeMs,
-      mode: info.mode,
-      sha256: cached,
-    });
-    if (length <= SMALL_BODY) {
-      const whole = await readSmall(ctx, req, handle, info, { header, length, cached, hash });
+    if (info.size <= SMALL_BODY) {
+      let whole: Buffer | null = null;
+      const used = layOutSmallFile(ctx, req.path, opened, { offset: req.offset, length, prefixSha256: req.prefixSha256 }, (bytes) => {
+        whole = Buffer.allocUnsafe(bytes);
+        return { buffer: whole, at: 0 };
+      });
+      const reply = whole!.subarray(0, used);
       return {
-        send: async (session) => {
-          await session.file.write(whole);
+        heldBytes: reply.length,
+        send: async (s) => {
+          await s.file.write(reply);
           return { bytes: length };
         },
-        discard: async () => {},
+        discard: () => {},
       };
     }
+    const plan = await planLarge(ctx, session, req, opened, length);
     handedOff = true;
     return {
-      send: (session) => sendLarge(ctx, session, req, handle, info, { header, length, cached, hash }),
-      discard: () => handle.close(),
+      heldBytes: 0,
+      send: (s) => sendLarge(ctx, s, req, opened, plan),
+      discard: () => {
+        file.close();
+        void plan.worker?.close();
+      },
     };
   } finally {
-    if (!handedOff) await handle.close();
+    if (!handedOff) file.close();
   }
 }
 
-interface ReplyPlan {
+interface LargePlan {
   header: string;
   length: number;
   cached: string | null;
+  /** The hash of the bytes before the range, when the whole file's hash is to be computed. */
   hash: Hash | null;
+  /** A worker thread that holds that hash instead (a long prefix was hashed on it). */
+  worker: HashWorker | null;
 }
 
 /**
- * A small file: one read, and header, bytes and trailer in one buffer, so a folder of many
- * small files costs one write per file, not three. A change seen here is still a clean ERR,
- * since nothing has been sent yet.
+ * The header of a large reply, after the resume check. A long prefix is hashed on a worker
+ * thread (at the speed of the hash, not of a JavaScript read loop: a 10 GB prefix once took
+ * longer than a client waits), and either way the hashing stops when the client leaves.
  */
-async function readSmall(
-  ctx: ServerContext,
-  req: GetRequest,
-  handle: FileHandleLike,
-  info: FileInfo,
-  plan: ReplyPlan,
-): Promise<Buffer> {
-  const head = Buffer.from(`${plan.header}\r\n`);
-  const whole = Buffer.allocUnsafe(head.length + plan.length + 80);
-  head.copy(whole);
-  const body = whole.subarray(head.length, head.length + plan.length);
-  let got = 0;
-  while (got < plan.length) {
-    const { bytesRead } = await handle.read(body, got, plan.length - got, req.offset + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
+async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, length: number): Promise<LargePlan> {
+  const cached = ctx.hashCache.get(info) ?? null;
+  let hash: Hash | null = null;
+  let worker: HashWorker | null = null;
+  if (cached === null || req.prefixSha256 !== null) {
+    let prefix: string | null = null;
+    worker = req.offset >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null;
+    if (worker) {
+      const running = worker;
+      try {
+        prefix = await untilAborted(running.hashFileRange(file.kernelFd!, 0, req.offset), session.beforeAnswer, () => running.close());
+      } catch (err) {
+        await running.close();
+        throw err;
+      }
+    } else {
+      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer), 0, req.offset) : createSha256();
+      prefix = peekDigest(hash);
+    }
+    if (req.prefixSha256 !== null && req.offset > 0 && prefix !== req.prefixSha256) {
+      await worker?.close();
+      throw new PrefixMismatchError(`the first ${req.offset} bytes of ${quoteRequestPath(req.path)} differ from the receiver's: start over`);
+    }
+    if (cached !== null) {
+      hash = null;
+      await worker?.close();
+      worker = null;
+    }
   }
-  let sha256 = plan.cached;
-  if (plan.hash) {
-    plan.hash.update(body);
-    const end = req.offset + plan.length;
-    if (end < info.size) await hashFileRange(handle, end, info.size - end, plan.hash);
-    sha256 = plan.hash.digest('hex');
-  }
-  if (got < plan.length || fileChanged(info, await handle.stat())) {
-    throw new FileChangedError(`${quoteRequestPath(req.path)} changed while it was being read: try again`);
-  }
-  if (plan.cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
-  const trailer = `${formatOk({ sha256 })}\r\n`;
-  const end = head.length + plan.length + whole.write(trailer, head.length + plan.length, 'latin1');
-  return whole.subarray(0, end);
+  const header = formatOk({ size: info.size, offset: req.offset, length, mtime: info.mtimeMs, mode: info.mode, sha256: cached });
+  return { header, length, cached, hash, worker };
 }
 
-async function sendLarge(
-  ctx: ServerContext,
-  session: Session,
-  req: GetRequest,
-  handle: FileHandleLike,
-  info: FileInfo,
-  plan: ReplyPlan,
-): Promise<HandlerResult> {
+async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<HandlerResult> {
   try {
     const { length, cached } = plan;
     await session.file.writeLine(plan.header);
-    session.outOfStep = true;
+    session.markOutOfStep();
     const running = plan.hash;
     const end = req.offset + length;
     // An uncached large file is hashed on a worker thread while this one sends it.
-    const worker = running && length >= WORKER_HASH_MIN_BYTES && ctx.root.usesNodeFs ? takeHashWorker() : null;
+    const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
     let sha256 = cached;
+    const source = abortable(file, session.signal);
     try {
-      if (worker && req.offset > 0) await worker.hashFileRange(handle.fd, 0, req.offset);
-      const sent = await session.file.sendfile(handle, req.offset, length, {
+      if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
+      const sent = await session.file.sendfile(source, req.offset, length, {
         onChunk: (chunk) => {
           if (worker) return worker.push(chunk);
           running?.update(chunk);
@@ -159,27 +133,24 @@ async function sendLarge(
         throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
       }
       if (worker) {
-        if (end < info.size) await worker.hashFileRange(handle.fd, end, info.size - end);
+        if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
         sha256 = await worker.digest();
       } else if (running) {
-        if (end < info.size) await hashFileRange(handle, end, info.size - end, running);
+        if (end < info.size) await hashFileRange(source, end, info.size - end, running);
         sha256 = running.digest('hex');
       }
     } finally {
       await worker?.close();
     }
-    const after = await handle.stat();
-    if (fileChanged(info, after)) {
-      await session.file.writeLine(
-        formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`),
-      );
+    if (fileChanged(info, file.stat())) {
+      await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
     } else {
       if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
       await session.file.writeLine(formatOk({ sha256 }));
     }
-    session.outOfStep = false;
+    session.markInStep();
     return { bytes: length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
   } finally {
-    await handle.close();
+    file.close();
   }
 }

@@ -2,25 +2,14 @@
 import { BadRangeError } from '../../errors.js';
 import { formatOk, type HashRequest } from '../../protocol/index.js';
 import { hashFileRange } from '../../transfer/sha256.js';
+import { abortable } from '../cancel.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { quoteRequestPath } from './common.js';
-
-/** The SHA-256 of a whole file, from the cache or by reading it (and then cached). */
-export async function fileSha256(ctx: ServerContext, path: string): Promise<string> {
-  const { handle, info } = await ctx.root.openRead(path);
-  try {
-    const cached = ctx.hashCache.get(info);
-    if (cached !== undefined) return cached;
-    const sha256 = (await hashFileRange(handle, 0, info.size)).digest('hex');
-    ctx.hashCache.set(info, sha256);
-    return sha256;
-  } finally {
-    await handle.close();
-  }
-}
+import { fileSha256 } from '../file-hash.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleHash(ctx: ServerContext, session: Session, req: HashRequest): Promise<HandlerResult> {
-  const { handle, info } = await ctx.root.openRead(req.path);
+  const opened = ctx.root.openRead(req.path);
+  const { file, info } = opened;
   try {
     if (req.offset > info.size) {
       throw new BadRangeError(`offset ${req.offset} is past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`);
@@ -31,15 +20,13 @@ export async function handleHash(ctx: ServerContext, session: Session, req: Hash
         `bytes ${req.offset}+${length} run past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`,
       );
     }
-    const whole = req.offset === 0 && length === info.size;
-    let sha256 = whole ? ctx.hashCache.get(info) : undefined;
-    if (sha256 === undefined) {
-      sha256 = (await hashFileRange(handle, req.offset, length)).digest('hex');
-      if (whole) ctx.hashCache.set(info, sha256);
-    }
+    const sha256 =
+      req.offset === 0 && length === info.size
+        ? await fileSha256(ctx, opened, session.beforeAnswer)
+        : (await hashFileRange(abortable(file, session.beforeAnswer), req.offset, length)).digest('hex');
     await session.file.writeLine(formatOk({ sha256, offset: req.offset, length, size: info.size }));
     return {};
   } finally {
-    await handle.close();
+    file.close();
   }
 }

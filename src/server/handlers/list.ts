@@ -6,24 +6,29 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 const BATCH_BYTES = 64 * 1024;
 
 export async function handleList(ctx: ServerContext, session: Session, req: ListRequest): Promise<HandlerResult> {
-  const entries = ctx.root.list(req.path, { recursive: req.recursive });
+  const entries = ctx.root.list(req.path, { recursive: req.recursive, links: req.links });
   const iterator = entries[Symbol.asyncIterator]();
-  // Read the first entry before answering, so a missing folder or a file is a clean ERR.
-  let next = await iterator.next();
-  await session.file.writeLine(formatOk({ type: 'dir' }));
-  session.outOfStep = true;
-  let batch = '';
   let count = 0;
-  while (!next.done) {
-    batch += `${formatEntry(next.value)}\r\n`;
-    count += 1;
-    if (batch.length >= BATCH_BYTES) {
-      await session.file.write(batch);
-      batch = '';
+  try {
+    // Read the first entry before answering, so a missing folder or a file is a clean ERR.
+    let next = await iterator.next();
+    await session.file.writeLine(formatOk({ type: 'dir' }));
+    session.markOutOfStep();
+    let batch = '';
+    while (!next.done) {
+      batch += `${formatEntry(next.value)}\r\n`;
+      count += 1;
+      if (batch.length >= BATCH_BYTES) {
+        await session.file.write(batch);
+        batch = '';
+      }
+      next = await iterator.next();
     }
-    next = await iterator.next();
+    await session.file.write(`${batch}${END_OF_LIST}\r\n`);
+    session.markInStep();
+  } finally {
+    // A listing cut short (the client left) releases the folders it holds.
+    await iterator.return?.();
   }
-  await session.file.write(`${batch}${END_OF_LIST}\r\n`);
-  session.outOfStep = false;
   return { note: `${count} entries` };
 }

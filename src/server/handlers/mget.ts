@@ -13,25 +13,20 @@
 import { BadRequestError, InternalError, TcpsendError } from '../../errors.js';
 import {
   formatErr,
-  formatOk,
   joinItemPath,
   MAX_BATCH_ITEMS,
   parseMgetItem,
   type MgetRequest,
 } from '../../protocol/index.js';
 import { SlabPool } from '../../io/index.js';
-import type { FolderCache } from '../../storage/served-root.js';
-import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { TimeSlice } from '../../storage/time-slice.js';
-import { prepareGet, SMALL_BODY } from './get.js';
+import { layOutSmallFile, SMALL_BODY } from '../reply.js';
+import { TimeSlice, type FolderScope } from '../root/index.js';
+import { prepareGet } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
 const SLAB_BYTES = 256 * 1024;
 const slabPool = new SlabPool(SLAB_BYTES, 8);
-
-/** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
-const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
 
 /**
  * Answers laid end to end in large buffers ("slabs"): a small file's header, bytes and
@@ -86,13 +81,13 @@ class ReplySlabs {
 }
 
 export async function handleMget(ctx: ServerContext, session: Session, req: MgetRequest): Promise<HandlerResult> {
-  return ctx.root.withFolders((folders) => runMget(ctx, session, req, folders));
+  return ctx.root.withScope((scope) => runMget(ctx, session, req, scope));
 }
 
-async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, folders: FolderCache): Promise<HandlerResult> {
+async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, scope: FolderScope): Promise<HandlerResult> {
   if (req.count > MAX_BATCH_ITEMS) {
     // The item lines that follow cannot be told from requests: answer, then close.
-    session.outOfStep = true;
+    session.markOutOfStep();
     throw new BadRequestError(`MGET takes at most ${MAX_BATCH_ITEMS} items, got ${req.count}`);
   }
   const out = new ReplySlabs();
@@ -103,18 +98,18 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, f
     await slice.yieldIfDue();
     // Before waiting for the client's next line, send what is ready.
     if (out.pendingBytes >= SLAB_BYTES || !session.file.hasBufferedLine()) await out.flush(session);
-    session.outOfStep = true; // an item line still to come: no ERR could be in step
+    session.markOutOfStep(); // an item line still to come: no ERR could be in step
     const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
     if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MGET items`);
-    session.outOfStep = false;
+    session.markInStep();
     try {
       const path = joinItemPath(req.path, parseMgetItem(line));
-      const size = ctx.root.batchesSync ? readSmallSync(ctx, path, folders, out) : null;
+      const size = readSmall(ctx, path, scope, out);
       if (size !== null) {
         bytes += size;
       } else {
         await out.flush(session);
-        const prepared = await prepareGet(ctx, { verb: 'GET', path, offset: 0, length: null, prefixSha256: null });
+        const prepared = await prepareGet(ctx, session, { verb: 'GET', path, offset: 0, length: null, prefixSha256: null }, scope);
         bytes += (await prepared.send(session)).bytes ?? 0;
       }
     } catch (err) {
@@ -127,33 +122,22 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, f
   }
   await out.flush(session);
   out.dispose();
-  session.outOfStep = false;
+  session.markInStep();
   return { bytes, note: `${req.count} files${failed > 0 ? `, ${failed} refused` : ''}` };
 }
 
 /**
- * A small file's whole answer (header, bytes, trailer), read with synchronous calls straight
- * into `out`; its size, or null when the file is too large for that and GET's own path is to
- * send it.
+ * A small file's whole answer (header, bytes, trailer), laid straight into `out`; its size, or
+ * null when the file is too large for that and GET's own path is to send it.
  */
-function readSmallSync(ctx: ServerContext, path: string, folders: FolderCache, out: ReplySlabs): number | null {
-  const file = ctx.root.openReadSync(path, folders);
+function readSmall(ctx: ServerContext, path: string, scope: FolderScope, out: ReplySlabs): number | null {
+  const opened = ctx.root.openRead(path, scope);
   try {
-    const { info } = file;
+    const { info } = opened;
     if (info.size > SMALL_BODY) return null;
-    const cached = ctx.hashCache.get(info) ?? null;
-    const header = `${formatOk({ size: info.size, offset: 0, length: info.size, mtime: info.mtimeMs, mode: info.mode, sha256: cached })}\r\n`;
-    const total = header.length + info.size + TRAILER_BYTES;
-    const { buffer, at } = out.reserve(total);
-    buffer.write(header, at, 'latin1');
-    const body = buffer.subarray(at + header.length, at + header.length + info.size);
-    file.readInto(body);
-    const sha256 = cached ?? createSha256().update(body).digest('hex');
-    if (cached === null) ctx.hashCache.set(info, sha256);
-    buffer.write(`${formatOk({ sha256 })}\r\n`, at + header.length + info.size, 'latin1');
-    out.commit(total);
+    out.commit(layOutSmallFile(ctx, path, opened, { offset: 0, length: info.size, prefixSha256: null }, (bytes) => out.reserve(bytes)));
     return info.size;
   } finally {
-    file.close();
+    opened.file.close();
   }
 }

@@ -5,7 +5,7 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 
 export async function handleMkdir(ctx: ServerContext, session: Session, req: MkdirRequest): Promise<HandlerResult> {
   if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
-  await ctx.root.mkdirs(req.path, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+  ctx.root.mkdirs(req.path, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
   await session.file.writeLine(formatOk());
   return {};
 }

@@ -7,15 +7,7 @@
  * and stored like any upload (a part file, fsync, rename); the folders' fsyncs are made once
  * per burst of items, before their answers go out, so an OK always means durable.
  */
-import {
-  BadRequestError,
-  BusyError,
-  ChecksumMismatchError,
-  InternalError,
-  ReadOnlyError,
-  TcpsendError,
-  TooLargeError,
-} from '../../errors.js';
+import { BadRequestError, InternalError, ReadOnlyError, TcpsendError, TooLargeError } from '../../errors.js';
 import {
   formatErr,
   formatOk,
@@ -25,47 +17,37 @@ import {
   parseMputItem,
   type ParsedMputItem,
   type MputRequest,
-  type PutRequest,
 } from '../../protocol/index.js';
-import type { FileInfo, FolderCache } from '../../storage/served-root.js';
-import { createSha256 } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { TimeSlice } from '../../storage/time-slice.js';
-import { quoteRequestPath } from './common.js';
-import { checkUpload, destinationVerdict, storeSmall } from './put.js';
+import { syncFolders, TimeSlice, type Folder, type FolderScope } from '../root/index.js';
+import { storeUpload } from '../upload.js';
 
 /** Answers wait at most for this many items before they go out. */
 const FLUSH_ITEMS = 512;
 
-type Reply = Record<string, string | number | boolean>;
-
 export async function handleMput(ctx: ServerContext, session: Session, req: MputRequest): Promise<HandlerResult> {
-  return ctx.root.withFolders((folders) => runMput(ctx, session, req, folders));
+  return ctx.root.withScope((scope) => runMput(ctx, session, req, scope));
 }
 
-async function runMput(ctx: ServerContext, session: Session, req: MputRequest, folders: FolderCache): Promise<HandlerResult> {
+async function runMput(ctx: ServerContext, session: Session, req: MputRequest, scope: FolderScope): Promise<HandlerResult> {
   // Until every item is read, an error cannot be answered in step: the items that follow
   // would be read as requests. So a refusal of the whole request closes the connection.
-  session.outOfStep = true;
+  session.markOutOfStep();
   if (req.count > MAX_BATCH_ITEMS) throw new BadRequestError(`MPUT takes at most ${MAX_BATCH_ITEMS} items, got ${req.count}`);
   if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
 
-  const touched = new Set<string>();
+  const touched = new Set<Folder>();
   const answers: { line: string; stored: boolean }[] = [];
   const slice = new TimeSlice();
   const flush = async () => {
     // The renames are made durable before they are reported. If a folder cannot be synced,
     // no file stored since the last flush is reported stored: each gets the error instead.
     let failure: TcpsendError | null = null;
-    for (const folder of touched) {
-      try {
-        ctx.root.syncFolderSync(folder);
-      } catch (err) {
-        failure ??= err instanceof TcpsendError ? err : new InternalError(`cannot make the uploads durable: ${(err as Error)?.message}`, { cause: err });
-      }
-      await slice.yieldIfDue();
+    try {
+      syncFolders(ctx.root, touched, scope);
+    } catch (err) {
+      failure = err instanceof TcpsendError ? err : new InternalError(`cannot make the uploads durable: ${(err as Error)?.message}`, { cause: err });
     }
-    touched.clear();
     if (answers.length === 0) return;
     const lines = answers.map(({ line, stored }) =>
       stored && failure ? `${formatErr(failure.wireCode, `stored but not made durable: ${failure.message}`)}\r\n` : line,
@@ -91,25 +73,10 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
     try {
       if (item.error) throw item.error; // a bad path, mtime or mode: this item's own error
       const { path, size, sha256, mtime, mode } = item.item;
-      const put: PutRequest = {
-        verb: 'PUT',
-        path: joinItemPath(req.path, path),
-        size,
-        sha256,
-        mtime,
-        mode,
-        overwrite: req.overwrite,
-        eager: true,
-      };
-      if (ctx.root.batchesSync) {
-        const reply = storeItemSync(ctx, put, body, folders, touched);
-        answers.push({ line: `${formatOk(reply)}\r\n`, stored: !reply.identical });
-        if (!reply.identical) bytes += item.size;
-      } else {
-        await flush();
-        const prepared = await storeSmall(ctx, put, body, { verb: 'END', sha256 });
-        bytes += (await prepared.send(session)).bytes ?? 0;
-      }
+      const put = { path: joinItemPath(req.path, path), size, sha256, mtime, mode, overwrite: req.overwrite };
+      const { identical } = await storeUpload(ctx, session, put, body, sha256, scope, touched, false);
+      answers.push({ line: `${formatOk({ size, sha256, identical: identical || null })}\r\n`, stored: !identical });
+      if (!identical) bytes += item.size;
     } catch (err) {
       if (session.file.closed) throw err;
       const e = err instanceof TcpsendError ? err : new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
@@ -118,7 +85,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
     }
   }
   await flush();
-  session.outOfStep = false;
+  session.markInStep();
   return { bytes, note: `${req.count} files${refused > 0 ? `, ${refused} refused` : ''}` };
 }
 
@@ -127,7 +94,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, f
  * (the connection ended, a malformed line, an item too large to hold) ends the request.
  */
 async function readItem(ctx: ServerContext, session: Session, index: number, count: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
-  session.outOfStep = true;
+  session.markOutOfStep();
   const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
   if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${count} MPUT items`);
   const item = parseMputItem(line);
@@ -135,45 +102,6 @@ async function readItem(ctx: ServerContext, session: Session, index: number, cou
     throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
   }
   const body = await session.file.readExactly(item.size);
-  session.outOfStep = false;
+  session.markInStep();
   return { item, body };
-}
-
-/** One item, with synchronous calls: the checks of a one-step PUT, then storeSync. */
-function storeItemSync(ctx: ServerContext, req: PutRequest, body: Buffer, folders: FolderCache, touched: Set<string>): Reply {
-  const where = quoteRequestPath(req.path);
-  checkUpload(ctx, req, where);
-  const digest = createSha256().update(body).digest('hex');
-  if (digest !== req.sha256) {
-    throw new ChecksumMismatchError(`${where} arrived with SHA-256 ${digest}, the client's is ${req.sha256}: not stored`);
-  }
-  const target = ctx.root.uploadTargetSync(req.path, folders);
-  const unlock = ctx.root.tryLockTarget(target);
-  if (unlock === null) throw new BusyError(`another upload to ${where} is in progress`);
-  try {
-    if (target.existing !== null && holdsSync(ctx, req, target.existing, digest, folders, where)) {
-      return { size: req.size, sha256: digest, identical: true };
-    }
-    ctx.root.storeSync(target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, folders, touched);
-    return { size: req.size, sha256: digest };
-  } finally {
-    unlock();
-  }
-}
-
-/** destinationVerdict with a synchronous hash of what is there (the hash cache first). */
-function holdsSync(ctx: ServerContext, req: PutRequest, existing: FileInfo, digest: string, folders: FolderCache, where: string): boolean {
-  const verdict = destinationVerdict(ctx, req, where, existing, digest, () => {
-    const cached = ctx.hashCache.get(existing);
-    if (cached !== undefined) return cached;
-    const file = ctx.root.openReadSync(req.path, folders);
-    try {
-      const sha256 = createSha256().update(file.readAll()).digest('hex');
-      ctx.hashCache.set(file.info, sha256);
-      return sha256;
-    } finally {
-      file.close();
-    }
-  });
-  return verdict === 'identical';
 }

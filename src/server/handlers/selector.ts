@@ -10,23 +10,23 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 
 export async function handleSelector(ctx: ServerContext, session: Session, line: string): Promise<HandlerResult> {
   const path = selectorPath(line);
-  const info = await ctx.root.stat(path);
+  const info = ctx.root.stat(path);
   if (info.type === 'dir') {
     let listing = '';
     for await (const entry of ctx.root.list(path, { recursive: false })) {
       listing += `${entry.path}${entry.type === 'dir' ? '/' : ''}\n`;
     }
-    session.outOfStep = true;
+    session.markOutOfStep();
     await session.file.write(listing);
     return { bytes: Buffer.byteLength(listing), close: true };
   }
-  const { handle } = await ctx.root.openRead(path);
+  const { file } = ctx.root.openRead(path);
   try {
-    session.outOfStep = true;
-    const bytes = await session.file.sendfile(handle, 0);
+    session.markOutOfStep();
+    const bytes = await session.file.sendfile(file, 0);
     return { bytes, close: true };
   } finally {
-    await handle.close();
+    file.close();
   }
 }
 

@@ -1,11 +1,19 @@
 /** STAT: type, size, mtime, mode, and with hash=1 the SHA-256 (from the cache when it can). */
 import { formatOk, type StatRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { fileSha256 } from './hash.js';
+import { fileSha256 } from '../file-hash.js';
 
 export async function handleStat(ctx: ServerContext, session: Session, req: StatRequest): Promise<HandlerResult> {
-  const info = await ctx.root.stat(req.path);
-  const sha256 = info.type === 'file' && req.hash ? await fileSha256(ctx, req.path) : null;
+  const info = ctx.root.stat(req.path);
+  let sha256: string | null = null;
+  if (info.type === 'file' && req.hash) {
+    const opened = ctx.root.openRead(req.path);
+    try {
+      sha256 = await fileSha256(ctx, opened, session.beforeAnswer);
+    } finally {
+      opened.file.close();
+    }
+  }
   await session.file.writeLine(
     formatOk({
       type: info.type,

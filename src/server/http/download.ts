@@ -9,7 +9,8 @@ import fresh from 'fresh';
 import { contentType } from 'mime-types';
 import parseRange from 'range-parser';
 import { sendFileRange } from '../../io/index.js';
-import { fileChanged, type FileInfo } from '../../storage/served-root.js';
+import { fileChanged } from '../../files/file-changed.js';
+import type { FileInfo } from '../root/index.js';
 import { createSha256 } from '../../transfer/sha256.js';
 import type { ServerContext } from '../context.js';
 import type { HttpOutcome } from './outcome.js';
@@ -51,7 +52,7 @@ function ifRangeHolds(req: IncomingMessage, etag: string, lastModified: string):
 }
 
 export async function sendFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<HttpOutcome> {
-  const { handle, info } = await ctx.root.openRead(path);
+  const { file, info } = ctx.root.openRead(path);
   try {
     const etag = entityTag(info);
     const lastModified = new Date(info.mtimeMs).toUTCString();
@@ -89,7 +90,7 @@ export async function sendFile(ctx: ServerContext, req: IncomingMessage, res: Se
     }
     // The whole file, not yet hashed: hash it on the way, so the next answer carries Repr-Digest.
     const hash = known === undefined && selection.status === 200 ? createSha256() : null;
-    const sent = await sendFileRange(res, handle, start, length, {
+    const sent = await sendFileRange(res, file, start, length, {
       timeoutMs: ctx.options.idleTimeoutMs,
       onChunk: hash ? (chunk) => void hash.update(chunk) : undefined,
     });
@@ -100,9 +101,9 @@ export async function sendFile(ctx: ServerContext, req: IncomingMessage, res: Se
       return { bytes: sent, note: 'cut short' };
     }
     res.end();
-    if (hash && !fileChanged(info, await handle.stat())) ctx.hashCache.set(info, hash.digest('hex'));
+    if (hash && !fileChanged(info, file.stat())) ctx.hashCache.set(info, hash.digest('hex'));
     return { bytes: sent, note: selection.status === 206 ? `206 from ${start}` : undefined };
   } finally {
-    await handle.close();
+    file.close();
   }
 }

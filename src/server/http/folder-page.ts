@@ -6,7 +6,7 @@
  */
 import escapeHtml from 'escape-html';
 import { formatBytes } from '../../text/bytes.js';
-import type { ListEntry } from '../../storage/served-root.js';
+import type { ListEntry } from '../root/index.js';
 
 export interface FolderPage {
   /** The folder's decoded path, '/' for the root; shown as the title. */

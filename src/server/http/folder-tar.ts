@@ -66,7 +66,7 @@ export async function sendFolderTar(ctx: ServerContext, res: ServerResponse, fol
 }
 
 async function addFile(ctx: ServerContext, pack: tar.Pack, path: string, name: string, mtime: Date): Promise<void> {
-  const { handle, info } = await ctx.root.openRead(path);
+  const { file, info } = ctx.root.openRead(path);
   try {
     const entry = pack.entry({ name, size: info.size, mode: info.mode, mtime, type: 'file' });
     const done = once(entry, 'finish');
@@ -74,7 +74,7 @@ async function addFile(ctx: ServerContext, pack: tar.Pack, path: string, name: s
     let position = 0;
     while (position < info.size) {
       const buffer = Buffer.allocUnsafe(Math.min(CHUNK, info.size - position));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) throw new FileChangedError(`'${name}' shrank while it was being archived`);
       position += bytesRead;
       if (!entry.write(buffer.subarray(0, bytesRead))) await once(entry, 'drain');
@@ -82,6 +82,6 @@ async function addFile(ctx: ServerContext, pack: tar.Pack, path: string, name: s
     entry.end(undefined);
     await done;
   } finally {
-    await handle.close();
+    file.close();
   }
 }

@@ -141,7 +141,7 @@ export class HttpFront {
     });
     const verb = `HTTP ${req.method ?? '?'}`.slice(0, 16);
     try {
-      const { path, bytes, note } = await answerHttp(ctx, req, res);
+      const { path, bytes, note } = await answerHttp(ctx, session, req, res);
       log({ peer: session.peer, verb, path, bytes, ms: performance.now() - started, result: 'OK', note });
     } catch (err) {
       const e = asTcpsendError(err);

@@ -6,8 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import type { ListEntry } from '../../storage/served-root.js';
-import type { ServerContext } from '../context.js';
+import type { ServerContext, Session } from '../context.js';
+import type { ListEntry } from '../root/index.js';
 import { sendFile } from './download.js';
 import { renderFolderPage, renderSecretPage } from './folder-page.js';
 import { sendFolderTar } from './folder-tar.js';
@@ -22,7 +22,7 @@ export interface Answered extends HttpOutcome {
   path: string | null;
 }
 
-export async function answerHttp(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<Answered> {
+export async function answerHttp(ctx: ServerContext, session: Session, req: IncomingMessage, res: ServerResponse): Promise<Answered> {
   if (ctx.options.secret !== undefined) return { path: null, ...forbidWithoutSecret(res) };
   if (ctx.shuttingDown) res.shouldKeepAlive = false;
   const target = parseTarget(req.url);
@@ -30,7 +30,7 @@ export async function answerHttp(ctx: ServerContext, req: IncomingMessage, res: 
   switch (req.method) {
     case 'GET':
     case 'HEAD': {
-      const info = await ctx.root.stat(target.path);
+      const info = ctx.root.stat(target.path);
       if (info.type === 'file') return at(await sendFile(ctx, req, res, target.path));
       // A folder's page links its entries relative to itself: it must be asked for with its /.
       if (!target.folder) return at(redirect(res, `${target.rawPath}/${req.url!.slice(target.rawPath.length)}`));
@@ -40,9 +40,9 @@ export async function answerHttp(ctx: ServerContext, req: IncomingMessage, res: 
       return at(await sendFolderPage(ctx, req, res, target.path));
     }
     case 'PUT':
-      return at(await putFile(ctx, req, res, target.path));
+      return at(await putFile(ctx, session, req, res, target.path));
     case 'POST':
-      return at(await postForm(ctx, req, res, target.path));
+      return at(await postForm(ctx, session, req, res, target.path));
     case 'OPTIONS':
       res.writeHead(204, { Allow: ALLOW });
       res.end();

@@ -1,19 +1,88 @@
 /**
  * Uploads over HTTP, with `--allow-upload`: `PUT /dir/name` (what `curl -T FILE URL/` sends)
  * and a browser's multipart form POSTed to a folder (busboy reads the multipart body). Each
- * file goes through storeStream, the PUT handler's own steps: checks, the partial file, the
- * SHA-256, fsync and rename. Nothing here writes a file.
+ * file goes through the one upload pipeline (../upload.ts), step by step as a tcpsend PUT:
+ * admit, lock, decide, the partial file, the SHA-256, fsync and rename. Nothing here writes a
+ * file.
  */
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import busboy from 'busboy';
 import escapeHtml from 'escape-html';
-import { BadRequestError, TcpsendError, TransferInterruptedError } from '../../errors.js';
+import { BadRequestError, TcpsendError, TooLargeError, TransferInterruptedError } from '../../errors.js';
+import { createSha256 } from '../../transfer/sha256.js';
+import type { ServerContext, Session } from '../context.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
+import { commitPart, discardPart, openPart, uploadTarget } from '../root/index.js';
 import { asTcpsendError } from '../session.js';
-import { refuseIfReadOnly, storeStream } from '../handlers/put.js';
-import type { ServerContext } from '../context.js';
+import { admitUpload, checkFreeSpace, decideUpload, lockUpload, receiveUpload, type UploadRequest } from '../upload.js';
 import { reprDigest } from './download.js';
 import type { HttpOutcome } from './outcome.js';
 import { httpStatusOf } from './status.js';
+
+/** An upload that arrives as a stream: its size may be unknown until its end (a form field). */
+export interface StreamUpload {
+  path: string;
+  /** Bytes the body will hold, when the sender said (Content-Length); null: unknown. */
+  size: number | null;
+  /** Replace a different file at `path` (still only if the server allows overwrites). */
+  overwrite: boolean;
+}
+
+/**
+ * Store `body` at `upload.path` through the pipeline's steps, as a fresh (not resumed) PUT
+ * whose SHA-256 is what arrives: there is no resume offer (an HTTP sender cannot answer one),
+ * so the part starts empty and is removed if the body breaks off or breaks a limit. A body of
+ * unknown length is held to --max-upload as it arrives.
+ */
+export async function storeStream(
+  ctx: ServerContext,
+  session: Session,
+  upload: StreamUpload,
+  body: AsyncIterable<Buffer>,
+): Promise<{ size: number; sha256: string }> {
+  const where = quoteRequestPath(upload.path);
+  const req: UploadRequest = { path: upload.path, size: upload.size ?? 0, sha256: null, mtime: null, mode: null, overwrite: upload.overwrite };
+  const segments = admitUpload(ctx, req);
+  const scope = ctx.root.newScope();
+  try {
+    const target = uploadTarget(ctx.root, segments, scope);
+    const lock = await lockUpload(ctx, session, target.shown, true);
+    try {
+      await decideUpload(ctx, session, req, target, null, scope);
+      const part = openPart(ctx.root, req.path);
+      let done = false;
+      try {
+        if (part.size > 0) part.truncate(0);
+        await checkFreeSpace(ctx, req.size, where);
+        let received = 0;
+        const digest = await receiveUpload(part, 0, upload.size ?? ctx.options.maxUploadBytes, createSha256(), async (sink, onChunk) => {
+          for await (const chunk of body) {
+            received += chunk.length;
+            if (received > ctx.options.maxUploadBytes) {
+              throw new TooLargeError(`${where} is over the ${ctx.options.maxUploadBytes} bytes this server takes (--max-upload)`);
+            }
+            if (upload.size !== null && received > upload.size) throw new BadRequestError(`${where} ran past the ${upload.size} bytes announced`);
+            onChunk?.(chunk);
+            if (!sink.write(chunk)) await once(sink, 'drain');
+          }
+        }, lock);
+        if (upload.size !== null && received !== upload.size) {
+          throw new TransferInterruptedError(received, `${where} ended after ${received} of ${upload.size} bytes: not stored`);
+        }
+        done = true;
+        await commitPart(ctx.root, part);
+        return { size: received, sha256: digest };
+      } finally {
+        if (!done) discardPart(ctx.root, part);
+      }
+    } finally {
+      lock.release();
+    }
+  } finally {
+    scope.close();
+  }
+}
 
 function contentLength(req: IncomingMessage): number | null {
   const value = req.headers['content-length'];
@@ -24,9 +93,9 @@ function contentLength(req: IncomingMessage): number | null {
  * PUT replaces what is there (RFC 9110 §9.3.4), so it asks to overwrite, which the server
  * still grants only with --allow-overwrite; `If-None-Match: *` asks never to replace.
  */
-export async function putFile(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, path: string): Promise<HttpOutcome> {
+export async function putFile(ctx: ServerContext, session: Session, req: IncomingMessage, res: ServerResponse, path: string): Promise<HttpOutcome> {
   if (path.endsWith('/')) throw new BadRequestError('PUT names a file: add its name after the folder (curl -T does, for a URL ending in /)');
-  const stored = await storeStream(ctx, { path, size: contentLength(req), overwrite: req.headers['if-none-match'] !== '*' }, req);
+  const stored = await storeStream(ctx, session, { path, size: contentLength(req), overwrite: req.headers['if-none-match'] !== '*' }, req);
   const body = `stored ${path.replace(/^\/+/, '')}: ${stored.size} bytes, sha256 ${stored.sha256}\n`;
   res.writeHead(201, {
     'Content-Type': 'text/plain; charset=utf-8',
@@ -45,8 +114,9 @@ interface FileResult {
 }
 
 /** A form POSTed to a folder: every file field is stored in that folder, one after another. */
-export async function postForm(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, folderPath: string): Promise<HttpOutcome> {
-  refuseIfReadOnly(ctx);
+export async function postForm(ctx: ServerContext, session: Session, req: IncomingMessage, res: ServerResponse, folderPath: string): Promise<HttpOutcome> {
+  // Refused before the form is read: uploads off (READ_ONLY), or a folder path that is not one.
+  admitUpload(ctx, { path: folderPath, size: 0, sha256: null, mtime: null, mode: null, overwrite: false });
   let parser: busboy.Busboy;
   try {
     // preservePath: a name is judged by the served root, as every upload's path is ('../x' is
@@ -67,7 +137,7 @@ export async function postForm(ctx: ServerContext, req: IncomingMessage, res: Se
       try {
         if (!name) throw new BadRequestError('a file in the form has no name');
         const path = `${folderPath.replace(/\/+$/, '')}/${name}`;
-        const stored = await storeStream(ctx, { path, size: null, overwrite }, stream.iterator({ destroyOnReturn: false }));
+        const stored = await storeStream(ctx, session, { path, size: null, overwrite }, stream.iterator({ destroyOnReturn: false }));
         results.push({ name, ...stored });
       } catch (err) {
         results.push({ name: name || '(no name)', error: asTcpsendError(err) });

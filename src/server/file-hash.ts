@@ -1,0 +1,25 @@
+/** The SHA-256 of a whole served file: from the cache, or read (and then cached). */
+import { createSha256, hashFileRange } from '../transfer/sha256.js';
+import { abortable } from './cancel.js';
+import type { ServerContext } from './context.js';
+import { SMALL_BODY } from './reply.js';
+import type { OpenedFile } from './root/index.js';
+
+/**
+ * A small file is read at once with a synchronous call; a large one in chunks, each checking
+ * `signal` (so the hashing stops when the client leaves or the server shuts down).
+ */
+export async function fileSha256(ctx: ServerContext, { file, info }: OpenedFile, signal: AbortSignal): Promise<string> {
+  const cached = ctx.hashCache.get(info);
+  if (cached !== undefined) return cached;
+  let sha256: string;
+  if (info.size <= SMALL_BODY) {
+    const body = Buffer.allocUnsafe(info.size);
+    file.readSyncInto(body, 0);
+    sha256 = createSha256().update(body).digest('hex');
+  } else {
+    sha256 = (await hashFileRange(abortable(file, signal), 0, info.size)).digest('hex');
+  }
+  ctx.hashCache.set(info, sha256);
+  return sha256;
+}

@@ -1,0 +1,92 @@
+/**
+ * Replies prepared ahead of their turn, and the one builder of a small file's whole answer
+ * (header, bytes, trailer laid end to end), which GET and every MGET item use.
+ */
+import { FileChangedError, PrefixMismatchError } from '../errors.js';
+import { fileChanged } from '../files/index.js';
+import { formatOk } from '../protocol/index.js';
+import { toStorageError, type OpenedFile } from './root/index.js';
+import { createSha256, peekDigest } from '../transfer/sha256.js';
+import type { HandlerResult, ServerContext, Session } from './context.js';
+import { quoteRequestPath } from '../files/quote-path.js';
+
+/**
+ * A reply in two phases: the file-system work is done (it may run ahead while earlier replies
+ * still go out, so a pipelined folder transfer keeps the disk busy), and `send` writes it when
+ * its turn comes; `discard` releases it if that turn never comes.
+ */
+export interface PreparedReply {
+  /** Bytes the reply holds in memory while it waits its turn (bounded per connection). */
+  readonly heldBytes: number;
+  send(session: Session): Promise<HandlerResult>;
+  discard(): void;
+}
+
+/** A reply that is one ready buffer or line. */
+export function readyReply(data: Buffer | string, result: HandlerResult = {}): PreparedReply {
+  return {
+    heldBytes: typeof data === 'string' ? data.length : data.length,
+    send: async (session) => {
+      await session.file.write(data);
+      return result;
+    },
+    discard: () => {},
+  };
+}
+
+/** Files up to this size are answered whole: read at once, and sent with header and trailer in one write. */
+export const SMALL_BODY = 256 * 1024;
+
+/** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
+export const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
+
+/** What part of a small file to answer with, and the prefix hash a resuming receiver holds. */
+export interface SmallRange {
+  offset: number;
+  length: number;
+  prefixSha256: string | null;
+}
+
+/**
+ * The whole answer to a GET of a small file (info.size <= SMALL_BODY), written into the room
+ * `reserve(bytes)` gives (a buffer of its own for a GET, a slab shared by many for MGET): the
+ * header, the bytes and the trailer, read with synchronous calls (the file is small). Returns
+ * the bytes used. A change seen here is still a clean ERR: nothing has been sent yet.
+ */
+export function layOutSmallFile(
+  ctx: ServerContext,
+  requestPath: string,
+  { file, info }: OpenedFile,
+  range: SmallRange,
+  reserve: (bytes: number) => { buffer: Buffer; at: number },
+): number {
+  const cached = ctx.hashCache.get(info) ?? null;
+  const header = `${formatOk({ size: info.size, offset: range.offset, length: range.length, mtime: info.mtimeMs, mode: info.mode, sha256: cached })}\r\n`;
+  const total = header.length + range.length + TRAILER_BYTES;
+  const whole = range.offset === 0 && range.length === info.size;
+  const { buffer, at } = reserve(whole ? total : total + info.size);
+  buffer.write(header, at, 'latin1');
+  const bodyAt = at + header.length;
+  // The whole file goes where the body goes; a range is read whole past the end of the reply.
+  const contents = buffer.subarray(whole ? bodyAt : at + total, (whole ? bodyAt : at + total) + info.size);
+  let got: number;
+  try {
+    got = file.readSyncInto(contents, 0);
+  } catch (err) {
+    throw toStorageError(err, requestPath);
+  }
+  if (got < info.size || fileChanged(info, file.stat())) {
+    throw new FileChangedError(`${quoteRequestPath(requestPath)} changed while it was being read: try again`);
+  }
+  if (range.prefixSha256 !== null && range.offset > 0) {
+    const prefix = peekDigest(createSha256().update(contents.subarray(0, range.offset)));
+    if (prefix !== range.prefixSha256) {
+      throw new PrefixMismatchError(`the first ${range.offset} bytes of ${quoteRequestPath(requestPath)} differ from the receiver's: start over`);
+    }
+  }
+  const sha256 = cached ?? createSha256().update(contents).digest('hex');
+  if (cached === null) ctx.hashCache.set(info, sha256);
+  if (!whole) contents.copy(buffer, bodyAt, range.offset, range.offset + range.length);
+  buffer.write(`${formatOk({ sha256 })}\r\n`, bodyAt + range.length, 'latin1');
+  return total;
+}

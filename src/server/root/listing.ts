@@ -1,0 +1,175 @@
+/**
+ * Listing a folder of the Root, streamed: depth first, each folder before its contents, names
+ * in UTF-8 byte order within a folder. Partial files, names toSegments refuses, other file
+ * types and symlinks that lead out of the root are left out. A symlink inside the root is
+ * listed as what it points to (or, asked with `links`, as a link), but a symlinked folder is
+ * not descended into, so there are no loops. Each folder is reached through its parent (held
+ * open on Linux), so the cost per folder does not grow with the depth, and the depth walked
+ * is bounded (MAX_LIST_DEPTH).
+ */
+import path from 'node:path';
+import { NotDirectoryError } from '../../errors.js';
+import type { FolderScope, Folder } from './folders.js';
+import { quoteRequestPath } from '../../files/quote-path.js';
+import { infoOf, type Entry, type FileInfo, type Root } from './root.js';
+import type { SharedTimeSlice } from './time-slice.js';
+
+export interface ListEntry {
+  /** Relative to the listed folder, '/'-separated. */
+  path: string;
+  type: 'file' | 'dir' | 'link';
+  /** Bytes; null for a folder or a link. */
+  size: number | null;
+  mtimeMs: number;
+  mode: number;
+  /** For a link: its target, relative, as stored (it resolves inside the root). */
+  target?: string;
+}
+
+export interface ListOptions {
+  recursive?: boolean;
+  /** List symlinks whose target is relative and stays inside as `type=link`, not as what they lead to. */
+  links?: boolean;
+}
+
+/**
+ * Folders deeper than this below the listed one are listed but not descended into: a tree
+ * 1,000 levels deep once cost seconds of server time per listing. A client lists them on their own.
+ */
+export const MAX_LIST_DEPTH = 256;
+
+export async function* listFolder(root: Root, requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
+  const scope = root.newScope();
+  try {
+    const segments = root.segments(requestPath);
+    const folder = root.folder(segments, scope);
+    const shown = segments.join('/');
+    const folderAt = root.self(folder, scope, shown);
+    const info = infoOf(root.fs.statSync(folderAt), requestPath);
+    if (info.type !== 'dir') throw new NotDirectoryError(`${quoteRequestPath(requestPath)} is a file, not a folder`);
+    yield* walk(root, folder, shown, '', options, scope, root.listingSlice, 0);
+  } finally {
+    scope.close();
+  }
+}
+
+async function* walk(
+  root: Root,
+  folder: Folder,
+  shown: string,
+  prefix: string,
+  options: ListOptions,
+  scope: FolderScope,
+  slice: SharedTimeSlice,
+  depth: number,
+): AsyncGenerator<ListEntry, void, undefined> {
+  let names: string[];
+  try {
+    names = (root.fs.readdirSync(root.self(folder, scope, shown), { withFileTypes: true }) as ReadonlyArray<{ name: string | Buffer } | string | Buffer>)
+      .map((dirent) => (typeof dirent === 'string' ? dirent : Buffer.isBuffer(dirent) ? dirent.toString('utf8') : String(dirent.name)))
+      .filter((name) => root.listable(name));
+  } catch (err) {
+    if (depth === 0) throw err;
+    return; // A subfolder that vanished or cannot be read: list the rest.
+  }
+  names.sort(byUtf8);
+  for (const name of names) {
+    await slice.yieldIfDue();
+    const childShown = shown === '' ? name : `${shown}/${name}`;
+    const entryPath = prefix + name;
+    let described: { entry: ListEntry; folder: boolean } | null;
+    try {
+      described = describe(root, folder, name, childShown, entryPath, options, scope);
+    } catch {
+      continue; // Gone since readdir, a dangling symlink, or one that leads out: not listed.
+    }
+    if (described === null) continue;
+    yield described.entry;
+    if (options.recursive === true && described.folder && depth + 1 < MAX_LIST_DEPTH) {
+      let child: Folder;
+      try {
+        child = root.child(folder, name, childShown, scope);
+      } catch {
+        continue; // Swapped or gone since it was seen: not descended into.
+      }
+      yield* walk(root, child, childShown, `${entryPath}/`, options, scope, slice, depth + 1);
+    }
+  }
+}
+
+/** One listed entry, or null if it is not to be listed; `folder` when it is a real folder to descend into. */
+function describe(
+  root: Root,
+  folder: Folder,
+  name: string,
+  shown: string,
+  entryPath: string,
+  options: ListOptions,
+  scope: FolderScope,
+): { entry: ListEntry; folder: boolean } | null {
+  const stats = root.fs.lstatSync(root.at(folder, name, scope, shown));
+  if (stats === undefined) return null;
+  if (stats.isSymbolicLink()) {
+    const entry: Entry = { folder, name, shown, stats };
+    if (options.links === true) {
+      const target = insideTarget(root, folder, name, scope, shown);
+      if (target !== null) {
+        return { entry: { path: entryPath, type: 'link', size: null, mtimeMs: infoMs(stats), mode: Number(stats.mode) & 0o777, target }, folder: false };
+      }
+    }
+    const { stats: real } = root.followed(entry, scope);
+    if (!real.isFile() && !real.isDirectory()) return null;
+    return { entry: toEntry(entryPath, infoOf(real, shown)), folder: false };
+  }
+  if (!stats.isFile() && !stats.isDirectory()) return null;
+  const info = infoOf(stats, shown);
+  return { entry: toEntry(entryPath, info), folder: info.type === 'dir' };
+}
+
+function infoMs(stats: { mtimeMs: number | bigint }): number {
+  return Math.floor(Number(stats.mtimeMs));
+}
+
+/**
+ * A symlink's target, if it is relative and, resolved from the link's folder, stays inside the
+ * root (lexically, and through the symlinks it passes where it exists); else null.
+ */
+export function insideTarget(root: Root, folder: Folder, name: string, scope: FolderScope, shown: string): string | null {
+  const target = String(root.fs.readlinkSync(root.at(folder, name, scope, shown)));
+  if (target === '' || path.isAbsolute(target) || target.includes('\\')) return null;
+  const lexical = path.resolve(folder.path, target);
+  if (!root.contains(lexical) || lexical === root.rootPath) return null;
+  try {
+    root.followed({ folder, name, shown, stats: undefined }, scope);
+  } catch (err) {
+    // Leads nowhere (yet): its text alone decides. Leads out, or to a partial file: not a link to list.
+    if ((err as { code?: string }).code !== 'TCPSEND_ERR_NOT_FOUND') return null;
+  }
+  return target;
+}
+
+function toEntry(entryPath: string, info: FileInfo): ListEntry {
+  return { path: entryPath, type: info.type, size: info.type === 'file' ? info.size : null, mtimeMs: info.mtimeMs, mode: info.mode };
+}
+
+/**
+ * Order by UTF-8 bytes (the same on every platform and locale) without encoding: UTF-8 byte
+ * order is code point order, which differs from UTF-16 code unit order only where a
+ * surrogate meets a unit in U+E000..U+FFFF.
+ */
+export function byUtf8(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    return codePointKey(x) - codePointKey(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointKey(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
+}

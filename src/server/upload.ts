@@ -1,0 +1,255 @@
+/**
+ * The one upload pipeline, for PUT (one-step and two-step), every MPUT item, and HTTP's PUT:
+ *
+ *   admit   the checks before any body: attributes, uploads on, the size limit, the path;
+ *   lock    one writer per path (a holder gone quiet is taken over: root/upload-locks.ts);
+ *   decide  what the destination holds: 'identical' (the upload is over), or 'write', or a
+ *           refusal (a folder there; a different file without consent to overwrite);
+ *   store   a small body held whole (storeUpload), or a streamed one through a partial file
+ *           that survives a cut connection and is resumed (receiveUpload, after openPart).
+ */
+import type { Writable } from 'node:stream';
+import {
+  BusyError,
+  ChecksumMismatchError,
+  ExistsError,
+  IsDirectoryError,
+  NoSpaceError,
+  ReadOnlyError,
+  TcpsendError,
+  TooLargeError,
+  TransferInterruptedError,
+} from '../errors.js';
+import { chunkWritable } from '../transfer/chunk-writable.js';
+import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type HashWorker } from '../transfer/hash-worker.js';
+import { createSha256, type Hash } from '../transfer/sha256.js';
+import type { ServerContext, Session } from './context.js';
+import { fileSha256 } from './file-hash.js';
+import { quoteRequestPath } from '../files/quote-path.js';
+import {
+  checkAttributes,
+  storeWhole,
+  toStorageError,
+  uploadTarget,
+  type FileInfo,
+  type Folder,
+  type FolderScope,
+  type UploadPart,
+  type UploadTarget,
+} from './root/index.js';
+import type { UploadLock } from './root/upload-locks.js';
+import { statfs } from 'node:fs/promises';
+
+/** What an upload asks for, whatever its verb. */
+export interface UploadRequest {
+  path: string;
+  size: number;
+  /** The content's SHA-256 when known before the body (it enables the identical check). */
+  sha256: string | null;
+  mtime: number | null;
+  mode: number | null;
+  overwrite: boolean;
+}
+
+export type Verdict = 'identical' | 'write';
+
+/** How long an upload waits for its path's lock: the holder is often the same client's previous attempt, cut a moment ago. */
+const LOCK_WAIT_MS = 3000;
+
+/** The checks an upload passes before its body: attributes, uploads on, size limit, the path (its segments). */
+export function admitUpload(ctx: ServerContext, req: UploadRequest): string[] {
+  // Before the body, not after it: an mtime no file can have is refused at once.
+  checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+  if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
+  if (req.size > ctx.options.maxUploadBytes) {
+    throw new TooLargeError(`${quoteRequestPath(req.path)} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`);
+  }
+  return ctx.root.segments(req.path); // BAD_PATH, FORBIDDEN for a partial file or a hidden name
+}
+
+/**
+ * The lock on `shown` (a normalised path) for `session`'s upload: at once (then synchronously),
+ * or after waiting up to LOCK_WAIT_MS with `wait` (a holder gone quiet is cut meanwhile); else
+ * BusyError.
+ */
+export function lockUpload(ctx: ServerContext, session: Session, shown: string, wait: boolean): UploadLock | Promise<UploadLock> {
+  const lock = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+  if (lock !== null) return lock;
+  if (!wait) throw busy(shown);
+  return (async () => {
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      const later = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+      if (later !== null) return later;
+    }
+    throw busy(shown);
+  })();
+}
+
+function busy(shown: string): BusyError {
+  return new BusyError(`another upload to ${quoteRequestPath(shown)} is in progress`);
+}
+
+/**
+ * What the destination says about an upload whose content hashes to `sha256` (null: not known
+ * yet): 'identical' when it already holds exactly that content, 'write' when the upload may go
+ * on. A folder there is IsDirectoryError; a different file is ExistsError unless the client
+ * asked to overwrite and the server allows it.
+ */
+export function decideUpload(
+  ctx: ServerContext,
+  session: Session,
+  req: UploadRequest,
+  target: UploadTarget,
+  sha256: string | null,
+  scope: FolderScope,
+): Verdict | Promise<Verdict> {
+  const { existing } = target;
+  if (existing?.type === 'dir') throw new IsDirectoryError(`${quoteRequestPath(req.path)} is a folder on the server`);
+  if (existing === null) return 'write';
+  // Hashed only when it could be the same content (a promise then: a large file takes a while).
+  if (sha256 === null || existing.size !== req.size) return replaceOrRefuse(ctx, req);
+  return existingSha256(ctx, session, target, existing, scope).then((held) => (held === sha256 ? 'identical' : replaceOrRefuse(ctx, req)));
+}
+
+/** A different file is at the destination: 'write' if the client asked to overwrite and the server allows it, else ExistsError. */
+function replaceOrRefuse(ctx: ServerContext, req: UploadRequest): Verdict {
+  if (req.overwrite && ctx.options.allowOverwrite) return 'write';
+  const where = quoteRequestPath(req.path);
+  throw new ExistsError(
+    !req.overwrite
+      ? `${where} exists on the server with different content (ask with --overwrite to replace it)`
+      : `${where} exists and this server does not replace files (start it with --allow-overwrite)`,
+  );
+}
+
+async function existingSha256(ctx: ServerContext, session: Session, target: UploadTarget, existing: FileInfo, scope: FolderScope): Promise<string> {
+  const cached = ctx.hashCache.get(existing);
+  if (cached !== undefined) return cached;
+  const opened = ctx.root.openRead(target.shown, scope);
+  try {
+    return await fileSha256(ctx, opened, session.beforeAnswer);
+  } finally {
+    opened.file.close();
+  }
+}
+
+/** The SHA-256 a body arrived with, checked against what the client declared (before and after it). */
+export function checkDigest(req: UploadRequest, digest: string, declared: string): void {
+  if (declared !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
+    throw new ChecksumMismatchError(`${quoteRequestPath(req.path)} arrived with SHA-256 ${digest}, the client's is ${declared}: not stored`);
+  }
+}
+
+/**
+ * Store a small upload held whole in memory (a one-step PUT, an MPUT item, an HTTP body):
+ * admitted, verified against `declared`, locked, decided, stored. The folders to fsync before
+ * the answer go into `touched` (the caller syncs them once per burst: syncFolders).
+ */
+export async function storeUpload(
+  ctx: ServerContext,
+  session: Session,
+  req: UploadRequest,
+  body: Uint8Array,
+  declared: string,
+  scope: FolderScope,
+  touched: Set<Folder>,
+  wait: boolean,
+): Promise<{ identical: boolean; sha256: string }> {
+  const segments = admitUpload(ctx, req);
+  const sha256 = createSha256().update(body).digest('hex');
+  checkDigest(req, sha256, declared);
+  const target = uploadTarget(ctx.root, segments, scope);
+  const locking = lockUpload(ctx, session, target.shown, wait);
+  const lock = locking instanceof Promise ? await locking : locking;
+  try {
+    const deciding = decideUpload(ctx, session, req, target, sha256, scope);
+    if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, sha256 };
+    storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
+    return { identical: false, sha256 };
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * A streamed body: `pipe` moves exactly its bytes into the sink it is given (calling
+ * `onChunk` with each, if given). A SocketFile's pipeTo fits; so does an HTTP request stream.
+ */
+export type BodySource = (sink: Writable, onChunk?: (chunk: Buffer) => void) => Promise<unknown>;
+
+/**
+ * Receive `count` bytes from `body` at the end of `part` (which holds `from` bytes already;
+ * `hash` is their SHA-256 state), keeping every byte that arrived even if the body is cut:
+ * the next attempt resumes from them. The SHA-256 of the whole part. A large body is hashed
+ * and written on a worker thread (the main thread keeps serving).
+ */
+export async function receiveUpload(part: UploadPart, from: number, count: number, hash: Hash, body: BodySource, lock: UploadLock): Promise<string> {
+  const worker = count >= WORKER_HASH_MIN_BYTES && part.file.kernelFd !== null ? takeHashWorker() : null;
+  return worker ? receiveOnWorker(part, from, body, worker, lock) : receiveInline(part, hash, body, lock);
+}
+
+async function receiveInline(part: UploadPart, hash: Hash, body: BodySource, lock: UploadLock): Promise<string> {
+  const sink = chunkWritable((chunk) => part.write(chunk));
+  try {
+    await body(sink, (chunk) => {
+      lock.touch();
+      hash.update(chunk);
+    });
+  } catch (err) {
+    // A full disk is the client's answer, not "transfer interrupted".
+    if (err instanceof TransferInterruptedError && err.cause instanceof TcpsendError) throw err.cause;
+    throw err;
+  } finally {
+    // Even when the connection broke, every byte that arrived goes into the part: that is
+    // what the next attempt resumes from. (A sink that failed has destroyed itself; its
+    // error is the one already thrown.)
+    if (!sink.destroyed) {
+      await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    }
+  }
+  return hash.digest('hex');
+}
+
+async function receiveOnWorker(part: UploadPart, from: number, body: BodySource, worker: HashWorker, lock: UploadLock): Promise<string> {
+  const fd = part.file.kernelFd!;
+  try {
+    if (from > 0) await worker.hashFileRange(fd, 0, from);
+    await worker.writeTo(fd, from);
+    let moved: Error | null = null;
+    const out = workerWritable(worker);
+    try {
+      await body(out, () => lock.touch());
+    } catch (err) {
+      moved = err as Error;
+      // What arrived and is still queued goes to the worker (and into the part) before it
+      // finishes: nothing may reach it after.
+      await new Promise<void>((resolve) => out.end(() => resolve()));
+    }
+    // Every byte that arrived is in the part (the worker wrote it): count it, for resume.
+    const failure = worker.error;
+    if (failure instanceof HashWorkerError) {
+      part.noteWritten(failure.position - from);
+      throw toStorageError(failure, part.requestPath);
+    }
+    const { digest, position } = await worker.finish();
+    part.noteWritten(position - from);
+    if (moved) throw moved;
+    return digest;
+  } finally {
+    await worker.close();
+  }
+}
+
+/** Refuse up front an upload that cannot fit, rather than fill the disk and fail late. */
+export async function checkFreeSpace(ctx: ServerContext, needed: number, where: string): Promise<void> {
+  let free: number;
+  try {
+    const stats = await statfs(ctx.root.rootPath);
+    free = Number(stats.bavail) * Number(stats.bsize);
+  } catch {
+    return; // not a real file system (memfs): the write path reports ENOSPC if it comes
+  }
+  if (needed > free) throw new NoSpaceError(`no space on the server for ${where}: ${needed} bytes needed, ${free} free`);
+}

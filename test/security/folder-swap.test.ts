@@ -1,0 +1,205 @@
+/**
+ * The folder-swap race (issue 14, finding 1): a local user swaps a served folder with a
+ * symlink to the outside, over and over, while uploads run into that folder. Nothing may land
+ * outside, no folder outside may change its mode or date, and nothing outside may be read,
+ * on any verb, single or batched.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatMputItem, formatRequest } from '../../src/protocol/index.js';
+import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
+import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+
+const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const SECRET = 'OUTSIDE-SECRET-5d1c';
+
+let servers: TestServer[] = [];
+const peers = new PeerPool();
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  peers.destroyAll();
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+  for (const clean of cleanups.splice(0)) await clean();
+});
+
+/**
+ * A separate process that swaps `folder` and `link` (a symlink to the outside) in a tight loop
+ * for `ms`, then leaves the folder in its place. Node has no renameat2(RENAME_EXCHANGE), so
+ * it takes four renames; the symlink sits under the folder's name half the time.
+ */
+async function startSwapper(folder: string, link: string, ms: number): Promise<{ child: ChildProcess; done: Promise<number> }> {
+  const script = path.join(path.dirname(path.dirname(folder)), 'swapper.cjs');
+  await fsp.writeFile(
+    script,
+    `
+    const fs = require('node:fs');
+    const [folder, link, ms] = process.argv.slice(2);
+    const aside = folder + '.aside';
+    const end = Date.now() + Number(ms);
+    let swaps = 0;
+    while (Date.now() < end) {
+      try {
+        fs.renameSync(folder, aside);
+        fs.renameSync(link, folder);
+        fs.renameSync(folder, link);
+        fs.renameSync(aside, folder);
+        swaps += 1;
+      } catch {}
+    }
+    // Put everything back, from wherever the loop stopped.
+    // (The server may have made a new folder under the name while the real one was aside:
+    // an upload into a folder that did not exist at that moment. Both stay.)
+    if (fs.existsSync(aside)) {
+      if (fs.lstatSync(folder, { throwIfNoEntry: false })?.isSymbolicLink()) fs.renameSync(folder, link);
+      if (!fs.existsSync(folder)) fs.renameSync(aside, folder);
+    }
+    process.send(swaps, () => process.exit(0));
+  `,
+  );
+  const child = fork(script, [folder, link, String(ms)], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const done = new Promise<number>((resolve, reject) => {
+    child.once('message', (swaps) => resolve(Number(swaps)));
+    child.once('error', reject);
+    child.once('exit', (code) => (code !== 0 ? reject(new Error(`swapper exited ${code}`)) : undefined));
+  });
+  return { child, done };
+}
+
+interface Snapshot {
+  [relative: string]: { mode: number; mtimeMs: number; size: number };
+}
+
+async function snapshot(dir: string): Promise<Snapshot> {
+  const out: Snapshot = {};
+  const walk = async (at: string) => {
+    const stats = await fsp.lstat(at);
+    out[path.relative(dir, at) || '.'] = { mode: stats.mode, mtimeMs: stats.mtimeMs, size: stats.isFile() ? stats.size : 0 };
+    if (stats.isDirectory()) for (const name of await fsp.readdir(at)) await walk(path.join(at, name));
+  };
+  await walk(dir);
+  return out;
+}
+
+async function jail() {
+  const base = await fsp.realpath(await tempDir('tcpsend-swap-'));
+  cleanups.push(() => fsp.rm(base, { recursive: true, force: true }));
+  const root = path.join(base, 'data');
+  const outside = path.join(base, 'outside');
+  await fsp.mkdir(path.join(root, 'd'), { recursive: true });
+  await fsp.mkdir(path.join(outside, 'x'), { recursive: true, mode: 0o755 });
+  await fsp.chmod(path.join(outside, 'x'), 0o755);
+  await fsp.writeFile(path.join(outside, 'secret.txt'), SECRET);
+  await fsp.writeFile(path.join(outside, 'x', 'secret.txt'), SECRET);
+  await fsp.writeFile(path.join(root, 'd', 'secret.txt'), 'inside, readable');
+  await fsp.symlink(outside, path.join(root, 'link'));
+  return { base, root, outside };
+}
+
+/** Every name under `dir`, recursively, relative. */
+async function names(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (at: string, prefix: string) => {
+    for (const entry of await fsp.readdir(at, { withFileTypes: true })) {
+      out.push(prefix + entry.name);
+      if (entry.isDirectory()) await walk(path.join(at, entry.name), `${prefix}${entry.name}/`);
+    }
+  };
+  await walk(dir, '');
+  return out;
+}
+
+async function onePut(p: RawPeer, name: string): Promise<string> {
+  const body = `one-step ${name}`;
+  await p.send(`${formatRequest({ verb: 'PUT', path: `d/${name}`, size: body.length, sha256: sha(body), mtime: 1000, mode: 0o777, overwrite: false, eager: true })}\r\n${body}END sha256=${sha(body)}\r\n`);
+  return (await p.line())!;
+}
+
+async function twoStepPut(p: RawPeer, name: string): Promise<string> {
+  const body = `two-step ${name}`;
+  await p.sendLine(formatRequest({ verb: 'PUT', path: `d/sub/${name}`, size: body.length, sha256: null, mtime: 1000, mode: 0o777, overwrite: false, eager: false }));
+  const offer = (await p.line())!;
+  if (!offer.startsWith('OK offset=0')) return offer;
+  await p.send(`DATA offset=0\r\n${body}END sha256=${sha(body)}\r\n`);
+  return (await p.line())!;
+}
+
+async function mput(p: RawPeer, batch: number): Promise<string[]> {
+  const items = Array.from({ length: 10 }, (_, i) => Buffer.from(`batch ${batch} item ${i}`));
+  let out = `MPUT d count=${items.length}\r\n`;
+  for (const [i, body] of items.entries()) out += `${formatMputItem({ path: `m${batch}/i${i}`, size: body.length, sha256: sha(body), mtime: 1000, mode: 0o777 })}\r\n${body.toString()}`;
+  await p.send(out);
+  const answers: string[] = [];
+  for (let i = 0; i < items.length; i++) answers.push((await p.line())!);
+  return answers;
+}
+
+describe.skipIf(process.platform !== 'linux')('a served folder swapped for a symlink to the outside while uploads run into it', () => {
+  it('puts (one-step, two-step), MPUT, MKDIR, SYMLINK and DELETE never write, create or change anything outside; GET and MGET never leak it', async () => {
+    const { root, outside } = await jail();
+    const before = await snapshot(outside);
+    const s = await startServer({ root, allowUpload: true, allowOverwrite: true, allowDelete: true });
+    servers.push(s);
+    const swapper = await startSwapper(path.join(root, 'd'), path.join(root, 'link'), 2500);
+    const stored: string[] = [];
+    const leaks: string[] = [];
+    const worker = async (id: number) => {
+      const p = await peers.connect(s.port, { timeoutMs: 20_000 });
+      await p.hello();
+      for (let round = 0; round < 25; round++) {
+        const name = `w${id}r${round}`;
+        if ((await onePut(p, `${name}.one`)).startsWith('OK size=')) stored.push(`${name}.one`);
+        if ((await twoStepPut(p, `${name}.two`)).startsWith('OK size=')) stored.push(`sub/${name}.two`);
+        (await mput(p, id * 100 + round)).forEach((answer, i) => {
+          if (answer.startsWith('OK size=')) stored.push(`m${id * 100 + round}/i${i}`);
+        });
+        await p.sendLine(`MKDIR d/k${name} mode=777 mtime=1000`);
+        await p.line();
+        await p.sendLine(`MKDIR d/x mode=777 mtime=1000`);
+        await p.line();
+        await p.sendLine(formatRequest({ verb: 'SYMLINK', path: `d/l${name}`, target: 'secret.txt', overwrite: true }));
+        await p.line();
+        await p.sendLine(`DELETE d/x/secret.txt`);
+        await p.line();
+        // A batched read of the same folder: MGET answers each item as GET would.
+        await p.send('MGET d count=2\r\nsecret.txt\r\nx/secret.txt\r\n');
+        for (let item = 0; item < 2; item++) {
+          const answer = (await p.line())!;
+          if (!answer.startsWith('OK size=')) continue;
+          const body = await p.bytes(Number(/size=(\d+)/.exec(answer)![1]));
+          await p.line();
+          if (body.toString().includes(SECRET)) leaks.push('MGET');
+        }
+        await p.sendLine('GET d/secret.txt');
+        const header = (await p.line())!;
+        if (header.startsWith('OK size=')) {
+          const size = Number(/size=(\d+)/.exec(header)![1]);
+          const body = await p.bytes(size);
+          await p.line();
+          if (body.toString().includes(SECRET)) leaks.push('GET');
+        }
+      }
+      await p.sendLine('QUIT');
+    };
+    await Promise.all([0, 1, 2].map(worker));
+    const swaps = await swapper.done;
+    expect(swaps).toBeGreaterThan(10);
+    expect(leaks).toEqual([]);
+    // Nothing outside was created, written, removed, or had its mode or date changed.
+    expect(await snapshot(outside)).toEqual(before);
+    // Every upload answered OK is inside, under its name, in the folder (which is back in place).
+    // Every upload answered OK is inside, under its name, in the folder (or in a new folder the
+    // server made under the folder's name while the real one was moved aside).
+    expect((await fsp.lstat(path.join(root, 'link'))).isSymbolicLink()).toBe(true);
+    const inside = new Set<string>();
+    for (const folder of ['d', 'd.aside']) {
+      const at = path.join(root, folder);
+      if ((await fsp.lstat(at).catch(() => null))?.isDirectory()) for (const name of await names(at)) inside.add(name);
+    }
+    for (const name of stored) expect(inside.has(name), name).toBe(true);
+    expect(stored.length).toBeGreaterThan(0);
+  }, 60_000);
+});

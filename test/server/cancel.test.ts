@@ -1,0 +1,89 @@
+/**
+ * Long hashes for nobody (issue 14, finding 6): a HASH or STAT hash=1 of a large file stops
+ * when its client leaves, and a server asked to stop does not wait for it.
+ */
+import fsp from 'node:fs/promises';
+import nodeFs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { abortable, untilAborted } from '../../src/server/cancel.js';
+import { wrapFs } from '../helpers/fs-wrap.js';
+import { PeerPool } from '../helpers/raw-peer.js';
+import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+
+let servers: TestServer[] = [];
+const peers = new PeerPool();
+afterEach(async () => {
+  peers.destroyAll();
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+
+/** node:fs whose positional reads take `ms` each, counted. */
+function slowReads(ms: number) {
+  const state = { reads: 0 };
+  const fs = wrapFs({
+    read: (fd, buffer, offset, length, position, done) => {
+      state.reads += 1;
+      setTimeout(() => nodeFs.read(fd, buffer, offset, length, position, done), ms);
+    },
+  });
+  return { fs, state };
+}
+
+async function bigFile(): Promise<string> {
+  const root = await tempDir('tcpsend-cancel-');
+  // 64 MiB, sparse: 64 reads of 1 MiB to hash it.
+  const handle = await fsp.open(path.join(root, 'big.bin'), 'w');
+  await handle.truncate(64 * 1024 * 1024);
+  await handle.close();
+  return root;
+}
+
+describe('abortable and untilAborted', () => {
+  it('fail with the reason once the signal is aborted, and call onAbort', async () => {
+    const controller = new AbortController();
+    const file = abortable({ read: async () => ({ bytesRead: 1 }) }, controller.signal);
+    expect(await file.read(Buffer.alloc(1), 0, 1, 0)).toEqual({ bytesRead: 1 });
+    let stopped = 0;
+    const pending = untilAborted(new Promise(() => {}), controller.signal, () => (stopped += 1));
+    controller.abort(new Error('gone'));
+    await expect(pending).rejects.toMatchObject({ code: 'TCPSEND_ERR_TRANSFER_INTERRUPTED' });
+    await expect(file.read(Buffer.alloc(1), 0, 1, 0)).rejects.toMatchObject({ code: 'TCPSEND_ERR_TRANSFER_INTERRUPTED' });
+    expect(stopped).toBe(1);
+  });
+});
+
+describe('a long hash', () => {
+  it('HASH stops reading soon after its client leaves', async () => {
+    const { fs, state } = slowReads(20);
+    const s = await startServer({ root: await bigFile(), fs });
+    servers.push(s);
+    const p = await peers.connect(s.port);
+    await p.hello();
+    await p.sendLine('HASH big.bin');
+    while (state.reads < 3) await new Promise((r) => setTimeout(r, 10));
+    p.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    const atLeave = state.reads;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(state.reads).toBeLessThanOrEqual(atLeave + 1);
+    expect(state.reads).toBeLessThan(64);
+  });
+
+  it('STAT hash=1 too; and close() does not wait for a hash in flight', async () => {
+    const { fs, state } = slowReads(20);
+    const s = await startServer({ root: await bigFile(), fs });
+    const p = await peers.connect(s.port);
+    await p.hello();
+    await p.sendLine('STAT big.bin hash=1');
+    while (state.reads < 3) await new Promise((r) => setTimeout(r, 10));
+    const started = Date.now();
+    await s.server.close(100);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const atClose = state.reads;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(state.reads).toBeLessThanOrEqual(atClose + 1);
+    expect(state.reads).toBeLessThan(64);
+  });
+});
