@@ -126,6 +126,13 @@ describe('a form upload (multipart POST to a folder)', () => {
     expect(await fsp.readFile(path.join(up.root, 'inbox', 'b c.txt'), 'utf8')).toBe('second\n');
   });
 
+  it('posted to the root folder stores there', async () => {
+    const form = new FormData();
+    form.append('file', new Blob(['at the root\n']), 'root-form.txt');
+    expect((await fetch(url(up, '/'), { method: 'POST', body: form })).status).toBe(200);
+    expect(await fsp.readFile(path.join(up.root, 'root-form.txt'), 'utf8')).toBe('at the root\n');
+  });
+
   it('one refused file does not stop the others; the status is the refusal\'s', async () => {
     await fsp.writeFile(path.join(up.root, 'inbox', 'taken.txt'), 'mine');
     const form = new FormData();
