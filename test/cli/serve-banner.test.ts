@@ -157,7 +157,7 @@ describe('addresses (issue 15, item 12)', () => {
   it('a link-local address gets no command with the server\'s %eth0, and no browser URL', () => {
     let text = '';
     const out = new Writable({ write: (c, _e, cb) => ((text += String(c)), cb()) });
-    writeAddresses(out, reachableAddresses(undefined, interfaces), 7070, true, { secret: null, generated: false });
+    writeAddresses(out, reachableAddresses(undefined, interfaces), 7070, true, '');
     expect(text).not.toContain('%eth0');
     expect(text).toContain('[fe80::fc:ff:fe00:1]:7070  (eth0, IPv6 link-local: the client adds its own interface, as [fe80::fc:ff:fe00:1%IFACE]:7070)');
     expect(text).not.toMatch(/tcpsend get \[fe80/);

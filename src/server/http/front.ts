@@ -18,36 +18,12 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 
 /**
  * Does this first chunk a client sent open with an HTTP request line? A server with a secret
- * asks, before it starts TLS: a browser gets a page that says why it is refused, not silence.
+ * asks, before it starts TLS: a browser gets a page that says why it is refused, not an ERR line.
  */
 export function opensWithHttp(chunk: Buffer): boolean {
   const end = chunk.indexOf(0x0a);
   if (end < 0) return false;
   return firstLineKind(chunk.subarray(0, end).toString('latin1').replace(/\r$/, '')) === 'http';
-}
-
-/**
- * The first bytes `socket` receives, put back so the next reader gets them too; null if it
- * closes or sends nothing within `ms`.
- */
-export function firstChunk(socket: Socket, ms: number): Promise<Buffer | null> {
-  return new Promise((resolve) => {
-    const done = (chunk: Buffer | null) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      if (chunk) {
-        socket.pause();
-        socket.unshift(chunk);
-      }
-      resolve(chunk);
-    };
-    const onData = (chunk: Buffer) => done(chunk);
-    const onClose = () => done(null);
-    const timer = setTimeout(() => done(null), ms);
-    socket.on('data', onData);
-    socket.on('close', onClose);
-  });
 }
 
 type AnswerHttp = typeof import('./routes.js').answerHttp;
