@@ -3,13 +3,14 @@ import os from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
 import { TcpsendServer } from '../../server/server.js';
-import type { RequestLogEntry } from '../../server/session.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { browserUrl, hostPort, reachableAddresses, type PeerAddress } from '../addresses.js';
 import { terminalQr } from '../qr.js';
-import { formatBytes } from '../reporter.js';
+import { peerName, ServerLog } from '../server-log.js';
 import { VERSION } from '../../version.js';
+import { DEFAULT_PORT } from '../../protocol/index.js';
+import { portNumber } from '../options.js';
 import { displayPath, resolveServeSecret } from '../secret.js';
 
 interface ServeArgs extends GlobalFlags {
@@ -27,13 +28,6 @@ interface ServeArgs extends GlobalFlags {
   secret?: string;
   secretFile?: string;
   qr?: boolean;
-}
-
-function logLine(e: RequestLogEntry): string {
-  const ms = e.ms < 10 ? e.ms.toFixed(1) : Math.round(e.ms).toString();
-  const what = e.path === null ? e.verb : `${e.verb} ${JSON.stringify(e.path)}`;
-  const result = e.result === 'OK' ? 'OK' : `ERR ${e.result}: ${e.message ?? ''}`;
-  return `${new Date().toISOString()} ${e.peer} ${what} ${formatBytes(e.bytes)} ${ms} ms ${result}${e.note ? ` (${e.note})` : ''}`;
 }
 
 /** "shutting down", and what it waits for, if anything (issue 15: never "for 0 connection(s)"). */
@@ -79,6 +73,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     builder: (y: Argv) =>
       y
         .positional('dir', { type: 'string', default: '.', describe: 'Folder to serve' })
+        .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on (0: any free one)', coerce: portNumber })
         .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
         .option('allow-upload', { type: 'boolean', default: false, describe: 'Take uploads (put) into the folder' })
         .option('allow-overwrite', { type: 'boolean', default: false, describe: 'Let uploads replace existing files when the client asks' })
@@ -127,13 +122,21 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       }
       const { port } = server.address();
       const out = ctx.streams.stderr;
+      const log = argv.json || argv.quiet ? null : new ServerLog(out, argv.verbose, Boolean(out.isTTY) && !process.env.CI);
       // Handle SIGTERM before announcing the port: a supervisor may stop us the moment it reads it.
       const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          if (!argv.json && !argv.quiet) out.write(`${shutdownLine(server.connectionCount)}\n`);
-          void server.close().then(resolve);
+          if (!argv.json && !argv.quiet) {
+            const line = shutdownLine(server.connectionCount);
+            if (log) log.say(line);
+            else out.write(`${line}\n`);
+          }
+          void server.close().then(() => {
+            log?.stop();
+            resolve();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
@@ -142,9 +145,18 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       // Browsers get a page only from a server without a secret (with one, they get a 403 page).
       const url = secret.secret ? null : (addresses.map((a) => browserUrl(a, port)).find((u) => u !== null) ?? browserUrl({ address: '127.0.0.1', family: 'IPv4', iface: '', linkLocal: false }, port));
       if (argv.json) {
-        ctx.streams.stdout.write(
-          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), ...(secret.file ? { secretFile: secret.file } : {}), hostname: os.hostname(), addresses: addresses.map((a) => hostPort(a.address, port)), ...(url ? { url } : {}) })}\n`,
-        );
+        ctx.json.emit('listening', {
+          version: VERSION,
+          root: server.rootPath,
+          port,
+          upload: argv.allowUpload,
+          encrypted: server.encrypted,
+          ...(secret.generated ? { secret: secret.secret } : {}),
+          ...(secret.file ? { secret_file: secret.file } : {}),
+          hostname: os.hostname(),
+          addresses: addresses.map((a) => hostPort(a.address, port)),
+          ...(url ? { url } : {}),
+        });
       } else if (!argv.quiet) {
         out.write(
           `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
@@ -165,12 +177,17 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         out.write(`new secret${secret.file ? `, kept in ${displayPath(secret.file, process.env)} (mode 600) for the next start` : ''}: ${secret.secret}\n`);
       }
       if (url && !argv.json) await writeBrowserUrl(ctx, argv, url);
+      server.on('transferStart', (start) => {
+        if (argv.json) ctx.json.emit('transfer_start', { peer: peerName(start.peer), verb: start.verb, path: start.path });
+        else log?.started(start);
+      });
       server.on('request', (entry) => {
-        if (argv.json) ctx.streams.stdout.write(`${JSON.stringify({ event: 'request', ...entry, ms: Number(entry.ms.toFixed(2)) })}\n`);
-        else if (!argv.quiet) out.write(`${logLine(entry)}\n`);
+        if (argv.json) ctx.json.emit('request', { ...entry, peer: peerName(entry.peer), ms: Number(entry.ms.toFixed(2)) });
+        else log?.ended(entry);
       });
       server.on('connectionRefused', ({ peer, reason }) => {
-        if (!argv.quiet && !argv.json) out.write(`${new Date().toISOString()} ${peer} refused: ${reason}\n`);
+        if (argv.json) ctx.json.emit('refused', { peer: peerName(peer), reason });
+        else log?.refused(peer, reason);
       });
       await stopped;
     },

@@ -10,12 +10,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import busboy from 'busboy';
 import escapeHtml from 'escape-html';
 import { BadRequestError, TcpsendError, TooLargeError, TransferInterruptedError } from '../../errors.js';
-import { createSha256 } from '../../transfer/sha256.js';
 import type { ServerContext, Session } from '../context.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
-import { commitPart, discardPart, openPart, uploadTarget } from '../root/index.js';
 import { asTcpsendError } from '../session.js';
-import { admitUpload, checkFreeSpace, decideUpload, lockUpload, receiveUpload, type UploadRequest } from '../upload.js';
+import { admitUpload, uploadBody, type BodySource, type UploadRequest } from '../upload.js';
 import { reprDigest } from './download.js';
 import type { HttpOutcome } from './outcome.js';
 import { httpStatusOf } from './status.js';
@@ -30,10 +28,10 @@ export interface StreamUpload {
 }
 
 /**
- * Store `body` at `upload.path` through the pipeline's steps, as a fresh (not resumed) PUT
- * whose SHA-256 is what arrives: there is no resume offer (an HTTP sender cannot answer one),
- * so the part starts empty and is removed if the body breaks off or breaks a limit. A body of
- * unknown length is held to --max-upload as it arrives.
+ * Store `body` at `upload.path` through the pipeline's one entry for a whole body (uploadBody),
+ * with no SHA-256 declared: what arrives is stored, under the same checks, lock, partial file,
+ * fsync and rename as a tcpsend PUT. A body of unknown length is held to --max-upload as it
+ * comes. As with a PUT, a body that breaks off leaves its bytes in the partial file.
  */
 export async function storeStream(
   ctx: ServerContext,
@@ -42,46 +40,26 @@ export async function storeStream(
   body: AsyncIterable<Buffer>,
 ): Promise<{ size: number; sha256: string }> {
   const where = quoteRequestPath(upload.path);
-  const req: UploadRequest = { path: upload.path, size: upload.size ?? 0, sha256: null, mtime: null, mode: null, overwrite: upload.overwrite };
-  const segments = admitUpload(ctx, req);
-  const scope = ctx.root.newScope();
-  try {
-    const target = uploadTarget(ctx.root, segments, scope);
-    const lock = await lockUpload(ctx, session, target.shown, true);
-    try {
-      await decideUpload(ctx, session, req, target, null, scope);
-      const part = openPart(ctx.root, req.path);
-      let done = false;
-      try {
-        if (part.size > 0) part.truncate(0);
-        await checkFreeSpace(ctx, req.size, where);
-        let received = 0;
-        const digest = await receiveUpload(part, 0, upload.size ?? ctx.options.maxUploadBytes, createSha256(), async (sink, onChunk) => {
-          for await (const chunk of body) {
-            received += chunk.length;
-            if (received > ctx.options.maxUploadBytes) {
-              throw new TooLargeError(`${where} is over the ${ctx.options.maxUploadBytes} bytes this server takes (--max-upload)`);
-            }
-            if (upload.size !== null && received > upload.size) throw new BadRequestError(`${where} ran past the ${upload.size} bytes announced`);
-            onChunk?.(chunk);
-            if (!sink.write(chunk)) await once(sink, 'drain');
-          }
-        }, lock);
-        if (upload.size !== null && received !== upload.size) {
-          throw new TransferInterruptedError(received, `${where} ended after ${received} of ${upload.size} bytes: not stored`);
-        }
-        done = true;
-        await commitPart(ctx.root, part);
-        return { size: received, sha256: digest };
-      } finally {
-        if (!done) discardPart(ctx.root, part);
+  const limit = upload.size ?? ctx.options.maxUploadBytes;
+  const req: UploadRequest = { path: upload.path, size: limit, sha256: null, mtime: null, mode: null, overwrite: upload.overwrite };
+  const source: BodySource = async (sink, onChunk) => {
+    let received = 0;
+    for await (const chunk of body) {
+      received += chunk.length;
+      if (received > limit) {
+        throw upload.size === null
+          ? new TooLargeError(`${where} is over the ${ctx.options.maxUploadBytes} bytes this server takes (--max-upload)`)
+          : new BadRequestError(`${where} ran past the ${upload.size} bytes announced`);
       }
-    } finally {
-      lock.release();
+      onChunk?.(chunk);
+      if (!sink.write(chunk)) await once(sink, 'drain');
     }
-  } finally {
-    scope.close();
-  }
+    if (upload.size !== null && received !== upload.size) {
+      throw new TransferInterruptedError(received, `${where} ended after ${received} of ${upload.size} bytes: not stored`);
+    }
+  };
+  const { sha256, size } = await uploadBody(ctx, session, req, source, null, upload.size === null);
+  return { size, sha256 };
 }
 
 function contentLength(req: IncomingMessage): number | null {
