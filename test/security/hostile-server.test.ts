@@ -5,7 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,7 +15,7 @@ import {
   TcpsendError,
   UnexpectedEofError,
 } from '../../src/errors.js';
-import { SocketFile } from '../../src/io/index.js';
+import { fakeServer as startFake, type FakeServer, type Reply } from '../helpers/fake-server.js';
 import { TcpsendClient } from '../../src/client/client.js';
 import { ReconnectingClient } from '../../src/client/retry.js';
 import { getTree } from '../../src/client/tree.js';
@@ -25,20 +24,6 @@ import { snapshot } from './jail.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const MTIME = 1_700_000_000_000;
-
-/** What the fake answers to one request line: bytes to send, then maybe a close. */
-interface Reply {
-  send: Array<string | Buffer>;
-  /** End the connection after sending. */
-  close?: boolean;
-}
-
-interface FakeServer {
-  port: number;
-  /** Every request line received after HELLO. */
-  requests: string[];
-  close(): Promise<void>;
-}
 
 const fakes: FakeServer[] = [];
 const clients: Array<{ close(): Promise<void> }> = [];
@@ -50,51 +35,8 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => fsp.rm(d, { recursive: true, force: true })));
 });
 
-/** A fake tcpsend server: greeting and HELLO done right, every other line answered by `script`. */
-async function fakeServer(script: (line: string) => Reply): Promise<FakeServer> {
-  const requests: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    void (async () => {
-      const file = new SocketFile(socket, { timeoutMs: 10_000 });
-      try {
-        for (;;) {
-          const line = await file.readLine();
-          if (line === null) break;
-          if (line.startsWith('HELLO')) {
-            await file.write('TCPSEND 1 server=fake/0 caps=range,sha256,resume,hash,list,mkdir upload=0\r\nOK version=1\r\n');
-            continue;
-          }
-          if (line === 'QUIT') {
-            await file.write('OK\r\n');
-            break;
-          }
-          requests.push(line);
-          const reply = script(line);
-          for (const part of reply.send) await file.write(part);
-          if (reply.close) break;
-        }
-        await file.end();
-      } catch {
-        // The client went away: nothing to do.
-      } finally {
-        socket.destroy();
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const fake: FakeServer = {
-    port: (server.address() as net.AddressInfo).port,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+async function fakeServer(script: (line: string) => Reply, options?: { caps?: string }): Promise<FakeServer> {
+  const fake = await startFake(script, options);
   fakes.push(fake);
   return fake;
 }
@@ -148,7 +90,7 @@ describe('a hostile LIST fed to getTree', () => {
       ['CON', 'CON', 'file'],
     ];
     const fake = await fakeServer((line) => {
-      if (line === 'LIST remote recursive=1') {
+      if (line === 'LIST remote recursive=1 links=1') {
         const listing = [
           'OK type=dir\r\n',
           entry('good.txt', 'file', good.length),
@@ -184,6 +126,75 @@ describe('a hostile LIST fed to getTree', () => {
     expect(await exists(absName)).toBe(false);
     const inDest = Object.keys(await snapshot(dest, '')).sort();
     expect(inDest).toEqual(['.', 'good.txt', 'sub', 'sub/inner.txt']);
+  });
+});
+
+describe('symlinks in a LIST fed to getTree', () => {
+  it('a link inside the folder is recreated as a link; links that lead out are skipped and named; none is followed or written through', async () => {
+    const work = await workDir();
+    const dest = path.join(work, 'dest');
+    const outside = path.join(work, 'outside');
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(outside, 'victim.txt'), 'keep me\n');
+    const good = Buffer.from('good file\n');
+    const link = (wire: string, target: string) => `${wire} type=link target=${target} mtime=${MTIME} mode=777\r\n`;
+    const fake = await fakeServer((line) => {
+      if (line === 'LIST remote recursive=1 links=1') {
+        return {
+          send: [
+            'OK type=dir\r\n',
+            entry('good.txt', 'file', good.length),
+            link('in', 'good.txt'),
+            entry('sub', 'dir'),
+            link('sub/up', '../good.txt'),
+            link('abs', encodeURIComponent(path.join(outside, 'victim.txt'))),
+            link('climb', '../outside'),
+            link('sub/climb', '..%2F..%2Foutside%2Fvictim.txt'),
+            '.\r\n',
+          ],
+        };
+      }
+      return { send: [header(`size=${good.length} offset=0 length=${good.length} mtime=${MTIME} mode=644`), good, trailer(sha(good))] };
+    });
+    const client = new ReconnectingClient(`127.0.0.1:${fake.port}`, { retries: 0, idleTimeoutMs: 5000 });
+    clients.push(client);
+    const summary = await getTree(client, 'remote', dest);
+
+    expect(await fsp.readlink(path.join(dest, 'in'))).toBe('good.txt');
+    expect(await fsp.readlink(path.join(dest, 'sub/up'))).toBe('../good.txt');
+    for (const name of ['abs', 'climb', 'sub/climb']) expect(await exists(path.join(dest, name)), name).toBe(false);
+    expect(summary).toMatchObject({ sent: 3, skipped: 3, failed: 0 });
+    expect(summary.skips.map((g) => [g.reason, g.paths, g.refused])).toEqual([
+      ['absolute symlinks (not followed, not recreated)', ['abs'], false],
+      ['symlinks that lead out of the folder (not followed)', ['climb', 'sub/climb'], false],
+    ]);
+    // A second run: the links are unchanged, nothing is asked for.
+    fake.requests.length = 0;
+    const again = await getTree(client, 'remote', dest);
+    expect(again).toMatchObject({ sent: 0, unchanged: 3, failed: 0 });
+    expect(fake.requests.filter((r) => !r.startsWith('LIST'))).toEqual([]);
+    expect(await fsp.readFile(path.join(outside, 'victim.txt'), 'utf8')).toBe('keep me\n');
+  });
+
+  it('--delete removes a local symlink as a link, never what it leads to', async () => {
+    const work = await workDir();
+    const dest = path.join(work, 'dest');
+    const outside = path.join(work, 'outside');
+    await fsp.mkdir(path.join(outside, 'deep'), { recursive: true });
+    await fsp.writeFile(path.join(outside, 'deep/victim.txt'), 'keep me\n');
+    await fsp.mkdir(dest);
+    await fsp.symlink(outside, path.join(dest, 'linked-folder'));
+    await fsp.symlink(path.join(outside, 'deep/victim.txt'), path.join(dest, 'linked-file'));
+    const fake = await fakeServer((line) => {
+      if (line.startsWith('LIST')) return { send: ['OK type=dir\r\n', '.\r\n'] };
+      return { send: ['ERR NOT_FOUND no\r\n'] };
+    });
+    const client = new ReconnectingClient(`127.0.0.1:${fake.port}`, { retries: 0, idleTimeoutMs: 5000 });
+    clients.push(client);
+    const summary = await getTree(client, 'remote', dest, { delete: true });
+    expect(summary).toMatchObject({ deleted: 2, failed: 0 });
+    expect(await fsp.readdir(dest)).toEqual([]);
+    expect(await fsp.readFile(path.join(outside, 'deep/victim.txt'), 'utf8')).toBe('keep me\n');
   });
 });
 
