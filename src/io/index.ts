@@ -1,16 +1,15 @@
-/** SocketFile and its parts: a buffered reader/writer over any Duplex (chunk queue, line and byte reads, writes, sendfile). */
+/** SocketFile and its parts: a buffered reader/writer over any Duplex (chunk queue, line and byte reads, body moves: pipeTo and receiveInto with direct reads, writes, sendfile). */
 export { ChunkQueue } from './chunk-queue.js';
 export { SlabPool } from './slab-pool.js';
 export {
   SocketFile,
-  DirectReads,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_READ_HIGH_WATER_MARK,
   type SocketFileOptions,
   type ReadLineOptions,
   type PipeToOptions,
-  type ReceiveTarget,
 } from './socket-file.js';
+export { DirectReads, type ReceiveTarget } from './receive-into.js';
 export {
   sendFileRange,
   DEFAULT_SENDFILE_CHUNK,

@@ -6,6 +6,8 @@
  * top of it and may be mixed freely on one stream without losing or reordering a byte. The
  * socket is paused whenever the queue holds more than the read high-water mark, so a slow
  * reader pushes back on the peer through TCP instead of buffering without bound.
+ * The body moves live beside it: pipeTo in pipe-to.ts, receiveInto and DirectReads in
+ * receive-into.ts; SocketFile lends them its read side (buffer and flow control).
  */
 import type { Duplex, Writable } from 'node:stream';
 import {
@@ -16,10 +18,11 @@ import {
   StreamUnusableError,
   TcpsendError,
   TimeoutError,
-  TransferInterruptedError,
   UnexpectedEofError,
 } from '../errors.js';
 import { ChunkQueue } from './chunk-queue.js';
+import { pipeTo, type PipeHost } from './pipe-to.js';
+import { Reception, type DirectReads, type ReceiveTarget, type ReceptionHost } from './receive-into.js';
 import { reclaimer } from './reclaim.js';
 
 /** One for the process: every socket's reads count towards the next scavenge. */
@@ -58,64 +61,6 @@ export interface PipeToOptions {
   onChunk?: (chunk: Buffer) => void;
 }
 
-/**
- * Memory a body is received into, with `receiveInto`: the ring a HashWorker hashes and writes
- * the file from. `room` lends free memory (null while there is none; every room starts where
- * the last commit ended, so asking twice gives the same place), `commit` says how many bytes
- * now lie there, `whenRoom` waits until there is room again.
- */
-export interface ReceiveTarget {
-  room(max: number): Buffer | null;
-  commit(length: number): void;
-  whenRoom(): Promise<void>;
-}
-
-/** Bytes read into the scratch buffer of a socket with direct reads, at most, at a time. */
-const SCRATCH_BYTES = 64 * 1024;
-
-/**
- * Gathering a body off a link slower than this machine: a read of less than SMALL_READ means
- * the kernel had little to give, so the socket waits (up to MAX_GATHER_MS, paused) until about
- * GATHER_BYTES are there at the rate seen so far. Each read costs a wake-up, however few bytes
- * it brings: on a 200 Mbit/s link, reads of a few KiB cost the receiver several times the CPU
- * per byte of a fast link. The wait is shorter than the kernel's receive buffer takes to fill,
- * so the link stays busy; on loopback the reads are large and no wait happens.
- */
-const SMALL_READ = 64 * 1024;
-const GATHER_BYTES = 256 * 1024;
-const MAX_GATHER_MS = 10;
-/** Time to measure the rate before gathering. */
-const GATHER_AFTER_MS = 50;
-
-/**
- * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
- * reads.onread })`): its reads go into memory SocketFile chooses instead of a new Buffer per
- * read. A body being received goes straight into the receive target (no allocation, no copy:
- * the kernel writes into the worker's ring); anything else goes into one preallocated buffer
- * and is copied out, since that buffer is reused for the next read.
- */
-export class DirectReads {
-  #file: SocketFile | null = null;
-  /** Bytes that came before a SocketFile took the socket (copies). */
-  #early: Buffer[] = [];
-  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
-  readonly onread = {
-    buffer: (): Buffer => (this.#file ? this.#file.nextReadBuffer(this.#scratch) : this.#scratch),
-    callback: (length: number, buffer: Buffer): boolean => {
-      if (this.#file) this.#file.directRead(length, buffer);
-      else this.#early.push(Buffer.from(buffer.subarray(0, length)));
-      return true;
-    },
-  };
-
-  /** @internal SocketFile's constructor calls this. */
-  attach(file: SocketFile): Buffer[] {
-    if (this.#file) throw new Error('these direct reads already feed a SocketFile');
-    this.#file = file;
-    return this.#early.splice(0);
-  }
-}
-
 type Deadline = { at: number; ms: number };
 
 type Waiter = { resolve: () => void; reject: (err: Error) => void };
@@ -140,12 +85,8 @@ export class SocketFile implements AsyncIterable<string> {
   private heldByWritable = false;
   /** While pipeTo runs, incoming chunks go straight to it instead of the queue. */
   private sink: ((chunk: Buffer) => void) | null = null;
-  /** While receiveInto runs on a socket with direct reads: where its reads may go. */
-  private receiving: { target: ReceiveTarget; left: () => number; copyQueued: () => boolean; took: (bytes: Buffer) => void } | null = null;
-  /** The room lent to the socket's current read, if it reads into the receive target. */
-  private lent: Buffer | null = null;
-  /** While receiveInto runs: the rate so far, and the timer of a wait for more (see SMALL_READ). */
-  private gathering: { since: number; bytes: number; timer: NodeJS.Timeout | null } | null = null;
+  /** While receiveInto runs: the body's reception (where direct reads may go, gathering). */
+  private receiving: Reception | null = null;
 
   constructor(stream: Duplex, options: SocketFileOptions = {}) {
     this.stream = stream;
@@ -172,12 +113,35 @@ export class SocketFile implements AsyncIterable<string> {
         this.wake();
       },
     };
+    this.readSide = {
+      stream: this.stream,
+      queue: this.queue,
+      highWaterMark: this.highWaterMark,
+      failure: () => this.failure,
+      ended: () => this.ended,
+      checkUsable: () => this.checkUsable(),
+      afterConsume: () => this.afterConsume(),
+      pauseSource: () => this.pauseSource(),
+      resumeSource: () => this.resumeSource(),
+      pausedByHost: () => this.pausedByUs,
+      holdForWritable: (held) => {
+        this.heldByWritable = held;
+      },
+      setSink: (sink) => {
+        this.sink = sink;
+      },
+      wake: () => this.wake(),
+      waitForData: (wanted) => this.waitForData(wanted),
+    };
     for (const [event, listener] of Object.entries(this.listeners)) stream.on(event, listener);
     // A socket with direct reads emits no 'data': its reads come through directRead.
     for (const early of options.directReads?.attach(this) ?? []) this.onData(early);
   }
 
   private readonly listeners: Record<'data' | 'end' | 'error' | 'close', (...args: any[]) => void>;
+
+  /** The read side's buffer and flow control, as the body moves (pipeTo, receiveInto) use them. */
+  private readonly readSide: PipeHost & ReceptionHost;
 
   /**
    * Let go of the stream, paused, with the bytes read from it and not yet consumed put back
@@ -338,94 +302,7 @@ export class SocketFile implements AsyncIterable<string> {
    * TransferInterruptedError with the bytes moved.
    */
   async pipeTo(writable: Writable, count: number, options: PipeToOptions = {}): Promise<number> {
-    this.checkUsable();
-    const { onChunk } = options;
-    let moved = 0; // handed to the writable
-    let written = 0; // confirmed by its write callback: what a failure reports
-    let lastWrite: Promise<void> = Promise.resolve();
-    let writableFailure: Error | null = null;
-    let draining = false;
-
-    const writeChunk = (chunk: Buffer): void => {
-      onChunk?.(chunk);
-      moved += chunk.length;
-      lastWrite = new Promise<void>((resolve) => {
-        const ok = writable.write(chunk, (err) => {
-          if (err) writableFailure ??= err;
-          else if (!writableFailure) written += chunk.length;
-          resolve();
-        });
-        if (!ok && !draining) {
-          draining = true;
-          this.heldByWritable = true;
-          this.pauseSource();
-          writable.once('drain', () => {
-            draining = false;
-            this.heldByWritable = false;
-            this.resumeSource();
-            this.wake();
-          });
-        }
-      });
-    };
-
-    // Listen from the first write to the last callback: a writable without a listener of its
-    // own must not crash the process, and its failure is reported as ours.
-    const onWritableError = (err: Error) => {
-      writableFailure ??= err;
-      this.wake();
-    };
-    writable.on('error', onWritableError);
-    try {
-      // Bytes already buffered go first, without copying.
-      while (moved < count && this.queue.length > 0) {
-        writeChunk(this.queue.takeChunk(count - moved));
-      }
-      this.afterConsume();
-
-      if (moved < count) {
-        this.sink = (chunk) => {
-          const want = count - moved;
-          if (chunk.length > want) {
-            this.queue.unshift(chunk.subarray(want));
-            chunk = chunk.subarray(0, want);
-          }
-          writeChunk(chunk);
-          if (moved === count) {
-            this.sink = null;
-            // A tail for the next reader sits in the queue now; keep the usual pause rule.
-            if (this.queue.length >= this.highWaterMark) this.pauseSource();
-          }
-          this.wake();
-        };
-        try {
-          while (moved < count) {
-            if (writableFailure) break;
-            if (this.failure) throw this.failure;
-            if (this.ended) throw new UnexpectedEofError(count, moved);
-            this.checkUsable();
-            await this.waitForData(1);
-          }
-        } finally {
-          this.sink = null;
-          if (draining) {
-            this.heldByWritable = false;
-            this.resumeSource();
-          }
-        }
-      }
-      await lastWrite;
-    } finally {
-      writable.off('error', onWritableError);
-    }
-    if (writableFailure) {
-      throw new TransferInterruptedError(
-        written,
-        `writing failed after ${written} of ${count} bytes: ${(writableFailure as Error).message}`,
-        { cause: writableFailure },
-      );
-    }
-    return moved;
+    return pipeTo(this.readSide, writable, count, options);
   }
 
   /**
@@ -438,54 +315,18 @@ export class SocketFile implements AsyncIterable<string> {
    */
   async receiveInto(target: ReceiveTarget, count: number, options: PipeToOptions = {}): Promise<number> {
     this.checkUsable();
-    const { onChunk } = options;
-    let moved = 0;
-    const took = (bytes: Buffer) => {
-      target.commit(bytes.length);
-      moved += bytes.length;
-      onChunk?.(bytes);
-    };
-    const gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
-    /**
-     * Copy what is queued (bytes that came before, or while the target was full) into the
-     * target, as far as it has room; true once nothing of the body is left queued.
-     */
-    const copyQueued = (): boolean => {
-      while (moved < count && this.queue.length > 0) {
-        const room = target.room(count - moved);
-        if (room === null) return false;
-        const chunk = this.queue.takeChunk(room.length);
-        chunk.copy(room);
-        took(room.subarray(0, chunk.length));
-      }
-      return true;
-    };
+    const receiving = new Reception(this.readSide, target, count, options.onChunk);
     const fromQueue = async () => {
-      while (!copyQueued()) await target.whenRoom();
+      while (!receiving.copyQueued()) await target.whenRoom();
       this.afterConsume();
     };
     try {
-      this.gathering = gathering;
-      this.receiving = {
-        target,
-        left: () => count - moved,
-        copyQueued: () => {
-          const before = moved;
-          const done = copyQueued();
-          if (moved !== before) this.wake(); // the loop may be waiting for just these bytes
-          return done;
-        },
-        took: (bytes) => {
-          took(bytes);
-          this.gatherMore(bytes.length, count - moved);
-          this.wake();
-        },
-      };
+      this.receiving = receiving;
       for (;;) {
         await fromQueue();
-        if (moved >= count) break;
+        if (receiving.moved >= count) break;
         if (this.failure) throw this.failure;
-        if (this.ended) throw new UnexpectedEofError(count, moved);
+        if (this.ended) throw new UnexpectedEofError(count, receiving.moved);
         this.checkUsable();
         if (target.room(1) === null) {
           // Full: hold the peer back until the target has room, then read on.
@@ -497,60 +338,23 @@ export class SocketFile implements AsyncIterable<string> {
       }
     } finally {
       this.receiving = null;
-      this.lent = null;
-      this.gathering = null;
-      if (gathering.timer !== null) {
-        clearTimeout(gathering.timer);
-        if (!this.pausedByUs && !this.stream.destroyed) this.stream.resume();
-      }
+      receiving.finish();
     }
-    return moved;
-  }
-
-  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (SMALL_READ) */
-  private gatherMore(length: number, left: number): void {
-    const gathering = this.gathering;
-    if (gathering === null) return;
-    gathering.bytes += length;
-    if (length >= SMALL_READ || left === 0 || gathering.timer !== null) return;
-    const elapsed = performance.now() - gathering.since;
-    if (elapsed < GATHER_AFTER_MS) return;
-    const waitMs = Math.min(MAX_GATHER_MS, GATHER_BYTES / (gathering.bytes / elapsed));
-    if (waitMs < 1) return;
-    this.stream.pause();
-    gathering.timer = setTimeout(() => {
-      gathering.timer = null;
-      if (!this.pausedByUs && !this.stream.destroyed) this.stream.resume();
-    }, waitMs);
+    return receiving.moved;
   }
 
   /**
    * @internal (DirectReads) The memory the socket's next read goes into: room in the receive
-   * target while a body is being received, else `scratch`. Node asks for it right after the
-   * previous read (not right before the next), so bytes still queued go into the target
-   * first: the next read then follows them there, in order. The room is at most what is left
-   * of the body, so a read never takes the bytes after it.
+   * target while a body is being received (see Reception.lend), else `scratch`. Node asks for
+   * it right after the previous read, not right before the next.
    */
   nextReadBuffer(scratch: Buffer): Buffer {
-    const receiving = this.receiving;
-    if (receiving !== null && receiving.copyQueued() && receiving.left() > 0) {
-      const room = receiving.target.room(receiving.left());
-      if (room !== null) {
-        this.lent = room;
-        return room;
-      }
-    }
-    this.lent = null;
-    return scratch;
+    return this.receiving?.lend(scratch) ?? scratch;
   }
 
   /** @internal (DirectReads) `length` bytes were read into `buffer` (from nextReadBuffer). */
   directRead(length: number, buffer: Buffer): void {
-    if (buffer === this.lent && this.receiving !== null) {
-      this.lent = null;
-      this.receiving.took(buffer.subarray(0, length));
-      return;
-    }
+    if (this.receiving?.tookRead(length, buffer)) return;
     this.onData(Buffer.from(buffer.subarray(0, length))); // a copy: the scratch is read into again
   }
 
@@ -631,7 +435,7 @@ export class SocketFile implements AsyncIterable<string> {
   private onData(chunk: Buffer | string): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     reclaimReadBuffers(buf.length);
-    if (this.receiving !== null) this.gatherMore(buf.length, this.receiving.left() - this.queue.length - buf.length);
+    this.receiving?.gatherMore(buf.length, this.receiving.left - this.queue.length - buf.length);
     if (this.sink) {
       this.sink(buf);
       return;

@@ -1,0 +1,181 @@
+/**
+ * Receiving a body straight into memory, for SocketFile.receiveInto: the ReceiveTarget it goes
+ * into, DirectReads (a socket whose reads go into memory SocketFile chooses, Node's `onread`),
+ * and Reception, the state of one receiveInto call: the bytes still to come, the room lent to
+ * the socket's current read, and the gathering of small reads off a slow link.
+ */
+import type { Duplex } from 'node:stream';
+import type { ChunkQueue } from './chunk-queue.js';
+import type { SocketFile } from './socket-file.js';
+
+/**
+ * Memory a body is received into, with `receiveInto`: the ring a HashWorker hashes and writes
+ * the file from. `room` lends free memory (null while there is none; every room starts where
+ * the last commit ended, so asking twice gives the same place), `commit` says how many bytes
+ * now lie there, `whenRoom` waits until there is room again.
+ */
+export interface ReceiveTarget {
+  room(max: number): Buffer | null;
+  commit(length: number): void;
+  whenRoom(): Promise<void>;
+}
+
+/** Bytes read into the scratch buffer of a socket with direct reads, at most, at a time. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * Gathering a body off a link slower than this machine: a read of less than SMALL_READ means
+ * the kernel had little to give, so the socket waits (up to MAX_GATHER_MS, paused) until about
+ * GATHER_BYTES are there at the rate seen so far. Each read costs a wake-up, however few bytes
+ * it brings: on a 200 Mbit/s link, reads of a few KiB cost the receiver several times the CPU
+ * per byte of a fast link. The wait is shorter than the kernel's receive buffer takes to fill,
+ * so the link stays busy; on loopback the reads are large and no wait happens.
+ */
+const SMALL_READ = 64 * 1024;
+const GATHER_BYTES = 256 * 1024;
+const MAX_GATHER_MS = 10;
+/** Time to measure the rate before gathering. */
+const GATHER_AFTER_MS = 50;
+
+/**
+ * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
+ * reads.onread })`): its reads go into memory SocketFile chooses instead of a new Buffer per
+ * read. A body being received goes straight into the receive target (no allocation, no copy:
+ * the kernel writes into the worker's ring); anything else goes into one preallocated buffer
+ * and is copied out, since that buffer is reused for the next read.
+ */
+export class DirectReads {
+  #file: SocketFile | null = null;
+  /** Bytes that came before a SocketFile took the socket (copies). */
+  #early: Buffer[] = [];
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly onread = {
+    buffer: (): Buffer => (this.#file ? this.#file.nextReadBuffer(this.#scratch) : this.#scratch),
+    callback: (length: number, buffer: Buffer): boolean => {
+      if (this.#file) this.#file.directRead(length, buffer);
+      else this.#early.push(Buffer.from(buffer.subarray(0, length)));
+      return true;
+    },
+  };
+
+  /** @internal SocketFile's constructor calls this. */
+  attach(file: SocketFile): Buffer[] {
+    if (this.#file) throw new Error('these direct reads already feed a SocketFile');
+    this.#file = file;
+    return this.#early.splice(0);
+  }
+}
+
+/** What a Reception uses of its SocketFile. */
+export interface ReceptionHost {
+  readonly stream: Duplex;
+  /** The SocketFile's buffered bytes: the start of the body may already lie there. */
+  readonly queue: ChunkQueue;
+  /** Is the socket paused by the SocketFile's own flow control (then a gathering wait must not resume it)? */
+  pausedByHost(): boolean;
+  /** Wake the SocketFile's waiting reader. */
+  wake(): void;
+}
+
+/** One receiveInto call: `count` bytes into `target`, `onChunk` seeing each piece where it landed. */
+export class Reception {
+  /** Bytes of the body in the target so far. */
+  moved = 0;
+  /** The room lent to the socket's current read, if it reads into the target. */
+  #lent: Buffer | null = null;
+  /** The rate so far, and the timer of a wait for more (see SMALL_READ). */
+  readonly #gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
+
+  constructor(
+    private readonly host: ReceptionHost,
+    readonly target: ReceiveTarget,
+    readonly count: number,
+    private readonly onChunk?: (chunk: Buffer) => void,
+  ) {}
+
+  /** Bytes of the body still to come. */
+  get left(): number {
+    return this.count - this.moved;
+  }
+
+  /**
+   * Copy what is queued (bytes that came before, or while the target was full) into the
+   * target, as far as it has room; true once nothing of the body is left queued.
+   */
+  copyQueued(): boolean {
+    const queue = this.host.queue;
+    while (this.moved < this.count && queue.length > 0) {
+      const room = this.target.room(this.count - this.moved);
+      if (room === null) return false;
+      const chunk = queue.takeChunk(room.length);
+      chunk.copy(room);
+      this.#took(room.subarray(0, chunk.length));
+    }
+    return true;
+  }
+
+  /**
+   * The memory the socket's next read goes into (SocketFile.nextReadBuffer): room in the target,
+   * else `scratch`. Bytes still queued go into the target first, so the next read follows them
+   * there, in order; the room is at most what is left of the body, so a read never takes the
+   * bytes after it.
+   */
+  lend(scratch: Buffer): Buffer {
+    const before = this.moved;
+    const done = this.copyQueued();
+    if (this.moved !== before) this.host.wake(); // the loop may be waiting for just these bytes
+    if (done && this.left > 0) {
+      const room = this.target.room(this.left);
+      if (room !== null) {
+        this.#lent = room;
+        return room;
+      }
+    }
+    this.#lent = null;
+    return scratch;
+  }
+
+  /** `length` bytes were read into `buffer`: true if it was the lent room (they are taken now). */
+  tookRead(length: number, buffer: Buffer): boolean {
+    if (buffer !== this.#lent) return false;
+    this.#lent = null;
+    this.#took(buffer.subarray(0, length));
+    this.gatherMore(length, this.left);
+    this.host.wake();
+    return true;
+  }
+
+  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (SMALL_READ) */
+  gatherMore(length: number, left: number): void {
+    const gathering = this.#gathering;
+    gathering.bytes += length;
+    if (length >= SMALL_READ || left === 0 || gathering.timer !== null) return;
+    const elapsed = performance.now() - gathering.since;
+    if (elapsed < GATHER_AFTER_MS) return;
+    const waitMs = Math.min(MAX_GATHER_MS, GATHER_BYTES / (gathering.bytes / elapsed));
+    if (waitMs < 1) return;
+    const stream = this.host.stream;
+    stream.pause();
+    gathering.timer = setTimeout(() => {
+      gathering.timer = null;
+      if (!this.host.pausedByHost() && !stream.destroyed) stream.resume();
+    }, waitMs);
+  }
+
+  /** The call is over: end a gathering wait, letting the socket flow unless the SocketFile holds it. */
+  finish(): void {
+    this.#lent = null;
+    const gathering = this.#gathering;
+    if (gathering.timer !== null) {
+      clearTimeout(gathering.timer);
+      const stream = this.host.stream;
+      if (!this.host.pausedByHost() && !stream.destroyed) stream.resume();
+    }
+  }
+
+  #took(bytes: Buffer): void {
+    this.target.commit(bytes.length);
+    this.moved += bytes.length;
+    this.onChunk?.(bytes);
+  }
+}
