@@ -5,7 +5,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -16,7 +15,7 @@ import {
   TcpsendError,
   UnexpectedEofError,
 } from '../../src/errors.js';
-import { SocketFile } from '../../src/io/index.js';
+import { fakeServer as startFake, type FakeServer, type Reply } from '../helpers/fake-server.js';
 import { TcpsendClient } from '../../src/client/client.js';
 import { ReconnectingClient } from '../../src/client/retry.js';
 import { getTree } from '../../src/client/tree.js';
@@ -25,20 +24,6 @@ import { snapshot } from './jail.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const MTIME = 1_700_000_000_000;
-
-/** What the fake answers to one request line: bytes to send, then maybe a close. */
-interface Reply {
-  send: Array<string | Buffer>;
-  /** End the connection after sending. */
-  close?: boolean;
-}
-
-interface FakeServer {
-  port: number;
-  /** Every request line received after HELLO. */
-  requests: string[];
-  close(): Promise<void>;
-}
 
 const fakes: FakeServer[] = [];
 const clients: Array<{ close(): Promise<void> }> = [];
@@ -50,51 +35,8 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => fsp.rm(d, { recursive: true, force: true })));
 });
 
-/** A fake tcpsend server: greeting and HELLO done right, every other line answered by `script`. */
-async function fakeServer(script: (line: string) => Reply): Promise<FakeServer> {
-  const requests: string[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => {});
-    void (async () => {
-      const file = new SocketFile(socket, { timeoutMs: 10_000 });
-      try {
-        for (;;) {
-          const line = await file.readLine();
-          if (line === null) break;
-          if (line.startsWith('HELLO')) {
-            await file.write('TCPSEND 1 server=fake/0 caps=range,sha256,resume,hash,list,mkdir upload=0\r\nOK version=1\r\n');
-            continue;
-          }
-          if (line === 'QUIT') {
-            await file.write('OK\r\n');
-            break;
-          }
-          requests.push(line);
-          const reply = script(line);
-          for (const part of reply.send) await file.write(part);
-          if (reply.close) break;
-        }
-        await file.end();
-      } catch {
-        // The client went away: nothing to do.
-      } finally {
-        socket.destroy();
-      }
-    })();
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const fake: FakeServer = {
-    port: (server.address() as net.AddressInfo).port,
-    requests,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
+async function fakeServer(script: (line: string) => Reply, options?: { caps?: string }): Promise<FakeServer> {
+  const fake = await startFake(script, options);
   fakes.push(fake);
   return fake;
 }
