@@ -3,7 +3,6 @@
  * against the server's, hash while the bytes stream, and rename over the final name only after
  * the SHA-256 of the whole file matched the server's.
  */
-import fsp from 'node:fs/promises';
 import {
   ChecksumMismatchError,
   ExistsError,
@@ -14,14 +13,7 @@ import {
 import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
-import {
-  finalizeLocalPart,
-  localPartPath,
-  openPartForWrite,
-  removeIfExists,
-  statSyncOrNull,
-  writeVerifiedFileSync,
-} from '../transfer/local-file.js';
+import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
@@ -35,22 +27,41 @@ export interface DownloadOptions extends TransferOptions {
   syncDirectory?: boolean;
 }
 
-/** Fetch `remotePath` into `dest`, resuming from `dest`'s partial file when it has one. */
+/**
+ * Fetch `remotePath` into `dest`, resuming from `dest`'s partial file when it has one. `dest`
+ * is a path the user named, or a place inside a folder being received (a folder get).
+ */
 export async function downloadFile(
   conn: Connection,
   remotePath: string,
-  dest: string,
+  dest: string | LocalPlace,
   options: DownloadOptions = {},
 ): Promise<TransferResult> {
+  if (typeof dest !== 'string') return downloadInto(conn, remotePath, dest, options);
+  const place = await LocalPlace.forPath(dest);
+  try {
+    return await downloadInto(conn, remotePath, place, options);
+  } finally {
+    place.folder.close();
+  }
+}
+
+async function downloadInto(
+  conn: Connection,
+  remotePath: string,
+  place: LocalPlace,
+  options: DownloadOptions,
+): Promise<TransferResult> {
   const started = performance.now();
-  const existing = statSyncOrNull(dest);
-  if (existing?.isDirectory()) throw new IsDirectoryError(`'${dest}' is a folder`);
+  const dest = place.path;
+  const existing = place.existing();
+  if (existing?.type === 'dir') throw new IsDirectoryError(`'${dest}' is a folder`);
   if (existing) {
     // Identical content already there is success, not a conflict, with or without --overwrite.
     const remote = readStat(await conn.simple({ verb: 'STAT', path: remotePath, hash: true }));
     if (remote.type === 'file' && remote.size === existing.size && remote.sha256 !== null) {
-      const handle = await fsp.open(dest, 'r');
-      const localSha = await hashFileRange(handle, 0, existing.size).finally(() => handle.close());
+      const file = place.openExisting();
+      const localSha = await hashFileRange(file, 0, existing.size).finally(() => file.close());
       if (localSha.digest('hex') === remote.sha256) {
         return { path: dest, size: existing.size, bytes: 0, sha256: remote.sha256, resumedFrom: 0, skipped: true, seconds: 0 };
       }
@@ -60,16 +71,16 @@ export async function downloadFile(
     }
   }
 
-  const partPath = localPartPath(dest);
-  let partSize = statSyncOrNull(partPath)?.size ?? 0;
+  const partPath = place.partPath;
+  let partSize = place.partSize();
   for (;;) {
     try {
       let prefix = createSha256();
       if (partSize > 0) {
-        const handle = await fsp.open(partPath, 'r');
-        prefix = await hashFileRange(handle, 0, partSize).finally(() => handle.close());
+        const part = place.openPart(partSize);
+        prefix = await hashFileRange(part.file, 0, partSize).finally(() => part.close());
       }
-      const result = await receive(conn, remotePath, { dest, partPath, prefix, offset: partSize }, options);
+      const result = await receive(conn, remotePath, { place, prefix, offset: partSize }, options);
       return {
         path: dest,
         size: result.size,
@@ -87,9 +98,9 @@ export async function downloadFile(
         continue;
       }
       if (err instanceof ChecksumMismatchError || (err instanceof RemoteError && err.code === 'TCPSEND_ERR_CHANGED')) {
-        await removeIfExists(partPath); // those bytes are not to be trusted
-      } else if ((statSyncOrNull(partPath)?.size ?? 0) === 0) {
-        await removeIfExists(partPath); // nothing to resume: leave no trace
+        place.removePart(); // those bytes are not to be trusted
+      } else {
+        place.removePart({ ifEmpty: true }); // nothing to resume: leave no trace
       }
       throw err;
     }
@@ -102,8 +113,8 @@ export interface Received {
 }
 
 export interface Destination {
-  dest: string;
-  partPath: string;
+  /** Where the file goes, inside the destination's boundary. */
+  place: LocalPlace;
   /** SHA-256 state of the part's first `offset` bytes. */
   prefix: Hash;
   offset: number;
@@ -152,30 +163,24 @@ export async function readGetReply(
     const body = await file.readExactly(header.length);
     options.onProgress?.(header.length, header.size);
     const sha256 = await verify(conn, remotePath, header, to.prefix.update(body).digest('hex'));
-    writeVerifiedFileSync(to.partPath, to.dest, body, {
-      mtimeMs: header.mtimeMs,
-      mode: header.mode,
-      syncDirectory: options.syncDirectory,
-    });
+    to.place.storeWhole(body, { mtimeMs: header.mtimeMs, mode: header.mode, syncDirectory: options.syncDirectory });
     return { size: header.size, sha256 };
   }
-  const handle = await openPartForWrite(to.partPath, offset);
-  let finalized = false;
+  const part = to.place.openPart(offset);
   try {
-    const actual = await streamBody(file, handle, header, to, options);
+    const actual = await streamBody(file, part.file, header, to, options);
     const sha256 = await verify(conn, remotePath, header, actual);
-    await finalizeLocalPart(handle, to.partPath, to.dest, { mtimeMs: header.mtimeMs, mode: header.mode });
-    finalized = true;
+    await to.place.commit(part, { mtimeMs: header.mtimeMs, mode: header.mode });
     return { size: header.size, sha256 };
   } finally {
-    if (!finalized) await handle.close().catch(() => {});
+    part.close(); // once committed, a second close does nothing
   }
 }
 
 /** Move the body into the part file while hashing it; the digest of the whole file. */
 async function streamBody(
   file: SocketFile,
-  handle: fsp.FileHandle,
+  handle: OpenFile,
   header: GetHeader,
   to: Destination,
   options: DownloadOptions,

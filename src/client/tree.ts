@@ -10,9 +10,8 @@ import type { ListEntry } from '../protocol/index.js';
 import { toSegments } from '../files/relative-path.js';
 import { hashFileRange } from '../transfer/sha256.js';
 import { walkLocal } from '../transfer/walk.js';
-import { localPartPath, statSyncOrNull, syncDirectorySync } from '../transfer/local-file.js';
+import { LocalFolder, statSyncOrNull, type LocalPlace } from '../transfer/local-file.js';
 import type { BatchHooks, FetchItem, StoreItem } from './batch.js';
-import { utimesSeconds } from '../files/mtime.js';
 import { isRetriable, type ReconnectingClient } from './retry.js';
 import type { TcpsendClient } from './client.js';
 import type { TransferResult } from './types.js';
@@ -280,16 +279,33 @@ export async function getTree(
   options: TreeOptions = {},
 ): Promise<TreeSummary> {
   const started = performance.now();
+  // Every write below localDir goes through this boundary (the names are the server's).
+  const destination = await LocalFolder.open(localDir);
+  try {
+    return await getTreeInto(client, remoteDir, destination, options, started);
+  } finally {
+    destination.close();
+  }
+}
+
+async function getTreeInto(
+  client: ReconnectingClient,
+  remoteDir: string,
+  destination: LocalFolder,
+  options: TreeOptions,
+  started: number,
+): Promise<TreeSummary> {
+  const localDir = destination.path;
   const summary = newSummary();
   // Folders this run created hold nothing yet: their files need no look before they are fetched.
   const fresh = new Set<string>();
-  if ((await fsp.mkdir(localDir, { recursive: true })) !== undefined) fresh.add(localDir);
-  const dirs: { local: string; entry: ListEntry }[] = [];
+  if (destination.created) fresh.add(localDir);
+  const dirs: { rel: string; entry: ListEntry }[] = [];
   const window = new Window(WINDOW);
   const batchWindow = new Window(BATCH_WINDOW);
   const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
   /** One file on its own, resuming: the way every file goes that is not in a batch. */
-  const getOne = async (rel: string, local: string) => {
+  const getOne = async (rel: string, local: LocalPlace) => {
     try {
       const result = await client.run((c) =>
         c.download(join(rel), local, {
@@ -318,39 +334,43 @@ export async function getTree(
   const entries = first.listStream(remoteDir, { recursive: true });
   for await (const entry of entries) {
     let local: string;
+    let place: LocalPlace | null = null;
     try {
       local = safeLocalPath(localDir, entry.path);
+      if (entry.type === 'dir') {
+        if (destination.mkdirs(entry.path) || fresh.has(path.dirname(local))) fresh.add(local);
+        dirs.push({ rel: entry.path, entry });
+        continue;
+      }
+      place = destination.place(entry.path);
+      if (
+        batches &&
+        entry.size !== null &&
+        entry.size <= BATCH_FILE_MAX &&
+        (fresh.has(path.dirname(local)) || (place.existing() === null && place.partSize() === 0))
+      ) {
+        await batches.add({ rel: entry.path, dest: place }, entry.size);
+        continue;
+      }
     } catch (err) {
       record(summary, options, entry.path, err, false);
       continue;
     }
-    if (entry.type === 'dir') {
-      if ((await fsp.mkdir(local, { recursive: true })) !== undefined || fresh.has(path.dirname(local))) fresh.add(local);
-      dirs.push({ local, entry });
-      continue;
-    }
-    if (
-      batches &&
-      entry.size !== null &&
-      entry.size <= BATCH_FILE_MAX &&
-      (fresh.has(path.dirname(local)) || (statSyncOrNull(local) === null && statSyncOrNull(localPartPath(local)) === null))
-    ) {
-      await batches.add({ rel: entry.path, dest: local }, entry.size);
-      continue;
-    }
-    await window.add(() => getOne(entry.path, local));
+    const one = place;
+    await window.add(() => getOne(entry.path, one));
   }
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();
   // The renames are made durable one folder at a time, then the folders get their own mode
   // and mtime, deepest first (writing into a folder moves its mtime).
-  syncDirectorySync(localDir);
-  for (const { local, entry } of dirs.reverse()) {
-    syncDirectorySync(local);
-    const when = utimesSeconds(entry.mtimeMs);
-    await fsp.chmod(local, entry.mode & 0o777).catch(() => {});
-    await fsp.utimes(local, when, when).catch(() => {});
+  destination.sync();
+  for (const { rel, entry } of dirs.reverse()) {
+    try {
+      destination.setAttributes(rel, { mode: entry.mode, mtimeMs: entry.mtimeMs });
+    } catch {
+      // Gone, or no longer a folder inside (a link put there since): its files said so already.
+    }
   }
   summary.seconds = (performance.now() - started) / 1000;
   return summary;

@@ -60,9 +60,10 @@ const entry = (wirePath: string, type: 'file' | 'dir', size?: number, mode = typ
 async function hostile(listing: string[], files: Record<string, Buffer>): Promise<FakeServer> {
   const fake = await fakeServer((line): Reply => {
     if (line.startsWith('LIST remote')) return { send: ['OK type=dir\r\n', ...listing, '.\r\n'] };
-    const get = /^GET remote\/(\S+)/.exec(line);
-    const body = get ? files[decodeURIComponent(get[1]!)] : undefined;
+    const asked = /^(GET|STAT) remote\/(\S+)/.exec(line);
+    const body = asked ? files[decodeURIComponent(asked[2]!)] : undefined;
     if (body === undefined) return { send: ['ERR NOT_FOUND no such file\r\n'] };
+    if (asked![1] === 'STAT') return { send: [`OK type=file size=${body.length} mtime=${MTIME} mode=644 sha256=${sha(body)}\r\n`] };
     return {
       send: [`OK size=${body.length} offset=0 length=${body.length} mtime=${MTIME} mode=777\r\n`, body, `OK sha256=${sha(body)}\r\n`],
     };
@@ -136,31 +137,42 @@ describe('a hostile server and symlinks in the client destination', () => {
     // A real folder inside does get the server's mode and date.
     const real = await fsp.stat(path.join(dest, 'real'));
     expect(real.mode & 0o777).toBe(0o750);
-    expect(real.mtimeMs).toBe(1000);
+    expect(Math.floor(real.mtimeMs)).toBe(1000);
   });
 
   it.each([
     ['small', 100],
     ['streamed', LARGE],
-  ])('a planted symlink at the file’s own name (%s): never written through; replaced only with --overwrite', async (_kind, size) => {
+  ])('a planted symlink at the file’s own name (%s): never read, written through or replaced, with or without --overwrite', async (_kind, size) => {
     const { work, dest, outside } = await layout();
     await fsp.symlink(path.join(outside, 'victim.txt'), path.join(dest, 'f.txt'));
     const body = randomBytes(size);
     const fake = await hostile([entry('f.txt', 'file', body.length)], { 'f.txt': body });
     const before = await snapshot(work, dest);
-
-    const refused = await treeFrom(fake, dest);
-    expect(refused.failures.get('f.txt')).toBeInstanceOf(ExistsError);
-    expect(await snapshot(work, dest)).toEqual(before);
-    // The link's target was not even read to compare it: no STAT, no GET was needed.
+    for (const overwrite of [false, true]) {
+      const { failures } = await treeFrom(fake, dest, overwrite);
+      expect(failures.get('f.txt')).toBeInstanceOf(ForbiddenError);
+      expect(await snapshot(work, dest)).toEqual(before);
+      expect((await fsp.lstat(path.join(dest, 'f.txt'))).isSymbolicLink()).toBe(true);
+    }
+    // The link's target was not even read to compare it: no STAT, no GET was asked for.
     expect(fake.requests.filter((r) => !r.startsWith('LIST'))).toEqual([]);
+  });
 
+  it('a symlink at the file’s own name that leads inside: compared through, and replaced by --overwrite', async () => {
+    const { dest } = await layout();
+    await fsp.writeFile(path.join(dest, 'other.txt'), 'other\n');
+    await fsp.symlink('other.txt', path.join(dest, 'f.txt'));
+    const body = Buffer.from('from the server\n');
+    const fake = await hostile([entry('f.txt', 'file', body.length)], { 'f.txt': body });
+    fake.requests.length = 0;
+    const kept = await treeFrom(fake, dest);
+    expect(kept.failures.get('f.txt')).toBeInstanceOf(ExistsError);
     const replaced = await treeFrom(fake, dest, true);
     expect(replaced.summary).toMatchObject({ sent: 1, failed: 0 });
-    expect(await snapshot(work, dest)).toEqual(before);
-    const st = await fsp.lstat(path.join(dest, 'f.txt'));
-    expect(st.isFile()).toBe(true);
+    expect((await fsp.lstat(path.join(dest, 'f.txt'))).isFile()).toBe(true);
     expect(await fsp.readFile(path.join(dest, 'f.txt'))).toEqual(body);
+    expect(await fsp.readFile(path.join(dest, 'other.txt'), 'utf8')).toBe('other\n');
   });
 
   it('a single-file get: a symlink under the part name is not written through', async () => {
