@@ -78,7 +78,7 @@ export class LocalFolder {
   static async open(dir: string): Promise<LocalFolder> {
     const made = await fsp.mkdir(dir, { recursive: true });
     // Hidden names are the server's to send (serve --dotfiles); the client writes what it gets.
-    return new LocalFolder(dir, await Root.open(dir, { dotfiles: true }), made !== undefined);
+    return new LocalFolder(dir, await Root.open(dir, { dotfiles: true, called: 'the destination folder' }), made !== undefined);
   }
 
   /**

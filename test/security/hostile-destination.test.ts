@@ -105,6 +105,8 @@ describe('a hostile server and symlinks in the client destination', () => {
     expect((await fsp.lstat(path.join(dest, 'link'))).isSymbolicLink()).toBe(true);
     for (const rel of ['link/evil.txt', 'link/evil.bin', 'link/deep/evil.txt']) {
       expect(failures.get(rel), rel).toBeInstanceOf(ForbiddenError);
+      // Said as the client's user sees it: the destination, not a served folder.
+      expect((failures.get(rel) as Error).message).toMatch(/'link(\/deep)?' leads outside the destination folder/);
     }
     expect(summary).toMatchObject({ sent: 1 });
   });
