@@ -10,24 +10,41 @@ import path from 'node:path';
 /**
  * A separate process that swaps `folder` and `link` (a symlink to the outside) in a tight loop
  * for `ms`, then leaves the folder in its place. Node has no renameat2(RENAME_EXCHANGE), so
- * it takes four renames; the symlink sits under the folder's name half the time.
+ * it takes four renames; the symlink sits under the folder's name half the time. With
+ * `evict`, a folder made under the name while the real one was away (a get making a folder
+ * it found missing) is renamed to `folder.madeN`, so the swapping goes on instead of stalling.
  */
-export async function startSwapper(folder: string, link: string, ms: number): Promise<{ child: ChildProcess; done: Promise<number> }> {
+export async function startSwapper(
+  folder: string,
+  link: string,
+  ms: number,
+  options: { evict?: boolean } = {},
+): Promise<{ child: ChildProcess; done: Promise<number> }> {
   const script = path.join(path.dirname(path.dirname(folder)), 'swapper.cjs');
   await fsp.writeFile(
     script,
     `
     const fs = require('node:fs');
-    const [folder, link, ms] = process.argv.slice(2);
+    const [folder, link, ms, evict] = process.argv.slice(2);
     const aside = folder + '.aside';
     const end = Date.now() + Number(ms);
     let swaps = 0;
+    let made = 0;
+    const moveOnto = (from, to) => {
+      try {
+        fs.renameSync(from, to);
+      } catch (err) {
+        if (evict !== '1' || !['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(err.code)) throw err;
+        fs.renameSync(to, to + '.made' + made++);
+        fs.renameSync(from, to);
+      }
+    };
     while (Date.now() < end) {
       try {
         fs.renameSync(folder, aside);
-        fs.renameSync(link, folder);
+        moveOnto(link, folder);
         fs.renameSync(folder, link);
-        fs.renameSync(aside, folder);
+        moveOnto(aside, folder);
         swaps += 1;
       } catch {}
     }
@@ -41,7 +58,7 @@ export async function startSwapper(folder: string, link: string, ms: number): Pr
     process.send(swaps, () => process.exit(0));
   `,
   );
-  const child = fork(script, [folder, link, String(ms)], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(script, [folder, link, String(ms), options.evict ? '1' : '0'], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const done = new Promise<number>((resolve, reject) => {
     child.once('message', (swaps) => resolve(Number(swaps)));
     child.once('error', reject);

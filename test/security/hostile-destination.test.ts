@@ -210,7 +210,7 @@ describe.skipIf(process.platform !== 'linux')('a destination folder swapped for 
     const outside = path.join(base, 'outside');
     // Each round gets a tree of its own (r<n>/d/), so every round writes new files: many small
     // ones (MGET), a few streamed ones, and sub-folders that carry mode 777 and a 1970 date.
-    const ROUNDS = 6;
+    const ROUNDS = 10;
     for (let round = 0; round < ROUNDS; round++) {
       const d = path.join(served, `r${round}`, 'd');
       await fsp.mkdir(d, { recursive: true });
@@ -234,20 +234,23 @@ describe.skipIf(process.platform !== 'linux')('a destination folder swapped for 
 
     const server = await startServer({ root: served });
     servers.push(server);
-    const swapper = await startSwapper(path.join(dest, 'd'), path.join(dest, 'link'), 5000);
+    const swapper = await startSwapper(path.join(dest, 'd'), path.join(dest, 'link'), 8000, { evict: true });
     let swapping = true;
     void swapper.done.finally(() => (swapping = false));
     let rounds = 0;
+    let sent = 0;
     while (rounds < ROUNDS && (swapping || rounds === 0)) {
       const client = new ReconnectingClient(`127.0.0.1:${server.port}`, { retries: 0, idleTimeoutMs: 10_000 });
       clients.push(client);
-      await getTree(client, `r${rounds}`, dest, { onFileError: () => {} }).catch(() => {});
+      const summary = await getTree(client, `r${rounds}`, dest, { onFileError: () => {} }).catch(() => null);
+      sent += summary?.sent ?? 0;
       await client.close();
       rounds += 1;
     }
     const swaps = await swapper.done;
     expect(swaps).toBeGreaterThan(10);
     expect(rounds).toBeGreaterThan(0);
+    expect(sent).toBeGreaterThan(100); // the gets did write, inside, while the folder was swapped
     expect(await snapshot(outside, '')).toEqual(before);
   }, 60_000);
 });
