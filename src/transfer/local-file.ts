@@ -221,7 +221,9 @@ export class LocalPlace {
    */
   storeWhole(body: Uint8Array, meta: ReceivedAttributes & { syncDirectory?: boolean }): void {
     const { root, scope, touched } = this.folder;
-    const target = uploadTarget(root, this.segments, scope);
+    // What is there was looked at before the body was asked for (existing); one more lstat per
+    // small file is not needed: a folder made there since is refused by the rename itself.
+    const target = { segments: this.segments, shown: this.rel, existing: null };
     storeWhole(root, target, body, attributesOf(meta), scope, touched);
     if (meta.syncDirectory !== false) this.folder.sync();
   }

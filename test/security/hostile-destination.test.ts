@@ -234,7 +234,7 @@ describe.skipIf(process.platform !== 'linux')('a destination folder swapped for 
 
     const server = await startServer({ root: served });
     servers.push(server);
-    const swapper = await startSwapper(path.join(dest, 'd'), path.join(dest, 'link'), 8000, { evict: true });
+    const swapper = await startSwapper(path.join(dest, 'd'), path.join(dest, 'link'), 6000, { evict: true });
     let swapping = true;
     void swapper.done.finally(() => (swapping = false));
     let rounds = 0;
