@@ -1,127 +1,111 @@
 // `npm run build`, after tsc: bundles the CLI (dist/cli/main.js and everything it imports, yargs
-// included) into one ES module, dist/tcpsend-cli.js, which bin/tcpsend.js loads. Node 20 loads
-// the CLI's ~140 modules one by one (resolve, read, compile, link each) in about 70 ms, and the
-// one file in under 20: that was most of `tcpsend --version`, and every `tcpsend get` that a
-// script runs pays it. The library (dist/index.js, the package's "exports") stays tsc's output.
+// included) into one CommonJS file, dist/tcpsend-cli.cjs. bin/tcpsend.js runs it, and
+// `npm run build:exe` (scripts/build-exe.js) puts the same file into the single executable.
+// Node 20 loads one file far faster than the CLI's ~140 ES modules one by one (docs/benchmarks.md,
+// "Start-up"). The library (dist/index.js, the package's "exports") stays tsc's output.
+//
+// Only esbuild's ordinary options: no plugin rewrites a dependency's source.
+// - CommonJS, because a single executable's main script must be CommonJS (Node 20).
+// - ES modules that ask for their own URL (yargs' platform shim) get it from
+//   scripts/import-meta-url.js, esbuild's documented `inject` + `define` recipe for import.meta
+//   in CommonJS output. In the bundle that URL is the bundle's own (or, in the single executable,
+//   the executable's), so yargs finds no locale files next to it: tcpsend's messages are in
+//   English (src/cli/main.ts says so to yargs), as its own messages always were.
+// - Native addons stay out of the bundle (NATIVE below): they are loaded at run time, where they
+//   exist, and the code that uses them falls back to node:crypto where they do not load (in the
+//   single executable, which carries no node_modules).
 //
 // The bundle is built from tsc's output, not from src/, so the CLI runs exactly the code the
-// library ships, and esbuild chains tsc's source maps: dist/tcpsend-cli.js.map points at
+// library ships, and esbuild chains tsc's source maps: dist/tcpsend-cli.cjs.map points at
 // src/*.ts (`node --enable-source-maps bin/tcpsend.js ...` uses it).
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const OUTFILE = path.join(REPO, 'dist', 'tcpsend-cli.js');
-const LOCALES = path.join(REPO, 'dist', 'yargs-locales');
-const YARGS_SHIM = /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/;
+export const CLI_BUNDLE = path.join(REPO, 'dist', 'tcpsend-cli.cjs');
 
 /**
- * Bundled modules that look for files next to themselves (`import.meta.url`, `__dirname`): in
- * the bundle that is next to dist/tcpsend-cli.js. Each one here has been checked; a new one
- * fails the build until someone checks it too.
+ * Packages that are, or load, a compiled Node addon (`.node`): esbuild cannot put one in a
+ * JavaScript file, and a single executable cannot load one from inside itself. They stay
+ * `external`; the code that loads them must survive their absence.
  */
-const CHECKED_FILE_RELATIVE = new Set([
-  // ../package.json is the same file from dist/version.js and from dist/tcpsend-cli.js.
-  'dist/version.js',
-  // yargs' platform shim: its locale folder is handled below (`yargsLocales`); otherwise it
-  // uses its URL only to guess a version from the nearest package.json (tcpsend sets its own)
-  // and to require() config files and command folders (tcpsend uses neither).
-  'node_modules/yargs/lib/platform-shims/esm.mjs',
-  // Both only load a config file, for `.config()` and `extends`, which tcpsend does not use.
-  'node_modules/yargs-parser/build/lib/index.js',
-  'node_modules/yargs/build/lib/utils/apply-extends.js',
+export const NATIVE = ['@napi-rs/*', '@node-rs/*', '*.node'];
+
+/**
+ * Bundled modules that find files by their own location (`import.meta.url`, `__dirname`,
+ * `__filename`): in the bundle that location is the bundle's, or the executable's. Each one here
+ * has been checked; a new one fails the build until someone checks it too.
+ */
+const CHECKED_FILE_RELATIVE = new Map([
+  ['scripts/import-meta-url.js', 'it is the recipe that gives the others their location'],
+  [
+    'node_modules/yargs/lib/platform-shims/esm.mjs',
+    'its locale folder is not found (English, as main.ts asks); it guesses a version from the nearest ' +
+      'package.json (tcpsend sets its own) and require()s config files and command folders (tcpsend uses neither)',
+  ],
+  ['node_modules/yargs-parser/build/lib/index.js', 'only for .config() files, which tcpsend does not use'],
+  ['node_modules/yargs/build/lib/utils/apply-extends.js', 'only for `extends` in config files, which tcpsend does not use'],
+  [
+    'dist/hash/algorithms.js',
+    'it resolves the native BLAKE3 module from there: from dist/ the package\'s own node_modules; from the ' +
+      'single executable, the folder it sits in, where it is normally absent, and SHA-256 is used',
+  ],
 ]);
 
-/**
- * yargs finds its locale files (y18n: --help and its error messages in German under
- * LANG=de_DE.UTF-8...) next to its platform shim, by the shim's own URL; in the bundle that is
- * the bundle's URL. The bundle carries the locale files of the yargs it bundles, in
- * dist/yargs-locales/, and the shim is pointed there: nothing to look up at run time, wherever
- * npm put (or hoisted) yargs.
- */
-const yargsLocales = {
-  name: 'yargs-locales',
-  setup(build) {
-    build.onLoad({ filter: YARGS_SHIM }, async (args) => {
-      const source = await fs.promises.readFile(args.path, 'utf8');
-      const directory = "resolve(__dirname, '../../../locales')";
-      if (source.split(directory).length !== 2) {
-        throw new Error(`${args.path}: expected ${directory} once: check how this yargs version finds its locales`);
-      }
-      await fs.promises.rm(LOCALES, { recursive: true, force: true });
-      await fs.promises.cp(path.resolve(path.dirname(args.path), '..', '..', 'locales'), LOCALES, { recursive: true });
-      const prelude =
-        "import { fileURLToPath as bundledLocalesPath } from 'node:url';\n" +
-        "const bundledLocales = bundledLocalesPath(new URL('./yargs-locales', import.meta.url));\n";
-      return { contents: prelude + source.replace(directory, 'bundledLocales'), loader: 'js' };
-    });
-  },
-};
-
-/**
- * cliui and string-width, as the yargs shim imports them, load on first use. Importing them
- * compiles Unicode property regular expressions (\p{RGI_Emoji}) and starts an Intl.Segmenter:
- * about 15 ms, for something only --help and the error messages use. In a bundle, a module
- * reached through require() is evaluated when the require() runs, not at start-up.
- */
-const DEFERRED = new Set(['cliui', 'string-width']);
-const deferYargsLayout = {
-  name: 'defer-yargs-layout',
-  setup(build) {
-    build.onResolve({ filter: /^(cliui|string-width)$/ }, (args) => {
-      if (!YARGS_SHIM.test(args.importer) || args.kind !== 'import-statement') return undefined;
-      return { path: args.path, namespace: 'deferred', pluginData: { resolveDir: path.dirname(args.importer) } };
-    });
-    build.onLoad({ filter: /.*/, namespace: 'deferred' }, (args) => {
-      if (!DEFERRED.has(args.path)) throw new Error(`not a deferred module: ${args.path}`);
-      return {
-        contents: `export default function deferred(...args) { return require(${JSON.stringify(args.path)}).default(...args); }\n`,
-        resolveDir: args.pluginData.resolveDir,
-        loader: 'js',
-      };
-    });
-  },
-};
-
-const result = await esbuild.build({
-  absWorkingDir: REPO,
-  entryPoints: [path.join(REPO, 'dist', 'cli', 'main.js')],
-  outfile: OUTFILE,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // TcpsendError names each error after its class (`this.name = new.target.name`): esbuild
-  // renames classes whose names clash between modules, and keepNames puts the names back.
-  keepNames: true,
-  sourcemap: true,
-  sourcesContent: false,
-  metafile: true,
-  logLevel: 'warning',
-  // cli-progress is CommonJS and require()s Node's own modules: an ES module has no require.
-  banner: {
-    js: "import { createRequire as bundleCreateRequire } from 'node:module';\nconst require = bundleCreateRequire(import.meta.url);",
-  },
-  plugins: [yargsLocales, deferYargsLayout],
-});
-
-const unexpected = [];
-for (const input of Object.keys(result.metafile.inputs)) {
-  const file = path.join(REPO, input);
-  // A dependency's path is matched from its node_modules/ on: npm may hoist it to a folder
-  // above this one, or node_modules may be a symlink, and esbuild names it from there.
-  const at = input.lastIndexOf('node_modules/');
-  const key = at === -1 ? input : input.slice(at);
-  if (!fs.existsSync(file) || CHECKED_FILE_RELATIVE.has(key)) continue;
-  if (/import\.meta|__dirname|__filename/.test(fs.readFileSync(file, 'utf8'))) unexpected.push(input);
+/** esbuild's options for a bundle of tsc's dist/cli/main.js. */
+export function cliBundleOptions({ outfile = CLI_BUNDLE, sourcemap = true } = {}) {
+  return {
+    absWorkingDir: REPO,
+    entryPoints: [path.join(REPO, 'dist', 'cli', 'main.js')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: NATIVE,
+    inject: [path.join(REPO, 'scripts', 'import-meta-url.js')],
+    define: { 'import.meta.url': 'import_meta_url' },
+    // import() becomes require(): a single executable built with a code cache has no import()
+    // (Node 20 throws ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), even for `await import('node:http')`.
+    supported: { 'dynamic-import': false },
+    // TcpsendError names each error after its class (`this.name = new.target.name`): esbuild
+    // renames classes whose names clash between modules, and keepNames puts the names back.
+    keepNames: true,
+    sourcemap,
+    sourcesContent: false,
+    metafile: true,
+    logLevel: 'warning',
+  };
 }
-if (unexpected.length > 0) {
-  throw new Error(
-    `these bundled modules look for files next to themselves, which the bundle moves: ${unexpected.join(', ')}\n` +
-      'check what each reads and add it to CHECKED_FILE_RELATIVE in scripts/bundle-cli.js, or keep it out of the bundle',
-  );
+
+/** Throws if a bundled module finds files by its own location and is not in CHECKED_FILE_RELATIVE. */
+export function checkFileRelative(metafile) {
+  const unexpected = [];
+  for (const input of Object.keys(metafile.inputs)) {
+    const file = path.join(REPO, input);
+    // A dependency's path is matched from its node_modules/ on: npm may hoist it to a folder
+    // above this one, or node_modules may be a symlink, and esbuild names it from there.
+    const at = input.lastIndexOf('node_modules/');
+    const key = at === -1 ? input : input.slice(at);
+    if (!fs.existsSync(file) || CHECKED_FILE_RELATIVE.has(key)) continue;
+    if (/import\.meta|__dirname|__filename/.test(fs.readFileSync(file, 'utf8'))) unexpected.push(input);
+  }
+  if (unexpected.length > 0) {
+    throw new Error(
+      `these bundled modules find files by their own location, which is the bundle's once bundled: ${unexpected.join(', ')}\n` +
+        'check what each reads and add it to CHECKED_FILE_RELATIVE in scripts/bundle-cli.js, or keep it out of the bundle',
+    );
+  }
 }
-const bytes = fs.statSync(OUTFILE).size;
-console.log(`bundled the CLI: ${path.relative(REPO, OUTFILE)} (${(bytes / 1024).toFixed(0)} KiB, ${Object.keys(result.metafile.inputs).length} modules)`);
+
+async function main() {
+  const result = await esbuild.build(cliBundleOptions());
+  checkFileRelative(result.metafile);
+  const bytes = fs.statSync(CLI_BUNDLE).size;
+  const modules = Object.keys(result.metafile.inputs).length;
+  console.log(`bundled the CLI: ${path.relative(REPO, CLI_BUNDLE)} (${(bytes / 1024).toFixed(0)} KiB, ${modules} modules)`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

@@ -21,6 +21,10 @@ export async function main(
     .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
     // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.
     .env('TCPSEND')
+    // English whatever LANG says, as tcpsend's own messages are: the bundled CLI carries no
+    // yargs locale files (scripts/bundle-cli.js), and help half in one language, half in another
+    // reads worse than either.
+    .detectLocale(false)
     .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on, or to dial when HOST has none', global: true, coerce: portNumber })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'NDJSON events on stdout, for scripts', global: true })
@@ -46,7 +50,6 @@ export async function main(
       throw new UsageError(usage);
     })
     .exitProcess(false);
-  skipHelpCache(parser);
   let usage: string | null = null;
   try {
     await parser.parseAsync();
@@ -57,24 +60,6 @@ export async function main(
     } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }
   return ctx.exitCode;
-}
-
-/** The part of yargs' internals that `skipHelpCache` reaches into (yargs 18). */
-interface YargsUsageInternals {
-  getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
-}
-
-/**
- * Each time yargs runs a command it lays out that command's whole --help text and keeps it, to
- * show should the handler fail and yargs print help for it: about 25 ms (cliui, and string-width
- * compiling its Unicode tables) on every `tcpsend get`. Our .fail() never prints help, so the
- * text is never read: do not make it. --help itself lays the text out when asked, as before.
- * Angular's CLI does the same (angular/angular-cli#34087). Should a later yargs move this
- * internal method, the lookups find nothing and yargs goes on as it was.
- */
-function skipHelpCache(parser: unknown): void {
-  const usage = (parser as YargsUsageInternals).getInternalMethods?.().getUsageInstance?.();
-  if (typeof usage?.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 /** `--port abc` (or TCPSEND_PORT=abc) reaches here as NaN: a usage error, not a failed connection. */

@@ -20,6 +20,7 @@ import type { LocalPlace } from '../transfer/local-file.js';
 import { fetchMany, storeMany, type BatchHooks, type FetchItem, type StoreItem } from './batch.js';
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
+import { deriveKey } from '../transport/psk.js';
 import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
 import type { Socket } from 'node:net';
 import type { TransferOptions, TransferResult } from './types.js';
@@ -48,13 +49,24 @@ export class TcpsendClient {
   /** Connect to `HOST:PORT` (or a Target) and exchange HELLO and the greeting. */
   static async connect(target: string | Target, options: ClientOptions = {}): Promise<TcpsendClient> {
     const where = typeof target === 'string' ? parseTarget(target) : target;
+    const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS;
+    // The key first: a server may close while a slow derivation runs, and the handshake must
+    // start on a socket that is still open.
+    const key = options.secret ? await deriveKey(options.secret) : null;
     let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, options);
-    if (options.secret) stream = await secureChannel(stream as Socket, options.secret, formatTarget(where));
-    const connection = new Connection(stream, options.idleTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS);
+    if (key) {
+      stream = await secureChannel(stream as Socket, key, formatTarget(where), { timeoutMs: idleTimeoutMs, signal: options.signal });
+    }
+    const connection = new Connection(stream, idleTimeoutMs);
+    // Ctrl-C while waiting for the greeting: there is no client yet that abortNow() could cut.
+    const onAbort = () => connection.close();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      options.signal?.throwIfAborted();
       await connection.hello();
     } catch (err) {
       connection.close();
+      options.signal?.throwIfAborted();
       // A server with a secret drops a plain client without a word; so does a cut right at
       // the start. Say both, and let the retry logic treat it as the cut it may be.
       const silent = err instanceof ConnectionLostError && !(err.cause instanceof UnexpectedEofError);
@@ -65,6 +77,8 @@ export class TcpsendClient {
         );
       }
       throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
     }
     return new TcpsendClient(where, connection);
   }

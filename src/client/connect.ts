@@ -21,22 +21,33 @@ export interface ConnectOptions {
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-function connectOnce(address: string, family: number, port: number, timeoutMs: number): Promise<net.Socket> {
+function connectOnce(address: string, family: number, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: address, port, family, noDelay: true });
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      done();
+      socket.destroy();
+      reject(signal!.reason);
+    };
     const timer = setTimeout(() => {
+      done();
       socket.destroy();
       const err = new Error(`timed out after ${timeoutMs} ms`) as NodeJS.ErrnoException;
       err.code = 'ETIMEDOUT';
       reject(err);
     }, timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('connect', () => {
-      clearTimeout(timer);
+      done();
       socket.removeAllListeners('error');
       resolve(socket);
     });
     socket.once('error', (err) => {
-      clearTimeout(timer);
+      done();
       socket.destroy();
       reject(err);
     });
@@ -80,10 +91,11 @@ export async function connectTcp(target: Target, options: ConnectOptions = {}): 
   for (const { address, family } of addresses) {
     options.signal?.throwIfAborted();
     try {
-      const socket = await connectOnce(address, family, target.port, timeoutMs);
+      const socket = await connectOnce(address, family, target.port, timeoutMs, options.signal);
       socket.setKeepAlive(true, 30_000);
       return socket;
     } catch (err) {
+      options.signal?.throwIfAborted();
       firstError ??= err as NodeJS.ErrnoException;
     }
   }

@@ -62,7 +62,12 @@ export class Connection {
     await this.exchange(
       (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}` })),
       async () => {
-        this.greeting = parseGreeting(await this.readLine());
+        const first = await this.readLine();
+        // A server that turns the connection away (full, stopping, a secret needed) answers
+        // ERR in place of its greeting.
+        const refusal = first.startsWith('ERR ') ? parseResponse(first) : null;
+        if (refusal && !refusal.ok) throw new RemoteError(refusal.code, refusal.message);
+        this.greeting = parseGreeting(first);
         readHelloReply(await this.readOk());
       },
     );

@@ -8,21 +8,36 @@ import { TcpsendClient, type ClientOptions } from './client.js';
 import { parseTarget, type Target } from './target.js';
 
 export interface RetryOptions {
-  /** Further attempts after the first fails (default 3). */
+  /** Further attempts after the first fails (default 8: about 30 s of backoff in all). */
   retries?: number;
   /**
    * Wait before the first retry (default 250 ms); doubles with each failure in a row, up to
-   * 10 s. A new connection that gets through starts it again from here.
+   * 8 s, each wait ±25% at random. A new connection that gets through starts it again here.
    */
   backoffMs?: number;
-  /** Told before each retry. */
-  onRetry?: (info: { attempt: number; error: TcpsendError; delayMs: number }) => void;
+  /** Told before each retry: `attempt` of `retries`, after `delayMs`. */
+  onRetry?: (info: { attempt: number; retries: number; error: TcpsendError; delayMs: number }) => void;
   signal?: AbortSignal;
 }
 
-export const DEFAULT_RETRIES = 3;
+/**
+ * "The default retry schedule must outlast a server restarted within 10 s": 0.25, 0.5, 1, 2, 4,
+ * 8, 8 and 8 s, about 32 s in all, so the 6th retry comes about 16 s after the first failure.
+ */
+export const DEFAULT_RETRIES = 8;
+export const DEFAULT_BACKOFF_MS = 250;
+export const MAX_BACKOFF_MS = 8_000;
 
-/** Codes a new attempt may cure: the connection, the server's load, a changing source. */
+/** The wait before a retry after `failuresInARow` failures: exponential, capped, with jitter. */
+export function backoffDelay(failuresInARow: number, backoffMs = DEFAULT_BACKOFF_MS, random = Math.random): number {
+  // ±25%: clients cut by the same restart do not all come back at the same instant.
+  return Math.min(MAX_BACKOFF_MS, backoffMs * 2 ** failuresInARow) * (0.75 + random() * 0.5);
+}
+
+/**
+ * Codes a new attempt may cure: the connection, the server's load, a changing source. A
+ * refusal (a missing or wrong secret, a permission) is never here: retrying cannot cure it.
+ */
 const RETRIABLE = new Set([
   'TCPSEND_ERR_CONNECTION_LOST',
   'TCPSEND_ERR_CONNECTION_REFUSED',
@@ -77,6 +92,11 @@ export class ReconnectingClient {
 
   private connecting: Promise<TcpsendClient> | null = null;
 
+  /** Whether any connection got through: only then can a failure have left partial files. */
+  get hasConnected(): boolean {
+    return this.connections > 0;
+  }
+
   /** The live client, connecting if there is none (or the last one broke). */
   async current(): Promise<TcpsendClient> {
     if (this.client !== null && !this.client.isBroken) return this.client;
@@ -97,7 +117,7 @@ export class ReconnectingClient {
   /** Run `operation`, reconnecting and running it again after a retriable failure. */
   async run<T>(operation: (client: TcpsendClient) => Promise<T>): Promise<T> {
     const retries = this.options.retries ?? DEFAULT_RETRIES;
-    const backoffMs = this.options.backoffMs ?? 250;
+    const backoffMs = this.options.backoffMs ?? DEFAULT_BACKOFF_MS;
     let failuresInARow = 0;
     let connectionsSeen = this.connections;
     for (let attempt = 0; ; attempt++) {
@@ -114,9 +134,9 @@ export class ReconnectingClient {
           connectionsSeen = this.connections;
           failuresInARow = 0;
         }
-        const delayMs = Math.min(10_000, backoffMs * 2 ** failuresInARow) * (0.75 + Math.random() * 0.5);
+        const delayMs = backoffDelay(failuresInARow, backoffMs);
         failuresInARow += 1;
-        this.options.onRetry?.({ attempt: attempt + 1, error: err, delayMs });
+        this.options.onRetry?.({ attempt: attempt + 1, retries, error: err, delayMs });
         if (this.client?.isBroken) this.client = null;
         await sleep(delayMs, this.options.signal);
       }

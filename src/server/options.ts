@@ -28,6 +28,8 @@ export interface ServerOptions {
   dotfiles?: boolean;
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
   secret?: string;
+  /** With a secret: from accept to a running session at most this long (plus any slow-down). */
+  handshakeTimeoutMs?: number;
   /** File system to serve from: node:fs by default (memfs, or a fault-injecting wrapper, in tests). */
   fs?: RootFs;
 }
@@ -46,6 +48,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   lineDeadlineMs: 10_000,
   maxUploadBytes: 1024 ** 4, // 1 TiB
   shutdownGraceMs: 5_000,
+  handshakeTimeoutMs: 10_000,
 } as const;
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {

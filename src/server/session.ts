@@ -39,6 +39,7 @@ import { handleHello, handleQuit } from './handlers/session-verbs.js';
 import { handleStat } from './handlers/stat.js';
 import { handleSymlink } from './handlers/symlink.js';
 import type { PreparedReply } from './reply.js';
+import { NO_SECRET_ALERT, startsTls } from '../transport/records.js';
 
 export const CAPS = ['range', 'sha256', 'resume', 'hash', 'list', 'mkdir', 'selector', 'mget', 'mput', 'symlink'];
 
@@ -236,7 +237,7 @@ async function runRequests(
 /** A TLS record of type handshake (0x16), version 3.x: a client that expects a secret. */
 async function looksLikeTls(file: SocketFile): Promise<boolean> {
   const head = await file.peek(2);
-  return head.length === 2 && head[0] === 0x16 && head[1] === 0x03;
+  return head.length === 2 && startsTls(head);
 }
 
 export async function runSession(
@@ -256,6 +257,7 @@ export async function runSession(
       session.lastActive = Date.now();
       if (first && (await looksLikeTls(file))) {
         log({ peer: session.peer, verb: 'TLS', path: null, bytes: 0, ms: 0, result: 'AUTH', message: 'a TLS handshake, but this server has no secret' });
+        await file.write(NO_SECRET_ALERT).catch(() => {});
         break;
       }
       const line = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });

@@ -4,9 +4,10 @@
  *
  * The key is derived with scrypt rather than a bare HKDF: a person's secret may be a short
  * passphrase, and a captured handshake lets an eavesdropper test guesses offline, so each
- * guess should cost real work. A generated 256-bit secret loses nothing by it.
+ * guess should cost real work (passphrase.ts makes the generated ones; docs/security.md says
+ * what a recorded handshake lets an attacker try).
  */
-import { randomBytes, scrypt } from 'node:crypto';
+import { scrypt } from 'node:crypto';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 
 /** The PSK identity both ends use; it names the key derivation, so a v2 can differ. */
@@ -36,17 +37,11 @@ export function deriveKey(secret: string): Promise<Buffer> {
   return key;
 }
 
-/** A fresh random 256-bit secret, as URL-safe base64 (43 characters). */
-export function generateSecret(): string {
-  return randomBytes(32).toString('base64url');
-}
-
 export function serverTlsOptions(key: Buffer): TlsOptions {
   return {
     ...TLS13_PSK,
     // Only our identity gets the key; anything else ends the handshake.
     pskCallback: (_socket, identity) => (identity === PSK_IDENTITY ? key : null),
-    handshakeTimeout: 10_000,
   };
 }
 

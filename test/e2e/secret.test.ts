@@ -75,18 +75,37 @@ describe('shared secret', () => {
     expect(await fsp.readdir(out)).toEqual([]);
   });
 
-  it('no secret against a server with one: an error that says a secret may be needed', async () => {
+  // Issue 15, item 18: a missing secret is a refusal like a wrong one (AUTH, never retried),
+  // and the message says which it was. It was CONNECTION_LOST, retried three times.
+  it('no secret against a server with one: AUTH at once, saying the secret is missing', async () => {
     const s = await server({ secret: SECRET });
-    await expect(listRemote(s.target, '/', { retries: 0 })).rejects.toMatchObject({
-      code: 'TCPSEND_ERR_CONNECTION_LOST',
-      message: expect.stringMatching(/uses a secret, set TCPSEND_SECRET/),
+    const started = Date.now();
+    await expect(listRemote(s.target, '/', { retries: 5 })).rejects.toMatchObject({
+      code: 'TCPSEND_ERR_AUTH',
+      message: expect.stringMatching(/^missing secret \(set TCPSEND_SECRET or use --secret-file\)/),
     });
+    expect(Date.now() - started).toBeLessThan(1000); // no retry, no backoff
+  });
+
+  it('a wrong secret is AUTH too, saying it was wrong, and is not retried', async () => {
+    const s = await server({ secret: SECRET });
+    const refused: string[] = [];
+    s.server.on('connectionRefused', ({ reason }) => refused.push(reason));
+    await expect(listRemote(s.target, '/', { secret: 'not the secret', retries: 5 })).rejects.toMatchObject({
+      code: 'TCPSEND_ERR_AUTH',
+      message: expect.stringMatching(/^wrong secret: 127\.0\.0\.1:\d+ did not accept the secret/),
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(refused).toHaveLength(1);
   });
 
   it('a secret against a server without one fails fast with AUTH, not a hang', async () => {
     const s = await server();
     const started = Date.now();
-    await expect(listRemote(s.target, '/', { secret: SECRET })).rejects.toMatchObject({ code: 'TCPSEND_ERR_AUTH' });
+    await expect(listRemote(s.target, '/', { secret: SECRET })).rejects.toMatchObject({
+      code: 'TCPSEND_ERR_AUTH',
+      message: expect.stringMatching(/unexpected secret: .* does not use one/),
+    });
     expect(Date.now() - started).toBeLessThan(3000);
   });
 

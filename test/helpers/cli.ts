@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BIN = path.join(REPO, 'bin', 'tcpsend.js');
-export const BUILT_MAIN = path.join(REPO, 'dist', 'tcpsend-cli.js');
+export const BUILT_MAIN = path.join(REPO, 'dist', 'tcpsend-cli.cjs');
 
 /** For a beforeAll: the suite runs the build, not the sources. */
 export function assertBuilt(): void {
@@ -57,6 +57,11 @@ export interface RunOptions {
   env?: Record<string, string | undefined>;
   /** Flags for node itself, before the script. */
   nodeArgs?: string[];
+  /**
+   * Run this executable as `tcpsend` instead of `node bin/tcpsend.js`: an installed command, or
+   * the single executable (test/packaging/).
+   */
+  program?: string;
   /** Kill the child (SIGKILL) and fail after this long. */
   timeoutMs?: number;
 }
@@ -77,7 +82,8 @@ function track(child: ChildProcess): void {
 }
 
 function spawnCli(args: string[], options: RunOptions): ChildProcess {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), BIN, ...args], {
+  const [file, argv] = options.program ? [options.program, args] : [process.execPath, [...(options.nodeArgs ?? []), BIN, ...args]];
+  const child = spawn(file, argv, {
     cwd: options.cwd,
     env: cliEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -184,6 +190,8 @@ export interface ServeOptions {
   json?: boolean;
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** As RunOptions.program. */
+  program?: string;
 }
 
 const servers = new Set<ServeProcess>();
@@ -191,7 +199,7 @@ const servers = new Set<ServeProcess>();
 /** Start `tcpsend serve DIR --port 0 --host 127.0.0.1 ...` and wait until it listens. */
 export async function startServe(dir: string, options: ServeOptions = {}): Promise<ServeProcess> {
   const args = ['serve', dir, '--port', '0', '--host', '127.0.0.1', ...(options.json ? ['--json'] : []), ...(options.args ?? [])];
-  const serve = new ServeProcess(spawnCli(args, { cwd: options.cwd ?? dir, env: options.env }));
+  const serve = new ServeProcess(spawnCli(args, { cwd: options.cwd ?? dir, env: options.env, program: options.program }));
   servers.add(serve);
   try {
     serve.port = options.json

@@ -7,7 +7,7 @@ import type { CliContext, GlobalFlags } from '../context.js';
 import { hostPort, reachableAddresses } from '../addresses.js';
 import { formatBytes } from '../reporter.js';
 import { VERSION } from '../../version.js';
-import { resolveSecret } from '../secret.js';
+import { displayPath, resolveServeSecret } from '../secret.js';
 
 interface ServeArgs extends GlobalFlags {
   dir: string;
@@ -47,22 +47,23 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         .option('max-connections', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxConnections, describe: 'Connections at once' })
         .option('secret', {
           type: 'string',
-          describe: 'Require this shared secret (TLS 1.3 with a pre-shared key). Alone: generate one and print it once. Prefer TCPSEND_SECRET or --secret-file',
+          describe:
+            'Require a shared secret (TLS 1.3 with a pre-shared key). Alone: the passphrase kept in ~/.config/tcpsend/secret (or --secret-file), made and shown once on the first start. With a value: that secret (prefer TCPSEND_SECRET)',
         })
-        .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file' })
+        .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file (with --secret: create it if missing)' })
         .option('dotfiles', { type: 'boolean', default: false, describe: "Share hidden files ('.git', '.env') and take uploads of them" })
         .option('max-line', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxLineLength, describe: 'Longest request line, in bytes' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
         .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
         .example('$0 serve . --host 127.0.0.1 --json', 'Only this machine; NDJSON request log')
-        .example('$0 serve ~/share --secret', 'Encrypted and authenticated: prints a new secret for the clients'),
+        .example('$0 serve ~/share --secret', 'Encrypted and authenticated: a passphrase made once, kept in ~/.config/tcpsend/secret'),
     handler: async (args) => {
       const argv = args as unknown as ServeArgs;
       let server: TcpsendServer;
-      let secret: Awaited<ReturnType<typeof resolveSecret>>;
+      let secret: Awaited<ReturnType<typeof resolveServeSecret>>;
       try {
-        secret = await resolveSecret(argv, process.argv, true);
+        secret = await resolveServeSecret(argv, { argv: process.argv, env: process.env });
         server = await TcpsendServer.create({
           secret: secret.secret ?? undefined,
           root: argv.dir,
@@ -99,23 +100,25 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       const addresses = reachableAddresses(argv.host);
       if (argv.json) {
         ctx.streams.stdout.write(
-          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
+          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), ...(secret.file ? { secretFile: secret.file } : {}), addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
         );
       } else {
         out.write(
           `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
         );
-        if (secret.warning) out.write(`  warning: ${secret.warning}\n`);
-        if (secret.generated) {
-          out.write(`  secret (shown once; clients need it): ${secret.secret}\n`);
-        }
+        for (const warning of secret.warnings) out.write(`  warning: ${warning}\n`);
+        // The secret itself is printed once, when it is made; never inside a command line.
+        const secretFile = secret.file ? displayPath(secret.file, process.env) : null;
+        if (secret.generated) out.write(`  new secret, kept in ${secretFile} (mode 600) for the next start: ${secret.secret}\n`);
+        else if (secretFile) out.write(`  secret: the one in ${secretFile}\n`);
+        if (secret.secret) out.write(`  clients: keep it in a file of mode 600 and add --secret-file FILE (or set TCPSEND_SECRET)\n`);
         if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
         for (const a of addresses) {
           const where = hostPort(a.address, port);
           out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
-          const env = secret.generated ? `TCPSEND_SECRET=${secret.secret} ` : secret.secret ? 'TCPSEND_SECRET=… ' : '';
-          out.write(`      ${env}tcpsend get ${where} FILE      ${env}tcpsend ls ${where}\n`);
-          if (argv.allowUpload) out.write(`      ${env}tcpsend put FILE ${where}\n`);
+          const auth = secret.secret ? ` --secret-file ${secretFile ?? 'FILE'}` : '';
+          out.write(`      tcpsend get ${where} FILE${auth}      tcpsend ls ${where}${auth}\n`);
+          if (argv.allowUpload) out.write(`      tcpsend put FILE ${where}${auth}\n`);
         }
         if (!secret.secret && argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
           out.write('  warning: uploads are on without a secret: anyone who can reach this port can write here (serve --secret)\n');

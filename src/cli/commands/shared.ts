@@ -1,12 +1,12 @@
 /** Flags and plumbing the client commands share. */
 import type { Argv } from 'yargs';
-import { ReconnectingClient } from '../../client/retry.js';
+import { DEFAULT_RETRIES, isRetriable, ReconnectingClient } from '../../client/retry.js';
 import { formatTarget, parseTarget, type Target } from '../../client/target.js';
 import type { TreeHooks, TreeSummary } from '../../client/tree.js';
 import { InterruptedError } from '../../errors.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { exitCodeFor } from '../exit-codes.js';
-import { resolveSecret } from '../secret.js';
+import { resolveClientSecret } from '../secret.js';
 import type { Reporter } from '../reporter.js';
 
 export interface ClientFlags extends GlobalFlags {
@@ -21,12 +21,17 @@ export function clientFlags<T>(y: Argv<T>) {
   return y
     .option('retries', {
       type: 'number',
-      default: 3,
-      describe: 'Reconnect and resume this many times after a dropped connection',
+      default: DEFAULT_RETRIES,
+      describe: 'Reconnect and resume this many times after a dropped connection (backoff 0.25 s doubling to 8 s: about 30 s by default)',
     })
     .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up' })
     .option('secret-file', { type: 'string', describe: "File holding the server's shared secret (or set TCPSEND_SECRET)" })
     .option('secret', { type: 'string', hidden: true, describe: 'The shared secret (visible in the process list: prefer TCPSEND_SECRET)' });
+}
+
+/** `reconnecting (2/8) in 4 s`: whole seconds, tenths below one. */
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
 
 export function targetOf(spec: string, port: number): Target {
@@ -45,8 +50,8 @@ export interface InterruptibleClient {
 }
 
 export async function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): Promise<InterruptibleClient> {
-  const { secret, warning } = await resolveSecret(flags, process.argv, false);
-  if (warning) reporter.notice(warning);
+  const { secret, warnings } = await resolveClientSecret(flags, { argv: process.argv, env: process.env });
+  for (const warning of warnings) reporter.notice(warning);
   const controller = new AbortController();
   const client = new ReconnectingClient(target, {
     secret: secret ?? undefined,
@@ -54,8 +59,8 @@ export async function interruptibleClient(target: Target, flags: ClientFlags, re
     idleTimeoutMs: flags.timeout * 1000,
     timeoutMs: Math.min(flags.timeout * 1000, 10_000),
     signal: controller.signal,
-    onRetry: ({ attempt, error, delayMs }) =>
-      reporter.notice(`${error.message}; retry ${attempt}/${flags.retries} in ${(delayMs / 1000).toFixed(1)} s`),
+    onRetry: ({ attempt, retries, error, delayMs }) =>
+      reporter.notice(`${error.message}: reconnecting (${attempt}/${retries}) in ${formatDelay(delayMs)}`),
   });
   const onSignal = () => {
     controller.abort(new InterruptedError('interrupted'));
@@ -115,6 +120,13 @@ export function failTransfer(
 ): void {
   if (!session.signal.aborted) {
     ctx.fail(err, flags, reporter, session.where);
+    // Retries ran out on a failure a retry could cure (a server down, a link gone): what
+    // arrived so far is kept, and the same command picks it up.
+    if (isRetriable(err) && session.client.hasConnected && !flags.json) {
+      ctx.streams.stderr.write(
+        `tcpsend: gave up after ${flags.retries} ${flags.retries === 1 ? 'retry' : 'retries'}: partial files are kept; run the same command again to resume (${command})\n`,
+      );
+    }
     return;
   }
   ctx.fail(session.signal.reason, flags, reporter);

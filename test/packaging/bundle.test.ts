@@ -1,0 +1,72 @@
+/**
+ * scripts/bundle-cli.js: the CLI bundle, and its check of bundled modules that find files by
+ * their own location (which, once bundled, is the bundle's or the single executable's); and
+ * bin/tcpsend.js, which runs the bundle.
+ */
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import type { Metafile } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import { checkFileRelative, cliBundleOptions } from '../../scripts/bundle-cli.js';
+import { removeTemps, REPO, runCli, tempDir } from '../helpers/cli.js';
+
+afterAll(removeTemps);
+
+/** A metafile whose inputs are these files, named as esbuild names them: relative to the repo. */
+function metafileOf(...files: string[]): Metafile {
+  const inputs = Object.fromEntries(files.map((file) => [path.relative(REPO, file), { bytes: 0, imports: [] }]));
+  return { inputs, outputs: {} } as Metafile;
+}
+
+describe('cliBundleOptions', () => {
+  it("turns import() into require(), which a single executable with a code cache has", async () => {
+    const dir = await tempDir('tcpsend-bundle-');
+    const entry = path.join(dir, 'entry.js');
+    await fsp.writeFile(entry, "export async function serve() { const http = await import('node:http'); return http.createServer(); }\n");
+    const built = await esbuild.build({ ...cliBundleOptions({ outfile: path.join(dir, 'out.cjs'), sourcemap: false }), entryPoints: [entry], write: false });
+    const text = built.outputFiles[0]!.text;
+    expect(text).not.toMatch(/\bimport\s*\(/);
+    expect(text).toMatch(/require\("node:http"\)/);
+  });
+});
+
+describe('checkFileRelative', () => {
+  it('passes modules that do not ask where they are', async () => {
+    const dir = await tempDir('tcpsend-bundle-');
+    const plain = path.join(dir, 'plain.js');
+    await fsp.writeFile(plain, "export const x = require('node:path').join('a', 'b');\n");
+    expect(() => checkFileRelative(metafileOf(plain))).not.toThrow();
+  });
+
+  it('fails the build on a module that reads a file beside itself, and names it', async () => {
+    const dir = await tempDir('tcpsend-bundle-');
+    const modules: [string, string][] = [
+      ['page.js', "export const page = readFileSync(new URL('./page.html', import.meta.url));\n"],
+      ['legacy.js', "module.exports = require('path').join(__dirname, 'page.html');\n"],
+    ];
+    for (const [name, source] of modules) {
+      const file = path.join(dir, name);
+      await fsp.writeFile(file, source);
+      expect(() => checkFileRelative(metafileOf(file))).toThrow(new RegExp(`by their own location.*${name}[\\s\\S]*CHECKED_FILE_RELATIVE`));
+    }
+  });
+
+  it("passes yargs' platform shim, checked, wherever npm put node_modules", () => {
+    const shim = path.join(REPO, 'node_modules', 'yargs', 'lib', 'platform-shims', 'esm.mjs');
+    expect(() => checkFileRelative(metafileOf(shim))).not.toThrow();
+  });
+});
+
+describe('bin/tcpsend.js', () => {
+  it('in a clone that was never built, says to run npm run build, in one line', async () => {
+    const clone = await tempDir('tcpsend-unbuilt-');
+    await fsp.mkdir(path.join(clone, 'bin'));
+    await fsp.copyFile(path.join(REPO, 'bin', 'tcpsend.js'), path.join(clone, 'bin', 'tcpsend.js'));
+    await fsp.writeFile(path.join(clone, 'package.json'), '{ "type": "module" }\n');
+    const r = await runCli([path.join(clone, 'bin', 'tcpsend.js'), '--version'], { cwd: clone, program: process.execPath });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`tcpsend: ${path.join(clone, 'dist', 'tcpsend-cli.cjs')} is missing: run \`npm run build\` in the clone first\n`);
+  });
+});
