@@ -74,11 +74,15 @@ export class LocalFolder {
     this.#scope = root.newScope();
   }
 
-  /** Make `dir` if need be (and its parents: the user's own path) and open it as the boundary. */
-  static async open(dir: string): Promise<LocalFolder> {
+  /**
+   * Make `dir` if need be (and its parents: the user's own path) and open it as the boundary.
+   * `heldFolders: false` chooses the identity checks used where /proc/self/fd is not (tests).
+   */
+  static async open(dir: string, options: { heldFolders?: boolean } = {}): Promise<LocalFolder> {
     const made = await fsp.mkdir(dir, { recursive: true });
     // Hidden names are the server's to send (serve --dotfiles); the client writes what it gets.
-    return new LocalFolder(dir, await Root.open(dir, { dotfiles: true, called: 'the destination folder' }), made !== undefined);
+    const root = await Root.open(dir, { dotfiles: true, called: 'the destination folder', heldFolders: options.heldFolders });
+    return new LocalFolder(dir, root, made !== undefined);
   }
 
   /**
