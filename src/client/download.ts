@@ -41,6 +41,9 @@ export async function downloadFile(
   const place = await LocalPlace.forPath(dest);
   try {
     return await downloadInto(conn, remotePath, place, options);
+  } catch (err) {
+    place.folder.removeMadeIfEmpty();
+    throw err;
   } finally {
     place.folder.close();
   }

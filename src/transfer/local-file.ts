@@ -68,8 +68,8 @@ export class LocalFolder {
     /** As the user gave it, for messages. */
     readonly path: string,
     readonly root: Root,
-    /** Whether opening it made it (nothing is in it yet). */
-    readonly created: boolean,
+    /** The first folder opening it made (it and those below it hold nothing yet), if any. */
+    readonly made: string | undefined,
   ) {
     this.#scope = root.newScope();
   }
@@ -82,7 +82,28 @@ export class LocalFolder {
     const made = await fsp.mkdir(dir, { recursive: true });
     // Hidden names are the server's to send (serve --dotfiles); the client writes what it gets.
     const root = await Root.open(dir, { dotfiles: true, called: 'the destination folder', heldFolders: options.heldFolders });
-    return new LocalFolder(dir, root, made !== undefined);
+    return new LocalFolder(dir, root, made);
+  }
+
+  /** Whether opening it made it (nothing is in it yet). */
+  get created(): boolean {
+    return this.made !== undefined;
+  }
+
+  /**
+   * Remove the folders opening it made, where they are still empty: a single-file get that
+   * failed before anything was kept leaves no trace (a kept part keeps its folder).
+   */
+  removeMadeIfEmpty(): void {
+    if (this.made === undefined) return;
+    for (let dir = this.path; ; dir = path.dirname(dir)) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        return; // not empty (a part kept for resume), or gone
+      }
+      if (path.resolve(dir) === path.resolve(this.made) || path.dirname(dir) === dir) return;
+    }
   }
 
   /**

@@ -190,6 +190,16 @@ describe('a hostile server and symlinks in the client destination', () => {
     expect(await snapshot(work, dest)).toEqual(before);
   });
 
+  it('a single-file get that fails leaves no folder it made behind', async () => {
+    const { dest } = await layout();
+    const fake = await hostile([], {});
+    const client = await TcpsendClient.connect(`127.0.0.1:${fake.port}`, { idleTimeoutMs: 5000 });
+    clients.push(client);
+    const outcome = await client.download('remote/missing.txt', path.join(dest, 'new', 'sub', 'f.txt')).then(() => null, (err: unknown) => err);
+    expect(outcome).toBeInstanceOf(TcpsendError);
+    expect(await fsp.readdir(dest)).toEqual(['link']);
+  });
+
   it('a single-file get into a path the user names may go through the user’s own symlink', async () => {
     const { dest, outside } = await layout();
     const body = randomBytes(1000);
