@@ -118,7 +118,7 @@ export class TransferInterruptedError extends TcpsendError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests: raised by protocol parsing, storage and handlers; sent on the wire as `ERR <token>`.
+// Requests: raised by protocol parsing, the served root and handlers; sent on the wire as `ERR <token>`.
 
 /** The request line does not follow the grammar in docs/protocol.md. */
 export class BadRequestError extends TcpsendError {

@@ -1,12 +1,17 @@
 /** What every command gets from main: output streams, the reporter, and the exit status. */
 import type { Writable } from 'node:stream';
-import { RemoteError, TcpsendError } from '../errors.js';
 import { exitCodeFor } from './exit-codes.js';
-import { HumanReporter, JsonReporter, type Reporter } from './reporter.js';
+import { HumanReporter } from './output/human.js';
+import { JsonEmitter } from './output/json.js';
+import { JsonReporter } from './output/json-reporter.js';
+import { describe, writeLine, writeStack } from './output/messages.js';
+import type { Reporter } from './reporter.js';
+
+export { describe } from './output/messages.js';
 
 export interface CliStreams {
   stdout: Writable & { isTTY?: boolean };
-  stderr: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean; columns?: number };
 }
 
 export interface GlobalFlags {
@@ -17,10 +22,17 @@ export interface GlobalFlags {
 
 export class CliContext {
   exitCode = 0;
-  constructor(readonly streams: CliStreams) {}
+  /** The one writer of --json events, for every command. */
+  readonly json: JsonEmitter;
+
+  constructor(readonly streams: CliStreams) {
+    this.json = new JsonEmitter(streams.stdout);
+  }
 
   reporter(flags: GlobalFlags): Reporter {
-    return flags.json ? new JsonReporter(this.streams.stdout) : new HumanReporter(this.streams, flags.quiet);
+    if (flags.json) return new JsonReporter(this.json);
+    const live = Boolean(this.streams.stderr.isTTY) && !flags.quiet && !process.env.CI;
+    return new HumanReporter({ stdout: this.streams.stdout, stderr: this.streams.stderr }, { quiet: flags.quiet, verbose: flags.verbose, live });
   }
 
   /** One line on stderr (the stack only with --verbose), and the exit status for `err`. */
@@ -30,22 +42,12 @@ export class CliContext {
       reporter.error(err);
       return;
     }
-    const message = describe(err, where);
-    this.streams.stderr.write(`tcpsend: ${message}\n`);
-    if (flags.verbose && err instanceof Error && err.stack) this.streams.stderr.write(`${err.stack}\n`);
+    this.say(describe(err, where));
+    if (flags.verbose) writeStack(this.streams.stderr, err);
   }
-}
 
-/** A message for a person: a server's refusal says which server. */
-export function describe(err: unknown, where?: string): string {
-  // As in "tcpsend: no such file 'x' on 10.0.0.5:7070": which server said so.
-  if (err instanceof RemoteError) return `${err.remoteMessage || err.wireToken}${where ? ` on ${where}` : ''}`;
-  if (err instanceof TcpsendError) return err.message;
-  if (err instanceof Error) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return `no such file or folder: ${(err as NodeJS.ErrnoException).path ?? ''}`;
-    if (code === 'EACCES' || code === 'EPERM') return `permission denied: ${(err as NodeJS.ErrnoException).path ?? ''}`;
-    return err.message;
+  /** `tcpsend: <message>` on stderr. */
+  say(message: string): void {
+    writeLine(this.streams.stderr, `tcpsend: ${message}`);
   }
-  return String(err);
 }

@@ -1,6 +1,5 @@
 /** The tcpsend command line: yargs wiring; each command lives in its own file. */
 import yargs from 'yargs';
-import { DEFAULT_PORT } from '../protocol/index.js';
 import { UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { getCommand } from './commands/get.js';
@@ -9,6 +8,8 @@ import { putCommand } from './commands/put.js';
 import { serveCommand } from './commands/serve.js';
 import { CliContext, type CliStreams } from './context.js';
 import { EXIT } from './exit-codes.js';
+import { STDIO_ARG } from './stdio.js';
+import { writeLine } from './output/messages.js';
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(
@@ -16,7 +17,14 @@ export async function main(
   streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const ctx = new CliContext(streams);
-  const parser = yargs(argv)
+  // yargs answers `completion --help` with the script itself: answer with what it does instead.
+  if (argv[0] === 'completion' && argv.slice(1).some((a) => a === '--help' || a === '-h')) {
+    streams.stdout.write(COMPLETION_HELP);
+    return 0;
+  }
+  // After `--`, a `-` is a name like any other; before it, standard input or output.
+  const end = argv.indexOf('--');
+  const parser = yargs(argv.map((arg, i) => (arg === '-' && (end === -1 || i < end) ? STDIO_ARG : arg)))
     .scriptName('tcpsend')
     .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
     // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.
@@ -25,15 +33,14 @@ export async function main(
     // yargs locale files (scripts/bundle-cli.js), and help half in one language, half in another
     // reads worse than either.
     .detectLocale(false)
-    .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on, or to dial when HOST has none', global: true, coerce: portNumber })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'NDJSON events on stdout, for scripts', global: true })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'Stack traces with errors', global: true })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'More detail: a line per file, every request in the server log, stack traces with errors', global: true })
     .command(serveCommand(ctx))
     .command(getCommand(ctx))
     .command(putCommand(ctx))
     .command(lsCommand(ctx))
-    .completion('completion', 'Print a bash/zsh completion script (eval "$(tcpsend completion)")')
+    .completion('completion', 'Print a bash/zsh completion script (eval "$(tcpsend completion)")', withoutShortAsLong)
     .demandCommand(1, 'Name a command: serve, get, put or ls.')
     .recommendCommands()
     .strict()
@@ -55,19 +62,39 @@ export async function main(
     await parser.parseAsync();
   } catch (err) {
     if (usage !== null) {
-      streams.stderr.write(`tcpsend: ${usage}\nTry 'tcpsend ${commandOf(argv)}--help'.\n`);
+      writeLine(streams.stderr, `tcpsend: ${usage}`);
+      writeLine(streams.stderr, `Try 'tcpsend ${commandOf(argv)}--help'.`);
       ctx.exitCode = EXIT.USAGE;
     } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }
   return ctx.exitCode;
 }
 
-/** `--port abc` (or TCPSEND_PORT=abc) reaches here as NaN: a usage error, not a failed connection. */
-function portNumber(port: unknown): number {
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError('--port (or TCPSEND_PORT) must be a whole number from 0 to 65535');
-  }
-  return port;
+const COMPLETION_HELP = `tcpsend completion
+
+Print a bash/zsh completion script for tcpsend. To use it in this shell:
+
+  eval "$(tcpsend completion)"
+
+and to keep it, add that line to ~/.bashrc or ~/.zshrc.
+`;
+
+type Completions = (err: Error | null, completions: string[] | undefined) => void;
+
+/**
+ * yargs offers each one-letter alias as if it were a long flag (`--v`, `--p`, `--q`), which
+ * no one types and which complete to nothing useful: leave those out.
+ */
+function withoutShortAsLong(
+  _current: string,
+  _argv: unknown,
+  defaultCompletion: (done: Completions) => void,
+  done: (completions: string[]) => void,
+): void {
+  defaultCompletion((err, completions) => {
+    if (err) throw err;
+    done((completions ?? []).filter((c) => !/^--[^-](?:$|[:\t])/.test(c)));
+  });
 }
 
 function commandOf(argv: string[]): string {

@@ -19,6 +19,7 @@ import {
   formatRequest,
   greetingCaps,
   parseGreeting,
+  isProgressLine,
   parseResponse,
   readHelloReply,
   PROTOCOL_VERSION,
@@ -60,7 +61,8 @@ export class Connection {
   /** Send HELLO and read the greeting and its answer. */
   async hello(): Promise<Greeting> {
     await this.exchange(
-      (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}` })),
+      // progress=1: a server busy working out an answer (a long hash) says so with `+` lines.
+      (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}`, progress: true })),
       async () => {
         const first = await this.readLine();
         // A server that turns the connection away (full, stopping, a secret needed) answers
@@ -130,9 +132,11 @@ export class Connection {
     );
   }
 
-  /** One response line: its fields if OK, a RemoteError if ERR. */
+  /** One response line (after any progress lines): its fields if OK, a RemoteError if ERR. */
   async readOk(): Promise<Map<string, string>> {
-    const response = parseResponse(await this.readLine());
+    let line = await this.readLine();
+    while (isProgressLine(line)) line = await this.readLine();
+    const response = parseResponse(line);
     if (!response.ok) throw new RemoteError(response.code, response.message);
     return response.fields;
   }

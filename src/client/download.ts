@@ -7,6 +7,7 @@ import {
   ChecksumMismatchError,
   ExistsError,
   IsDirectoryError,
+  NoSpaceError,
   ProtocolError,
   RemoteError,
 } from '../errors.js';
@@ -14,13 +15,14 @@ import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
 import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
+import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
 import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
 /** Bodies up to this size are received whole in memory and written in one go. */
-const SMALL_BODY = 256 * 1024;
+const SMALL_BODY = SMALL_FILE_BYTES;
 
 export interface DownloadOptions extends TransferOptions {
   /** fsync the destination's folder after the rename (a tree transfer does it once per folder). */
@@ -81,7 +83,9 @@ async function downloadInto(
       let prefix = createSha256();
       if (partSize > 0) {
         const part = place.openPart(partSize);
-        prefix = await hashFileRange(part.file, 0, partSize).finally(() => part.close());
+        const total = partSize;
+        options.onCheck?.(0, total);
+        prefix = await hashFileRange(part.file, 0, total, undefined, undefined, (done) => options.onCheck?.(done, total)).finally(() => part.close());
       }
       const result = await receive(conn, remotePath, { place, prefix, offset: partSize }, options);
       return {
@@ -100,6 +104,15 @@ async function downloadInto(
         partSize = 0;
         continue;
       }
+      const full = diskFull(err);
+      if (full) {
+        // Not a retry's business: the next attempt would fill the same disk. What arrived stays.
+        const kept = place.keptBytes();
+        throw new NoSpaceError(
+          `the disk is full writing '${dest}'${kept > 0 ? ` (${kept} bytes received are kept in '${partPath}')` : ''}: free some space and run the same command again to resume`,
+          { cause: err },
+        );
+      }
       if (err instanceof ChecksumMismatchError || (err instanceof RemoteError && err.code === 'TCPSEND_ERR_CHANGED')) {
         place.removePart(); // those bytes are not to be trusted
       } else {
@@ -108,6 +121,15 @@ async function downloadInto(
       throw err;
     }
   }
+}
+
+/** The local disk ran out of room (or quota) somewhere along `err`'s causes. */
+function diskFull(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+  }
+  return false;
 }
 
 export interface Received {
@@ -180,6 +202,17 @@ export async function readGetReply(
   }
 }
 
+/**
+ * A write that fails after the body's last chunk was handed over (the disk filled up) is
+ * reported by an 'error' event when no one listens any more: without a listener of its own
+ * for the stream's whole life, that event would crash the process. The failure still reaches
+ * the caller, through the worker's digest or the stream's end.
+ */
+function keepErrors<T extends import('node:stream').Writable>(out: T): T {
+  out.on('error', () => {});
+  return out;
+}
+
 /** Move the body into the part file while hashing it; the digest of the whole file. */
 async function streamBody(
   file: SocketFile,
@@ -206,7 +239,7 @@ async function streamBody(
         worker.writeTo(handle.fd, header.offset),
       ]);
       setUp.catch(() => {}); // awaited below, once the body is in
-      const out = workerWritable(worker);
+      const out = keepErrors(workerWritable(worker));
       try {
         await file.pipeTo(out, header.length, { onChunk: progress });
         await setUp;
@@ -222,7 +255,7 @@ async function streamBody(
       await worker.close();
     }
   }
-  const out = fileWritable(handle, header.offset);
+  const out = keepErrors(fileWritable(handle, header.offset));
   try {
     await file.pipeTo(out, header.length, {
       onChunk: (chunk) => {

@@ -65,13 +65,20 @@ export function isRetriable(err: unknown): err is TcpsendError {
   return err instanceof TcpsendError && RETRIABLE.has(err.code);
 }
 
+/** Wait `ms`, or less if `signal` aborts; either way it stops listening to the signal. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
+    const onAbort = () => {
       clearTimeout(timer);
-      reject(signal.reason);
-    }, { once: true });
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      // A listener left behind per wait piled up on the one signal of a long run with many
+      // retries: MaxListenersExceededWarning (issue 14.19).
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 
 export class ReconnectingClient {

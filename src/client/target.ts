@@ -20,6 +20,9 @@ export function parseTarget(spec: string, defaultPort = DEFAULT_PORT): Target {
     const [, host, port] = bracketed;
     return { host: host!, port: port === undefined ? defaultPort : parsePort(port, spec) };
   }
+  if (spec.startsWith('[') || spec.includes(']')) {
+    throw new UsageError(`bad address '${spec}': write an IPv6 address in brackets, then the port: [::1]:7070`);
+  }
   const colons = spec.split(':').length - 1;
   if (colons > 1) return { host: spec, port: defaultPort }; // a bare IPv6 address
   if (colons === 1) {

@@ -37,6 +37,8 @@ export interface TreeHooks {
   onFileDone?: (result: TransferResult & { rel: string }) => void;
   onFileError?: (rel: string, err: unknown) => void;
   onNotice?: (message: string) => void;
+  /** The files and bytes the whole tree holds, once the walk or the listing has seen them all. */
+  onPlan?: (totals: { files: number; bytes: number }) => void;
 }
 
 export interface TreeOptions extends TreeHooks {
@@ -223,8 +225,13 @@ export async function putTree(
         alone: (item) => putOne(item.rel, item.abs, statSyncOrNull(item.abs)?.size ?? 0),
       })
     : null;
+  const totals = { files: 0, bytes: 0 };
   for await (const entry of walkLocal(localDir, { onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
     const target = join(entry.rel);
+    if (entry.type !== 'dir') {
+      totals.files += 1;
+      totals.bytes += entry.size;
+    }
     if (entry.type === 'dir') {
       dirs.push({ remote: target, mtimeMs: entry.mtimeMs, mode: entry.mode });
       if (remote.get(entry.rel)?.type !== 'dir') {
@@ -239,6 +246,7 @@ export async function putTree(
     }
     await window.add(() => putOne(entry.rel, entry.abs, entry.size, there));
   }
+  options.onPlan?.(totals);
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();
@@ -332,7 +340,12 @@ async function getTreeInto(
   // The listing streams in while the downloads run; on a retry it is read again from the
   // start, and files already complete are skipped as identical.
   const entries = first.listStream(remoteDir, { recursive: true });
+  const totals = { files: 0, bytes: 0 };
   for await (const entry of entries) {
+    if (entry.type === 'file') {
+      totals.files += 1;
+      totals.bytes += entry.size ?? 0;
+    }
     let local: string;
     let place: LocalPlace | null = null;
     try {
@@ -359,6 +372,7 @@ async function getTreeInto(
     const one = place;
     await window.add(() => getOne(entry.path, one));
   }
+  options.onPlan?.(totals);
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();

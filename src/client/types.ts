@@ -7,6 +7,11 @@ export interface TransferOptions {
   onProgress?: (done: number, total: number) => void;
   /** Called once the size is known and the transfer starts. */
   onStart?: (info: { size: number; resumedFrom: number }) => void;
+  /**
+   * Called while a partial file already held is checked before a resume (its bytes hashed):
+   * bytes checked so far, and the part's size. Can take a while for a large part.
+   */
+  onCheck?: (done: number, total: number) => void;
   /** Things a person should hear about (a partial file discarded, a retry). */
   onNotice?: (message: string) => void;
 }

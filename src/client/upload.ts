@@ -133,7 +133,9 @@ export async function uploadFile(
           let hash = createSha256();
           let from = 0;
           if (offer.offset > 0) {
-            await hashFileRange(handle, 0, offer.offset, hash);
+            const total = offer.offset;
+            options.onCheck?.(0, total);
+            await hashFileRange(handle, 0, total, hash, undefined, (done) => options.onCheck?.(done, total));
             if (offer.partSha256 !== null && peekDigest(hash) === offer.partSha256) {
               from = offer.offset;
             } else {

@@ -9,3 +9,4 @@ export { utimesSeconds, wholeMilliseconds } from './mtime.js';
 export { fileChanged } from './file-changed.js';
 export { fsyncFolder, isUnsyncableFolder, UNSYNCABLE_FOLDER, type FolderSyncFs } from './folder-sync.js';
 export { quotePath, quoteRequestPath } from './quote-path.js';
+export { SMALL_FILE_BYTES } from './small-file.js';

@@ -2,7 +2,7 @@
  * Percent-encoding of paths and field values on the wire (docs/protocol.md, "Paths").
  *
  * Encoding works on UTF-8 bytes, decoding gives them back; neither judges what a path means
- * (`..`, control characters, drive letters): that is the storage layer's job.
+ * (`..`, control characters, drive letters): that is the served root's job (src/server/root).
  */
 
 import { BadPathError, BadRequestError, TcpsendError, UsageError } from '../errors.js';

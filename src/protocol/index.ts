@@ -55,7 +55,7 @@ export {
   type StatRequest,
   type Verb,
 } from './request.js';
-export { formatErr, formatOk, parseResponse, type Response } from './response.js';
+export { formatErr, formatOk, formatProgress, isProgressLine, parseResponse, type Response } from './response.js';
 export {
   DEFAULT_PORT,
   GREETING_WORD,

@@ -29,6 +29,22 @@ export function quote(text: string, max = 64): string {
   return `'${truncate(text, max).replace(UNPRINTABLE, escapeChar)}'`;
 }
 
+/**
+ * Bidirectional overrides and isolates: they reorder how a terminal shows the text around
+ * them (a name could display as something it is not, CVE-2021-42574).
+ */
+const TERMINAL_UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\p{Cs}/gu;
+
+/**
+ * Text for a terminal: every control character (ESC, CR, LF, BEL, the C1 controls), DEL, bidi
+ * controls and lone surrogates escaped (`\x1b`, `\n`, `\u202e`), so that nothing a peer
+ * sends can move the cursor, clear the screen, set the title, reach the clipboard (OSC 52) or
+ * forge a line. The CLI passes every line it prints through this, once, where it writes.
+ */
+export function forTerminal(text: string): string {
+  return text.replace(TERMINAL_UNSAFE, escapeChar);
+}
+
 /** Longest `ERR` message we send, in code points (well inside the 8192-byte line limit). */
 export const MAX_ERR_MESSAGE = 1000;
 

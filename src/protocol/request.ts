@@ -32,6 +32,8 @@ export interface HelloRequest {
   verb: 'HELLO';
   version: number | null;
   client: string | null;
+  /** `progress=1`: the client takes `+` lines (progress) before an answer that is slow to come. */
+  progress?: boolean;
 }
 
 export interface StatRequest {
@@ -234,6 +236,7 @@ export function parseRequest(line: string): Request {
         verb,
         version: optionalUint(fields, 'version'),
         client: optionalString(fields, 'client'),
+        ...(optionalFlag(fields, 'progress') ? { progress: true } : {}),
       };
     case 'STAT':
       return { verb, path: needPath(), hash: optionalFlag(fields, 'hash') };
@@ -327,7 +330,7 @@ export function formatRequest(req: Request): string {
   };
   switch (req.verb) {
     case 'HELLO':
-      return `HELLO${formatFields({ version: req.version, client: req.client })}`;
+      return `HELLO${formatFields({ version: req.version, client: req.client, progress: req.progress || null })}`;
     case 'STAT':
       return withPath(req.path, { hash: req.hash || null });
     case 'LIST':

@@ -5,6 +5,7 @@
  *   ok       = "OK" *(SP field)
  *   err      = "ERR" SP code [SP message]      ; message: free text to the end of the line
  *   code     = 1*(UPALPHA / "_")
+ *   progress = "+" *(SP field)                 ; only to a client that said HELLO progress=1
  */
 
 import { ProtocolError, UsageError } from '../errors.js';
@@ -34,6 +35,16 @@ export function parseResponse(line: string): Response {
     return { ok: false, code, message: match?.[2] ?? '' };
   }
   throw new ProtocolError(`expected OK or ERR from the server, got ${quote(line)}`);
+}
+
+/** A progress line: the server is still working on the answer that follows (`+ hashed=N size=M`). */
+export function isProgressLine(line: string): boolean {
+  return line === '+' || line.startsWith('+ ');
+}
+
+/** A progress line with its fields. */
+export function formatProgress(fields: FieldValues = {}): string {
+  return `+${formatFields(fields)}`;
 }
 
 /**

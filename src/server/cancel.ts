@@ -6,12 +6,17 @@
 import { TcpsendError, TransferInterruptedError } from '../errors.js';
 import type { ReadableFile } from '../io/sendfile.js';
 
-/** `file`, whose reads fail once `signal` is aborted (with its reason, if that is one of ours). */
-export function abortable(file: ReadableFile, signal: AbortSignal): ReadableFile {
+/**
+ * `file`, whose reads fail once `signal` is aborted (with its reason, if that is one of ours);
+ * `progress.bytes` counts what was read through it.
+ */
+export function abortable(file: ReadableFile, signal: AbortSignal, progress?: { bytes: number }): ReadableFile {
   return {
-    read: (buffer, offset, length, position) => {
-      if (signal.aborted) return Promise.reject(abortReason(signal));
-      return file.read(buffer, offset, length, position);
+    read: async (buffer, offset, length, position) => {
+      if (signal.aborted) throw abortReason(signal);
+      const result = await file.read(buffer, offset, length, position);
+      if (progress) progress.bytes += result.bytesRead;
+      return result;
     },
   };
 }

@@ -30,6 +30,8 @@ export class Session {
   busy = false;
   /** When the connection last finished a request (Date.now()), to pick whom to evict. */
   lastActive = Date.now();
+  /** The client said HELLO progress=1: it takes `+` lines while a slow answer is being worked out. */
+  progress = false;
 
   /** This connection as the holder of an upload lock: cut when it has gone quiet (upload-locks.ts). */
   readonly lockHolder: LockHolder;
@@ -57,6 +59,18 @@ export class Session {
   /** The request's bytes are all read and written: the stream is in step again. */
   markInStep(): void {
     this.#outOfStep = false;
+  }
+
+  /**
+   * Run `work`, which reads or writes part of a request's or a reply's bytes: while it runs,
+   * and after it fails, the stream is out of step (an error closes the connection); once it
+   * has succeeded, it is in step again.
+   */
+  async partway<T>(work: () => Promise<T>): Promise<T> {
+    this.#outOfStep = true;
+    const result = await work();
+    this.#outOfStep = false;
+    return result;
   }
 
   /** Aborted once the connection is over or cut: work for an answer (its trailer's hash) stops then. */

@@ -9,7 +9,7 @@ import type { OpenedFile } from './root/index.js';
  * A small file is read at once with a synchronous call; a large one in chunks, each checking
  * `signal` (so the hashing stops when the client leaves or the server shuts down).
  */
-export async function fileSha256(ctx: ServerContext, { file, info }: OpenedFile, signal: AbortSignal): Promise<string> {
+export async function fileSha256(ctx: ServerContext, { file, info }: OpenedFile, signal: AbortSignal, progress?: { bytes: number }): Promise<string> {
   const cached = ctx.hashCache.get(info);
   if (cached !== undefined) return cached;
   let sha256: string;
@@ -18,7 +18,7 @@ export async function fileSha256(ctx: ServerContext, { file, info }: OpenedFile,
     file.readSyncInto(body, 0);
     sha256 = createSha256().update(body).digest('hex');
   } else {
-    sha256 = (await hashFileRange(abortable(file, signal), 0, info.size)).digest('hex');
+    sha256 = (await hashFileRange(abortable(file, signal, progress), 0, info.size)).digest('hex');
   }
   ctx.hashCache.set(info, sha256);
   return sha256;

@@ -24,6 +24,12 @@ export interface ServerOptions {
   maxUploadBytes?: number;
   /** On close(), how long transfers in flight may run on. */
   shutdownGraceMs?: number;
+  /**
+   * While a slow answer is worked out (a long hash before a resume, HASH, STAT hash=1), a
+   * client that said HELLO progress=1 gets a `+` line this often, so its idle timeout does not
+   * give up on a server that is busy for it.
+   */
+  progressIntervalMs?: number;
   /** Serve, list and take uploads of hidden files ('.git', '.env'); off by default. */
   dotfiles?: boolean;
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
@@ -48,6 +54,7 @@ export const DEFAULT_SERVER_OPTIONS = {
   lineDeadlineMs: 10_000,
   maxUploadBytes: 1024 ** 4, // 1 TiB
   shutdownGraceMs: 5_000,
+  progressIntervalMs: 5_000,
   handshakeTimeoutMs: 10_000,
 } as const;
 

@@ -3,7 +3,7 @@
  * (header, bytes, trailer laid end to end), which GET and every MGET item use.
  */
 import { FileChangedError, PrefixMismatchError } from '../errors.js';
-import { fileChanged } from '../files/index.js';
+import { fileChanged, SMALL_FILE_BYTES } from '../files/index.js';
 import { formatOk } from '../protocol/index.js';
 import { toStorageError, type OpenedFile } from './root/index.js';
 import { createSha256, peekDigest } from '../transfer/sha256.js';
@@ -35,7 +35,7 @@ export function readyReply(data: Buffer | string, result: HandlerResult = {}): P
 }
 
 /** Files up to this size are answered whole: read at once, and sent with header and trailer in one write. */
-export const SMALL_BODY = 256 * 1024;
+export const SMALL_BODY = SMALL_FILE_BYTES;
 
 /** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
 export const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;

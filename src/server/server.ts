@@ -12,7 +12,7 @@ import { DEFAULT_PORT, formatErr } from '../protocol/index.js';
 import { HashCache, Root, UploadLocks } from './root/index.js';
 import { Session, type ServerContext } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
-import { runSession, type RequestLogEntry } from './session.js';
+import { runSession, type RequestLogEntry, type TransferStart } from './session.js';
 import { deriveKey, serverTlsOptions } from '../transport/psk.js';
 import { startsTls } from '../transport/records.js';
 
@@ -54,6 +54,7 @@ const MAX_BYTES_BEFORE_TLS = 64 * 1024;
 export interface TcpsendServerEvents {
   request: [RequestLogEntry];
   connectionRefused: [{ peer: string; reason: string }];
+  transferStart: [TransferStart];
 }
 
 export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
@@ -288,7 +289,10 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     });
     const session = new Session(file, slot.peer, slot.ip);
     slot.session = session;
-    void runSession(this.ctx, stream, session, (entry) => this.emit('request', entry)).finally(() => {
+    const log = Object.assign((entry: RequestLogEntry) => this.emit('request', entry), {
+      started: (start: TransferStart) => this.emit('transferStart', start),
+    });
+    void runSession(this.ctx, stream, session, log).finally(() => {
       slot.socket.destroy(); // its close counts it out (a no-op if it was evicted)
     });
   }

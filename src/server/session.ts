@@ -13,6 +13,7 @@ import {
   TcpsendError,
   TimeoutError,
   TransferInterruptedError,
+  UnexpectedEofError,
 } from '../errors.js';
 import { SocketFile } from '../io/index.js';
 import {
@@ -61,7 +62,16 @@ export interface RequestLogEntry {
   note?: string;
 }
 
-export type RequestLogger = (entry: RequestLogEntry) => void;
+/** A transfer (GET, PUT, MGET, MPUT) about to run: for a log line when it starts. */
+export interface TransferStart {
+  peer: string;
+  verb: string;
+  path: string | null;
+}
+
+export type RequestLogger = ((entry: RequestLogEntry) => void) & { started?: (start: TransferStart) => void };
+
+const TRANSFER_VERBS = new Set(['GET', 'PUT', 'MGET', 'MPUT']);
 
 async function dispatch(ctx: ServerContext, session: Session, req: Request): Promise<HandlerResult> {
   switch (req.verb) {
@@ -172,7 +182,7 @@ async function runRequests(
   const batch: { line: string; parse: () => Request; prepared: Promise<PreparedReply>; closeAfter?: boolean }[] = [];
   let held = 0;
   const budget = ctx.readAhead;
-  /** Start `req`'s work; false if it must run on its own (a large PUT: its body streams). */
+  /** Start `req`'s work (a GET, or a small one-step PUT whose body is read now). */
   const prepare = async (text: string, req: Request): Promise<void> => {
     const parseIt = () => req;
     if (req.verb === 'PUT') {
@@ -327,6 +337,13 @@ async function drainBriefly(file: SocketFile): Promise<void> {
   }
 }
 
+/** The body bytes a transfer moved before it broke (the log says them, not 0 B). */
+function bytesBefore(err: TcpsendError): number {
+  if (err instanceof TransferInterruptedError) return err.bytesSent;
+  if (err instanceof UnexpectedEofError && err.expected !== null) return err.received;
+  return 0;
+}
+
 /** Run one request; turn its failure into an ERR line; log it either way. */
 async function runOne(
   ctx: ServerContext,
@@ -345,12 +362,13 @@ async function runOne(
       verb = req.verb;
       path = 'path' in req ? req.path : null;
     }
+    if (TRANSFER_VERBS.has(verb)) log.started?.({ peer: session.peer, verb, path });
     const result = await handle();
     log({ peer: session.peer, verb, path, bytes: result.bytes ?? 0, ms: performance.now() - started, result: 'OK', note: result.note });
     return result;
   } catch (err) {
     const e = asTcpsendError(err);
-    log({ peer: session.peer, verb, path, bytes: 0, ms: performance.now() - started, result: e.wireCode, message: e.message });
+    log({ peer: session.peer, verb, path, bytes: bytesBefore(e), ms: performance.now() - started, result: e.wireCode, message: e.message });
     const close = session.outOfStep || losesPlace(err) || session.file.closed;
     // Always say why, even mid-body, where the answer cannot be in step and the connection
     // closes after it: the peer (or a person reading) still learns the reason.

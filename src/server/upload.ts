@@ -10,6 +10,7 @@
  */
 import type { Writable } from 'node:stream';
 import {
+  BadRequestError,
   BusyError,
   ChecksumMismatchError,
   ExistsError,
@@ -23,12 +24,16 @@ import {
 import { chunkWritable } from '../transfer/chunk-writable.js';
 import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type HashWorker } from '../transfer/hash-worker.js';
 import { createSha256, type Hash } from '../transfer/sha256.js';
-import type { ServerContext, Session } from './context.js';
+import type { ServerContext } from './context.js';
 import { fileSha256 } from './file-hash.js';
 import { quoteRequestPath } from '../files/quote-path.js';
 import {
   checkAttributes,
+  commitPart,
+  discardPart,
+  openPart,
   storeWhole,
+  syncFolders,
   toStorageError,
   uploadTarget,
   type FileInfo,
@@ -37,7 +42,7 @@ import {
   type UploadPart,
   type UploadTarget,
 } from './root/index.js';
-import type { UploadLock } from './root/upload-locks.js';
+import type { LockHolder, UploadLock } from './root/upload-locks.js';
 import { statfs } from 'node:fs/promises';
 
 /** What an upload asks for, whatever its verb. */
@@ -52,6 +57,15 @@ export interface UploadRequest {
 }
 
 export type Verdict = 'identical' | 'write';
+
+/**
+ * Who uploads: a protocol session, or an HTTP request. Its lock holder is cut when it goes
+ * quiet while holding a path; `beforeAnswer` stops hashing once it has gone.
+ */
+export interface Uploader {
+  readonly lockHolder: LockHolder;
+  readonly beforeAnswer: AbortSignal;
+}
 
 /** How long an upload waits for its path's lock: the holder is often the same client's previous attempt, cut a moment ago. */
 const LOCK_WAIT_MS = 3000;
@@ -68,19 +82,19 @@ export function admitUpload(ctx: ServerContext, req: UploadRequest): string[] {
 }
 
 /**
- * The lock on `shown` (a normalised path) for `session`'s upload: at once (then synchronously),
+ * The lock on `shown` (a normalised path) for `who`'s upload: at once (then synchronously),
  * or after waiting up to LOCK_WAIT_MS with `wait` (a holder gone quiet is cut meanwhile); else
  * BusyError.
  */
-export function lockUpload(ctx: ServerContext, session: Session, shown: string, wait: boolean): UploadLock | Promise<UploadLock> {
-  const lock = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+export function lockUpload(ctx: ServerContext, who: Uploader, shown: string, wait: boolean): UploadLock | Promise<UploadLock> {
+  const lock = ctx.uploadLocks.tryLock(shown, who.lockHolder);
   if (lock !== null) return lock;
   if (!wait) throw busy(shown);
   return (async () => {
     const deadline = Date.now() + LOCK_WAIT_MS;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      const later = ctx.uploadLocks.tryLock(shown, session.lockHolder);
+      const later = ctx.uploadLocks.tryLock(shown, who.lockHolder);
       if (later !== null) return later;
     }
     throw busy(shown);
@@ -99,7 +113,7 @@ function busy(shown: string): BusyError {
  */
 export function decideUpload(
   ctx: ServerContext,
-  session: Session,
+  who: Uploader,
   req: UploadRequest,
   target: UploadTarget,
   sha256: string | null,
@@ -110,7 +124,7 @@ export function decideUpload(
   if (existing === null) return 'write';
   // Hashed only when it could be the same content (a promise then: a large file takes a while).
   if (sha256 === null || existing.size !== req.size) return replaceOrRefuse(ctx, req);
-  return existingSha256(ctx, session, target, existing, scope).then((held) => (held === sha256 ? 'identical' : replaceOrRefuse(ctx, req)));
+  return existingSha256(ctx, who, target, existing, scope).then((held) => (held === sha256 ? 'identical' : replaceOrRefuse(ctx, req)));
 }
 
 /** A different file is at the destination: 'write' if the client asked to overwrite and the server allows it, else ExistsError. */
@@ -124,12 +138,12 @@ function replaceOrRefuse(ctx: ServerContext, req: UploadRequest): Verdict {
   );
 }
 
-async function existingSha256(ctx: ServerContext, session: Session, target: UploadTarget, existing: FileInfo, scope: FolderScope): Promise<string> {
+async function existingSha256(ctx: ServerContext, who: Uploader, target: UploadTarget, existing: FileInfo, scope: FolderScope): Promise<string> {
   const cached = ctx.hashCache.get(existing);
   if (cached !== undefined) return cached;
   const opened = ctx.root.openRead(target.shown, scope);
   try {
-    return await fileSha256(ctx, opened, session.beforeAnswer);
+    return await fileSha256(ctx, opened, who.beforeAnswer);
   } finally {
     opened.file.close();
   }
@@ -149,7 +163,7 @@ export function checkDigest(req: UploadRequest, digest: string, declared: string
  */
 export async function storeUpload(
   ctx: ServerContext,
-  session: Session,
+  who: Uploader,
   req: UploadRequest,
   body: Uint8Array,
   declared: string,
@@ -161,10 +175,10 @@ export async function storeUpload(
   const sha256 = createSha256().update(body).digest('hex');
   checkDigest(req, sha256, declared);
   const target = uploadTarget(ctx.root, segments, scope);
-  const locking = lockUpload(ctx, session, target.shown, wait);
+  const locking = lockUpload(ctx, who, target.shown, wait);
   const lock = locking instanceof Promise ? await locking : locking;
   try {
-    const deciding = decideUpload(ctx, session, req, target, sha256, scope);
+    const deciding = decideUpload(ctx, who, req, target, sha256, scope);
     if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, sha256 };
     storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
     return { identical: false, sha256 };
@@ -252,4 +266,64 @@ export async function checkFreeSpace(ctx: ServerContext, needed: number, where: 
     return; // not a real file system (memfs): the write path reports ENOSPC if it comes
   }
   if (needed > free) throw new NoSpaceError(`no space on the server for ${where}: ${needed} bytes needed, ${free} free`);
+}
+
+/**
+ * The one entry point for a whole upload that needs no resume offer (HTTP's PUT, a small
+ * one-step PUT): `body` held in memory, or streamed (exactly `req.size` bytes). `declared` is
+ * the SHA-256 the client gave for the whole content, if any: a body that hashes otherwise is
+ * not stored (CHECKSUM_MISMATCH). Made durable (the file and its folder fsynced) before it
+ * returns. A streamed body cut short leaves its bytes in the part (a later two-step PUT can
+ * resume them).
+ */
+export async function uploadBody(
+  ctx: ServerContext,
+  who: Uploader,
+  req: UploadRequest,
+  body: Uint8Array | BodySource,
+  declared: string | null,
+): Promise<{ identical: boolean; sha256: string }> {
+  if (body instanceof Uint8Array) {
+    const touched = new Set<Folder>();
+    return ctx.root.withScope(async (scope) => {
+      const stored = await storeUpload(ctx, who, req, body, declared ?? createSha256().update(body).digest('hex'), scope, touched, true);
+      syncFolders(ctx.root, touched, scope);
+      return stored;
+    });
+  }
+  const scope = ctx.root.newScope();
+  try {
+    const target = uploadTarget(ctx.root, admitUpload(ctx, req), scope);
+    const lock = await lockUpload(ctx, who, target.shown, true);
+    try {
+      if ((await decideUpload(ctx, who, req, target, req.sha256 ?? declared, scope)) === 'identical') {
+        return { identical: true, sha256: (req.sha256 ?? declared)! };
+      }
+      await checkFreeSpace(ctx, req.size, quoteRequestPath(req.path));
+      const part = openPart(ctx.root, req.path);
+      let done = false;
+      try {
+        part.truncate(0);
+        const sha256 = await receiveUpload(part, 0, req.size, createSha256(), body, lock);
+        if (part.size !== req.size) {
+          throw new BadRequestError(`${quoteRequestPath(req.path)}: ${req.size} bytes announced, ${part.size} came`);
+        }
+        done = true;
+        try {
+          checkDigest(req, sha256, declared ?? sha256);
+        } catch (err) {
+          discardPart(ctx.root, part);
+          throw err;
+        }
+        await commitPart(ctx.root, part, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+        return { identical: false, sha256 };
+      } finally {
+        if (!done) part.close();
+      }
+    } finally {
+      lock.release();
+    }
+  } finally {
+    scope.close();
+  }
 }

@@ -219,6 +219,15 @@ export class LocalPlace {
     }
   }
 
+  /** partSize on the way out of a failure: 0 where the part cannot be looked at, never an error. */
+  keptBytes(): number {
+    try {
+      return this.partSize();
+    } catch {
+      return 0;
+    }
+  }
+
   /**
    * Open (creating it and its folders) the partial file, cut to `offset` bytes: the receive
    * writes from there. Its `file` is the descriptor to write and hash; commit or close it.
@@ -260,7 +269,7 @@ export class LocalPlace {
   removePart(options: { ifEmpty?: boolean } = {}): void {
     const { root, scope } = this.folder;
     try {
-      if (options.ifEmpty && this.partSize() > 0) return;
+      if (options.ifEmpty && this.keptBytes() > 0) return;
       const { folder, name, shown } = root.entry([...this.segments.slice(0, -1), partNameFor(this.segments.at(-1)!)], scope, false, false);
       root.fs.unlinkSync(root.at(folder, name, scope, shown));
     } catch {

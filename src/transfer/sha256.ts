@@ -25,6 +25,8 @@ export async function hashFileRange(
   length: number,
   hash: Hash = createSha256(),
   buffer: Buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(length, 1))),
+  /** Told the bytes of the range hashed so far, after each read. */
+  onProgress?: (done: number) => void,
 ): Promise<Hash> {
   let position = offset;
   let remaining = length;
@@ -34,6 +36,7 @@ export async function hashFileRange(
     hash.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
     remaining -= bytesRead;
+    onProgress?.(length - remaining);
   }
   return hash;
 }

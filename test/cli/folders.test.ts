@@ -83,15 +83,20 @@ async function expectTree(dir: string, spec: Spec = SPEC): Promise<void> {
   }
 }
 
-/** A second run that must move nothing: every file skipped, a summary of zeros. */
-function expectNothingMoved(stdout: string): void {
+/**
+ * A second run that must move nothing: every file skipped, a summary of zeros. Paths are
+ * reported under `prefix` (a put names where each file landed on the server).
+ */
+function expectNothingMoved(stdout: string, prefix = ''): void {
   const events = ndjson(stdout);
   const done = events.filter((e) => e.event === 'file_done');
-  expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).sort());
+  expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).map((rel) => `${prefix}${rel}`).sort());
   for (const e of done) {
+    const rel = (e.path as string).slice(prefix.length);
     expect(e.status, e.path).toBe('skipped');
+    expect(e.outcome, e.path).toBe('unchanged');
     expect(e.bytes, e.path).toBe(0);
-    expect(e.sha256, e.path).toBe(sha256(SPEC.files[e.path]!.data));
+    expect(e.sha256, e.path).toBe(sha256(SPEC.files[rel]!.data));
   }
   expect(events.filter((e) => ['file_start', 'progress', 'error'].includes(e.event))).toEqual([]);
   expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: 0, skipped: FILE_COUNT, failed: 0, bytes: 0 });
@@ -110,12 +115,13 @@ describe('tcpsend put DIR', () => {
     await expectTree(path.join(root, 'photos'));
     expect(first.stderr).not.toMatch(/[\r\x1b█░]/); // stderr is a pipe: no progress bars
     const lines = first.stderr.split('\n').filter((l) => l !== '');
-    expect(lines.filter((l) => l.startsWith('✓ ')).map((l) => l.slice(2, l.indexOf(':'))).sort()).toEqual(Object.keys(SPEC.files).sort());
+    // Each file named where it landed on the server.
+    expect(lines.filter((l) => l.startsWith('✓ ')).map((l) => l.slice(2, l.indexOf(':'))).sort()).toEqual(Object.keys(SPEC.files).map((rel) => `photos/${rel}`).sort());
     expect(lines.at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} sent, 0 already identical; `));
 
     const second = await runCli(['put', 'photos', serve.target, '--json'], { cwd });
     expect(second.code, second.stderr).toBe(0);
-    expectNothingMoved(second.stdout);
+    expectNothingMoved(second.stdout, 'photos/');
     await expectTree(path.join(root, 'photos'));
   });
 
@@ -142,10 +148,10 @@ describe('tcpsend put DIR', () => {
     const r = await runCli(['put', 'photos', serve.target, '--json'], { cwd });
     expect(r.code).toBe(4);
     const events = ndjson(r.stdout);
-    expect(events.filter((e) => e.event === 'error')).toEqual([expect.objectContaining({ code: 'TCPSEND_ERR_EXISTS', path: 'a.txt' })]);
-    expect(events.filter((e) => e.event === 'file_done').map((e) => e.path).sort()).toEqual(['large.bin', 'sub/b.bin', 'sub/deeper/c.txt']);
+    expect(events.filter((e) => e.event === 'error')).toEqual([expect.objectContaining({ code: 'TCPSEND_ERR_EXISTS', path: 'photos/a.txt' })]);
+    expect(events.filter((e) => e.event === 'file_done').map((e) => e.path).sort()).toEqual(['photos/large.bin', 'photos/sub/b.bin', 'photos/sub/deeper/c.txt']);
     // The summary is the documented fields only.
-    expect(Object.keys(events.at(-1)!).sort()).toEqual(['bytes', 'event', 'failed', 'files', 'seconds', 'sent', 'skipped', 'time']);
+    expect(Object.keys(events.at(-1)!).sort()).toEqual(['bytes', 'event', 'failed', 'files', 'outcomes', 'seconds', 'sent', 'skipped', 'time']);
     expect(events.at(-1)).toMatchObject({ event: 'summary', sent: FILE_COUNT - 1, failed: 1 });
     expect(await fsp.readFile(path.join(root, 'photos/a.txt'), 'utf8')).toBe('something else\n');
     expect(sha256(await fsp.readFile(path.join(root, 'photos/large.bin')))).toBe(sha256(SPEC.files['large.bin']!.data));
@@ -185,6 +191,7 @@ describe('tcpsend get DIR', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(await fsp.readdir(cwd)).toEqual(['album']);
     await expectTree(path.join(cwd, 'album'));
-    expect(r.stderr.split('\n').filter((l) => l !== '').at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} sent, 0 already identical; `));
+    // A download is summarised as received, not sent.
+    expect(r.stderr.split('\n').filter((l) => l !== '').at(-1)).toMatch(new RegExp(`^${FILE_COUNT} files: ${FILE_COUNT} received, 0 already identical; `));
   });
 });

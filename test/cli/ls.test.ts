@@ -112,7 +112,7 @@ describe('tcpsend ls', () => {
       'notes.txt',
     ]);
     const byPath = new Map(events.map((e) => [e.path, e]));
-    expect(byPath.get('notes.txt')).toEqual({ event: 'entry', path: 'notes.txt', type: 'file', size: 6, mtime: T1.getTime(), mode: '640' });
+    expect(byPath.get('notes.txt')).toEqual({ event: 'entry', path: 'notes.txt', type: 'file', size: 6, mtime: T1.getTime(), mode: '640', time: expect.any(String) });
     expect(byPath.get('big.bin')).toMatchObject({ type: 'file', size: 3 * 1024 * 1024 + 512, mtime: T1.getTime() });
     expect(byPath.get('empty')).toMatchObject({ type: 'dir', mtime: T2.getTime(), mode: '700' });
     expect(byPath.get('docs/guides')).toMatchObject({ type: 'dir' });
@@ -128,9 +128,21 @@ describe('tcpsend ls', () => {
     expect(ndjson(json.stdout)).toEqual([expect.objectContaining({ event: 'error', code: 'TCPSEND_ERR_NOT_FOUND' })]);
   });
 
-  it('a file instead of a folder: exit 4, one line', async () => {
+  // Was "exit 4, not a folder" (issue 15.15): a file is listed as itself, as ls(1) does.
+  it('a file instead of a folder: listed as itself, -l and --json too', async () => {
     const r = await ls('notes.txt');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('notes.txt\n');
+    const long = await ls('/notes.txt', '-l');
+    expect(long.code, long.stderr).toBe(0);
+    expect(long.stdout).toMatch(/^-0640 +6 B +2021-03-04 05:06  notes\.txt\n$/);
+    const json = await ls('notes.txt', '--json');
+    expect(ndjson(json.stdout)).toEqual([{ event: 'entry', path: 'notes.txt', type: 'file', size: 6, mtime: T1.getTime(), mode: '640', time: expect.any(String) }]);
+  });
+
+  it('a name inside a file still fails: exit 4, one line', async () => {
+    const r = await ls('notes.txt/x');
     expect(r.code).toBe(4);
-    expect(oneLineError(r.stderr)).toMatch(/notes\.txt.*not a folder/);
+    expect(oneLineError(r.stderr)).toMatch(/notes\.txt/);
   });
 });

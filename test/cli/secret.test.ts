@@ -71,12 +71,12 @@ describe('serve --secret keeps its secret', () => {
     const file = path.join(h, 'keys', 'lan.secret');
     const first = await startServe(share, { args: ['--secret', '--secret-file', file], env, json: true });
     const event = ndjson(first.stdout)[0]!;
-    expect(event.secretFile).toBe(file);
+    expect(event.secret_file).toBe(file);
     expect(event.secret).toBe(fs.readFileSync(file, 'utf8').trim());
     await first.stop();
     const second = await startServe(share, { args: ['--secret-file', file], env, json: true });
     const again = ndjson(second.stdout)[0]!;
-    expect(again.secretFile).toBe(file);
+    expect(again.secret_file).toBe(file);
     expect(again.secret).toBeUndefined();
   });
 

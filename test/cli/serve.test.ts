@@ -30,6 +30,9 @@ describe('tcpsend serve: the banner on stderr', () => {
     const r = await runCli(['ls', serve.target], { cwd: root });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('notes.txt\n');
+    // A transfer is logged (a listing only with --verbose).
+    const got = await runCli(['get', serve.target, 'notes.txt'], { cwd: await tempDir() });
+    expect(got.code, got.stderr).toBe(0);
     // By the time it logs that request, the whole banner is out: no put line in it.
     const banner = await serve.waitFor(() => {
       const at = serve.stderr.search(/^\d{4}-\d\d-\d\dT/m);
@@ -90,17 +93,29 @@ describe('tcpsend serve: the request log', () => {
     // Log lines are the ones that start with a timestamp; the rest is the banner.
     const log = await serve.waitFor(() => {
       const lines = serve.stderr.split('\n').filter((l) => /^\d{4}-/.test(l));
-      return lines.some((l) => / QUIT /.test(l)) && lines;
-    }, 'the QUIT log line');
-    // get = HELLO, STAT, GET, QUIT: four requests, four lines.
-    expect(log.map((l) => l.split(' ')[2])).toEqual(['HELLO', 'STAT', 'GET', 'QUIT']);
+      return lines.some((l) => / GET /.test(l)) && lines;
+    }, 'the GET log line');
+    // get = HELLO, STAT, GET, QUIT: only the transfer is logged; the session's chatter is not.
+    expect(log.map((l) => l.split(' ')[2])).toEqual(['GET']);
     for (const line of log) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z 127\.0\.0\.1:\d+ [A-Z]+ /);
-    expect(log[2]).toMatch(/ GET "notes\.txt" 6 B [\d.]+ ms OK$/);
+    expect(log[0]).toMatch(/ GET "notes\.txt" 6 B [\d.]+ ms OK$/);
 
     const missing = await runCli(['ls', serve.target, 'nowhere'], { cwd: root });
     expect(missing.code).toBe(5);
     const errLine = await serve.waitFor(() => serve.stderr.split('\n').find((l) => / LIST "nowhere" /.test(l)), 'the LIST log line');
     expect(errLine).toMatch(/ ERR NOT_FOUND: .*nowhere/);
+  });
+
+  it('with --verbose, every request: HELLO, STAT, GET and QUIT too', async () => {
+    const root = await servedFolder();
+    const serve = await startServe(root, { args: ['--verbose'] });
+    const r = await runCli(['get', serve.target, 'notes.txt'], { cwd: await tempDir() });
+    expect(r.code, r.stderr).toBe(0);
+    const log = await serve.waitFor(() => {
+      const lines = serve.stderr.split('\n').filter((l) => /^\d{4}-/.test(l));
+      return lines.some((l) => / QUIT /.test(l)) && lines;
+    }, 'the QUIT log line');
+    expect(log.map((l) => l.split(' ')[2])).toEqual(['HELLO', 'STAT', 'GET', 'QUIT']);
   });
 });
 

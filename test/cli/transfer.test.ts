@@ -5,9 +5,13 @@
  */
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import {
   assertBuilt,
+  BIN,
+  cliEnv,
   closedPort,
   FAKE_TTY_STDERR,
   ndjson,
@@ -123,7 +127,17 @@ describe('tcpsend get', () => {
     ]);
     expect(done[0]!.seconds).toBeGreaterThanOrEqual(0);
     expect(done[0]!.seconds).toBeLessThan(r.ms / 1000);
-    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, skipped: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
+    expect(events.at(-1)).toEqual({
+      event: 'summary',
+      files: 1,
+      sent: 1,
+      skipped: 0,
+      failed: 0,
+      bytes: BIG,
+      seconds: expect.any(Number),
+      outcomes: { sent: 1, replaced: 0, unchanged: 0, skipped: 0, deleted: 0 },
+      time: expect.any(String),
+    });
     expect(events.map((e) => e.event)).not.toContain('error');
 
     const again = await runCli(['get', serve.target, 'big.bin', '--json'], { cwd });
@@ -135,6 +149,18 @@ describe('tcpsend get', () => {
     ]);
     expect(second.filter((e) => e.event === 'progress')).toEqual([]);
     expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, skipped: 1, bytes: 0 });
+  });
+
+  it('--overwrite over a different local file: the outcome is replaced, counted as such', async () => {
+    const { serve } = await serveFolder();
+    const cwd = await tempDir();
+    await fsp.writeFile(path.join(cwd, 'notes.txt'), 'an older version\n');
+    const r = await runCli(['get', serve.target, 'notes.txt', '--overwrite', '--json'], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await fsp.readFile(path.join(cwd, 'notes.txt'), 'utf8')).toBe(NOTES);
+    const events = ndjson(r.stdout);
+    expect(events.find((e) => e.event === 'file_done')).toMatchObject({ outcome: 'replaced', status: 'sent' });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', sent: 1, outcomes: { sent: 0, replaced: 1, unchanged: 0 } });
   });
 
   it('a missing remote file: exit 5; --json gives an error event with its code', async () => {
@@ -195,7 +221,17 @@ describe('tcpsend put', () => {
     const done = events.filter((e) => e.event === 'file_done');
     expect(done).toEqual([expect.objectContaining({ size: BIG, bytes: BIG, sha256: sha256(data), status: 'sent', seconds: expect.any(Number) })]);
     expect(done[0]!.path).toMatch(/^\/?big\.bin$/);
-    expect(events.at(-1)).toEqual({ event: 'summary', files: 1, sent: 1, skipped: 0, failed: 0, bytes: BIG, seconds: expect.any(Number), time: expect.any(String) });
+    expect(events.at(-1)).toEqual({
+      event: 'summary',
+      files: 1,
+      sent: 1,
+      skipped: 0,
+      failed: 0,
+      bytes: BIG,
+      seconds: expect.any(Number),
+      outcomes: { sent: 1, replaced: 0, unchanged: 0, skipped: 0, deleted: 0 },
+      time: expect.any(String),
+    });
 
     const again = await runCli(['put', 'big.bin', serve.target, '--json'], { cwd });
     expect(again.code, again.stderr).toBe(0);
@@ -321,6 +357,52 @@ describe('progress bars', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain('\x1b[?25l'); // the bars hide the cursor while they draw
     expect(r.stderr).toMatch(/✓ big\.bin: 8\.00 MiB, .*verified\n$/);
+  });
+
+  it('before a resume, "checking the … already here…" with its own progress, then one measure: bytes of the file', async () => {
+    const { serve, root } = await serveFolder();
+    const data = randomBytesFrom(5, BIG);
+    await fsp.writeFile(path.join(root, 'big.bin'), data);
+    const cwd = await tempDir();
+    await fsp.writeFile(path.join(cwd, '.big.bin.tcpsend-part'), data.subarray(0, 4 * 1024 * 1024));
+    const r = await runCli(['get', serve.target, 'big.bin'], { cwd, env: { CI: undefined }, nodeArgs: FAKE_TTY_STDERR });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/checking the 4\.00 MiB already here… \d+%/);
+    // Never a percentage of the whole beside the bytes of this run only: both count the file.
+    for (const m of r.stderr.matchAll(/(\d+)% [█░ ]*\s+([\d.]+)\/8\.00 MiB/g)) {
+      expect(Math.abs(Number(m[1]) - (Number(m[2]) / 8) * 100), m[0]).toBeLessThan(2);
+    }
+    expect(r.stderr).toMatch(/✓ big\.bin: 8\.00 MiB, resumed at 4\.00 MiB, .*verified\n/);
+  });
+
+  it('Ctrl-C on a terminal: the status line is cleared, then one line, and the cursor is back', async () => {
+    const { serve, root } = await serveFolder();
+    await fsp.writeFile(path.join(root, 'big.bin'), randomBytesFrom(5, BIG));
+    const proxy = await startFaultProxy(serve.port, () => ({ cutAfter: 3 * 1024 * 1024, direction: 'down', stall: true }));
+    try {
+      const cwd = await tempDir();
+      const child = spawn(process.execPath, [...FAKE_TTY_STDERR, BIN, 'get', `127.0.0.1:${proxy.port}`, 'big.bin'], {
+        cwd,
+        env: cliEnv({ CI: undefined }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
+      const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+      const deadline = Date.now() + 10_000;
+      while (proxy.faults === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 300)); // a redraw or two at the stall
+      expect(stderr).toMatch(/\d+%/);
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const at = stderr.indexOf('tcpsend: interrupted');
+      expect(at, stderr).toBeGreaterThan(0);
+      expect(stderr.slice(0, at).endsWith('\r\x1b[K') || stderr.slice(0, at).endsWith('\r\x1b[K\x1b[?25h'), JSON.stringify(stderr.slice(at - 40))).toBe(true);
+      expect(stderr.slice(at)).toMatch(/^tcpsend: interrupted: partial files are kept; run the same command again to resume \(.*\)\n$/);
+      expect(stderr).toContain('\x1b[?25h');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('none on a terminal when CI is set', async () => {

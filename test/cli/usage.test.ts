@@ -144,3 +144,81 @@ describe('usage errors: exit 2, one line and a hint, and nothing runs', () => {
     expect(expectUsageError(env, 'tcpsend ls --help')).toMatch(/TCPSEND_PORT/);
   });
 });
+
+describe('option values are checked (issue 14.15): exit 2 and what is wanted, before any connection', () => {
+  // Port 1 on loopback has nothing listening: had a command run, it would exit 3, not 2.
+  for (const [flag, value, wanted] of [
+    ['--retries', 'abc', /--retries .*whole number from 0/],
+    ['--retries', '-1', /--retries .*whole number from 0/],
+    ['--retries', '2.5', /--retries .*whole number/],
+    ['--timeout', '-1', /--timeout .*above 0/],
+    ['--timeout', '0', /--timeout .*above 0/],
+    ['--timeout', '1e9', /--timeout .*at most 86400/],
+    ['--timeout', 'abc', /--timeout/],
+  ] as const) {
+    it(`${flag} ${value}`, async () => {
+      const r = await tcpsend('get', '127.0.0.1:1', 'notes.txt', flag, value);
+      expect(expectUsageError(r, 'tcpsend get --help')).toMatch(wanted);
+    });
+  }
+
+  it('from the environment too: TCPSEND_RETRIES=abc', async () => {
+    const r = await runCli(['ls', '127.0.0.1:1'], { cwd, env: { TCPSEND_RETRIES: 'abc' } });
+    expect(expectUsageError(r, 'tcpsend ls --help')).toMatch(/TCPSEND_RETRIES/);
+  });
+
+  it("a target with an unclosed '[' is a usage error, with the right form", async () => {
+    for (const target of ['[::1', '[::1:7070', '::1]:7070']) {
+      const r = await tcpsend('ls', target);
+      expect(r.code, `${target}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(/\[::1\]:7070/);
+    }
+  });
+});
+
+describe('hints for likely typos (issue 15.7)', () => {
+  it('an IPv6 address and port without brackets: the bracketed form is suggested', async () => {
+    // ::1:1 is a valid IPv6 address (port 7070 then), where nothing listens: the hint comes with the failure.
+    const r = await runCli(['ls', '::1:1', '--timeout', '2'], { cwd, env: { TCPSEND_PORT: '1' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/did you mean \[::1\]:1\?/);
+  });
+
+  it('a space where the colon goes: HOST:PORT is suggested', async () => {
+    const r = await runCli(['get', '127.0.0.1', '1', 'x.txt'], { cwd, env: { TCPSEND_PORT: '1' } });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/did you mean 127\.0\.0\.1:1\?/);
+    const put = await tcpsend('put', 'notes.txt', '127.0.0.1', '1');
+    expect(put.code).toBe(2);
+    expect(put.stderr).toMatch(/did you mean 127\.0\.0\.1:1\?/);
+  });
+});
+
+describe('help and completion (issue 15.13)', () => {
+  it('--port is described as the port to dial in get, put and ls, and to serve on in serve', async () => {
+    for (const command of ['get', 'put', 'ls']) {
+      const r = await tcpsend(command, '--help');
+      const line = r.stdout.split('\n').find((l) => /--port\b/.test(l))!;
+      expect(line, command).toMatch(/dial/i);
+      expect(line, command).not.toMatch(/serve on/i);
+    }
+    const serve = await tcpsend('serve', '--help');
+    expect(serve.stdout.split('\n').find((l) => /--port\b/.test(l))).toMatch(/serve on/i);
+  });
+
+  it('completion --help describes the command instead of printing the script', async () => {
+    const r = await tcpsend('completion', '--help');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain('###-begin-tcpsend-completions-###');
+    expect(r.stdout).toMatch(/eval "\$\(tcpsend completion\)"/);
+  });
+
+  it('completion offers long flags, never a one-letter alias as --v, --p or --q', async () => {
+    const r = await tcpsend('--get-yargs-completions', 'tcpsend', 'get', '--');
+    expect(r.code, r.stderr).toBe(0);
+    const words = r.stdout.split('\n').filter(Boolean);
+    expect(words).toContain('--verbose');
+    expect(words).toContain('--retries');
+    for (const short of ['--v', '--p', '--q', '--h']) expect(words).not.toContain(short);
+  });
+});

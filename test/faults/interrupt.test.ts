@@ -64,3 +64,47 @@ describe('Ctrl-C', () => {
     expect(await fsp.readdir(out)).toEqual(['copy.bin']);
   });
 });
+
+describe('Ctrl-C mid-folder (issue 11.8)', () => {
+  for (const op of ['get', 'put'] as const) {
+    it(`${op} DIR: one line, exit 130, no per-file errors, partial files kept; the same command then finishes`, async () => {
+      const src = await tempDir('tcpsend-faults-tree-');
+      cleanup.push(() => fsp.rm(src, { recursive: true, force: true }));
+      const tree = path.join(src, 'tree');
+      await fsp.mkdir(path.join(tree, 'sub'), { recursive: true });
+      const { randomBytes } = await import('node:crypto');
+      for (let i = 0; i < 4; i++) await fsp.writeFile(path.join(tree, `big-${i}.bin`), randomBytes(6 * 1024 * 1024));
+      for (let i = 0; i < 30; i++) await fsp.writeFile(path.join(tree, 'sub', `small-${i}.txt`), `small ${i}\n`);
+      const root = op === 'get' ? src : await tempDir('tcpsend-faults-root-');
+      const s = await startServer({ root, allowUpload: true });
+      cleanup.push(() => s.close());
+      // The first connection stalls part way into the big files: the command is surely mid-transfer.
+      const proxy = await startFaultProxy(s.port, (i) => (i === 0 ? { cutAfter: 9 * 1024 * 1024, direction: op === 'get' ? 'down' : 'up', stall: true } : {}));
+      cleanup.push(() => proxy.close());
+      const cwd = op === 'get' ? await tempDir('tcpsend-faults-out-') : src;
+      const target = `127.0.0.1:${proxy.port}`;
+      const args = op === 'get' ? ['get', target, 'tree', 'copy'] : ['put', 'tree', target];
+      const dest = op === 'get' ? path.join(cwd, 'copy') : path.join(root, 'tree');
+
+      const first = runCli(args, cwd);
+      await until(() => (proxy.faults > 0 ? true : undefined), first, 20_000, 'the stall');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      first.child.kill('SIGINT');
+      expect(await first.exited, first.stderr).toEqual({ code: 130, signal: null });
+      const complaints = first.stderr.split('\n').filter((l) => l.startsWith('tcpsend: '));
+      expect(complaints, first.stderr).toEqual([
+        `tcpsend: interrupted: partial files are kept; run the same command again to resume (tcpsend ${args.join(' ')})`,
+      ]);
+      expect(first.stderr).not.toMatch(/stream closed|ECONNRESET|connection/i);
+      if (op === 'get') expect((await fsp.readdir(dest)).filter((n) => n.endsWith('.tcpsend-part')).length).toBeGreaterThan(0);
+
+      const second = runCli(args, cwd);
+      expect(await second.exited, second.stderr).toEqual({ code: 0, signal: null });
+      for (let i = 0; i < 4; i++) {
+        expect(await sameBytes(path.join(dest, `big-${i}.bin`), path.join(tree, `big-${i}.bin`)), `big-${i}.bin`).toBe(true);
+      }
+      expect((await fsp.readdir(path.join(dest, 'sub'))).sort()).toEqual((await fsp.readdir(path.join(tree, 'sub'))).sort());
+      expect((await fsp.readdir(dest)).filter((n) => n.endsWith('.tcpsend-part'))).toEqual([]);
+    });
+  }
+});

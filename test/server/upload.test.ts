@@ -3,7 +3,13 @@ import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Readable, type Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { putFile } from '../../src/client/index.js';
+import type { ServerContext } from '../../src/server/context.js';
+import { resolveServerOptions } from '../../src/server/options.js';
+import { HashCache, Root, UploadLocks } from '../../src/server/root/index.js';
+import { uploadBody, type BodySource, type Uploader } from '../../src/server/upload.js';
 import { SAME_PEER_QUIET_MS } from '../../src/server/root/upload-locks.js';
 import { PeerPool } from '../helpers/raw-peer.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
@@ -70,5 +76,70 @@ describe('an upload lock whose holder went quiet (issue 14, finding 17)', () => 
     sending = false;
     await trickle;
     expect(busy.isClosed).toBe(false);
+  });
+});
+
+describe('uploadBody: the one entry point for a whole body, held or streamed (HTTP\'s PUT)', () => {
+  async function context(options: { allowOverwrite?: boolean } = {}): Promise<{ ctx: ServerContext; root: string }> {
+    const root = await fsp.realpath(await tempDir('tcpsend-upload-body-'));
+    const ctx: ServerContext = {
+      root: await Root.open(root),
+      options: resolveServerOptions({ root, allowUpload: true, ...options }),
+      hashCache: new HashCache(),
+      uploadLocks: new UploadLocks(),
+      readAhead: { bytes: 0 },
+      shuttingDown: false,
+    };
+    return { ctx, root };
+  }
+  const who: Uploader = { lockHolder: { ip: '192.0.2.1', cut: () => {} }, beforeAnswer: new AbortController().signal };
+  /** A Node stream as a BodySource, the way an HTTP request body would be handed in. */
+  const streamed = (data: Buffer, chunk = 65_536): BodySource => async (sink: Writable, onChunk) => {
+    const parts = Array.from({ length: Math.ceil(data.length / chunk) }, (_, i) => data.subarray(i * chunk, (i + 1) * chunk));
+    const source = Readable.from(parts);
+    if (onChunk) source.on('data', (c: Buffer) => onChunk(c));
+    await pipeline(source, sink);
+  };
+  const request = (path: string, size: number, extra: { sha256?: string | null; overwrite?: boolean } = {}) => ({
+    path,
+    size,
+    sha256: extra.sha256 ?? null,
+    mtime: 1_700_000_000_000,
+    mode: 0o640,
+    overwrite: extra.overwrite ?? false,
+  });
+
+  it('stores a body held in memory, and a streamed one, each verified, with mode and mtime', async () => {
+    const { ctx, root } = await context();
+    const small = Buffer.from('held whole');
+    expect(await uploadBody(ctx, who, request('a/small.txt', small.length), small, sha(small))).toEqual({ identical: false, sha256: sha(small) });
+    const big = randomBytesFrom(9, 3_000_000);
+    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length), streamed(big), null)).toEqual({ identical: false, sha256: sha(big) });
+    expect((await fsp.readFile(path.join(root, 'a', 'b', 'big.bin'))).equals(big)).toBe(true);
+    const stats = await fsp.stat(path.join(root, 'a', 'b', 'big.bin'));
+    expect(stats.mode & 0o777).toBe(0o640);
+    expect(Math.floor(stats.mtimeMs)).toBe(1_700_000_000_000);
+    expect((await fsp.readdir(path.join(root, 'a', 'b'))).sort()).toEqual(['big.bin']);
+    // The same content again: identical, nothing read from the stream is needed.
+    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length, { sha256: sha(big) }), streamed(big), null)).toEqual({ identical: true, sha256: sha(big) });
+  });
+
+  it('refuses a body that hashes otherwise than declared, and a different file without consent', async () => {
+    const { ctx, root } = await context();
+    const data = randomBytesFrom(10, 500_000);
+    await expect(uploadBody(ctx, who, request('x.bin', data.length), streamed(data), sha('other'))).rejects.toMatchObject({ code: 'TCPSEND_ERR_CHECKSUM_MISMATCH' });
+    expect(await fsp.readdir(root)).toEqual([]);
+    await uploadBody(ctx, who, request('x.bin', data.length), streamed(data), null);
+    const other = randomBytesFrom(11, 1000);
+    await expect(uploadBody(ctx, who, request('x.bin', other.length), other, null)).rejects.toMatchObject({ code: 'TCPSEND_ERR_EXISTS' });
+    await expect(uploadBody(ctx, who, request('../x.bin', 1), Buffer.from('x'), null)).rejects.toMatchObject({ code: 'TCPSEND_ERR_BAD_PATH' });
+  });
+
+  it('a stream that ends early stores nothing under the name, and keeps what came in the part', async () => {
+    const { ctx, root } = await context();
+    const data = randomBytesFrom(12, 400_000);
+    await expect(uploadBody(ctx, who, request('short.bin', 1_000_000), streamed(data), null)).rejects.toMatchObject({ code: 'TCPSEND_ERR_BAD_REQUEST' });
+    expect(await fsp.readdir(root)).toEqual(['.short.bin.tcpsend-part']);
+    expect((await fsp.stat(path.join(root, '.short.bin.tcpsend-part'))).size).toBe(400_000);
   });
 });

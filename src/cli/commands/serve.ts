@@ -1,12 +1,13 @@
 /** tcpsend serve [DIR]: serve a folder. */
 import type { Argv, CommandModule } from 'yargs';
 import { TcpsendServer } from '../../server/server.js';
-import type { RequestLogEntry } from '../../server/session.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { hostPort, reachableAddresses } from '../addresses.js';
-import { formatBytes } from '../reporter.js';
+import { peerName, ServerLog } from '../server-log.js';
 import { VERSION } from '../../version.js';
+import { DEFAULT_PORT } from '../../protocol/index.js';
+import { portNumber } from '../options.js';
 import { displayPath, resolveServeSecret } from '../secret.js';
 
 interface ServeArgs extends GlobalFlags {
@@ -25,13 +26,6 @@ interface ServeArgs extends GlobalFlags {
   secretFile?: string;
 }
 
-function logLine(e: RequestLogEntry): string {
-  const ms = e.ms < 10 ? e.ms.toFixed(1) : Math.round(e.ms).toString();
-  const what = e.path === null ? e.verb : `${e.verb} ${JSON.stringify(e.path)}`;
-  const result = e.result === 'OK' ? 'OK' : `ERR ${e.result}: ${e.message ?? ''}`;
-  return `${new Date().toISOString()} ${e.peer} ${what} ${formatBytes(e.bytes)} ${ms} ms ${result}${e.note ? ` (${e.note})` : ''}`;
-}
-
 export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
   return {
     command: 'serve [dir]',
@@ -39,6 +33,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     builder: (y: Argv) =>
       y
         .positional('dir', { type: 'string', default: '.', describe: 'Folder to serve' })
+        .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on (0: any free one)', coerce: portNumber })
         .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
         .option('allow-upload', { type: 'boolean', default: false, describe: 'Take uploads (put) into the folder' })
         .option('allow-overwrite', { type: 'boolean', default: false, describe: 'Let uploads replace existing files when the client asks' })
@@ -86,22 +81,37 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       }
       const { port } = server.address();
       const out = ctx.streams.stderr;
+      const log = argv.json || argv.quiet ? null : new ServerLog(out, argv.verbose, Boolean(out.isTTY) && !process.env.CI);
       // Handle SIGTERM before announcing the port: a supervisor may stop us the moment it reads it.
       const stopped = new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          if (!argv.json) out.write(`shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable\n`);
-          void server.close().then(resolve);
+          if (!argv.json) {
+            const line = `shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable`;
+            if (log) log.say(line);
+            else out.write(`${line}\n`);
+          }
+          void server.close().then(() => {
+            log?.stop();
+            resolve();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
       const addresses = reachableAddresses(argv.host);
       if (argv.json) {
-        ctx.streams.stdout.write(
-          `${JSON.stringify({ event: 'listening', version: VERSION, root: server.rootPath, port, upload: argv.allowUpload, encrypted: server.encrypted, ...(secret.generated ? { secret: secret.secret } : {}), ...(secret.file ? { secretFile: secret.file } : {}), addresses: addresses.map((a) => hostPort(a.address, port)) })}\n`,
-        );
+        ctx.json.emit('listening', {
+          version: VERSION,
+          root: server.rootPath,
+          port,
+          upload: argv.allowUpload,
+          encrypted: server.encrypted,
+          ...(secret.generated ? { secret: secret.secret } : {}),
+          ...(secret.file ? { secret_file: secret.file } : {}),
+          addresses: addresses.map((a) => hostPort(a.address, port)),
+        });
       } else {
         out.write(
           `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
@@ -124,12 +134,17 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           out.write('  warning: uploads are on without a secret: anyone who can reach this port can write here (serve --secret)\n');
         }
       }
+      server.on('transferStart', (start) => {
+        if (argv.json) ctx.json.emit('transfer_start', { peer: peerName(start.peer), verb: start.verb, path: start.path });
+        else log?.started(start);
+      });
       server.on('request', (entry) => {
-        if (argv.json) ctx.streams.stdout.write(`${JSON.stringify({ event: 'request', ...entry, ms: Number(entry.ms.toFixed(2)) })}\n`);
-        else if (!argv.quiet) out.write(`${logLine(entry)}\n`);
+        if (argv.json) ctx.json.emit('request', { ...entry, peer: peerName(entry.peer), ms: Number(entry.ms.toFixed(2)) });
+        else log?.ended(entry);
       });
       server.on('connectionRefused', ({ peer, reason }) => {
-        if (!argv.quiet && !argv.json) out.write(`${new Date().toISOString()} ${peer} refused: ${reason}\n`);
+        if (argv.json) ctx.json.emit('refused', { peer: peerName(peer), reason });
+        else log?.refused(peer, reason);
       });
       await stopped;
     },

@@ -1,13 +1,15 @@
 /** Flags and plumbing the client commands share. */
 import type { Argv } from 'yargs';
+import { DEFAULT_PORT } from '../../protocol/index.js';
 import { DEFAULT_RETRIES, isRetriable, ReconnectingClient } from '../../client/retry.js';
 import { formatTarget, parseTarget, type Target } from '../../client/target.js';
 import type { TreeHooks, TreeSummary } from '../../client/tree.js';
 import { InterruptedError } from '../../errors.js';
+import { portNumber, retriesValue, timeoutValue } from '../options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { exitCodeFor } from '../exit-codes.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { resolveClientSecret } from '../secret.js';
-import type { Reporter } from '../reporter.js';
+import type { FileOutcome, Reporter, Summary } from '../reporter.js';
 
 export interface ClientFlags extends GlobalFlags {
   port: number;
@@ -19,12 +21,20 @@ export interface ClientFlags extends GlobalFlags {
 
 export function clientFlags<T>(y: Argv<T>) {
   return y
+    .option('port', {
+      alias: 'p',
+      type: 'number',
+      default: DEFAULT_PORT,
+      describe: 'Port to dial when HOST has none (or TCPSEND_PORT)',
+      coerce: portNumber,
+    })
     .option('retries', {
       type: 'number',
       default: DEFAULT_RETRIES,
       describe: 'Reconnect and resume this many times after a dropped connection (backoff 0.25 s doubling to 8 s: about 30 s by default)',
+      coerce: retriesValue,
     })
-    .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up' })
+    .option('timeout', { type: 'number', default: 30, describe: 'Seconds without progress before giving up', coerce: timeoutValue })
     .option('secret-file', { type: 'string', describe: "File holding the server's shared secret (or set TCPSEND_SECRET)" })
     .option('secret', { type: 'string', hidden: true, describe: 'The shared secret (visible in the process list: prefer TCPSEND_SECRET)' });
 }
@@ -39,8 +49,25 @@ export function targetOf(spec: string, port: number): Target {
 }
 
 /**
- * A client that stops on Ctrl-C / SIGTERM: the connection is cut, partial files stay, and the
- * command says how to resume.
+ * A likely typo behind a failure, and its fix: `::1:7070` (an IPv6 address with a port needs
+ * brackets), or `host 7070` (a space where the colon goes).
+ */
+export function targetHint(spec: string, next?: string): string | null {
+  if (!spec.startsWith('[') && (spec.match(/:/g)?.length ?? 0) > 1) {
+    const m = /^(.*):(\d{1,5})$/.exec(spec);
+    if (m && Number(m[2]) > 0 && Number(m[2]) <= 65535) {
+      return `an IPv6 address with a port needs brackets: did you mean [${m[1]}]:${m[2]}?`;
+    }
+  }
+  if (next !== undefined && !spec.includes(':') && /^\d{1,5}$/.test(next) && Number(next) > 0 && Number(next) <= 65535) {
+    return `did you mean ${spec}:${next}? (HOST:PORT has a colon, not a space)`;
+  }
+  return null;
+}
+
+/**
+ * A client that stops on Ctrl-C / SIGTERM: the connection is cut, partial files stay, the
+ * progress display goes, and the command says one line on how to resume.
  */
 export interface InterruptibleClient {
   client: ReconnectingClient;
@@ -49,7 +76,20 @@ export interface InterruptibleClient {
   dispose(): Promise<void>;
 }
 
-export async function interruptibleClient(target: Target, flags: ClientFlags, reporter: Reporter): Promise<InterruptibleClient> {
+/**
+ * After Ctrl-C the command normally ends within moments: the connection is cut and every
+ * operation in flight fails. Something the cut cannot reach (opening a FIFO that no writer ever
+ * opens, blocked in the kernel) must not keep it running: after this long it exits anyway.
+ */
+const FORCED_EXIT_MS = 2_000;
+
+export async function interruptibleClient(
+  target: Target,
+  flags: ClientFlags,
+  reporter: Reporter,
+  ctx: CliContext,
+  command: string,
+): Promise<InterruptibleClient> {
   const { secret, warnings } = await resolveClientSecret(flags, { argv: process.argv, env: process.env });
   for (const warning of warnings) reporter.notice(warning);
   const controller = new AbortController();
@@ -63,8 +103,13 @@ export async function interruptibleClient(target: Target, flags: ClientFlags, re
       reporter.notice(`${error.message}: reconnecting (${attempt}/${retries}) in ${formatDelay(delayMs)}`),
   });
   const onSignal = () => {
+    reporter.interrupt();
     controller.abort(new InterruptedError('interrupted'));
     client.abortNow();
+    setTimeout(() => {
+      sayInterrupted(ctx, flags, reporter, command);
+      process.exit(EXIT.INTERRUPTED);
+    }, FORCED_EXIT_MS).unref();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -80,35 +125,86 @@ export async function interruptibleClient(target: Target, flags: ClientFlags, re
   };
 }
 
-export function treeHooks(reporter: Reporter): TreeHooks {
+/** Tree hooks that report each file; `where` turns a path in the tree into the one shown. */
+export function treeHooks(reporter: Reporter, where: (rel: string) => string = (rel) => rel): TreeHooks {
   return {
-    onFileStart: (p, size, from) => reporter.fileStart(p, size, from),
-    onProgress: (p, done, total) => reporter.progress(p, done, total),
-    onFileDone: (r) =>
+    onFileStart: (p, size, from) => reporter.fileStart(where(p), size, from),
+    onProgress: (p, done, total) => reporter.progress(where(p), done, total),
+    onFileDone: (r) => {
+      const detail = r as { outcome?: FileOutcome; reason?: string };
       reporter.fileDone({
-        path: r.rel,
+        path: where(r.rel),
         size: r.size,
         bytes: r.bytes,
         sha256: r.sha256,
         seconds: r.seconds,
-        skipped: r.skipped,
         resumedFrom: r.resumedFrom,
-      }),
-    onFileError: (rel, err) => reporter.error(err, rel),
+        outcome: detail.outcome ?? (r.skipped ? 'unchanged' : 'sent'),
+        ...(detail.reason === undefined ? {} : { reason: detail.reason }),
+      });
+    },
+    onFileError: (rel, err) => reporter.error(err, where(rel)),
     onNotice: (m) => reporter.notice(m),
+    onPlan: (totals) => reporter.plan(totals),
   };
 }
 
-/** Fold a folder's summary into the command's exit status. */
-export function finishTree(ctx: CliContext, reporter: Reporter, summary: TreeSummary): void {
+/**
+ * A folder's TreeSummary as the reporter counts it. Until the tree reports outcomes of its
+ * own, its `skipped` files are the ones already identical.
+ */
+export function summaryOf(tree: TreeSummary): Summary {
+  const more = tree as TreeSummary & Partial<Pick<Summary, 'replaced' | 'unchanged' | 'deleted'>>;
+  const hasOutcomes = more.unchanged !== undefined;
+  return {
+    files: tree.files,
+    sent: tree.sent,
+    replaced: more.replaced ?? 0,
+    unchanged: hasOutcomes ? more.unchanged! : tree.skipped,
+    skipped: hasOutcomes ? tree.skipped : 0,
+    deleted: more.deleted ?? 0,
+    failed: tree.failed,
+    bytes: tree.bytes,
+    seconds: tree.seconds,
+  };
+}
+
+/** Fold a transfer's summary into the command's exit status; after Ctrl-C, say that instead. */
+export function finishTransfer(
+  ctx: CliContext,
+  session: InterruptibleClient,
+  reporter: Reporter,
+  summary: Summary,
+  firstError: unknown,
+  flags: ClientFlags,
+  command: string,
+): void {
+  if (session.signal.aborted) {
+    failTransfer(ctx, session, session.signal.reason, flags, reporter, command);
+    return;
+  }
   reporter.summary(summary);
   // Each failed file was reported as it failed; the status is the first failure's.
-  if (summary.failed > 0) ctx.exitCode = exitCodeFor(summary.firstError);
+  if (summary.failed > 0) ctx.exitCode = exitCodeFor(firstError);
+}
+
+/** Commands that said they were interrupted: the line comes once, whoever gets there first. */
+const saidInterrupted = new WeakSet<CliContext>();
+
+function sayInterrupted(ctx: CliContext, flags: ClientFlags, reporter: Reporter, command: string): void {
+  if (saidInterrupted.has(ctx)) return;
+  saidInterrupted.add(ctx);
+  ctx.exitCode = EXIT.INTERRUPTED;
+  reporter.interrupt();
+  if (flags.json) reporter.error(new InterruptedError('interrupted'));
+  // A listing has nothing to resume.
+  else if (command.startsWith('tcpsend ls ')) ctx.say('interrupted');
+  else ctx.say(`interrupted: partial files are kept; run the same command again to resume (${command})`);
 }
 
 /**
- * A transfer command's failure: after Ctrl-C, "interrupted" and how to resume (`command`);
- * otherwise the error, naming the server.
+ * A transfer command's failure: after Ctrl-C, one line that says how to resume (`command`);
+ * otherwise the error, naming the server, with a hint when the target looks like a typo.
  */
 export function failTransfer(
   ctx: CliContext,
@@ -117,22 +213,20 @@ export function failTransfer(
   flags: ClientFlags,
   reporter: Reporter,
   command: string,
+  hint: string | null = null,
 ): void {
-  if (!session.signal.aborted) {
-    ctx.fail(err, flags, reporter, session.where);
-    // Retries ran out on a failure a retry could cure (a server down, a link gone): what
-    // arrived so far is kept, and the same command picks it up.
-    if (isRetriable(err) && session.client.hasConnected && !flags.json) {
-      ctx.streams.stderr.write(
-        `tcpsend: gave up after ${flags.retries} ${flags.retries === 1 ? 'retry' : 'retries'}: partial files are kept; run the same command again to resume (${command})\n`,
-      );
-    }
+  if (session.signal.aborted) {
+    ctx.exitCode = EXIT.INTERRUPTED;
+    sayInterrupted(ctx, flags, reporter, command);
     return;
   }
-  ctx.fail(session.signal.reason, flags, reporter);
-  if (!flags.json) {
-    ctx.streams.stderr.write(
-      `tcpsend: interrupted: partial files are kept; run the same command again to resume (${command})\n`,
-    );
+  reporter.close(); // the progress display goes before the message
+  ctx.fail(err, flags, reporter, session.where);
+  if (flags.json) return;
+  // Retries ran out on a failure a retry could cure (a server down, a link gone): what
+  // arrived so far is kept, and the same command picks it up.
+  if (isRetriable(err) && session.client.hasConnected) {
+    ctx.say(`gave up after ${flags.retries} ${flags.retries === 1 ? 'retry' : 'retries'}: partial files are kept; run the same command again to resume (${command})`);
   }
+  if (hint) ctx.say(hint);
 }

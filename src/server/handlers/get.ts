@@ -9,6 +9,7 @@ import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
 import { abortable, untilAborted } from '../cancel.js';
+import { keepAlive } from '../progress.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleGet(ctx: ServerContext, session: Session, req: GetRequest): Promise<HandlerResult> {
@@ -44,14 +45,27 @@ export async function prepareGet(ctx: ServerContext, session: Session, req: GetR
         discard: () => {},
       };
     }
-    const plan = await planLarge(ctx, session, req, opened, length);
+    // The resume check may take long (a prefix of many GB): it starts now, and is awaited at
+    // this reply's turn, with progress lines for a client that takes them.
+    const progress = { bytes: 0 };
+    const planning = planLarge(ctx, session, req, opened, length, progress);
+    planning.catch(() => {}); // awaited at its turn
     handedOff = true;
     return {
       heldBytes: 0,
-      send: (s) => sendLarge(ctx, s, req, opened, plan),
+      send: async (s) => {
+        let plan: LargePlan;
+        try {
+          plan = await keepAlive(ctx, s, planning, () => ({ hashed: progress.bytes, length: req.offset }));
+        } catch (err) {
+          file.close();
+          throw err;
+        }
+        return sendLarge(ctx, s, req, opened, plan);
+      },
       discard: () => {
         file.close();
-        void plan.worker?.close();
+        void planning.then((plan) => plan.worker?.close(), () => {});
       },
     };
   } finally {
@@ -74,7 +88,14 @@ interface LargePlan {
  * thread (at the speed of the hash, not of a JavaScript read loop: a 10 GB prefix once took
  * longer than a client waits), and either way the hashing stops when the client leaves.
  */
-async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, length: number): Promise<LargePlan> {
+async function planLarge(
+  ctx: ServerContext,
+  session: Session,
+  req: GetRequest,
+  { file, info }: OpenedFile,
+  length: number,
+  progress: { bytes: number },
+): Promise<LargePlan> {
   const cached = ctx.hashCache.get(info) ?? null;
   let hash: Hash | null = null;
   let worker: HashWorker | null = null;
@@ -90,7 +111,7 @@ async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, 
         throw err;
       }
     } else {
-      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer), 0, req.offset) : createSha256();
+      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer, progress), 0, req.offset) : createSha256();
       prefix = peekDigest(hash);
     }
     if (req.prefixSha256 !== null && req.offset > 0 && prefix !== req.prefixSha256) {
@@ -109,48 +130,51 @@ async function planLarge(ctx: ServerContext, session: Session, req: GetRequest, 
 
 async function sendLarge(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<HandlerResult> {
   try {
-    const { length, cached } = plan;
     await session.file.writeLine(plan.header);
-    session.markOutOfStep();
-    const running = plan.hash;
-    const end = req.offset + length;
-    // An uncached large file is hashed on a worker thread while this one sends it.
-    const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
-    let sha256 = cached;
-    const source = abortable(file, session.signal);
-    try {
-      if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
-      const sent = await session.file.sendfile(source, req.offset, length, {
-        onChunk: (chunk) => {
-          if (worker) return worker.push(chunk);
-          running?.update(chunk);
-          return undefined;
-        },
-      });
-      if (sent < length) {
-        // The file shrank under us: the announced bytes cannot all come, so the stream cannot
-        // be kept in step. The error closes the connection.
-        throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
-      }
-      if (worker) {
-        if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
-        sha256 = await worker.digest();
-      } else if (running) {
-        if (end < info.size) await hashFileRange(source, end, info.size - end, running);
-        sha256 = running.digest('hex');
-      }
-    } finally {
-      await worker?.close();
-    }
-    if (fileChanged(info, file.stat())) {
-      await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
-    } else {
-      if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
-      await session.file.writeLine(formatOk({ sha256 }));
-    }
-    session.markInStep();
-    return { bytes: length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
+    await session.partway(() => sendBody(ctx, session, req, { file, info }, plan));
+    return { bytes: plan.length, note: req.offset > 0 ? `from ${req.offset}` : undefined };
   } finally {
     file.close();
+  }
+}
+
+/** The announced bytes, then the trailer: the whole file's SHA-256, or CHANGED. */
+async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, { file, info }: OpenedFile, plan: LargePlan): Promise<void> {
+  const { length, cached } = plan;
+  const running = plan.hash;
+  const end = req.offset + length;
+  // An uncached large file is hashed on a worker thread while this one sends it.
+  const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
+  let sha256 = cached;
+  const source = abortable(file, session.signal);
+  try {
+    if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
+    const sent = await session.file.sendfile(source, req.offset, length, {
+      onChunk: (chunk) => {
+        if (worker) return worker.push(chunk);
+        running?.update(chunk);
+        return undefined;
+      },
+    });
+    if (sent < length) {
+      // The file shrank under us: the announced bytes cannot all come, so the stream cannot
+      // be kept in step. The error closes the connection.
+      throw new FileChangedError(`${quoteRequestPath(req.path)} shrank while it was being sent`);
+    }
+    if (worker) {
+      if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
+      sha256 = await worker.digest();
+    } else if (running) {
+      if (end < info.size) await hashFileRange(source, end, info.size - end, running);
+      sha256 = running.digest('hex');
+    }
+  } finally {
+    await worker?.close();
+  }
+  if (fileChanged(info, file.stat())) {
+    await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
+  } else {
+    if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
+    await session.file.writeLine(formatOk({ sha256 }));
   }
 }

@@ -5,6 +5,7 @@ import { hashFileRange } from '../../transfer/sha256.js';
 import { abortable } from '../cancel.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { fileSha256 } from '../file-hash.js';
+import { keepAlive } from '../progress.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 
 export async function handleHash(ctx: ServerContext, session: Session, req: HashRequest): Promise<HandlerResult> {
@@ -20,10 +21,12 @@ export async function handleHash(ctx: ServerContext, session: Session, req: Hash
         `bytes ${req.offset}+${length} run past the end of ${quoteRequestPath(req.path)} (${info.size} bytes)`,
       );
     }
-    const sha256 =
+    const progress = { bytes: 0 };
+    const hashing =
       req.offset === 0 && length === info.size
-        ? await fileSha256(ctx, opened, session.beforeAnswer)
-        : (await hashFileRange(abortable(file, session.beforeAnswer), req.offset, length)).digest('hex');
+        ? fileSha256(ctx, opened, session.beforeAnswer, progress)
+        : hashFileRange(abortable(file, session.beforeAnswer, progress), req.offset, length).then((hash) => hash.digest('hex'));
+    const sha256 = await keepAlive(ctx, session, hashing, () => ({ hashed: progress.bytes, length }));
     await session.file.writeLine(formatOk({ sha256, offset: req.offset, length, size: info.size }));
     return {};
   } finally {

@@ -13,19 +13,19 @@ export async function handleList(ctx: ServerContext, session: Session, req: List
     // Read the first entry before answering, so a missing folder or a file is a clean ERR.
     let next = await iterator.next();
     await session.file.writeLine(formatOk({ type: 'dir' }));
-    session.markOutOfStep();
-    let batch = '';
-    while (!next.done) {
-      batch += `${formatEntry(next.value)}\r\n`;
-      count += 1;
-      if (batch.length >= BATCH_BYTES) {
-        await session.file.write(batch);
-        batch = '';
+    await session.partway(async () => {
+      let batch = '';
+      while (!next.done) {
+        batch += `${formatEntry(next.value)}\r\n`;
+        count += 1;
+        if (batch.length >= BATCH_BYTES) {
+          await session.file.write(batch);
+          batch = '';
+        }
+        next = await iterator.next();
       }
-      next = await iterator.next();
-    }
-    await session.file.write(`${batch}${END_OF_LIST}\r\n`);
-    session.markInStep();
+      await session.file.write(`${batch}${END_OF_LIST}\r\n`);
+    });
   } finally {
     // A listing cut short (the client left) releases the folders it holds.
     await iterator.return?.();

@@ -21,7 +21,7 @@ import {
 import { SlabPool } from '../../io/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY } from '../reply.js';
-import { TimeSlice, type FolderScope } from '../root/index.js';
+import type { FolderScope } from '../root/index.js';
 import { prepareGet } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
@@ -93,15 +93,17 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, s
   const out = new ReplySlabs();
   let bytes = 0;
   let failed = 0;
-  const slice = new TimeSlice();
+  const slice = ctx.root.workSlice;
   for (let index = 0; index < req.count; index++) {
     await slice.yieldIfDue();
     // Before waiting for the client's next line, send what is ready.
     if (out.pendingBytes >= SLAB_BYTES || !session.file.hasBufferedLine()) await out.flush(session);
-    session.markOutOfStep(); // an item line still to come: no ERR could be in step
-    const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
-    if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MGET items`);
-    session.markInStep();
+    // An item line still to come: no ERR could be in step until it is read.
+    const line = await session.partway(async () => {
+      const read = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
+      if (read === null) throw new BadRequestError(`the connection ended after ${index} of ${req.count} MGET items`);
+      return read;
+    });
     try {
       const path = joinItemPath(req.path, parseMgetItem(line));
       const size = readSmall(ctx, path, scope, out);
@@ -122,6 +124,7 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, s
   }
   await out.flush(session);
   out.dispose();
+  // Every item line is read (the session loop took the request as out of step until then).
   session.markInStep();
   return { bytes, note: `${req.count} files${failed > 0 ? `, ${failed} refused` : ''}` };
 }

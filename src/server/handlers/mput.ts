@@ -19,7 +19,7 @@ import {
   type MputRequest,
 } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { syncFolders, TimeSlice, type Folder, type FolderScope } from '../root/index.js';
+import { syncFolders, type Folder, type FolderScope } from '../root/index.js';
 import { storeUpload } from '../upload.js';
 
 /** Answers wait at most for this many items before they go out. */
@@ -38,7 +38,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, s
 
   const touched = new Set<Folder>();
   const answers: { line: string; stored: boolean }[] = [];
-  const slice = new TimeSlice();
+  const slice = ctx.root.workSlice;
   const flush = async () => {
     // The renames are made durable before they are reported. If a folder cannot be synced,
     // no file stored since the last flush is reported stored: each gets the error instead.
@@ -94,14 +94,14 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, s
  * (the connection ended, a malformed line, an item too large to hold) ends the request.
  */
 async function readItem(ctx: ServerContext, session: Session, index: number, count: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
-  session.markOutOfStep();
-  const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
-  if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${count} MPUT items`);
-  const item = parseMputItem(line);
-  if (item.size > MAX_MPUT_ITEM_BYTES) {
-    throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
-  }
-  const body = await session.file.readExactly(item.size);
-  session.markInStep();
-  return { item, body };
+  return session.partway(async () => {
+    const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
+    if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${count} MPUT items`);
+    const item = parseMputItem(line);
+    if (item.size > MAX_MPUT_ITEM_BYTES) {
+      throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
+    }
+    const body = await session.file.readExactly(item.size);
+    return { item, body };
+  });
 }

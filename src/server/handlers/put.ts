@@ -8,7 +8,7 @@ import { formatOk, parseRequest, type PutRequest, type Request } from '../../pro
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { readyReply, type PreparedReply } from '../reply.js';
-import { commitPart, discardPart, openPart, syncFolders, uploadTarget, type Folder } from '../root/index.js';
+import { commitPart, discardPart, openPart, uploadTarget } from '../root/index.js';
 import {
   admitUpload,
   checkDigest,
@@ -16,10 +16,11 @@ import {
   decideUpload,
   lockUpload,
   receiveUpload,
-  storeUpload,
+  uploadBody,
   type UploadRequest,
 } from '../upload.js';
-import { quoteRequestPath } from '../../files/quote-path.js';
+import { quoteRequestPath, SMALL_FILE_BYTES } from '../../files/index.js';
+import { keepAlive } from '../progress.js';
 
 export async function handlePut(ctx: ServerContext, session: Session, req: PutRequest): Promise<HandlerResult> {
   const where = quoteRequestPath(req.path);
@@ -41,7 +42,8 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
     try {
       let verdict;
       try {
-        verdict = await decideUpload(ctx, session, req, target, req.sha256, scope);
+        // Whether what is there is the same content may take a hash of a large file.
+        verdict = await keepAlive(ctx, session, decideUpload(ctx, session, req, target, req.sha256, scope));
       } catch (err) {
         return await refuse(err);
       }
@@ -86,27 +88,26 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       if (req.eager) await drainBody(session, req.size);
       throw err;
     }
-    let from = 0;
-    if (!req.eager) {
-      // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
-      await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
-      session.markOutOfStep();
-      const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
-      // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
-      if (data.offset !== 0 && data.offset !== held) {
-        throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+    // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
+    if (!req.eager) await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
+    const { from, digest, trailer } = await session.partway(async () => {
+      let from = 0;
+      if (!req.eager) {
+        const data = expectVerb(parseRequest(await readLine(session)), 'DATA');
+        // "`Q` = `offset` to resume or `Q` = 0 to discard the part and start over"
+        if (data.offset !== 0 && data.offset !== held) {
+          throw new BadRequestError(`DATA offset must be 0 or ${held}, got ${data.offset}`);
+        }
+        from = data.offset;
+        if (from === 0 && held > 0) {
+          part.truncate(0);
+          hash = createSha256();
+        }
       }
-      from = data.offset;
-      if (from === 0 && held > 0) {
-        part.truncate(0);
-        hash = createSha256();
-      }
-    }
-    session.markOutOfStep();
-    const remaining = req.size - from;
-    const digest = await receiveUpload(part, from, remaining, hash, (sink, onChunk) => session.file.pipeTo(sink, remaining, { onChunk }), lock);
-    const trailer = parseRequest(await readLine(session));
-    session.markInStep();
+      const remaining = req.size - from;
+      const digest = await receiveUpload(part, from, remaining, hash, (sink, onChunk) => session.file.pipeTo(sink, remaining, { onChunk }), lock);
+      return { from, digest, trailer: parseRequest(await readLine(session)) };
+    });
     if (trailer.verb === 'ABORT') {
       done = true;
       discardPart(ctx.root, part);
@@ -142,22 +143,22 @@ function expectVerb<V extends Request['verb']>(req: Request, verb: V): Extract<R
 
 /** Read and drop an upload body (and its END/ABORT line) the server refused. */
 async function drainBody(session: Session, size: number): Promise<void> {
-  session.markOutOfStep();
-  let left = size;
-  while (left > 0) {
-    const chunk = await session.file.read(Math.min(left, 1024 * 1024));
-    if (chunk === null) break;
-    left -= chunk.length;
-  }
-  await readLine(session);
-  session.markInStep();
+  await session.partway(async () => {
+    let left = size;
+    while (left > 0) {
+      const chunk = await session.file.read(Math.min(left, 1024 * 1024));
+      if (chunk === null) break;
+      left -= chunk.length;
+    }
+    await readLine(session);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Small one-step uploads, pipelined
 
 /** One-step uploads up to this size are read whole, then stored while the next are read. */
-export const SMALL_PUT = 256 * 1024;
+export const SMALL_PUT = SMALL_FILE_BYTES;
 
 export function isSmallEagerPut(req: Request): req is PutRequest {
   return req.verb === 'PUT' && req.eager && req.size <= SMALL_PUT;
@@ -194,14 +195,9 @@ async function storeOneStep(ctx: ServerContext, session: Session, req: UploadReq
     admitUpload(ctx, req);
     throw new FileChangedError(`the client says its file changed while it was being sent; ${quoteRequestPath(req.path)} not stored`);
   }
-  const declared = expectVerb(trailer, 'END').sha256;
-  const touched = new Set<Folder>();
-  return ctx.root.withScope(async (scope) => {
-    const { identical, sha256 } = await storeUpload(ctx, session, req, body, declared, scope, touched, true);
-    syncFolders(ctx.root, touched, scope);
-    return readyReply(`${formatOk({ size: req.size, sha256, identical: identical || null })}\r\n`, {
-      bytes: identical ? 0 : req.size,
-      note: identical ? 'identical' : undefined,
-    });
+  const { identical, sha256 } = await uploadBody(ctx, session, req, body, expectVerb(trailer, 'END').sha256);
+  return readyReply(`${formatOk({ size: req.size, sha256, identical: identical || null })}\r\n`, {
+    bytes: identical ? 0 : req.size,
+    note: identical ? 'identical' : undefined,
   });
 }

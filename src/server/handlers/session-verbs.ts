@@ -2,8 +2,9 @@
 import { formatOk, PROTOCOL_VERSION, type HelloRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 
-export async function handleHello(_ctx: ServerContext, session: Session, _req: HelloRequest): Promise<HandlerResult> {
-  await session.file.writeLine(formatOk({ version: PROTOCOL_VERSION }));
+export async function handleHello(_ctx: ServerContext, session: Session, req: HelloRequest): Promise<HandlerResult> {
+  session.progress = req.progress === true;
+  await session.file.writeLine(formatOk({ version: PROTOCOL_VERSION, progress: session.progress || null }));
   return {};
 }
 

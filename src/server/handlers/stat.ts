@@ -2,6 +2,7 @@
 import { formatOk, type StatRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { fileSha256 } from '../file-hash.js';
+import { keepAlive } from '../progress.js';
 
 export async function handleStat(ctx: ServerContext, session: Session, req: StatRequest): Promise<HandlerResult> {
   const info = ctx.root.stat(req.path);
@@ -9,7 +10,8 @@ export async function handleStat(ctx: ServerContext, session: Session, req: Stat
   if (info.type === 'file' && req.hash) {
     const opened = ctx.root.openRead(req.path);
     try {
-      sha256 = await fileSha256(ctx, opened, session.beforeAnswer);
+      const progress = { bytes: 0 };
+      sha256 = await keepAlive(ctx, session, fileSha256(ctx, opened, session.beforeAnswer, progress), () => ({ hashed: progress.bytes, length: info.size }));
     } finally {
       opened.file.close();
     }

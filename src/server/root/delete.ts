@@ -9,7 +9,7 @@ import { toStorageError } from './fs-errors.js';
 import type { Folder, FolderScope } from './folders.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 import type { Root } from './root.js';
-import { TimeSlice } from './time-slice.js';
+import type { TimeSlice } from './time-slice.js';
 
 export async function removeEntry(root: Root, requestPath: string): Promise<void> {
   const segments = root.segments(requestPath);
@@ -20,7 +20,7 @@ export async function removeEntry(root: Root, requestPath: string): Promise<void
     const at = () => root.at(folder, name, scope, shown);
     try {
       if (stats.isDirectory()) {
-        await emptyFolder(root, root.child(folder, name, shown, scope), shown, scope, new TimeSlice());
+        await emptyFolder(root, root.child(folder, name, shown, scope), shown, scope, root.workSlice);
         root.fs.rmdirSync(at());
       } else {
         root.fs.unlinkSync(at());

@@ -6,7 +6,7 @@
  * while size and mtime are the ones it was computed for, so an edited file misses.
  */
 
-/** What identifies one version of a file: a subset of ServedRoot's FileInfo. */
+/** What identifies one version of a file: a subset of the Root's FileInfo. */
 export interface FileVersion {
   dev: number;
   ino: number;

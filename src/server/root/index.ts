@@ -14,4 +14,4 @@ export { checkLinkTarget, placeSymlink, type LinkDestination } from './symlinks.
 export { UploadLocks } from './upload-locks.js';
 export { DEFAULT_HASH_CACHE_ENTRIES, HashCache, type FileVersion } from './hash-cache.js';
 export { errnoCode, toStorageError } from './fs-errors.js';
-export { SharedTimeSlice, TimeSlice } from './time-slice.js';
+export { TimeSlice } from './time-slice.js';

@@ -12,7 +12,7 @@ import { NotDirectoryError } from '../../errors.js';
 import type { FolderScope, Folder } from './folders.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 import { infoOf, type Entry, type FileInfo, type Root } from './root.js';
-import type { SharedTimeSlice } from './time-slice.js';
+import type { TimeSlice } from './time-slice.js';
 
 export interface ListEntry {
   /** Relative to the listed folder, '/'-separated. */
@@ -47,7 +47,7 @@ export async function* listFolder(root: Root, requestPath: string, options: List
     const folderAt = root.self(folder, scope, shown);
     const info = infoOf(root.fs.statSync(folderAt), requestPath);
     if (info.type !== 'dir') throw new NotDirectoryError(`${quoteRequestPath(requestPath)} is a file, not a folder`);
-    yield* walk(root, folder, shown, '', options, scope, root.listingSlice, 0);
+    yield* walk(root, folder, shown, '', options, scope, root.workSlice, 0);
   } finally {
     scope.close();
   }
@@ -60,7 +60,7 @@ async function* walk(
   prefix: string,
   options: ListOptions,
   scope: FolderScope,
-  slice: SharedTimeSlice,
+  slice: TimeSlice,
   depth: number,
 ): AsyncGenerator<ListEntry, void, undefined> {
   let names: string[];

@@ -31,7 +31,7 @@ import type { RootFs, StatsLike } from './fs-port.js';
 import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, type Folder, type FolderAccess } from './folders.js';
 import { listFolder, type ListEntry, type ListOptions } from './listing.js';
 import { OpenFile } from './open-file.js';
-import { SharedTimeSlice } from './time-slice.js';
+import { TimeSlice } from './time-slice.js';
 
 export type EntryType = 'file' | 'dir';
 
@@ -154,8 +154,8 @@ export class Root {
   readonly #dotfiles: boolean;
   /** The fs is node's own: descriptors are the kernel's, and a worker thread may use them. */
   readonly kernelFds: boolean;
-  /** The event loop's share that all listings of this root take together (time-slice.ts). */
-  readonly listingSlice = new SharedTimeSlice();
+  /** The event loop's share that all batch work on this root (listings, MGET, MPUT, DELETE) takes together. */
+  readonly workSlice = new TimeSlice();
 
   readonly #called: string;
 
@@ -186,54 +186,11 @@ export class Root {
     return this.#access instanceof HeldFolders;
   }
 
-  /**
-   * Run `work` with a FolderScope of its own, closed when it is over (or when the promise it
-   * returns settles): one per request, or one per batch request.
-   */
-  withScope<T>(work: (scope: FolderScope) => T): T {
-    const scope = this.newScope();
-    let result: T;
-    try {
-      result = work(scope);
-    } catch (err) {
-      scope.close();
-      throw err;
-    }
-    if (result instanceof Promise) return result.finally(() => scope.close()) as T;
-    scope.close();
-    return result;
-  }
+  // -------------------------------------------------------------------------------------------
+  // What the verbs use (and the HTTP front): stat, openRead, list, mkdirs; uploads, DELETE and
+  // SYMLINK are in uploads.ts, delete.ts and symlinks.ts, on the steps below.
 
-  /** The entries of a folder, streamed (listing.ts). */
-  list(requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
-    return listFolder(this, requestPath, options);
-  }
-
-  newScope(): FolderScope {
-    return new FolderScope(this.fs);
-  }
-
-  /** A request path's segments: BadPathError from toSegments; ForbiddenError for a partial file or a hidden name. */
-  segments(requestPath: string): string[] {
-    const segments = toSegments(requestPath);
-    if (segments.some(isPartName)) throw new ForbiddenError(`${quoteRequestPath(requestPath)} names a partial upload`);
-    if (!this.#dotfiles && segments.some((segment) => segment.startsWith('.'))) {
-      throw new ForbiddenError(`${quoteRequestPath(requestPath)}: hidden files are not shared (serve --dotfiles to share them)`);
-    }
-    return segments;
-  }
-
-  /** Whether a name read from the disk may be listed: not a partial file, hidden only with dotfiles. */
-  listable(name: string): boolean {
-    if (isPartName(name) || (!this.#dotfiles && name.startsWith('.'))) return false;
-    try {
-      const segments = toSegments(name);
-      return segments.length === 1 && segments[0] === name;
-    } catch {
-      return false;
-    }
-  }
-
+  /** What is at a path (a symlink inside followed): FileInfo; NotFound, Forbidden... as for any path. */
   stat(requestPath: string, scope?: FolderScope): FileInfo {
     return this.#in(scope, (s) => {
       const segments = this.segments(requestPath);
@@ -273,6 +230,84 @@ export class Root {
         throw toStorageError(err, requestPath);
       }
     });
+  }
+
+  /** The entries of a folder, streamed (listing.ts). */
+  list(requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
+    return listFolder(this, requestPath, options);
+  }
+
+  /**
+   * Create a folder and its parents ("a folder that exists already is fine"), every step
+   * inside the root; `mtimeMs` and `mode` go to the last folder, set on its descriptor.
+   */
+  mkdirs(requestPath: string, options: AttributeOptions = {}): void {
+    checkAttributes(options);
+    const segments = this.segments(requestPath);
+    // The root's own mode and mtime are the operator's, not a client's.
+    if (segments.length === 0) return;
+    const shown = segments.join('/');
+    this.withScope((scope) => {
+      const touched = new Set<Folder>();
+      const folder = this.folder(segments, scope, true, touched);
+      if (options.mode !== undefined || options.mtimeMs !== undefined) {
+        const fd = this.#openFolderFd(folder, scope, shown);
+        try {
+          applyAttributes(this.fs, fd, options);
+        } catch (err) {
+          throw toStorageError(err, shown);
+        } finally {
+          this.fs.closeSync(fd);
+        }
+      }
+      for (const made of touched) this.syncFolder(made, scope, shown);
+    });
+  }
+
+  /**
+   * Run `work` with a FolderScope of its own, closed when it is over (or when the promise it
+   * returns settles): one per request, or one per batch request.
+   */
+  withScope<T>(work: (scope: FolderScope) => T): T {
+    const scope = this.newScope();
+    let result: T;
+    try {
+      result = work(scope);
+    } catch (err) {
+      scope.close();
+      throw err;
+    }
+    if (result instanceof Promise) return result.finally(() => scope.close()) as T;
+    scope.close();
+    return result;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The steps the other modules of this folder (uploads, listing, delete, symlinks) build on.
+
+  newScope(): FolderScope {
+    return new FolderScope(this.fs);
+  }
+
+  /** A request path's segments: BadPathError from toSegments; ForbiddenError for a partial file or a hidden name. */
+  segments(requestPath: string): string[] {
+    const segments = toSegments(requestPath);
+    if (segments.some(isPartName)) throw new ForbiddenError(`${quoteRequestPath(requestPath)} names a partial upload`);
+    if (!this.#dotfiles && segments.some((segment) => segment.startsWith('.'))) {
+      throw new ForbiddenError(`${quoteRequestPath(requestPath)}: hidden files are not shared (serve --dotfiles to share them)`);
+    }
+    return segments;
+  }
+
+  /** Whether a name read from the disk may be listed: not a partial file, hidden only with dotfiles. */
+  listable(name: string): boolean {
+    if (isPartName(name) || (!this.#dotfiles && name.startsWith('.'))) return false;
+    try {
+      const segments = toSegments(name);
+      return segments.length === 1 && segments[0] === name;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -348,33 +383,6 @@ export class Root {
   /** What a symlink entry leads to, if it leads inside: its real path and stat (ForbiddenError if out). */
   followed(entry: Entry, scope: FolderScope): { real: string; stats: StatsLike } {
     return this.#followed(entry, scope);
-  }
-
-  /**
-   * Create a folder and its parents ("a folder that exists already is fine"), every step
-   * inside the root; `mtimeMs` and `mode` go to the last folder, set on its descriptor.
-   */
-  mkdirs(requestPath: string, options: AttributeOptions = {}): void {
-    checkAttributes(options);
-    const segments = this.segments(requestPath);
-    // The root's own mode and mtime are the operator's, not a client's.
-    if (segments.length === 0) return;
-    const shown = segments.join('/');
-    this.withScope((scope) => {
-      const touched = new Set<Folder>();
-      const folder = this.folder(segments, scope, true, touched);
-      if (options.mode !== undefined || options.mtimeMs !== undefined) {
-        const fd = this.#openFolderFd(folder, scope, shown);
-        try {
-          applyAttributes(this.fs, fd, options);
-        } catch (err) {
-          throw toStorageError(err, shown);
-        } finally {
-          this.fs.closeSync(fd);
-        }
-      }
-      for (const made of touched) this.syncFolder(made, scope, shown);
-    });
   }
 
   /** fsync a folder, so the renames and new entries in it survive a crash (where the platform allows). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SharedTimeSlice, TimeSlice } from '../../../src/server/root/time-slice.js';
+import { TimeSlice } from '../../../src/server/root/time-slice.js';
 
 describe('TimeSlice: a batch lets other connections run once its slice is used up', () => {
   it('does not yield while the slice lasts', async () => {
@@ -26,9 +26,9 @@ describe('TimeSlice: a batch lets other connections run once its slice is used u
   });
 });
 
-describe('SharedTimeSlice: many walkers hold the event loop one slice per turn together', () => {
+describe('TimeSlice shared: many walkers hold the event loop one slice per turn together', () => {
   it('lets one walker at a time go on once the slice is used up, in order, each in a later turn', async () => {
-    const slice = new SharedTimeSlice(5);
+    const slice = new TimeSlice(5);
     const order: string[] = [];
     let turns = 0;
     let counting = true;
