@@ -149,7 +149,10 @@ export async function peersBench() {
     const upTreeRoot = dir('tcpsend-up-tree');
     const upFileServer = await startServer(upFileRoot, ['--allow-upload', '--allow-overwrite']);
     const upTreeServer = await startServer(upTreeRoot, ['--allow-upload', '--allow-overwrite']);
-    servers.push(filesServer.child, treesServer.child, upFileServer.child, upTreeServer.child);
+    // The no-op re-sync: a destination synced once before the runs, then synced again and again.
+    const resyncUpRoot = dir('tcpsend-resync-up');
+    const resyncUpServer = await startServer(resyncUpRoot, ['--allow-upload', '--allow-overwrite']);
+    servers.push(filesServer.child, treesServer.child, upFileServer.child, upTreeServer.child, resyncUpServer.child);
 
     let http = null;
     if (present.has('python3') && present.has('curl')) {
@@ -161,10 +164,11 @@ export async function peersBench() {
     }
     let rsyncd = null;
     const upRsync = dir('rsync-up');
+    const resyncUpRsync = dir('rsync-resync-up');
     if (present.has('rsync')) {
       const port = await freePort();
       const conf = path.join(work, 'rsyncd.conf');
-      rsyncdConfig(conf, port, [['src', SOURCE_ROOT, true], ['up', upRsync, false]], path.join(work, 'rsyncd.log'));
+      rsyncdConfig(conf, port, [['src', SOURCE_ROOT, true], ['up', upRsync, false], ['resync', resyncUpRsync, false]], path.join(work, 'rsyncd.log'));
       const child = start('rsync', ['--daemon', '--no-detach', `--config=${conf}`]);
       servers.push(child);
       await waitListening(port, child);
@@ -352,6 +356,65 @@ export async function peersBench() {
       },
     });
 
+    // The no-op re-sync: the same folder synced again into a destination that already holds it.
+    // Each destination is filled once (untimed) the first time its job runs; a timed run must
+    // then move nothing (the tree is verified after it, and tcpsend's --quiet prints nothing).
+    const resyncGetOut = dir('tcpsend-resync-get');
+    const resyncJob = (name, workload, variant, fill, rerun, destination) => ({
+      workload,
+      name,
+      fn: async (what) => {
+        if (!fs.existsSync(destination())) await fill();
+        const r = await rerun();
+        await verifyTree(destination(), tree.manifest, what);
+        return { [variant]: r };
+      },
+    });
+    const quietRun = async (server, args, name) => {
+      const r = await tcpsend(server, [...args, '--quiet'], name);
+      return r;
+    };
+    jobs.push(
+      resyncJob(
+        'tcpsend re-sync get',
+        'resync-get',
+        'tcpsend get',
+        () => runCli(['get', treesServer.target, tree.name, path.join(resyncGetOut, tree.name), '--quiet'], { rssFile: rss('resync-fill') }),
+        () => quietRun(treesServer, ['get', treesServer.target, tree.name, path.join(resyncGetOut, tree.name)], 'resync-get'),
+        () => path.join(resyncGetOut, tree.name),
+      ),
+      resyncJob(
+        'tcpsend re-sync put',
+        'resync-put',
+        'tcpsend put',
+        () => runCli(['put', tree.dir, resyncUpServer.target, '--quiet'], { rssFile: rss('resync-fill') }),
+        () => quietRun(resyncUpServer, ['put', tree.dir, resyncUpServer.target], 'resync-put'),
+        () => path.join(resyncUpRoot, tree.name),
+      ),
+    );
+    if (rsyncd) {
+      const resyncGetRsync = dir('rsync-resync-get');
+      const rsyncRt = (from, to) => run('rsync', ['-rt', from, to]);
+      jobs.push(
+        resyncJob(
+          'rsync re-sync get',
+          'resync-get',
+          'rsync daemon',
+          () => rsyncRt(`${rsyncd.url}/src/trees/${tree.name}`, `${resyncGetRsync}/`),
+          async () => ({ seconds: (await rsyncRt(`${rsyncd.url}/src/trees/${tree.name}`, `${resyncGetRsync}/`)).seconds }),
+          () => path.join(resyncGetRsync, tree.name),
+        ),
+        resyncJob(
+          'rsync re-sync put',
+          'resync-put',
+          'rsync daemon',
+          () => rsyncRt(tree.dir, `${rsyncd.url}/resync/`),
+          async () => ({ seconds: (await rsyncRt(tree.dir, `${rsyncd.url}/resync/`)).seconds }),
+          () => path.join(resyncUpRsync, tree.name),
+        ),
+      );
+    }
+
     // Warm-up, then RUNS rounds; each round starts one job further on, so no tool always
     // runs first or right after the same neighbour.
     const samples = new Map(); // `${workload}\t${variant}` → [{ seconds, ... }]
@@ -400,6 +463,8 @@ export async function peersBench() {
       'folder-get': peakRssMB(treesServer.child.pid),
       'file-put': peakRssMB(upFileServer.child.pid),
       'folder-put': peakRssMB(upTreeServer.child.pid),
+      'resync-get': peakRssMB(treesServer.child.pid),
+      'resync-put': peakRssMB(resyncUpServer.child.pid),
     };
 
     // Summaries.
@@ -408,6 +473,8 @@ export async function peersBench() {
       'file-put': { title: `${sizeLabel(bigSize)} file, upload`, bytes: bigSize, files: 1, baselines: ['socat'] },
       'folder-get': { title: `folder of ${tree.files} × ${sizeLabel(tree.spec.fileSize)}, download`, bytes: tree.bytes, files: tree.files, baselines: ['tar|socat|tar', 'rsync daemon'] },
       'folder-put': { title: `folder of ${tree.files} × ${sizeLabel(tree.spec.fileSize)}, upload`, bytes: tree.bytes, files: tree.files, baselines: ['tar|socat|tar', 'rsync daemon'] },
+      'resync-get': { title: `no-op re-sync of the ${tree.files}-file folder, download (rsync -rt)`, bytes: tree.bytes, files: tree.files, baselines: ['rsync daemon'] },
+      'resync-put': { title: `no-op re-sync of the ${tree.files}-file folder, upload (rsync -rt)`, bytes: tree.bytes, files: tree.files, baselines: ['rsync daemon'] },
     };
     const workloads = {};
     for (const [id, def] of Object.entries(defs)) {

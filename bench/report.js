@@ -33,6 +33,12 @@ export function evaluateTargets({ peers, sizes, concurrency }) {
     add(`${folder}: faster than the rsync daemon`, '< 1.00×', rsync === null ? 'rsync skipped' : `${fmt.x(rsync)} (${fmt.s(r.seconds)} s vs ${fmt.s(r.seconds / rsync)} s)`, rsync === null ? null : rsync < 1);
     add(`${folder}: tcpsend / tar|socat|tar`, `≤ ${RATIO_LIMIT}×`, tar === null ? 'socat or tar skipped' : `${fmt.x(tar)} (${fmt.s(r.seconds)} s vs ${fmt.s(r.seconds / tar)} s)`, tar === null ? null : tar <= RATIO_LIMIT);
   }
+  // The no-op re-sync (issue 11): the same folder again, nothing to move.
+  for (const [id, verb] of [['resync-get', 'get'], ['resync-put', 'put']]) {
+    const r = row(peers.workloads[id], `tcpsend ${verb}`);
+    const rsync = r?.['vs rsync daemon'] ?? null;
+    add(`${peers.tree.files}-file no-op re-sync ${verb}: tcpsend / rsync -rt`, `≤ ${RATIO_LIMIT}×`, rsync === null ? 'rsync skipped' : `${fmt.x(rsync)} (${fmt.s(r.seconds)} s vs ${fmt.s(r.seconds / rsync)} s)`, rsync === null ? null : rsync <= RATIO_LIMIT);
+  }
   // Peak RSS: every tcpsend CLI client, and every tcpsend server (VmHWM at the end of its
   // section): the servers of one client at a time, and the one that served 64 at once.
   const clients = [];

@@ -24,6 +24,8 @@ export class CliContext {
   exitCode = 0;
   /** The one writer of --json events, for every command. */
   readonly json: JsonEmitter;
+  /** The command line as given (without node and script): for flags whose order matters. */
+  args: readonly string[] = [];
 
   constructor(readonly streams: CliStreams) {
     this.json = new JsonEmitter(streams.stdout);

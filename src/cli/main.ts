@@ -17,6 +17,7 @@ export async function main(
   streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
   const ctx = new CliContext(streams);
+  ctx.args = argv;
   // yargs answers `completion --help` with the script itself: answer with what it does instead.
   if (argv[0] === 'completion' && argv.slice(1).some((a) => a === '--help' || a === '-h')) {
     streams.stdout.write(COMPLETION_HELP);

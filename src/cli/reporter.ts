@@ -3,15 +3,12 @@
  * status line on a terminal, plain lines otherwise) and for a script (output/json-reporter.ts:
  * NDJSON events through the one JsonEmitter). docs/cli.md describes both.
  */
+import type { Outcome, SkipGroup } from '../client/tree.js';
+
 export { formatBytes } from './output/progress.js';
 
-/**
- * What became of one file: its content `sent` to a destination that did not have it,
- * `replaced` a different version there, was `unchanged` (already there, nothing moved),
- * `skipped` by a rule (a server's policy, an exclude, a symlink: `reason` says which), or
- * `deleted` at the destination because the source no longer has it.
- */
-export type FileOutcome = 'sent' | 'replaced' | 'unchanged' | 'skipped' | 'deleted';
+/** What became of one file (the folder transfer's outcomes, src/client/tree.ts). */
+export type FileOutcome = Outcome;
 
 export interface FileDone {
   /** Where the file is: the local path for get, the path on the server for put. */
@@ -25,6 +22,8 @@ export interface FileDone {
   outcome: FileOutcome;
   /** Why a file was skipped. */
   reason?: string;
+  /** --dry-run: what would happen; nothing did. */
+  dryRun?: boolean;
 }
 
 /** A run's totals: one count per outcome, and the failures. */
@@ -39,10 +38,28 @@ export interface Summary {
   failed: number;
   bytes: number;
   seconds: number;
+  /** A folder's skipped paths grouped by reason: one line each names them. */
+  skips?: readonly SkipGroup[];
+  /** --dry-run: the counts say what would have happened. */
+  dryRun?: boolean;
 }
 
 export function emptySummary(): Summary {
   return { files: 0, sent: 0, replaced: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0, bytes: 0, seconds: 0 };
+}
+
+/** Add `part` into `total` (several files and folders in one command); skips of one reason stay one line. */
+export function addSummary(total: Summary, part: Summary): void {
+  for (const key of ['files', 'sent', 'replaced', 'unchanged', 'skipped', 'deleted', 'failed', 'bytes'] as const) total[key] += part[key];
+  if (part.dryRun) total.dryRun = true;
+  if (!part.skips?.length) return;
+  const skips = [...(total.skips ?? [])].map((group) => ({ ...group, paths: [...group.paths] }));
+  for (const group of part.skips) {
+    const same = skips.find((g) => g.reason === group.reason);
+    if (same) same.paths.push(...group.paths);
+    else skips.push({ ...group, paths: [...group.paths] });
+  }
+  total.skips = skips;
 }
 
 export interface StartInfo {

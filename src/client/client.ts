@@ -102,13 +102,17 @@ export class TcpsendClient {
     );
   }
 
-  /** A folder's entries (all of them below it with `recursive`), read as they arrive. */
-  async *listStream(path: string, options: { recursive?: boolean } = {}): AsyncGenerator<ListEntry> {
+  /**
+   * A folder's entries (all of them below it with `recursive`), read as they arrive. With
+   * `links`, symlinks inside the root come as `type: 'link'` entries with their text instead
+   * of as what they point to (a server without the `symlink` capability ignores the field).
+   */
+  async *listStream(path: string, options: { recursive?: boolean; links?: boolean } = {}): AsyncGenerator<ListEntry> {
     const entries: ListEntry[] = [];
     let wake: (() => void) | null = null;
     let done = false;
     let failure: unknown = null;
-    const request = formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false });
+    const request = formatRequest({ verb: 'LIST', path, recursive: options.recursive ?? false, links: options.links ?? false });
     const reading = this.connection
       .exchange(
         (file) => file.writeLine(request),
@@ -149,6 +153,24 @@ export class TcpsendClient {
 
   async mkdir(path: string, options: { mtimeMs?: number; mode?: number } = {}): Promise<void> {
     await this.connection.simple({ verb: 'MKDIR', path, mtime: options.mtimeMs ?? null, mode: options.mode ?? null });
+  }
+
+  /**
+   * DELETE: remove a file, a symlink (not followed) or a folder with everything in it. Needs the
+   * greeting's `delete` capability and a server started with --allow-delete.
+   */
+  async delete(path: string): Promise<void> {
+    await this.connection.simple({ verb: 'DELETE', path });
+  }
+
+  /**
+   * SYMLINK: make `path` a symlink to `target` (relative, staying inside the root). With
+   * `overwrite`, a file or link there is replaced (the server must allow it); the same link
+   * there already is no change. Whether it made one: false for that same link.
+   */
+  async symlink(path: string, target: string, options: { overwrite?: boolean } = {}): Promise<boolean> {
+    const fields = await this.connection.simple({ verb: 'SYMLINK', path, target, overwrite: options.overwrite ?? false });
+    return fields.get('identical') !== '1';
   }
 
   /** Fetch one remote file into `localPath` (resuming a partial file there). */

@@ -9,4 +9,5 @@ export { utimesSeconds, wholeMilliseconds } from './mtime.js';
 export { fileChanged } from './file-changed.js';
 export { fsyncFolder, isUnsyncableFolder, UNSYNCABLE_FOLDER, type FolderSyncFs } from './folder-sync.js';
 export { quotePath, quoteRequestPath } from './quote-path.js';
+export { byUtf8 } from './utf8-order.js';
 export { SMALL_FILE_BYTES } from './small-file.js';

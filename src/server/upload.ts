@@ -22,10 +22,10 @@ import {
   TransferInterruptedError,
 } from '../errors.js';
 import { chunkWritable } from '../transfer/chunk-writable.js';
-import { HashWorkerError, takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable, type HashWorker } from '../transfer/hash-worker.js';
+import { HashWorkerError, workerWritable, type HashWorker } from '../transfer/hash-worker.js';
 import { createSha256, type Hash } from '../transfer/sha256.js';
 import type { ServerContext } from './context.js';
-import { fileSha256 } from './file-hash.js';
+import { fileSha256, hashWorkerFor } from './file-hash.js';
 import { quoteRequestPath } from '../files/quote-path.js';
 import {
   checkAttributes,
@@ -200,7 +200,7 @@ export type BodySource = (sink: Writable, onChunk?: (chunk: Buffer) => void) => 
  * and written on a worker thread (the main thread keeps serving).
  */
 export async function receiveUpload(part: UploadPart, from: number, count: number, hash: Hash, body: BodySource, lock: UploadLock): Promise<string> {
-  const worker = count >= WORKER_HASH_MIN_BYTES && part.file.kernelFd !== null ? takeHashWorker() : null;
+  const worker = hashWorkerFor(part.file, count);
   return worker ? receiveOnWorker(part, from, body, worker, lock) : receiveInline(part, hash, body, lock);
 }
 

@@ -8,10 +8,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { FileChangedError, IsDirectoryError, NotFoundError } from '../errors.js';
-import { partNameFor } from '../files/index.js';
+import { fsyncFolder, partNameFor } from '../files/index.js';
 import {
   commitPart,
   openPart,
+  removeEntry,
   Root,
   storeWhole,
   syncFolders,
@@ -122,6 +123,15 @@ export class LocalFolder {
     const there = this.#in(() => this.root.entry(segments, this.#scope, false).stats !== undefined, false);
     this.root.mkdirs(rel);
     return !there;
+  }
+
+  /**
+   * Remove `rel` inside (a file, a symlink as a link, a folder with everything in it), each
+   * folder reached through its held parent, as the server's DELETE: a folder swapped for a
+   * symlink meanwhile is refused, never followed out.
+   */
+  remove(rel: string): Promise<void> {
+    return removeEntry(this.root, rel);
   }
 
   /** Give the folder `rel` inside a peer's mode and mtime, on its descriptor. */
@@ -277,6 +287,9 @@ export class LocalPlace {
     }
   }
 }
+
+/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
+export const syncDirectorySync = (dir: string): void => fsyncFolder(dir);
 
 /** stat, or null where nothing is; synchronous: a client's per-file checks are many and tiny. */
 export function statSyncOrNull(file: string): Stats | null {

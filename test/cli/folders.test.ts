@@ -84,22 +84,22 @@ async function expectTree(dir: string, spec: Spec = SPEC): Promise<void> {
 }
 
 /**
- * A second run that must move nothing: every file skipped, a summary of zeros. Paths are
- * reported under `prefix` (a put names where each file landed on the server).
+ * A second run that must move nothing: every file unchanged, a summary of zeros. Paths are
+ * reported under `prefix` (a put names where each file landed on the server). The quick check
+ * (size and mtime) decided without reading the files: no SHA-256 was computed for them.
  */
 function expectNothingMoved(stdout: string, prefix = ''): void {
   const events = ndjson(stdout);
   const done = events.filter((e) => e.event === 'file_done');
   expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).map((rel) => `${prefix}${rel}`).sort());
   for (const e of done) {
-    const rel = (e.path as string).slice(prefix.length);
     expect(e.status, e.path).toBe('skipped');
     expect(e.outcome, e.path).toBe('unchanged');
     expect(e.bytes, e.path).toBe(0);
-    expect(e.sha256, e.path).toBe(sha256(SPEC.files[rel]!.data));
+    expect(e.sha256, e.path).toBe('');
   }
   expect(events.filter((e) => ['file_start', 'progress', 'error'].includes(e.event))).toEqual([]);
-  expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: 0, skipped: FILE_COUNT, failed: 0, bytes: 0 });
+  expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: 0, skipped: FILE_COUNT, failed: 0, bytes: 0, outcomes: { unchanged: FILE_COUNT, skipped: 0 } });
 }
 
 describe('tcpsend put DIR', () => {
@@ -138,7 +138,7 @@ describe('tcpsend put DIR', () => {
     await expectTree(path.join(root, 'backup/2024/photos'));
   });
 
-  it('one refused file does not stop the rest: exit 4, an error event for it, the others sent', async () => {
+  it('a file that differs on a server without --allow-overwrite: skipped and named, the others sent, exit 4', async () => {
     const root = await tempDir('tcpsend-cli-root-');
     await fsp.mkdir(path.join(root, 'photos'));
     await fsp.writeFile(path.join(root, 'photos/a.txt'), 'something else\n');
@@ -148,13 +148,20 @@ describe('tcpsend put DIR', () => {
     const r = await runCli(['put', 'photos', serve.target, '--json'], { cwd });
     expect(r.code).toBe(4);
     const events = ndjson(r.stdout);
-    expect(events.filter((e) => e.event === 'error')).toEqual([expect.objectContaining({ code: 'TCPSEND_ERR_EXISTS', path: 'photos/a.txt' })]);
-    expect(events.filter((e) => e.event === 'file_done').map((e) => e.path).sort()).toEqual(['photos/large.bin', 'photos/sub/b.bin', 'photos/sub/deeper/c.txt']);
+    expect(events.filter((e) => e.event === 'error')).toEqual([]);
+    const done = events.filter((e) => e.event === 'file_done');
+    expect(done.filter((e) => e.outcome === 'sent').map((e) => e.path).sort()).toEqual(['photos/large.bin', 'photos/sub/b.bin', 'photos/sub/deeper/c.txt']);
+    expect(done.filter((e) => e.outcome === 'skipped')).toEqual([expect.objectContaining({ path: 'photos/a.txt', reason: expect.stringContaining('--allow-overwrite') })]);
     // The summary is the documented fields only.
     expect(Object.keys(events.at(-1)!).sort()).toEqual(['bytes', 'event', 'failed', 'files', 'outcomes', 'seconds', 'sent', 'skipped', 'time']);
-    expect(events.at(-1)).toMatchObject({ event: 'summary', sent: FILE_COUNT - 1, failed: 1 });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', sent: FILE_COUNT - 1, failed: 0, outcomes: { skipped: 1 } });
     expect(await fsp.readFile(path.join(root, 'photos/a.txt'), 'utf8')).toBe('something else\n');
     expect(sha256(await fsp.readFile(path.join(root, 'photos/large.bin')))).toBe(sha256(SPEC.files['large.bin']!.data));
+    // Without --json: the skipped file is named in one line of the summary.
+    const human = await runCli(['put', 'photos', serve.target], { cwd });
+    expect(human.code).toBe(4);
+    const skipLines = human.stderr.split('\n').filter((l) => l.startsWith('tcpsend: skipped'));
+    expect(skipLines).toEqual([expect.stringMatching(/^tcpsend: skipped 1, different on the server and not replaced \(the server needs --allow-overwrite\): photos\/a\.txt$/)]);
   });
 });
 
@@ -174,7 +181,7 @@ describe('tcpsend get DIR', () => {
     const done = events.filter((e) => e.event === 'file_done');
     expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).sort());
     for (const e of done) expect(e).toMatchObject({ status: 'sent', bytes: SPEC.files[e.path]!.data.length, sha256: sha256(SPEC.files[e.path]!.data) });
-    expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: FILE_COUNT, skipped: 0, failed: 0, bytes: TOTAL_BYTES });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: FILE_COUNT, skipped: 0, failed: 0, bytes: TOTAL_BYTES, outcomes: { sent: FILE_COUNT, unchanged: 0 } });
 
     const second = await runCli(['get', serve.target, 'album', 'copy', '--json'], { cwd });
     expect(second.code, second.stderr).toBe(0);

@@ -31,6 +31,19 @@ describe('LIST entries', () => {
     expect(parseEntry(line)).toEqual(entry);
   });
 
+  it.each<ListEntry>([
+    { path: 'to-a', type: 'link', size: null, target: 'a.txt', mtimeMs: 4, mode: 0o777 },
+    { path: 'sub/up', type: 'link', size: null, target: '../x y/%25=z 数据', mtimeMs: 5, mode: 0o777 },
+  ])('a link (links=1) round-trips with its target: $path', (entry) => {
+    const line = formatEntry(entry);
+    expect(line).toMatch(/ type=link target=\S+ /);
+    expect(parseEntry(line)).toEqual(entry);
+  });
+
+  it('a link without target= is a ProtocolError', () => {
+    expect(() => parseEntry('to-a type=link mtime=4 mode=777')).toThrow(ProtocolError);
+  });
+
   it('accept fields in any order and ignore unknown ones', () => {
     expect(parseEntry('x mode=644 future=1 mtime=5 size=1 type=file')).toEqual({
       path: 'x',

@@ -90,7 +90,7 @@ describe('a hostile LIST fed to getTree', () => {
       ['CON', 'CON', 'file'],
     ];
     const fake = await fakeServer((line) => {
-      if (line === 'LIST remote recursive=1') {
+      if (line === 'LIST remote recursive=1 links=1') {
         const listing = [
           'OK type=dir\r\n',
           entry('good.txt', 'file', good.length),
@@ -126,6 +126,75 @@ describe('a hostile LIST fed to getTree', () => {
     expect(await exists(absName)).toBe(false);
     const inDest = Object.keys(await snapshot(dest, '')).sort();
     expect(inDest).toEqual(['.', 'good.txt', 'sub', 'sub/inner.txt']);
+  });
+});
+
+describe('symlinks in a LIST fed to getTree', () => {
+  it('a link inside the folder is recreated as a link; links that lead out are skipped and named; none is followed or written through', async () => {
+    const work = await workDir();
+    const dest = path.join(work, 'dest');
+    const outside = path.join(work, 'outside');
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(outside, 'victim.txt'), 'keep me\n');
+    const good = Buffer.from('good file\n');
+    const link = (wire: string, target: string) => `${wire} type=link target=${target} mtime=${MTIME} mode=777\r\n`;
+    const fake = await fakeServer((line) => {
+      if (line === 'LIST remote recursive=1 links=1') {
+        return {
+          send: [
+            'OK type=dir\r\n',
+            entry('good.txt', 'file', good.length),
+            link('in', 'good.txt'),
+            entry('sub', 'dir'),
+            link('sub/up', '../good.txt'),
+            link('abs', encodeURIComponent(path.join(outside, 'victim.txt'))),
+            link('climb', '../outside'),
+            link('sub/climb', '..%2F..%2Foutside%2Fvictim.txt'),
+            '.\r\n',
+          ],
+        };
+      }
+      return { send: [header(`size=${good.length} offset=0 length=${good.length} mtime=${MTIME} mode=644`), good, trailer(sha(good))] };
+    });
+    const client = new ReconnectingClient(`127.0.0.1:${fake.port}`, { retries: 0, idleTimeoutMs: 5000 });
+    clients.push(client);
+    const summary = await getTree(client, 'remote', dest);
+
+    expect(await fsp.readlink(path.join(dest, 'in'))).toBe('good.txt');
+    expect(await fsp.readlink(path.join(dest, 'sub/up'))).toBe('../good.txt');
+    for (const name of ['abs', 'climb', 'sub/climb']) expect(await exists(path.join(dest, name)), name).toBe(false);
+    expect(summary).toMatchObject({ sent: 3, skipped: 3, failed: 0 });
+    expect(summary.skips.map((g) => [g.reason, g.paths, g.refused])).toEqual([
+      ['absolute symlinks (not followed, not recreated)', ['abs'], false],
+      ['symlinks that lead out of the folder (not followed)', ['climb', 'sub/climb'], false],
+    ]);
+    // A second run: the links are unchanged, nothing is asked for.
+    fake.requests.length = 0;
+    const again = await getTree(client, 'remote', dest);
+    expect(again).toMatchObject({ sent: 0, unchanged: 3, failed: 0 });
+    expect(fake.requests.filter((r) => !r.startsWith('LIST'))).toEqual([]);
+    expect(await fsp.readFile(path.join(outside, 'victim.txt'), 'utf8')).toBe('keep me\n');
+  });
+
+  it('--delete removes a local symlink as a link, never what it leads to', async () => {
+    const work = await workDir();
+    const dest = path.join(work, 'dest');
+    const outside = path.join(work, 'outside');
+    await fsp.mkdir(path.join(outside, 'deep'), { recursive: true });
+    await fsp.writeFile(path.join(outside, 'deep/victim.txt'), 'keep me\n');
+    await fsp.mkdir(dest);
+    await fsp.symlink(outside, path.join(dest, 'linked-folder'));
+    await fsp.symlink(path.join(outside, 'deep/victim.txt'), path.join(dest, 'linked-file'));
+    const fake = await fakeServer((line) => {
+      if (line.startsWith('LIST')) return { send: ['OK type=dir\r\n', '.\r\n'] };
+      return { send: ['ERR NOT_FOUND no\r\n'] };
+    });
+    const client = new ReconnectingClient(`127.0.0.1:${fake.port}`, { retries: 0, idleTimeoutMs: 5000 });
+    clients.push(client);
+    const summary = await getTree(client, 'remote', dest, { delete: true });
+    expect(summary).toMatchObject({ deleted: 2, failed: 0 });
+    expect(await fsp.readdir(dest)).toEqual([]);
+    expect(await fsp.readFile(path.join(outside, 'deep/victim.txt'), 'utf8')).toBe('keep me\n');
   });
 });
 

@@ -8,8 +8,9 @@ import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { copyToOutput, STDIO_ARG, tempFolder, typed } from '../stdio.js';
 import { clientFlags, finishTransfer, summaryOf, interruptibleClient, failTransfer, targetHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
+import { syncFlags, syncOptionsOrFail, type SyncFlags } from './sync-flags.js';
 
-interface GetArgs extends ClientFlags {
+interface GetArgs extends ClientFlags, SyncFlags {
   target: string;
   remote: string;
   local?: string;
@@ -25,7 +26,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'get <target> <remote> [local]',
     describe: 'Fetch a file or folder from a server',
     builder: (y: Argv) =>
-      clientFlags(
+      syncFlags(clientFlags(
         y
           .positional('target', { type: 'string', demandOption: true, describe: 'HOST:PORT of the server' })
           .positional('remote', { type: 'string', demandOption: true, describe: 'Path on the server' })
@@ -33,14 +34,17 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
             type: 'string',
             describe: "Where to save it (default: the remote's base name here; a folder fills LOCAL with its contents; - for standard output)",
           })
-          .option('overwrite', { type: 'boolean', default: false, describe: 'Replace local files that differ' })
+          .option('overwrite', { type: 'boolean', default: false, describe: 'One file: replace a local file that differs (a folder get always does)' })
           .example('$0 get 192.168.1.20:7070 notes.txt', 'Save notes.txt in the current folder')
           .example('$0 get [fe80::1%eth0]:7070 photos ./photos-copy', 'Fetch a folder; run again to sync')
+          .example('$0 get host:7070 photos ./photos --delete -n', 'Show what a mirror would change, change nothing')
           .example('$0 get host:7070 big.iso --retries 10', 'Keep resuming over a flaky link')
           .example('$0 get host:7070 backup.tar - | tar x', 'To standard output, verified before a byte is written'),
-      ),
+      )),
     handler: async (args) => {
       const argv = args as unknown as GetArgs;
+      const sync = syncOptionsOrFail(ctx, argv);
+      if (sync === null) return;
       const toStdout = argv.local === STDIO_ARG;
       if (toStdout && argv.json) {
         ctx.fail(new UsageError("--json writes its events to standard output, which '-' takes for the file: use one or the other"), argv);
@@ -57,7 +61,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         reporter.start({ op: 'get', target: session.where, files: info.type === 'file' ? 1 : null, bytes: info.size });
         if (info.type === 'dir') {
           const local = argv.local ?? baseName(argv.remote);
-          const summary = await getTree(session.client, argv.remote, local, { overwrite: argv.overwrite, ...treeHooks(reporter) });
+          const summary = await getTree(session.client, argv.remote, local, { ...sync, ...treeHooks(reporter) });
           finishTransfer(ctx, session, reporter, summaryOf(summary), summary.firstError, argv, command);
           return;
         }
@@ -66,6 +70,10 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           temp = await tempFolder();
           local = path.join(temp.dir, baseName(argv.remote));
         } else if (statSyncOrNull(local)?.isDirectory()) local = path.join(local, baseName(argv.remote));
+        if (argv.dryRun) {
+          reporter.notice(`dry run: would fetch '${argv.remote}' (${info.size} bytes) into '${toStdout ? 'standard output' : local}'`);
+          return;
+        }
         await fsp.mkdir(path.dirname(path.resolve(local)), { recursive: true });
         const existed = statSyncOrNull(local) !== null;
         const shown = toStdout ? `${baseName(argv.remote)} (to standard output)` : local;

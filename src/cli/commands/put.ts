@@ -9,11 +9,12 @@ import { putTree } from '../../client/tree.js';
 import { TcpsendError, UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { emptySummary, type Reporter, type Summary } from '../reporter.js';
+import { addSummary, emptySummary, type Reporter, type Summary } from '../reporter.js';
 import { inputKind, spool, STDIO_ARG, typed, type Spooled } from '../stdio.js';
 import { clientFlags, finishTransfer, interruptibleClient, failTransfer, summaryOf, targetHint, targetOf, treeHooks, type ClientFlags, type InterruptibleClient } from './shared.js';
+import { syncFlags, syncOptionsOrFail, type SyncFlags } from './sync-flags.js';
 
-interface PutArgs extends ClientFlags {
+interface PutArgs extends ClientFlags, SyncFlags {
   paths: string[];
   to: string;
   overwrite: boolean;
@@ -52,18 +53,21 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'put <paths..>',
     describe: 'Send files or folders to a server (the last argument is HOST:PORT)',
     builder: (y: Argv) =>
-      clientFlags(
+      syncFlags(clientFlags(
         y
           .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'FILE... HOST:PORT (- NAME: standard input, sent as NAME)' })
           .option('to', { type: 'string', default: '/', describe: 'Folder on the server to put them in' })
-          .option('overwrite', { type: 'boolean', default: false, describe: 'Replace files that differ (the server must allow it)' })
+          .option('overwrite', { type: 'boolean', default: false, describe: 'Files: replace a file that differs (a folder put always does); the server must allow it' })
           .example('$0 put report.pdf 192.168.1.20:7070', 'Send one file to the served folder')
           .example('$0 put photos 192.168.1.20:7070 --to backup', 'Send a folder to backup/photos; run again to sync')
+          .example("$0 put photos host:7070 --delete --exclude '*.tmp'", 'Mirror a folder, leaving out *.tmp')
           .example('$0 put *.log host:7070 --retries 10', 'Several files, resuming over a flaky link')
           .example('tar c photos | $0 put - photos.tar host:7070', 'Standard input, sent as photos.tar'),
-      ),
+      )),
     handler: async (args) => {
       const argv = args as unknown as PutArgs;
+      const sync = syncOptionsOrFail(ctx, argv);
+      if (sync === null) return;
       const reporter = ctx.reporter(argv);
       const spec = argv.paths.at(-1);
       const files = argv.paths.slice(0, -1);
@@ -113,11 +117,16 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
             continue;
           }
           if (kind === 'dir') {
-            const summary = await putTree(session.client, source.local, remote, { overwrite: argv.overwrite, ...treeHooks(reporter, (rel) => `${remote}/${rel}`) });
-            const s = summaryOf(summary);
-            for (const key of ['files', 'sent', 'replaced', 'unchanged', 'skipped', 'deleted', 'failed', 'bytes'] as const) total[key] += s[key];
+            const where = (rel: string) => `${remote}/${rel}`;
+            const summary = await putTree(session.client, source.local, remote, { ...sync, ...treeHooks(reporter, where) });
+            addSummary(total, summaryOf(summary, where));
             firstError ??= summary.firstError;
             if (session.signal.aborted) break;
+            continue;
+          }
+          if (argv.dryRun) {
+            total.files += 1;
+            reporter.notice(`dry run: would send '${source.stdin ? 'standard input' : source.local}' to '${remote}'`);
             continue;
           }
           let spooled: Spooled | null = null;

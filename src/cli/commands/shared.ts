@@ -130,8 +130,7 @@ export function treeHooks(reporter: Reporter, where: (rel: string) => string = (
   return {
     onFileStart: (p, size, from) => reporter.fileStart(where(p), size, from),
     onProgress: (p, done, total) => reporter.progress(where(p), done, total),
-    onFileDone: (r) => {
-      const detail = r as { outcome?: FileOutcome; reason?: string };
+    onFileDone: (r) =>
       reporter.fileDone({
         path: where(r.rel),
         size: r.size,
@@ -139,10 +138,10 @@ export function treeHooks(reporter: Reporter, where: (rel: string) => string = (
         sha256: r.sha256,
         seconds: r.seconds,
         resumedFrom: r.resumedFrom,
-        outcome: detail.outcome ?? (r.skipped ? 'unchanged' : 'sent'),
-        ...(detail.reason === undefined ? {} : { reason: detail.reason }),
-      });
-    },
+        outcome: r.outcome,
+        ...(r.reason === undefined ? {} : { reason: r.reason }),
+        ...(r.dryRun ? { dryRun: true } : {}),
+      }),
     onFileError: (rel, err) => reporter.error(err, where(rel)),
     onNotice: (m) => reporter.notice(m),
     onPlan: (totals) => reporter.plan(totals),
@@ -150,23 +149,12 @@ export function treeHooks(reporter: Reporter, where: (rel: string) => string = (
 }
 
 /**
- * A folder's TreeSummary as the reporter counts it. Until the tree reports outcomes of its
- * own, its `skipped` files are the ones already identical.
+ * A folder's TreeSummary as the reporter counts it (without its first error); `where` names
+ * skipped paths as treeHooks names the files.
  */
-export function summaryOf(tree: TreeSummary): Summary {
-  const more = tree as TreeSummary & Partial<Pick<Summary, 'replaced' | 'unchanged' | 'deleted'>>;
-  const hasOutcomes = more.unchanged !== undefined;
-  return {
-    files: tree.files,
-    sent: tree.sent,
-    replaced: more.replaced ?? 0,
-    unchanged: hasOutcomes ? more.unchanged! : tree.skipped,
-    skipped: hasOutcomes ? tree.skipped : 0,
-    deleted: more.deleted ?? 0,
-    failed: tree.failed,
-    bytes: tree.bytes,
-    seconds: tree.seconds,
-  };
+export function summaryOf(tree: TreeSummary, where: (rel: string) => string = (rel) => rel): Summary {
+  const { firstError: _firstError, skips, ...counts } = tree;
+  return { ...counts, skips: skips.map((group) => ({ ...group, paths: group.paths.map(where) })) };
 }
 
 /** Fold a transfer's summary into the command's exit status; after Ctrl-C, say that instead. */
@@ -184,8 +172,10 @@ export function finishTransfer(
     return;
   }
   reporter.summary(summary);
-  // Each failed file was reported as it failed; the status is the first failure's.
+  // Each failed file was reported as it failed; the status is the first failure's. Files the
+  // server refused to replace (or a conflict kept out) are a refusal too; policy skips are not.
   if (summary.failed > 0) ctx.exitCode = exitCodeFor(firstError);
+  else if (summary.skips?.some((group) => group.refused)) ctx.exitCode = EXIT.REFUSED;
 }
 
 /** Commands that said they were interrupted: the line comes once, whoever gets there first. */

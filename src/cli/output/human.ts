@@ -6,6 +6,7 @@
  * file with --verbose). A folder ends with one summary line. --quiet keeps only errors.
  */
 import type { Writable } from 'node:stream';
+import type { SkipGroup } from '../../client/tree.js';
 import type { FileDone, Reporter, StartInfo, Summary } from '../reporter.js';
 import { describe, writeLine } from './messages.js';
 import { formatBytes, formatBytesOf, formatDuration, formatElapsed, RateMeter, renderStatus, type StatusView } from './progress.js';
@@ -116,6 +117,11 @@ export class HumanReporter implements Reporter {
     // One file: its bar has nothing more to show, and its line says how it went.
     if (!this.folder) this.stopStatus();
     if (this.options.quiet || this.muted) return this.redraw(true);
+    // A dry run's lines are what it was asked for (skipped files are named in the summary).
+    if (done.dryRun) {
+      if (done.outcome !== 'unchanged' && done.outcome !== 'skipped') this.line(`would ${DRY_RUN_VERB[done.outcome]} ${done.path}`);
+      return this.redraw(true);
+    }
     const quietOne = this.folder && (this.status !== null || done.outcome === 'unchanged');
     if (quietOne && !this.options.verbose) return this.redraw(true);
     this.line(this.doneLine(done));
@@ -153,7 +159,8 @@ export class HumanReporter implements Reporter {
     this.stopStatus();
     // One file has said all there is to say in its own line.
     if (this.options.quiet || this.muted || (!this.folder && s.files === 1 && s.failed === 0)) return;
-    writeLine(this.streams.stderr, summaryLine(s, this.op));
+    writeLine(this.streams.stderr, `${s.dryRun ? 'dry run, nothing changed: ' : ''}${summaryLine(s, this.op)}`);
+    for (const group of s.skips ?? []) writeLine(this.streams.stderr, skipLine(group));
   }
 
   result(line: string): void {
@@ -220,6 +227,18 @@ export class HumanReporter implements Reporter {
       name: current,
     };
   }
+}
+
+/** Paths a summary line of skipped files names, at most. */
+const SKIPS_NAMED = 10;
+
+const DRY_RUN_VERB = { sent: 'send', replaced: 'replace', deleted: 'delete' } as const;
+
+/** `tcpsend: skipped 2, hidden files the server does not take (serve --dotfiles): .DS_Store, .git/` */
+export function skipLine(group: SkipGroup): string {
+  const named = group.paths.slice(0, SKIPS_NAMED).join(', ');
+  const more = group.paths.length > SKIPS_NAMED ? ` and ${group.paths.length - SKIPS_NAMED} more` : '';
+  return `tcpsend: skipped ${group.paths.length}, ${group.reason}: ${named}${more}`;
 }
 
 /**

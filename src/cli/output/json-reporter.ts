@@ -51,6 +51,7 @@ export class JsonReporter implements Reporter {
       outcome: done.outcome,
       ...(done.reason === undefined ? {} : { reason: done.reason }),
       resumed_from: done.resumedFrom,
+      ...(done.dryRun ? { dry_run: true } : {}),
     });
   }
   notice(message: string): void {
@@ -70,6 +71,7 @@ export class JsonReporter implements Reporter {
       bytes: s.bytes,
       seconds: Number(s.seconds.toFixed(3)),
       outcomes: { sent: s.sent, replaced: s.replaced, unchanged: s.unchanged, skipped: s.skipped, deleted: s.deleted },
+      ...(s.dryRun ? { dry_run: true } : {}),
     });
   }
   result(line: string): void {

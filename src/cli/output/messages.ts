@@ -38,7 +38,6 @@ const WRAPPERS = new Set([
   'TCPSEND_ERR_TRANSFER_INTERRUPTED',
   'TCPSEND_ERR_STREAM_CLOSED',
   'TCPSEND_ERR_STREAM_UNUSABLE',
-  'TCPSEND_ERR_CONNECTION_LOST',
 ]);
 
 function named(path: string | undefined): string {
@@ -75,14 +74,17 @@ function localProblem(code: string, path: string | undefined): string | null {
 }
 
 /**
- * A wrapper that only repeats what Node reported (its message holds its cause's): the cause
+ * A wrapper that only repeats what Node reported (its message holds its cause's message or
+ * code): the cause
  * says it better. One that says something of its own (`HOST closed the connection during the
  * TLS handshake`) keeps its words.
  */
 function onlyWraps(err: TcpsendError): boolean {
   if (!WRAPPERS.has(err.code)) return false;
   const cause = err.cause;
-  return !(cause instanceof Error) || err.message.includes(cause.message);
+  if (!(cause instanceof Error)) return true;
+  const code = (cause as { code?: unknown }).code;
+  return err.message.includes(cause.message) || (typeof code === 'string' && err.message.includes(code));
 }
 
 /**

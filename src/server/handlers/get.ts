@@ -3,12 +3,13 @@ import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../erro
 import { fileChanged } from '../../files/index.js';
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
 import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
-import { takeHashWorker, WORKER_HASH_MIN_BYTES, type HashWorker } from '../../transfer/hash-worker.js';
+import type { HashWorker } from '../../transfer/hash-worker.js';
 import type { OpenedFile } from '../root/index.js';
 import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY, type PreparedReply } from '../reply.js';
 import { abortable, untilAborted } from '../cancel.js';
+import { hashWorkerFor } from '../file-hash.js';
 import { keepAlive } from '../progress.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 
@@ -101,7 +102,7 @@ async function planLarge(
   let worker: HashWorker | null = null;
   if (cached === null || req.prefixSha256 !== null) {
     let prefix: string | null = null;
-    worker = req.offset >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null;
+    worker = hashWorkerFor(file, req.offset);
     if (worker) {
       const running = worker;
       try {
@@ -144,7 +145,7 @@ async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, {
   const running = plan.hash;
   const end = req.offset + length;
   // An uncached large file is hashed on a worker thread while this one sends it.
-  const worker = plan.worker ?? (running && length >= WORKER_HASH_MIN_BYTES && file.kernelFd !== null ? takeHashWorker() : null);
+  const worker = plan.worker ?? (running ? hashWorkerFor(file, length) : null);
   let sha256 = cached;
   const source = abortable(file, session.signal);
   try {

@@ -48,7 +48,7 @@ describe('describe', () => {
     for (const err of [
       new ProtocolError('connection failed: read ECONNRESET', { cause: reset }),
       new TransferInterruptedError(10, 'sendfile failed after 10 bytes: ECONNRESET', { cause: reset }),
-      new ConnectionLostError('x', { cause: destroyed }),
+      new ProtocolError('connection failed: Cannot call write after a stream was destroyed', { cause: destroyed }),
     ]) {
       const text = describeError(err, 'host:7070');
       expect(text).toMatch(/^the connection to host:7070 was cut \(the server stopped or the network dropped\)$/);
@@ -63,7 +63,9 @@ describe('describe', () => {
     expect(describeError(enospc)).toMatch(/^the disk is full.*run the same command again/);
   });
 
-  it("our own specific errors keep their own message", () => {
+  it("our own specific errors keep their own message, a lost connection's included", () => {
+    const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+    expect(describeError(new ConnectionLostError('h:1 closed the connection during the handshake', { cause: reset }))).toBe('h:1 closed the connection during the handshake');
     expect(describeError(new NoSpaceError("the disk is full writing 'x': free some space"))).toBe("the disk is full writing 'x': free some space");
   });
 });

@@ -1,15 +1,11 @@
 /**
- * Writing into the Root (uploadTarget, storeWhole, syncFolders) and reading small files whole,
- * over an in-memory file system (folders checked before each call), with faults injected into
- * single calls.
+ * Writing into the Root (uploadTarget, storeWhole, syncFolders) over an in-memory file system
+ * (folders checked before each call), with faults injected into single calls.
  */
 import { memfs } from 'memfs';
 import { describe, expect, it } from 'vitest';
 import { partNameFor } from '../../../src/files/index.js';
-import type { ServerContext } from '../../../src/server/context.js';
-import { layOutSmallFile } from '../../../src/server/reply.js';
 import {
-  HashCache,
   Root,
   storeWhole,
   syncFolders,
@@ -38,22 +34,6 @@ function store(root: Root, folders: FolderScope, path: string, body: string, tou
 }
 
 const paths = (touched: Set<Folder>) => [...touched].map((folder) => folder.path).sort();
-
-/** A small file's whole GET answer, as the server lays it out (reply.ts). */
-function readWhole(root: Root, folders: FolderScope, path: string): Buffer {
-  const opened = root.openRead(path, folders);
-  try {
-    let out = Buffer.alloc(0);
-    const ctx = { hashCache: new HashCache() } as unknown as ServerContext;
-    const used = layOutSmallFile(ctx, path, opened, { offset: 0, length: opened.info.size, prefixSha256: null }, (bytes) => {
-      out = Buffer.alloc(bytes);
-      return { buffer: out, at: 0 };
-    });
-    return out.subarray(0, used);
-  } finally {
-    opened.file.close();
-  }
-}
 
 describe('storeWhole', () => {
   it('writes a file whole into new folders, with its mtime and mode, and leaves no part', async () => {
@@ -130,38 +110,6 @@ describe('storeWhole', () => {
   it('a file where a folder must be is NOT_DIRECTORY', async () => {
     const { root, folders } = await setUp({ '/srv/data/f': 'a file' });
     expect(() => store(root, folders, 'f/inside.txt', 'x')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NOT_DIRECTORY' }));
-  });
-});
-
-describe('openRead in a scope, and a small file read whole', () => {
-  it('reads a file whole, and names what is missing or a folder', async () => {
-    const { root, folders } = await setUp({ '/srv/data/s/a.txt': 'hello', '/srv/data/s/d': null });
-    const { file, info } = root.openRead('s/a.txt', folders);
-    try {
-      expect(info).toMatchObject({ type: 'file', size: 5 });
-      const body = Buffer.alloc(5);
-      expect(file.readSyncInto(body, 0)).toBe(5);
-      expect(body.toString()).toBe('hello');
-    } finally {
-      file.close();
-    }
-    expect(readWhole(root, folders, 's/a.txt').toString('latin1')).toMatch(/^OK size=5 offset=0 length=5 mtime=\d+ mode=\d+\r\nhelloOK sha256=[0-9a-f]{64}\r\n$/);
-    expect(() => root.openRead('s/missing.txt', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_NOT_FOUND' }));
-    expect(() => root.openRead('s/d', folders)).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
-  });
-
-  it('a file that grows while it is read is CHANGED, not a mix of two versions', async () => {
-    let grown = false;
-    const { root, folders } = await setUp({ '/srv/data/g.txt': 'abc' }, (vol) => ({
-      readSync: (fd, buffer, offset, length, position) => {
-        if (!grown) {
-          grown = true;
-          vol.appendFileSync('/srv/data/g.txt', 'more');
-        }
-        return vol.readSync(fd, buffer, offset, length, position);
-      },
-    }));
-    expect(() => readWhole(root, folders, 'g.txt')).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_CHANGED' }));
   });
 });
 
