@@ -4,7 +4,7 @@
 //   node bench/concurrent-client.js HOST:PORT REMOTE N DSTDIR
 //
 // Prints one JSON line: the wall time from the first request to the last file saved, each
-// transfer's own time and SHA-256, and this process's peak RSS (kB).
+// transfer's own time and digest, and this process's peak RSS (kB).
 import path from 'node:path';
 import { getFile } from '../dist/index.js';
 
@@ -15,7 +15,7 @@ const began = performance.now();
 const results = await Promise.all(
   dsts.map(async (dst) => {
     const r = await getFile(target, remote, dst);
-    return { dst, sha256: r.sha256, size: r.size, seconds: (performance.now() - began) / 1000 };
+    return { dst, checksum: r.checksum, digest: r.digest, size: r.size, seconds: (performance.now() - began) / 1000 };
   }),
 );
 const seconds = (performance.now() - began) / 1000;

@@ -292,15 +292,40 @@ export async function startServer(dir, extra = []) {
   return { child, port, target: `${HOST}:${port}` };
 }
 
-/** CPU time (user + system) a running process has used so far, in seconds (10 ms steps). */
-export function cpuSeconds(pid) {
+/**
+ * CPU time (user + system) a running process has used so far, in seconds (10 ms steps); with
+ * `children`, that of the children it has reaped too (the rsync daemon forks one per client).
+ */
+export function cpuSeconds(pid, { children = false } = {}) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
+    return (Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0)) / 100;
   } catch {
     return null;
   }
+}
+
+/**
+ * Run a command under GNU time (`/usr/bin/time`, Debian's package 'time'): as run(), plus
+ * the CPU seconds (user + system) it and its children used. `prefix` goes in front of the
+ * whole thing (`ip netns exec NS`).
+ */
+export async function runTimed(cmd, args, { prefix = [], ...options } = {}) {
+  const [head, ...rest] = [...prefix, '/usr/bin/time', '-f', 'BENCH_CPU %U %S', cmd, ...args];
+  const r = await run(head, rest, options);
+  const m = /BENCH_CPU (\S+) (\S+)\s*$/.exec(r.stderr);
+  return { ...r, cpuSeconds: m ? Number(m[1]) + Number(m[2]) : null };
+}
+
+/** An rsync daemon's configuration: modules of [name, dir, readOnly], listening on host:port. */
+export function rsyncdConfig(file, host, port, modules, log) {
+  const lines = [`port = ${port}`, `address = ${host}`, 'use chroot = no', `log file = ${log}`, 'max connections = 0'];
+  if (process.getuid?.() === 0) lines.push('uid = 0', 'gid = 0');
+  for (const [name, dir, readOnly] of modules) {
+    lines.push(`[${name}]`, `  path = ${dir}`, `  read only = ${readOnly ? 'yes' : 'no'}`);
+  }
+  fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
 /** Peak RSS (VmHWM) of a running process, in MB, or null. */

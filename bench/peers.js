@@ -25,6 +25,9 @@ import {
   median,
   peakRssMB,
   removeScratch,
+  rsyncdConfig,
+  runTimed,
+  HERE,
   scratchBase,
   run,
   runCli,
@@ -49,13 +52,19 @@ const SOCAT_BUF = String(MiB);
 
 /** One transfer with socat: the listener is up before the clock starts (like a server). */
 async function socatOnce(listenerArgs, connectorArgs, port) {
-  const listener = start('socat', listenerArgs);
+  const timed = ['-f', 'BENCH_CPU %U %S', 'socat'];
+  const listener = start('/usr/bin/time', [...timed, ...listenerArgs]);
   try {
     await waitListening(port, listener);
     const t0 = performance.now();
-    const connector = start('socat', connectorArgs);
+    const connector = start('/usr/bin/time', [...timed, ...connectorArgs]);
     const ends = await Promise.all([finished(connector), finished(listener)]);
-    return (Math.max(...ends) - t0) / 1000;
+    const cpu = (child) => {
+      const m = /BENCH_CPU (\S+) (\S+)\s*$/.exec(child.err);
+      return m ? Number(m[1]) + Number(m[2]) : null;
+    };
+    // The listener is the side that serves (it sends on a get, receives on a put).
+    return { seconds: (Math.max(...ends) - t0) / 1000, clientCpuSeconds: cpu(connector), serverCpuSeconds: cpu(listener) };
   } finally {
     await stop(listener, 500);
   }
@@ -68,15 +77,6 @@ async function handHash(tool, file, expected, what) {
   const got = r.stdout.trim().split(/\s+/)[0];
   if (got !== expected.sha256) throw new WrongResult(`${what}: ${tool} says ${got}, expected ${expected.sha256}`);
   return r.seconds;
-}
-
-function rsyncdConfig(file, port, modules, log) {
-  const lines = [`port = ${port}`, `address = ${HOST}`, 'use chroot = no', `log file = ${log}`, 'max connections = 0'];
-  if (process.getuid?.() === 0) lines.push('uid = 0', 'gid = 0');
-  for (const [name, dir, readOnly] of modules) {
-    lines.push(`[${name}]`, `  path = ${dir}`, `  read only = ${readOnly ? 'yes' : 'no'}`);
-  }
-  fs.writeFileSync(file, `${lines.join('\n')}\n`);
 }
 
 /**
@@ -105,10 +105,11 @@ export async function peersBench() {
   const began = performance.now();
   const bigSize = QUICK ? 64 * MiB : GiB;
   const notes = [];
-  const { present, notes: toolNotes } = ensureTools(['socat', 'rsync', 'curl', 'python3', 'tar', 'sha256sum', 'openssl'], {
+  const { present, notes: toolNotes } = ensureTools(['socat', 'rsync', 'curl', 'python3', 'tar', 'sha256sum', 'openssl', '/usr/bin/time'], {
     socat: 'socat',
     rsync: 'rsync',
     curl: 'curl',
+    '/usr/bin/time': 'time',
   });
   notes.push(...toolNotes);
   for (const n of toolNotes) console.log(`  note: ${n}`);
@@ -142,7 +143,7 @@ export async function peersBench() {
   const servers = [];
   try {
     // tcpsend servers: one per workload, so each one's peak RSS is its own (and the folder's
-    // 10,000 hashes do not push the big file's out of the server's SHA-256 cache, or back).
+    // 10,000 digests do not push the big file's out of the server's digest cache, or back).
     const filesServer = await startServer(filesDir);
     const treesServer = await startServer(treesDir);
     const upFileRoot = dir('tcpsend-up-file');
@@ -160,7 +161,16 @@ export async function peersBench() {
       const child = start('python3', ['-m', 'http.server', String(port), '--bind', HOST, '--directory', filesDir]);
       servers.push(child);
       await waitListening(port, child);
-      http = { port };
+      http = { port, child };
+    }
+    let httpPut = null;
+    if (present.has('python3') && present.has('curl')) {
+      const port = await freePort();
+      const putDir = dir('curl-up');
+      const child = start('python3', [path.join(HERE, 'put-server.py'), HOST, String(port), putDir]);
+      servers.push(child);
+      await waitListening(port, child);
+      httpPut = { port, child, dir: putDir };
     }
     let rsyncd = null;
     const upRsync = dir('rsync-up');
@@ -168,11 +178,11 @@ export async function peersBench() {
     if (present.has('rsync')) {
       const port = await freePort();
       const conf = path.join(work, 'rsyncd.conf');
-      rsyncdConfig(conf, port, [['src', SOURCE_ROOT, true], ['up', upRsync, false], ['resync', resyncUpRsync, false]], path.join(work, 'rsyncd.log'));
+      rsyncdConfig(conf, HOST, port, [['src', SOURCE_ROOT, true], ['up', upRsync, false], ['resync', resyncUpRsync, false]], path.join(work, 'rsyncd.log'));
       const child = start('rsync', ['--daemon', '--no-detach', `--config=${conf}`]);
       servers.push(child);
       await waitListening(port, child);
-      rsyncd = { url: `rsync://${HOST}:${port}` };
+      rsyncd = { url: `rsync://${HOST}:${port}`, child };
     }
     const rsyncFlags = ['-rlpt', '--whole-file'];
     const hashTools = ['sha256sum', 'openssl'].filter((t) => present.has(t));
@@ -186,6 +196,16 @@ export async function peersBench() {
       return { seconds: r.seconds, clientRssMB: r.rssMB, clientCpuSeconds: r.cpuSeconds, serverCpuSeconds: before === null || after === null ? null : after - before };
     };
 
+    // One peer client run under GNU time, with its server's CPU (reaped children included:
+    // the rsync daemon forks one per client) around it.
+    const peer = async (serverChild, cmd, args) => {
+      const before = cpuSeconds(serverChild.pid, { children: true });
+      const r = await runTimed(cmd, args);
+      if (cmd === 'rsync') await new Promise((resolve) => setTimeout(resolve, 100)); // the daemon reaps its child
+      const after = cpuSeconds(serverChild.pid, { children: true });
+      return { seconds: r.seconds, clientCpuSeconds: r.cpuSeconds, serverCpuSeconds: before === null || after === null ? null : after - before };
+    };
+
     // A job is one measured transfer; it returns { variant: seconds } (socat also gives the
     // careful-user variants) and, for tcpsend, the client's peak RSS.
     const jobs = [];
@@ -196,11 +216,12 @@ export async function peersBench() {
       const port = await freePort();
       const listen = `TCP-LISTEN:${port},reuseaddr,bind=${HOST}`;
       const connect = `TCP:${HOST}:${port}`;
-      const seconds =
+      const timed =
         direction === 'get'
           ? await socatOnce(['-b', SOCAT_BUF, '-u', `OPEN:${bigSrc}`, listen], ['-b', SOCAT_BUF, '-u', connect, `OPEN:${dst},creat,trunc`], port)
           : await socatOnce(['-b', SOCAT_BUF, '-u', listen, `OPEN:${dst},creat,trunc`], ['-b', SOCAT_BUF, '-u', `OPEN:${bigSrc}`, connect], port);
-      const result = { socat: { seconds } };
+      const { seconds } = timed;
+      const result = { socat: timed };
       const hashes = {};
       for (const tool of hashTools) {
         hashes[tool] = await handHash(tool, dst, big, what);
@@ -222,10 +243,23 @@ export async function peersBench() {
           const out = dir('curl');
           emptyContents(out);
           const dst = path.join(out, bigName);
-          const { seconds } = await run('curl', ['-sS', '-f', '-o', dst, `http://${HOST}:${http.port}/${bigName}`]);
+          const r = await peer(http.child, 'curl', ['-sS', '-f', '-o', dst, `http://${HOST}:${http.port}/${bigName}`]);
           await verifyFile(dst, big, what);
           emptyContents(out);
-          return { 'curl ← python3 http.server': { seconds } };
+          return { 'curl ← python3 http.server': r };
+        },
+      });
+    }
+    if (httpPut) {
+      jobs.push({
+        workload: 'file-put',
+        name: 'curl put',
+        fn: async (what) => {
+          emptyContents(httpPut.dir);
+          const r = await peer(httpPut.child, 'curl', ['-sS', '-f', '-T', bigSrc, `http://${HOST}:${httpPut.port}/${bigName}`]);
+          await verifyFile(path.join(httpPut.dir, bigName), big, what);
+          emptyContents(httpPut.dir);
+          return { 'curl → python3 PUT server': r };
         },
       });
     }
@@ -236,10 +270,10 @@ export async function peersBench() {
         fn: async (what) => {
           const out = dir('rsync-get');
           emptyContents(out);
-          const { seconds } = await run('rsync', [...rsyncFlags, `${rsyncd.url}/src/files/${bigName}`, `${out}/`]);
+          const r = await peer(rsyncd.child, 'rsync', [...rsyncFlags, `${rsyncd.url}/src/files/${bigName}`, `${out}/`]);
           await verifyFile(path.join(out, bigName), big, what);
           emptyContents(out);
-          return { 'rsync daemon': { seconds } };
+          return { 'rsync daemon': r };
         },
       });
       jobs.push({
@@ -247,10 +281,10 @@ export async function peersBench() {
         name: 'rsync put',
         fn: async (what) => {
           emptyContents(upRsync);
-          const { seconds } = await run('rsync', [...rsyncFlags, bigSrc, `${rsyncd.url}/up/`]);
+          const r = await peer(rsyncd.child, 'rsync', [...rsyncFlags, bigSrc, `${rsyncd.url}/up/`]);
           await verifyFile(path.join(upRsync, bigName), big, what);
           emptyContents(upRsync);
-          return { 'rsync daemon': { seconds } };
+          return { 'rsync daemon': r };
         },
       });
     }
@@ -313,10 +347,10 @@ export async function peersBench() {
         fn: async (what) => {
           const out = dir('rsync-tree-get');
           emptyContents(out);
-          const { seconds } = await run('rsync', [...rsyncFlags, `${rsyncd.url}/src/trees/${tree.name}`, `${out}/`]);
+          const r = await peer(rsyncd.child, 'rsync', [...rsyncFlags, `${rsyncd.url}/src/trees/${tree.name}`, `${out}/`]);
           await verifyTree(path.join(out, tree.name), tree.manifest, what);
           emptyContents(out);
-          return { 'rsync daemon': { seconds } };
+          return { 'rsync daemon': r };
         },
       });
       jobs.push({
@@ -324,10 +358,10 @@ export async function peersBench() {
         name: 'rsync folder put',
         fn: async (what) => {
           emptyContents(upRsync);
-          const { seconds } = await run('rsync', [...rsyncFlags, tree.dir, `${rsyncd.url}/up/`]);
+          const r = await peer(rsyncd.child, 'rsync', [...rsyncFlags, tree.dir, `${rsyncd.url}/up/`]);
           await verifyTree(path.join(upRsync, tree.name), tree.manifest, what);
           emptyContents(upRsync);
-          return { 'rsync daemon': { seconds } };
+          return { 'rsync daemon': r };
         },
       });
     }
@@ -469,8 +503,8 @@ export async function peersBench() {
 
     // Summaries.
     const defs = {
-      'file-get': { title: `${sizeLabel(bigSize)} file, download`, bytes: bigSize, files: 1, baselines: ['socat'] },
-      'file-put': { title: `${sizeLabel(bigSize)} file, upload`, bytes: bigSize, files: 1, baselines: ['socat'] },
+      'file-get': { title: `${sizeLabel(bigSize)} file, download`, bytes: bigSize, files: 1, baselines: ['socat', 'rsync daemon'] },
+      'file-put': { title: `${sizeLabel(bigSize)} file, upload`, bytes: bigSize, files: 1, baselines: ['socat', 'rsync daemon'] },
       'folder-get': { title: `folder of ${tree.files} × ${sizeLabel(tree.spec.fileSize)}, download`, bytes: tree.bytes, files: tree.files, baselines: ['tar|socat|tar', 'rsync daemon'] },
       'folder-put': { title: `folder of ${tree.files} × ${sizeLabel(tree.spec.fileSize)}, upload`, bytes: tree.bytes, files: tree.files, baselines: ['tar|socat|tar', 'rsync daemon'] },
       'resync-get': { title: `no-op re-sync of the ${tree.files}-file folder, download (rsync -rt)`, bytes: tree.bytes, files: tree.files, baselines: ['rsync daemon'] },
@@ -490,8 +524,14 @@ export async function peersBench() {
         if (runs[0].clientRssMB !== undefined) {
           row.clientRssMB = Math.max(...runs.map((r) => r.clientRssMB));
           row.serverRssMB = serverRss[id];
-          row.clientCpuSeconds = median(runs.map((r) => r.clientCpuSeconds));
-          row.serverCpuSeconds = runs.every((r) => r.serverCpuSeconds !== null) ? median(runs.map((r) => r.serverCpuSeconds)) : null;
+        }
+        if (runs[0].clientCpuSeconds !== undefined) {
+          const cpu = (key) => (runs.every((r) => r[key] !== null && r[key] !== undefined) ? median(runs.map((r) => r[key])) : null);
+          row.clientCpuSeconds = cpu('clientCpuSeconds');
+          row.serverCpuSeconds = cpu('serverCpuSeconds');
+          // Per GiB moved, so the file and the folder (and other sizes) compare.
+          row.clientCpuPerGiB = row.clientCpuSeconds === null ? null : row.clientCpuSeconds / (def.bytes / GiB);
+          row.serverCpuPerGiB = row.serverCpuSeconds === null ? null : row.serverCpuSeconds / (def.bytes / GiB);
         }
         if (runs[0].hashSeconds !== undefined) row.hashSeconds = median(runs.map((r) => r.hashSeconds));
         rows.push(row);
@@ -508,7 +548,7 @@ export async function peersBench() {
     // Tables.
     for (const [id, w] of Object.entries(workloads)) {
       console.log(`\n  ${w.title}: median of ${RUNS} runs`);
-      const head = ['tool', 'median s', 'MB/s', ...(id.startsWith('folder') ? ['files/s'] : []), ...w.baselines.map((b) => `vs ${b}`), 'client RSS MB', 'server RSS MB', 'client CPU s', 'server CPU s'];
+      const head = ['tool', 'median s', 'MB/s', ...(id.startsWith('folder') ? ['files/s'] : []), ...w.baselines.map((b) => `vs ${b}`), 'client RSS MB', 'server RSS MB', 'client CPU s/GiB', 'server CPU s/GiB'];
       const rows = w.rows.map((r) => [
         r.tool + (w.baselines[0] === r.tool ? ' (baseline)' : ''),
         fmt.s(r.seconds),
@@ -517,8 +557,8 @@ export async function peersBench() {
         ...w.baselines.map((b) => fmt.x(r[`vs ${b}`])),
         r.clientRssMB === undefined ? '' : fmt.mb(r.clientRssMB),
         r.serverRssMB === undefined ? '' : fmt.mb(r.serverRssMB),
-        r.clientCpuSeconds === undefined ? '' : fmt.s(r.clientCpuSeconds),
-        r.serverCpuSeconds === undefined ? '' : fmt.s(r.serverCpuSeconds),
+        r.clientCpuPerGiB === undefined || r.clientCpuPerGiB === null ? '' : r.clientCpuPerGiB.toFixed(2),
+        r.serverCpuPerGiB === undefined || r.serverCpuPerGiB === null ? '' : r.serverCpuPerGiB.toFixed(2),
       ]);
       console.log(textTable(head, rows));
     }
@@ -543,8 +583,8 @@ export async function peersBench() {
       notes.push(note);
     }
     notes.push(
-      "tcpsend's server keeps a SHA-256 cache keyed by device, inode, size and mtime: after the warm-up a GET of an unchanged file sends the hash up front and does not re-hash it on the server (intended behaviour, and fair: a served file is usually fetched more than once). The client still hashes every byte it receives.",
-      'the careful-user peers add the time of hashing the received file after the copy (the source-side hash is taken as known); rsync checks each file with its own whole-file checksum, not SHA-256.',
+      "tcpsend checks with BLAKE3 (both ends have it). Its server keeps a digest cache keyed by device, inode, size and mtime: after the warm-up a GET of an unchanged file sends the hash up front and does not re-hash it on the server (intended behaviour, and fair: a served file is usually fetched more than once). The client still hashes every byte it receives.",
+      'the careful-user peers add the time of hashing the received file after the copy (the source-side hash is taken as known); rsync checks each file with its own whole-file checksum (xxh128 or MD5).',
       `rsync runs as 'rsync ${rsyncFlags.join(' ')}' (recursive, links, permissions, mtimes: what tcpsend keeps) against 'rsync --daemon' on ${HOST}.`,
     );
     for (const n of notes.slice(toolNotes.length)) console.log(`  note: ${n}`);

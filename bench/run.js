@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { streamBench } from './stream.js';
 import { peersBench } from './peers.js';
+import { lanBench } from './lan.js';
 import { concurrencyBench, sizeBench } from './scaling.js';
 import { QUICK, cleanUpAll } from './lib.js';
 import { evaluateTargets, printTargets, writeDocs } from './report.js';
@@ -21,12 +22,14 @@ const TITLES = {
   peers: 'tcpsend vs socat, curl, rsync, tar',
   sizes: 'tcpsend get: time by size',
   concurrency: 'tcpsend get: concurrent clients',
+  lan: 'emulated LAN links (network namespaces, tbf)',
 };
 const sections = [
   ['stream', () => streamBench(QUICK ? { sizeMB: Number(process.env.BENCH_SIZE_MB ?? 64) } : undefined)],
   ['peers', peersBench],
   ['sizes', sizeBench],
   ['concurrency', concurrencyBench],
+  ['lan', lanBench],
 ];
 
 const results = {

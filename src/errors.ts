@@ -182,7 +182,7 @@ export class PrefixMismatchError extends TcpsendError {
   static override readonly defaultMessage = 'the partial file does not match the source';
 }
 
-/** The bytes received do not hash to the SHA-256 announced for them. */
+/** The bytes received do not hash to the digest announced for them. */
 export class ChecksumMismatchError extends TcpsendError {
   static override readonly code = `${CODE_PREFIX}CHECKSUM_MISMATCH`;
   static override readonly defaultMessage = 'SHA-256 mismatch';

@@ -27,7 +27,7 @@ export async function main(
   const end = argv.indexOf('--');
   const parser = yargs(argv.map((arg, i) => (arg === '-' && (end === -1 || i < end) ? STDIO_ARG : arg)))
     .scriptName('tcpsend')
-    .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end with SHA-256.')
+    .usage('$0 <command> [options]\n\nMove files between machines over raw TCP, verified end to end (BLAKE3, or SHA-256 with older peers).')
     // TCPSEND_PORT, TCPSEND_RETRIES, TCPSEND_QUIET ...: anything a user sets once.
     .env('TCPSEND')
     // English whatever LANG says, as tcpsend's own messages are: the bundled CLI carries no

@@ -1,3 +1,4 @@
+import type { ChecksumName } from '../hash/index.js';
 /**
  * What a command tells its user while it works. Two kinds: for a person (output/human.ts: a
  * status line on a terminal, plain lines otherwise) and for a script (output/json-reporter.ts:
@@ -16,7 +17,9 @@ export interface FileDone {
   size: number;
   /** Bytes that crossed the network this time. */
   bytes: number;
-  sha256: string;
+  /** The algorithm of `digest`, the whole file's checksum, verified on both ends. */
+  checksum: ChecksumName;
+  digest: string;
   seconds: number;
   resumedFrom: number;
   outcome: FileOutcome;

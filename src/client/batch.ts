@@ -12,7 +12,7 @@ import {
   MAX_MPUT_ITEM_BYTES,
   readPutResult,
 } from '../protocol/index.js';
-import { createSha256 } from '../transfer/sha256.js';
+import { checksumAlgorithm, createHasher } from '../hash/index.js';
 import { readWholeFileSync, type LocalPlace } from '../transfer/local-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
@@ -48,7 +48,8 @@ export async function fetchMany(
   items: readonly FetchItem[],
   hooks: BatchHooks<FetchItem>,
 ): Promise<void> {
-  const lines = [formatRequest({ verb: 'MGET', path: folder, count: items.length }), ...items.map((item) => formatMgetItem(item.rel))];
+  const { checksum } = conn;
+  const lines = [formatRequest({ verb: 'MGET', path: folder, count: items.length, checksum }), ...items.map((item) => formatMgetItem(item.rel))];
   await conn.exchange(
     (file) => file.write(`${lines.join('\r\n')}\r\n`),
     async (file) => {
@@ -56,14 +57,14 @@ export async function fetchMany(
         const started = performance.now();
         const remotePath = joinItemPath(folder, item.rel);
         try {
-          const { size, sha256 } = await readGetReply(
+          const { size, digest } = await readGetReply(
             conn,
             file,
             remotePath,
-            { place: item.dest, prefix: createSha256(), offset: 0 },
+            { place: item.dest, prefix: createHasher(checksum), offset: 0 },
             { syncDirectory: false, onStart: ({ size }) => hooks.onStart?.(item, size) },
           );
-          hooks.onDone(item, { path: item.dest.path, size, bytes: size, sha256, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
+          hooks.onDone(item, { path: item.dest.path, size, bytes: size, checksum, digest, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
         } catch (err) {
           if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
           item.dest.removePart(); // bytes that did not verify
@@ -76,8 +77,8 @@ export async function fetchMany(
 
 /** An MPUT's item lines and bytes are gathered in buffers of this size, reused batch after batch. */
 const slabPool = new SlabPool(1024 * 1024);
-/** Stands for the SHA-256 in an item line until the bytes are hashed: the same length. */
-const PLACEHOLDER_SHA256 = '0'.repeat(64);
+/** Stands for the digest in an item line until the bytes are hashed: the same length. */
+const PLACEHOLDER_DIGEST = '0'.repeat(64);
 
 /**
  * MPUT into `folder`. Each file is read (and hashed) only when the request is written, so one
@@ -92,7 +93,9 @@ export async function storeMany(
   options: { overwrite?: boolean },
   hooks: BatchHooks<StoreItem>,
 ): Promise<void> {
-  const sent: { item: StoreItem; size: number; sha256: string; started: number }[] = [];
+  const { checksum } = conn;
+  const algorithm = checksumAlgorithm(checksum);
+  const sent: { item: StoreItem; size: number; digest: string; started: number }[] = [];
   await conn.exchange(
     async (file) => {
       // Item lines and bytes are laid end to end in slabs: no buffer per file, no copy to
@@ -112,7 +115,7 @@ export async function storeMany(
               // It grew since it was chosen for the batch; a server would refuse it and close.
               throw new FileChangedError(`'${item.abs}' grew while it was being sent; not delivered`);
             }
-            line = `${formatMputItem({ path: item.rel, size: stats.size, sha256: PLACEHOLDER_SHA256, mtime: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o777 })}\r\n`;
+            line = `${formatMputItem({ path: item.rel, size: stats.size, digest: PLACEHOLDER_DIGEST, mtime: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o777 }, checksum)}\r\n`;
             const room = Buffer.byteLength(line) + stats.size;
             if (used + room > slab.length) {
               if (used > 0) full.push({ slab, used });
@@ -129,29 +132,29 @@ export async function storeMany(
           continue;
         }
         const size = read.body.length;
-        const sha256 = createSha256().update(read.body).digest('hex');
-        const head = slab.write(line.replace(`sha256=${PLACEHOLDER_SHA256}`, `sha256=${sha256}`), at);
+        const digest = algorithm.digestOf(read.body);
+        const head = slab.write(line.replace(`${checksum}=${PLACEHOLDER_DIGEST}`, `${checksum}=${digest}`), at);
         used = at + head + size;
         hooks.onStart?.(item, size);
-        sent.push({ item, size, sha256, started });
+        sent.push({ item, size, digest, started });
       }
       full.push({ slab, used });
-      await file.write(`${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false })}\r\n`);
+      await file.write(`${formatRequest({ verb: 'MPUT', path: folder, count: sent.length, overwrite: options.overwrite ?? false, checksum })}\r\n`);
       for (const { slab, used } of full) {
         if (used > 0) await file.writeOwned(slab.subarray(0, used), () => slabPool.release(slab));
         else slabPool.release(slab);
       }
     },
     async () => {
-      for (const { item, size, sha256, started } of sent) {
+      for (const { item, size, digest, started } of sent) {
         try {
           const fields = await conn.readOk();
-          const result = readPutResult(fields);
+          const result = readPutResult(fields, checksum);
           const identical = fields.get('identical') === '1';
-          if (result.sha256 !== sha256) {
-            throw new ChecksumMismatchError(`the server stored '${item.rel}' with SHA-256 ${result.sha256}, ours is ${sha256}`);
+          if (result.digest !== digest) {
+            throw new ChecksumMismatchError(`the server stored '${item.rel}' with ${checksum} ${result.digest}, ours is ${digest}`);
           }
-          hooks.onDone(item, { path: joinItemPath(folder, item.rel), size, bytes: identical ? 0 : size, sha256, resumedFrom: 0, skipped: identical, seconds: (performance.now() - started) / 1000 });
+          hooks.onDone(item, { path: joinItemPath(folder, item.rel), size, bytes: identical ? 0 : size, checksum, digest, resumedFrom: 0, skipped: identical, seconds: (performance.now() - started) / 1000 });
         } catch (err) {
           if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
           hooks.onDone(item, err);

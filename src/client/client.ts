@@ -22,6 +22,8 @@ import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
 import { deriveKey } from '../transport/psk.js';
 import { ConnectionLostError, UnexpectedEofError } from '../errors.js';
+import { DirectReads } from '../io/index.js';
+import type { ChecksumName } from '../hash/index.js';
 import type { Socket } from 'node:net';
 import type { TransferOptions, TransferResult } from './types.js';
 import { uploadFile, type UploadOptions } from './upload.js';
@@ -33,6 +35,8 @@ export interface ClientOptions extends ConnectOptions {
   idleTimeoutMs?: number;
   /** False once this server has answered before: a silent close is then not about secrets. */
   firstContact?: boolean;
+  /** The checksums this side may use, best first (default: all this process has). */
+  checksums?: ChecksumName[];
   /** Open the stream yourself (TLS, a test pair); host and port are then only for messages. */
   dial?: (target: Target) => Promise<Duplex>;
 }
@@ -53,11 +57,13 @@ export class TcpsendClient {
     // The key first: a server may close while a slow derivation runs, and the handshake must
     // start on a socket that is still open.
     const key = options.secret ? await deriveKey(options.secret) : null;
-    let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, options);
+    // A plain TCP socket reads straight into the memory a body goes to (TLS reads its socket itself).
+    const directReads = options.dial || options.secret ? undefined : new DirectReads();
+    let stream: Duplex = options.dial ? await options.dial(where) : await connectTcp(where, { ...options, directReads });
     if (key) {
       stream = await secureChannel(stream as Socket, key, formatTarget(where), { timeoutMs: idleTimeoutMs, signal: options.signal });
     }
-    const connection = new Connection(stream, idleTimeoutMs);
+    const connection = new Connection(stream, idleTimeoutMs, { checksums: options.checksums, directReads });
     // Ctrl-C while waiting for the greeting: there is no client yet that abortNow() could cut.
     const onAbort = () => connection.close();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -87,18 +93,26 @@ export class TcpsendClient {
     return this.connection.uploadsAllowed;
   }
 
+  /** The checksum this connection's transfers use (chosen from both sides' lists). */
+  get checksum(): ChecksumName {
+    return this.connection.checksum;
+  }
+
   /** Whether the server's greeting lists `cap` ('mget', 'mput', ...). */
   supports(cap: string): boolean {
     return this.connection.caps.has(cap);
   }
 
   async stat(path: string, options: { hash?: boolean } = {}): Promise<StatInfo> {
-    return readStat(await this.connection.simple({ verb: 'STAT', path, hash: options.hash ?? false }));
+    const { checksum } = this.connection;
+    return readStat(await this.connection.simple({ verb: 'STAT', path, hash: options.hash ?? false, checksum }), checksum);
   }
 
   async hash(path: string, range: { offset?: number; length?: number } = {}): Promise<HashResult> {
+    const { checksum } = this.connection;
     return readHashResult(
-      await this.connection.simple({ verb: 'HASH', path, offset: range.offset ?? 0, length: range.length ?? null }),
+      await this.connection.simple({ verb: 'HASH', path, offset: range.offset ?? 0, length: range.length ?? null, checksum }),
+      checksum,
     );
   }
 

@@ -11,19 +11,22 @@ import {
   HostNotFoundError,
   type TcpsendError,
 } from '../errors.js';
+import type { DirectReads } from '../io/index.js';
 import { formatTarget, type Target } from './target.js';
 
 export interface ConnectOptions {
   /** Per-address connect timeout. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Create the socket with these direct reads (Node's `onread`; see SocketFile's DirectReads). */
+  directReads?: DirectReads;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
-function connectOnce(address: string, family: number, port: number, timeoutMs: number, signal?: AbortSignal): Promise<net.Socket> {
+function connectOnce(address: string, family: number, port: number, timeoutMs: number, signal?: AbortSignal, reads?: DirectReads): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: address, port, family, noDelay: true });
+    const socket = net.connect({ host: address, port, family, noDelay: true, ...(reads ? { onread: reads.onread } : {}) });
     const done = () => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
@@ -91,7 +94,7 @@ export async function connectTcp(target: Target, options: ConnectOptions = {}): 
   for (const { address, family } of addresses) {
     options.signal?.throwIfAborted();
     try {
-      const socket = await connectOnce(address, family, target.port, timeoutMs, options.signal);
+      const socket = await connectOnce(address, family, target.port, timeoutMs, options.signal, options.directReads);
       socket.setKeepAlive(true, 30_000);
       return socket;
     } catch (err) {

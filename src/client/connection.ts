@@ -10,14 +10,17 @@ import {
   ChecksumMismatchError,
   ConnectionLostError,
   ProtocolError,
+  UsageError,
   RemoteError,
   TcpsendError,
   UnexpectedEofError,
 } from '../errors.js';
-import { SocketFile } from '../io/index.js';
+import { SocketFile, type DirectReads } from '../io/index.js';
+import { availableChecksums, chooseChecksum, formatChecksumList, LEGACY_CHECKSUM, type ChecksumName } from '../hash/index.js';
 import {
   formatRequest,
   greetingCaps,
+  greetingChecksums,
   parseGreeting,
   isProgressLine,
   parseResponse,
@@ -49,20 +52,40 @@ export function leavesStreamInStep(err: unknown): err is RemoteError | ChecksumM
 export class Connection {
   readonly file: SocketFile;
   greeting: Greeting | null = null;
+  /**
+   * The checksum of every transfer on this connection: the best one both sides have, chosen
+   * once the greeting is in (SHA-256 until then, and with an older server).
+   */
+  checksum: ChecksumName = LEGACY_CHECKSUM;
   /** Set once the stream lost its place; every later exchange fails with it. */
   private broken: Error | null = null;
   private readonly writeTurn = new Turnstile();
   private readonly readTurn = new Turnstile();
 
-  constructor(stream: Duplex, timeoutMs = DEFAULT_CLIENT_TIMEOUT_MS) {
-    this.file = new SocketFile(stream, { timeoutMs, maxLineLength: MAX_REPLY_LINE });
+  /** The checksums this client may use, best first (`--checksum-choice` leaves one). */
+  readonly checksums: readonly ChecksumName[];
+
+  constructor(
+    stream: Duplex,
+    timeoutMs = DEFAULT_CLIENT_TIMEOUT_MS,
+    options: { checksums?: readonly ChecksumName[]; directReads?: DirectReads } = {},
+  ) {
+    this.checksums = options.checksums ?? availableChecksums();
+    this.file = new SocketFile(stream, { timeoutMs, maxLineLength: MAX_REPLY_LINE, directReads: options.directReads });
   }
 
-  /** Send HELLO and read the greeting and its answer. */
+  /** Send HELLO (with the checksums this side has) and read the greeting and its answer. */
   async hello(): Promise<Greeting> {
+    const hello = formatRequest({
+      verb: 'HELLO',
+      version: PROTOCOL_VERSION,
+      client: `tcpsend/${VERSION}`,
+      progress: true,
+      checksums: formatChecksumList(this.checksums),
+    });
     await this.exchange(
       // progress=1: a server busy working out an answer (a long hash) says so with `+` lines.
-      (file) => file.writeLine(formatRequest({ verb: 'HELLO', version: PROTOCOL_VERSION, client: `tcpsend/${VERSION}`, progress: true })),
+      (file) => file.writeLine(hello),
       async () => {
         const first = await this.readLine();
         // A server that turns the connection away (full, stopping, a secret needed) answers
@@ -73,6 +96,15 @@ export class Connection {
         readHelloReply(await this.readOk());
       },
     );
+    const offered = greetingChecksums(this.greeting!);
+    const chosen = chooseChecksum(this.checksums, offered);
+    if (chosen === null) {
+      this.close();
+      throw new UsageError(
+        `the server checks with ${offered.join(', ')} only, and this side with ${this.checksums.join(', ')} (see --checksum-choice)`,
+      );
+    }
+    this.checksum = chosen;
     return this.greeting!;
   }
 

@@ -13,11 +13,10 @@ import {
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest, type Hash } from '../transfer/sha256.js';
+import { createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
 import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
 import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
-import { takeHashWorker, WORKER_HASH_MIN_BYTES, workerWritable } from '../transfer/hash-worker.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
@@ -61,14 +60,15 @@ async function downloadInto(
   const dest = place.path;
   const existing = place.existing();
   if (existing?.type === 'dir') throw new IsDirectoryError(`'${dest}' is a folder`);
+  const { checksum } = conn;
   if (existing) {
     // Identical content already there is success, not a conflict, with or without --overwrite.
-    const remote = readStat(await conn.simple({ verb: 'STAT', path: remotePath, hash: true }));
-    if (remote.type === 'file' && remote.size === existing.size && remote.sha256 !== null) {
+    const remote = readStat(await conn.simple({ verb: 'STAT', path: remotePath, hash: true, checksum }), checksum);
+    if (remote.type === 'file' && remote.size === existing.size && remote.digest !== null) {
       const file = place.openExisting();
-      const localSha = await hashFileRange(file, 0, existing.size).finally(() => file.close());
-      if (localSha.digest('hex') === remote.sha256) {
-        return { path: dest, size: existing.size, bytes: 0, sha256: remote.sha256, resumedFrom: 0, skipped: true, seconds: 0 };
+      const local = await hashFileRange(file, 0, existing.size, createHasher(checksum)).finally(() => file.close());
+      if (local.digest() === remote.digest) {
+        return { path: dest, size: existing.size, bytes: 0, checksum, digest: remote.digest, resumedFrom: 0, skipped: true, seconds: 0 };
       }
     }
     if (!options.overwrite) {
@@ -80,19 +80,20 @@ async function downloadInto(
   let partSize = place.partSize();
   for (;;) {
     try {
-      let prefix = createSha256();
+      const prefix = createHasher(checksum);
       if (partSize > 0) {
         const part = place.openPart(partSize);
         const total = partSize;
         options.onCheck?.(0, total);
-        prefix = await hashFileRange(part.file, 0, total, undefined, undefined, (done) => options.onCheck?.(done, total)).finally(() => part.close());
+        await hashFileRange(part.file, 0, total, prefix, undefined, (done) => options.onCheck?.(done, total)).finally(() => part.close());
       }
       const result = await receive(conn, remotePath, { place, prefix, offset: partSize }, options);
       return {
         path: dest,
         size: result.size,
         bytes: result.size - partSize,
-        sha256: result.sha256,
+        checksum,
+        digest: result.digest,
         resumedFrom: partSize,
         skipped: false,
         seconds: (performance.now() - started) / 1000,
@@ -134,14 +135,14 @@ function diskFull(err: unknown): boolean {
 
 export interface Received {
   size: number;
-  sha256: string;
+  digest: string;
 }
 
 export interface Destination {
   /** Where the file goes, inside the destination's boundary. */
   place: LocalPlace;
-  /** SHA-256 state of the part's first `offset` bytes. */
-  prefix: Hash;
+  /** The hash of the part's first `offset` bytes, in the connection's checksum. */
+  prefix: Hasher;
   offset: number;
 }
 
@@ -157,7 +158,8 @@ async function receive(
     path: remotePath,
     offset,
     length: null,
-    prefixSha256: offset > 0 ? peekDigest(to.prefix) : null,
+    checksum: conn.checksum,
+    prefixDigest: offset > 0 ? to.prefix.peek() : null,
   });
   return conn.exchange(
     (file) => file.writeLine(request),
@@ -177,7 +179,7 @@ export async function readGetReply(
   options: DownloadOptions,
 ): Promise<Received> {
   const { offset } = to;
-  const header = readGetHeader(await conn.readOk());
+  const header = readGetHeader(await conn.readOk(), conn.checksum);
   if (header.offset !== offset || header.offset + header.length !== header.size) {
     throw new ProtocolError(
       `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
@@ -187,16 +189,16 @@ export async function readGetReply(
   if (offset === 0 && header.length <= SMALL_BODY) {
     const body = await file.readExactly(header.length);
     options.onProgress?.(header.length, header.size);
-    const sha256 = await verify(conn, remotePath, header, to.prefix.update(body).digest('hex'));
+    const digest = await verify(conn, remotePath, header, to.prefix.update(body).digest());
     to.place.storeWhole(body, { mtimeMs: header.mtimeMs, mode: header.mode, syncDirectory: options.syncDirectory });
-    return { size: header.size, sha256 };
+    return { size: header.size, digest };
   }
   const part = to.place.openPart(offset);
   try {
-    const actual = await streamBody(file, part.file, header, to, options);
-    const sha256 = await verify(conn, remotePath, header, actual);
+    const actual = await streamBody(conn, file, part.file, header, to, options);
+    const digest = await verify(conn, remotePath, header, actual);
     await to.place.commit(part, { mtimeMs: header.mtimeMs, mode: header.mode });
-    return { size: header.size, sha256 };
+    return { size: header.size, digest };
   } finally {
     part.close(); // once committed, a second close does nothing
   }
@@ -215,6 +217,7 @@ function keepErrors<T extends import('node:stream').Writable>(out: T): T {
 
 /** Move the body into the part file while hashing it; the digest of the whole file. */
 async function streamBody(
+  conn: Connection,
   file: SocketFile,
   handle: OpenFile,
   header: GetHeader,
@@ -226,9 +229,9 @@ async function streamBody(
     done += chunk.length;
     options.onProgress?.(done, header.size);
   };
-  // A large body is hashed and written on a worker thread, so that this thread only receives:
-  // hashing is slower than loopback TCP, and the worker has a core of its own.
-  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeHashWorker() : null;
+  // A large body goes into a receiver's ring, hashed and written to the part in large batches:
+  // on a worker thread for SHA-256 (slower than loopback TCP), on this one for BLAKE3.
+  const worker = header.length >= WORKER_HASH_MIN_BYTES ? takeReceiver(conn.checksum) : null;
   if (worker) {
     try {
       // Not awaited before the body: the worker takes its messages in order, so the socket is
@@ -239,14 +242,13 @@ async function streamBody(
         worker.writeTo(handle.fd, header.offset),
       ]);
       setUp.catch(() => {}); // awaited below, once the body is in
-      const out = keepErrors(workerWritable(worker));
       try {
-        await file.pipeTo(out, header.length, { onChunk: progress });
+        // Straight into the receiver's ring, which is hashed and written to the part from.
+        await file.receiveInto(worker, header.length, { onChunk: progress });
         await setUp;
       } catch (err) {
         // Whatever arrived stays in the part for the next resume: the worker writes all it
         // was handed before it goes (terminating it at once would drop what it still holds).
-        await new Promise<void>((resolve) => out.end(resolve));
         await worker.finish().catch(() => {});
         throw err;
       }
@@ -267,17 +269,18 @@ async function streamBody(
     // Whatever arrived stays in the part for the next resume.
     await new Promise<void>((resolve) => out.end(resolve));
   }
-  return to.prefix.digest('hex');
+  return to.prefix.digest();
 }
 
 /** Read the trailer and compare; the verified SHA-256. */
 async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
-  const expected = readGetTrailer(await conn.readOk()).sha256;
-  if (header.sha256 !== null && header.sha256 !== expected) {
-    throw new ChecksumMismatchError(`the server announced two different SHA-256 for '${remotePath}'`);
+  const { checksum } = conn;
+  const expected = readGetTrailer(await conn.readOk(), checksum).digest;
+  if (header.digest !== null && header.digest !== expected) {
+    throw new ChecksumMismatchError(`the server announced two different ${checksum} digests for '${remotePath}'`);
   }
   if (actual !== expected) {
-    throw new ChecksumMismatchError(`'${remotePath}' arrived with SHA-256 ${actual}, the server's is ${expected}: not saved`);
+    throw new ChecksumMismatchError(`'${remotePath}' arrived with ${checksum} ${actual}, the server's is ${expected}: not saved`);
   }
   return actual;
 }

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { BadPathError, ForbiddenError, NotFoundError, RemoteError } from '../errors.js';
 import type { ListEntry } from '../protocol/index.js';
 import { MAX_PATH_BYTES, toSegments } from '../files/relative-path.js';
-import { hashFileRange } from '../transfer/sha256.js';
+import { createHasher, hashFileRange, LEGACY_CHECKSUM, type ChecksumName } from '../hash/index.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { PathFilter, type FilterRule } from '../transfer/filter.js';
 import { linkSkipReason, placeSymlinkSync } from '../transfer/symlinks.js';
@@ -132,7 +132,7 @@ const SKIP = {
 
 /** A destination path a --dry-run reports with no transfer: the result fields a real one would have. */
 function noTransfer(path: string, size: number): TransferResult {
-  return { path, size, bytes: 0, sha256: '', resumedFrom: 0, skipped: false, seconds: 0 };
+  return { path, size, bytes: 0, checksum: LEGACY_CHECKSUM, digest: '', resumedFrom: 0, skipped: false, seconds: 0 };
 }
 
 /** The bookkeeping of one folder transfer: outcomes, counts, skips. */
@@ -165,7 +165,7 @@ class TreeRun {
   unchanged(rel: string, destination: string, size: number): void {
     this.summary.files += 1;
     this.summary.unchanged += 1;
-    const done: EntryDone = { path: destination, size, bytes: 0, sha256: '', resumedFrom: 0, skipped: true, seconds: 0, rel, outcome: 'unchanged' };
+    const done: EntryDone = { path: destination, size, bytes: 0, checksum: LEGACY_CHECKSUM, digest: '', resumedFrom: 0, skipped: true, seconds: 0, rel, outcome: 'unchanged' };
     if (this.dryRun) done.dryRun = true;
     this.options.onFileDone?.(done);
   }
@@ -345,13 +345,21 @@ function dotfilesProbe(client: ReconnectingClient): () => Promise<boolean> {
 
 /**
  * --checksum: whether the local file `abs` and the server's `remotePath` (both `size` bytes)
- * hold the same bytes, by SHA-256. The server answers from its hash cache when it can.
+ * hold the same bytes, in the checksum the connection agreed on. The server answers from its
+ * hash cache when it can.
  */
-async function compareContent(client: ReconnectingClient, abs: string, remotePath: string, size: number): Promise<{ same: boolean; sha256: string }> {
+async function compareContent(
+  client: ReconnectingClient,
+  abs: string,
+  remotePath: string,
+  size: number,
+): Promise<{ same: boolean; checksum: ChecksumName; digest: string }> {
+  // The same server, the same options: a reconnection chooses the same checksum.
+  const { checksum } = await client.current();
   const handle = await fsp.open(abs, 'r');
-  const sha256 = (await hashFileRange(handle, 0, size).finally(() => handle.close())).digest('hex');
+  const digest = (await hashFileRange(handle, 0, size, createHasher(checksum)).finally(() => handle.close())).digest();
   const remote = await client.run((c) => c.stat(remotePath, { hash: true }));
-  return { same: remote.sha256 === sha256, sha256 };
+  return { same: remote.digest === digest, checksum, digest };
 }
 
 /** Whether the server takes DELETE: its greeting lists `delete` only under serve --allow-delete. */
@@ -445,12 +453,12 @@ export async function putTree(
   const putOne = async (rel: string, abs: string, size: number, existed: boolean, there?: ListEntry) => {
     const target = join(rel);
     try {
-      let sha256: string | undefined;
+      let digest: string | undefined;
       if (options.checksum && there?.type === 'file' && there.size === size) {
         const compared = await compareContent(client, abs, target, size);
-        sha256 = compared.sha256;
+        digest = compared.digest;
         if (compared.same) {
-          run.done(rel, 'unchanged', { ...noTransfer(target, size), sha256, skipped: true });
+          run.done(rel, 'unchanged', { ...noTransfer(target, size), checksum: compared.checksum, digest, skipped: true });
           return;
         }
       }
@@ -461,7 +469,7 @@ export async function putTree(
       const result = await client.run((c) =>
         c.upload(abs, target, {
           overwrite: true, // the source wins; the server must still allow it (--allow-overwrite)
-          sha256,
+          digest,
           eager: size <= EAGER_PUT_MAX,
           onStart: ({ size: total, resumedFrom }) => options.onFileStart?.(rel, total, resumedFrom),
           onProgress: (done, total) => options.onProgress?.(rel, done, total),
@@ -765,16 +773,16 @@ async function getTreeInto(
     }
   };
 
-  /** --checksum: a same-size file is unchanged when its SHA-256 is the server's (from its cache). */
+  /** --checksum: a same-size file is unchanged when its digest is the server's (from its cache). */
   const sameContent = async (rel: string, dest: string, there: LocalEntry, entry: ListEntry): Promise<boolean> => {
-    const { same, sha256 } = await compareContent(client, dest, join(rel), there.size);
+    const { same, checksum, digest } = await compareContent(client, dest, join(rel), there.size);
     if (!same) return false;
     if (there.mtimeMs !== entry.mtimeMs && !run.dryRun) {
       // The same bytes: the source's mtime, so that the next quick check passes.
       const when = utimesSeconds(entry.mtimeMs);
       await fsp.utimes(dest, when, when);
     }
-    run.done(rel, 'unchanged', { ...noTransfer(dest, there.size), sha256, skipped: true });
+    run.done(rel, 'unchanged', { ...noTransfer(dest, there.size), checksum, digest, skipped: true });
     return true;
   };
 

@@ -1,4 +1,5 @@
 /** What transfers take and give back. */
+import type { ChecksumName } from '../hash/index.js';
 
 export interface TransferOptions {
   /** Replace a destination that holds different content. */
@@ -22,8 +23,10 @@ export interface TransferResult {
   size: number;
   /** Bytes that crossed the network this time. */
   bytes: number;
-  /** SHA-256 of the whole file, verified on both ends. */
-  sha256: string;
+  /** The checksum algorithm the two ends agreed on. */
+  checksum: ChecksumName;
+  /** The whole file's digest in that algorithm (hex), verified on both ends. */
+  digest: string;
   /** Where this transfer resumed (0 for a fresh one). */
   resumedFrom: number;
   /** The destination already held this exact content: nothing was sent. */

@@ -3,11 +3,13 @@ export { ChunkQueue } from './chunk-queue.js';
 export { SlabPool } from './slab-pool.js';
 export {
   SocketFile,
+  DirectReads,
   DEFAULT_MAX_LINE_LENGTH,
   DEFAULT_READ_HIGH_WATER_MARK,
   type SocketFileOptions,
   type ReadLineOptions,
   type PipeToOptions,
+  type ReceiveTarget,
 } from './socket-file.js';
 export {
   sendFileRange,

@@ -39,6 +39,8 @@ export interface SocketFileOptions {
   maxLineLength?: number;
   /** Bytes buffered from the peer before the socket is paused. */
   readHighWaterMark?: number;
+  /** The socket was created with `onread: reads.onread` (see DirectReads). */
+  directReads?: DirectReads;
 }
 
 export interface ReadLineOptions {
@@ -54,6 +56,64 @@ export interface ReadLineOptions {
 export interface PipeToOptions {
   /** Sees every chunk before it is written (hashing, progress). */
   onChunk?: (chunk: Buffer) => void;
+}
+
+/**
+ * Memory a body is received into, with `receiveInto`: the ring a HashWorker hashes and writes
+ * the file from. `room` lends free memory (null while there is none; every room starts where
+ * the last commit ended, so asking twice gives the same place), `commit` says how many bytes
+ * now lie there, `whenRoom` waits until there is room again.
+ */
+export interface ReceiveTarget {
+  room(max: number): Buffer | null;
+  commit(length: number): void;
+  whenRoom(): Promise<void>;
+}
+
+/** Bytes read into the scratch buffer of a socket with direct reads, at most, at a time. */
+const SCRATCH_BYTES = 64 * 1024;
+
+/**
+ * Gathering a body off a link slower than this machine: a read of less than SMALL_READ means
+ * the kernel had little to give, so the socket waits (up to MAX_GATHER_MS, paused) until about
+ * GATHER_BYTES are there at the rate seen so far. Each read costs a wake-up, however few bytes
+ * it brings: on a 200 Mbit/s link, reads of a few KiB cost the receiver several times the CPU
+ * per byte of a fast link. The wait is shorter than the kernel's receive buffer takes to fill,
+ * so the link stays busy; on loopback the reads are large and no wait happens.
+ */
+const SMALL_READ = 64 * 1024;
+const GATHER_BYTES = 256 * 1024;
+const MAX_GATHER_MS = 10;
+/** Time to measure the rate before gathering. */
+const GATHER_AFTER_MS = 50;
+
+/**
+ * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
+ * reads.onread })`): its reads go into memory SocketFile chooses instead of a new Buffer per
+ * read. A body being received goes straight into the receive target (no allocation, no copy:
+ * the kernel writes into the worker's ring); anything else goes into one preallocated buffer
+ * and is copied out, since that buffer is reused for the next read.
+ */
+export class DirectReads {
+  #file: SocketFile | null = null;
+  /** Bytes that came before a SocketFile took the socket (copies). */
+  #early: Buffer[] = [];
+  readonly #scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
+  readonly onread = {
+    buffer: (): Buffer => (this.#file ? this.#file.nextReadBuffer(this.#scratch) : this.#scratch),
+    callback: (length: number, buffer: Buffer): boolean => {
+      if (this.#file) this.#file.directRead(length, buffer);
+      else this.#early.push(Buffer.from(buffer.subarray(0, length)));
+      return true;
+    },
+  };
+
+  /** @internal SocketFile's constructor calls this. */
+  attach(file: SocketFile): Buffer[] {
+    if (this.#file) throw new Error('these direct reads already feed a SocketFile');
+    this.#file = file;
+    return this.#early.splice(0);
+  }
 }
 
 type Deadline = { at: number; ms: number };
@@ -80,6 +140,12 @@ export class SocketFile implements AsyncIterable<string> {
   private heldByWritable = false;
   /** While pipeTo runs, incoming chunks go straight to it instead of the queue. */
   private sink: ((chunk: Buffer) => void) | null = null;
+  /** While receiveInto runs on a socket with direct reads: where its reads may go. */
+  private receiving: { target: ReceiveTarget; left: () => number; copyQueued: () => boolean; took: (bytes: Buffer) => void } | null = null;
+  /** The room lent to the socket's current read, if it reads into the receive target. */
+  private lent: Buffer | null = null;
+  /** While receiveInto runs: the rate so far, and the timer of a wait for more (see SMALL_READ). */
+  private gathering: { since: number; bytes: number; timer: NodeJS.Timeout | null } | null = null;
 
   constructor(stream: Duplex, options: SocketFileOptions = {}) {
     this.stream = stream;
@@ -88,6 +154,8 @@ export class SocketFile implements AsyncIterable<string> {
     this.highWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
 
     stream.on('data', (chunk: Buffer | string) => this.onData(chunk));
+    // A socket with direct reads emits no 'data': its reads come through directRead.
+    for (const early of options.directReads?.attach(this) ?? []) this.onData(early);
     stream.on('end', () => {
       this.ended = true;
       this.wake();
@@ -342,6 +410,132 @@ export class SocketFile implements AsyncIterable<string> {
     return moved;
   }
 
+  /**
+   * Move exactly `count` bytes from this stream into `target`'s memory, waiting for room when
+   * it is full (the socket is paused meanwhile, so the peer is pushed back through TCP).
+   * On a socket with direct reads (DirectReads) the kernel reads the body straight into that
+   * memory; otherwise each chunk is copied in. `onChunk` sees each piece where it landed.
+   * On an early end, throws UnexpectedEofError with the bytes moved; a failure of the target
+   * (its whenRoom rejects) is thrown as it is.
+   */
+  async receiveInto(target: ReceiveTarget, count: number, options: PipeToOptions = {}): Promise<number> {
+    this.checkUsable();
+    const { onChunk } = options;
+    let moved = 0;
+    const took = (bytes: Buffer) => {
+      target.commit(bytes.length);
+      moved += bytes.length;
+      onChunk?.(bytes);
+    };
+    const gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
+    /**
+     * Copy what is queued (bytes that came before, or while the target was full) into the
+     * target, as far as it has room; true once nothing of the body is left queued.
+     */
+    const copyQueued = (): boolean => {
+      while (moved < count && this.queue.length > 0) {
+        const room = target.room(count - moved);
+        if (room === null) return false;
+        const chunk = this.queue.takeChunk(room.length);
+        chunk.copy(room);
+        took(room.subarray(0, chunk.length));
+      }
+      return true;
+    };
+    const fromQueue = async () => {
+      while (!copyQueued()) await target.whenRoom();
+      this.afterConsume();
+    };
+    try {
+      this.gathering = gathering;
+      this.receiving = {
+        target,
+        left: () => count - moved,
+        copyQueued: () => {
+          const before = moved;
+          const done = copyQueued();
+          if (moved !== before) this.wake(); // the loop may be waiting for just these bytes
+          return done;
+        },
+        took: (bytes) => {
+          took(bytes);
+          this.gatherMore(bytes.length, count - moved);
+          this.wake();
+        },
+      };
+      for (;;) {
+        await fromQueue();
+        if (moved >= count) break;
+        if (this.failure) throw this.failure;
+        if (this.ended) throw new UnexpectedEofError(count, moved);
+        this.checkUsable();
+        if (target.room(1) === null) {
+          // Full: hold the peer back until the target has room, then read on.
+          this.pauseSource();
+          await target.whenRoom();
+          continue;
+        }
+        await this.waitForData(1);
+      }
+    } finally {
+      this.receiving = null;
+      this.lent = null;
+      this.gathering = null;
+      if (gathering.timer !== null) {
+        clearTimeout(gathering.timer);
+        if (!this.pausedByUs && !this.stream.destroyed) this.stream.resume();
+      }
+    }
+    return moved;
+  }
+
+  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (SMALL_READ) */
+  private gatherMore(length: number, left: number): void {
+    const gathering = this.gathering;
+    if (gathering === null) return;
+    gathering.bytes += length;
+    if (length >= SMALL_READ || left === 0 || gathering.timer !== null) return;
+    const elapsed = performance.now() - gathering.since;
+    if (elapsed < GATHER_AFTER_MS) return;
+    const waitMs = Math.min(MAX_GATHER_MS, GATHER_BYTES / (gathering.bytes / elapsed));
+    if (waitMs < 1) return;
+    this.stream.pause();
+    gathering.timer = setTimeout(() => {
+      gathering.timer = null;
+      if (!this.pausedByUs && !this.stream.destroyed) this.stream.resume();
+    }, waitMs);
+  }
+
+  /**
+   * @internal (DirectReads) The memory the socket's next read goes into: room in the receive
+   * target while a body is being received, else `scratch`. Node asks for it right after the
+   * previous read (not right before the next), so bytes still queued go into the target
+   * first: the next read then follows them there, in order. The room is at most what is left
+   * of the body, so a read never takes the bytes after it.
+   */
+  nextReadBuffer(scratch: Buffer): Buffer {
+    const receiving = this.receiving;
+    if (receiving !== null && receiving.copyQueued() && receiving.left() > 0) {
+      const room = receiving.target.room(receiving.left());
+      if (room !== null) {
+        this.lent = room;
+        return room;
+      }
+    }
+    this.lent = null;
+    return scratch;
+  }
+
+  /** @internal (DirectReads) `length` bytes were read into `buffer` (from nextReadBuffer). */
+  directRead(length: number, buffer: Buffer): void {
+    if (buffer === this.lent && this.receiving !== null) {
+      this.lent = null;
+      this.receiving.took(buffer.subarray(0, length));
+      return;
+    }
+    this.onData(Buffer.from(buffer.subarray(0, length))); // a copy: the scratch is read into again
+  }
+
   // ------------------------------------------------------------------------------------------
   // Writing
 
@@ -419,6 +613,7 @@ export class SocketFile implements AsyncIterable<string> {
   private onData(chunk: Buffer | string): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     reclaimReadBuffers(buf.length);
+    if (this.receiving !== null) this.gatherMore(buf.length, this.receiving.left() - this.queue.length - buf.length);
     if (this.sink) {
       this.sink(buf);
       return;

@@ -4,11 +4,14 @@
  * `MPUT folder count=N` come N items, each an item line and then exactly `size` bytes.
  *
  *   mget-item = path
- *   mput-item = path SP "size=" uint SP "sha256=" hex64 [SP "mtime=" uint] [SP "mode=" octal]
+ *   mput-item = path SP "size=" uint SP checksum-name "=" hex64 [SP "mtime=" uint] [SP "mode=" octal]
+ *
+ * The item's digest is keyed by the MPUT's `checksum` (`sha256=` unless it names another).
  */
 import { BadPathError, BadRequestError, TcpsendError } from '../errors.js';
 import { decodePath, encodePath } from './encoding.js';
-import { formatSha256, optionalMode, optionalUint, requireSha256, requireUint } from './fields.js';
+import type { ChecksumName } from '../hash/names.js';
+import { digestKey, formatDigest, optionalMode, optionalUint, requireDigest, requireUint } from './fields.js';
 import { quote } from './printable.js';
 import { formatFields, isFieldToken, parseFields, splitTokens } from './tokens.js';
 
@@ -22,7 +25,8 @@ export interface MputItem {
   /** Relative to the request's folder. */
   path: string;
   size: number;
-  sha256: string;
+  /** The file's digest, in the MPUT's checksum. */
+  digest: string;
   mtime: number | null;
   mode: number | null;
 }
@@ -54,19 +58,19 @@ export function formatMgetItem(path: string): string {
 }
 
 /**
- * One MPUT item line. `size` says how many bytes follow, so it (and `sha256`) is read first: a
+ * One MPUT item line. `size` says how many bytes follow, so it (and the digest) is read first: a
  * line where either is missing or malformed throws (BadRequestError: the stream cannot be
  * kept in step). Anything else wrong (the path, `mtime`, `mode`) is the item's own error, in
  * `error`, and its bytes can still be read past.
  */
-export function parseMputItem(line: string): ParsedMputItem {
+export function parseMputItem(line: string, checksum: ChecksumName): ParsedMputItem {
   const [first, ...rest] = splitTokens(line);
   if (first === undefined || isFieldToken(first)) throw new BadRequestError('an MPUT item needs a path first');
   const fields = parseFields(rest);
   const size = requireUint(fields, 'size', 'an MPUT item');
-  const sha256 = requireSha256(fields, 'sha256', 'an MPUT item');
+  const digest = requireDigest(fields, checksum, 'an MPUT item');
   try {
-    const item = { path: itemPath(first, 'MPUT'), size, sha256, mtime: optionalUint(fields, 'mtime'), mode: optionalMode(fields, 'mode') };
+    const item = { path: itemPath(first, 'MPUT'), size, digest, mtime: optionalUint(fields, 'mtime'), mode: optionalMode(fields, 'mode') };
     return { size, item, error: null };
   } catch (err) {
     if (!(err instanceof TcpsendError)) throw err;
@@ -74,10 +78,10 @@ export function parseMputItem(line: string): ParsedMputItem {
   }
 }
 
-export function formatMputItem(item: MputItem): string {
+export function formatMputItem(item: MputItem, checksum: ChecksumName): string {
   return `${encodePath(item.path)}${formatFields({
     size: item.size,
-    sha256: formatSha256(item.sha256),
+    [digestKey(checksum)]: formatDigest(item.digest),
     mtime: item.mtime,
     mode: item.mode,
   })}`;

@@ -7,6 +7,7 @@
  */
 
 import { BadRequestError, UsageError } from '../errors.js';
+import { CHECKSUM_NAMES, isChecksumName, LEGACY_CHECKSUM, type ChecksumName } from '../hash/names.js';
 import { quote } from './printable.js';
 
 /** The fields of a line, decoded: key → value. */
@@ -14,8 +15,8 @@ export type Fields = ReadonlyMap<string, string>;
 
 // uint = "0" / (%x31-39 *DIGIT) ; decimal, no sign, no leading zero, < 2^53
 const UINT = /^(?:0|[1-9][0-9]*)$/;
-// sha256 = 64HEXDIG ; lower-case hex of SHA-256 (upper case is accepted and folded)
-const SHA256 = /^[0-9a-fA-F]{64}$/;
+// digest = 64HEXDIG ; lower-case hex of a SHA-256 or BLAKE3 (upper case is accepted and folded)
+const DIGEST = /^[0-9a-fA-F]{64}$/;
 // mode = 1*4("0"-"7") ; permission bits in octal, e.g. 644
 const MODE = /^[0-7]{1,4}$/;
 
@@ -34,11 +35,19 @@ export function parseUint(key: string, text: string): number {
 }
 
 /** 64 hex digits; upper case is accepted and returned in lower case. */
-export function parseSha256(key: string, text: string): string {
-  if (!SHA256.test(text)) {
-    throw new BadRequestError(`${key} must be 64 hex digits (a SHA-256), got ${quote(text)}`);
+export function parseDigest(key: string, text: string): string {
+  if (!DIGEST.test(text)) {
+    throw new BadRequestError(`${key} must be 64 hex digits (a ${key.replace(/^.*_/, '')} digest), got ${quote(text)}`);
   }
   return text.toLowerCase();
+}
+
+/** `checksum=blake3`: a name from CHECKSUM_NAMES. */
+export function parseChecksumName(key: string, text: string): ChecksumName {
+  if (!isChecksumName(text)) {
+    throw new BadRequestError(`${key} must be one of ${CHECKSUM_NAMES.join(', ')}, got ${quote(text)}`);
+  }
+  return text;
 }
 
 /** 1 to 4 octal digits, e.g. `644`, → the permission bits as a number (0o644). */
@@ -64,12 +73,31 @@ export function formatUint(value: number): string {
   return String(value);
 }
 
-/** A SHA-256 for the wire: 64 lower-case hex digits, or a UsageError. */
-export function formatSha256(value: string): string {
+/** A digest for the wire: 64 lower-case hex digits, or a UsageError. */
+export function formatDigest(value: string): string {
   if (!/^[0-9a-f]{64}$/.test(value)) {
-    throw new UsageError(`not a lower-case hex SHA-256: ${quote(value)}`);
+    throw new UsageError(`not a lower-case hex digest: ${quote(value)}`);
   }
   return value;
+}
+
+/**
+ * A digest's field key names its algorithm: `sha256=H`, `blake3=H`, `prefix_blake3=H`. With
+ * SHA-256 these are the keys of every tcpsend before BLAKE3, so an older peer reads them.
+ */
+export function digestKey(checksum: ChecksumName, prefix = ''): string {
+  return `${prefix}${checksum}`;
+}
+
+/** The `checksum=` a request names, SHA-256 when it names none (older clients, `nc`). */
+export function optionalChecksum(fields: Fields): ChecksumName {
+  const text = fields.get('checksum');
+  return text === undefined ? LEGACY_CHECKSUM : parseChecksumName('checksum', text);
+}
+
+/** `checksum=` for the wire: left out for SHA-256, so an older server reads the line as before. */
+export function formatChecksum(checksum: ChecksumName): string | null {
+  return checksum === LEGACY_CHECKSUM ? null : checksum;
 }
 
 /** Permission bits as octal digits for the wire: 0o644 → `644`. */
@@ -106,13 +134,34 @@ export function requireUint(fields: Fields, key: string, context?: string): numb
   return parseUint(key, requireString(fields, key, context));
 }
 
-export function optionalSha256(fields: Fields, key: string): string | null {
+/**
+ * The digest under `prefix` + `checksum` (`prefix_blake3`), or null. The same digest under
+ * another algorithm's key is refused: it cannot be checked against this transfer's.
+ */
+export function optionalDigest(fields: Fields, checksum: ChecksumName, prefix = ''): string | null {
+  for (const other of CHECKSUM_NAMES) {
+    if (other !== checksum && fields.has(digestKey(other, prefix))) {
+      throw new BadRequestError(`${digestKey(other, prefix)}= does not go with checksum ${checksum} (expected ${digestKey(checksum, prefix)}=)`);
+    }
+  }
+  const key = digestKey(checksum, prefix);
   const text = fields.get(key);
-  return text === undefined ? null : parseSha256(key, text);
+  return text === undefined ? null : parseDigest(key, text);
 }
 
-export function requireSha256(fields: Fields, key: string, context?: string): string {
-  return parseSha256(key, requireString(fields, key, context));
+export function requireDigest(fields: Fields, checksum: ChecksumName, context: string, prefix = ''): string {
+  const digest = optionalDigest(fields, checksum, prefix);
+  if (digest === null) throw missing(digestKey(checksum, prefix), context);
+  return digest;
+}
+
+/** A line that carries exactly one digest, keyed by its algorithm (`END blake3=H`). */
+export function namedDigest(fields: Fields, context: string): { checksum: ChecksumName; digest: string } {
+  const present = CHECKSUM_NAMES.filter((name) => fields.has(name));
+  if (present.length === 0) throw new BadRequestError(`${context} needs a digest (${CHECKSUM_NAMES.map((n) => `${n}=`).join(' or ')})`);
+  if (present.length > 1) throw new BadRequestError(`${context} carries more than one digest (${present.join(', ')})`);
+  const checksum = present[0]!;
+  return { checksum, digest: parseDigest(checksum, fields.get(checksum)!) };
 }
 
 export function optionalMode(fields: Fields, key: string): number | null {

@@ -3,10 +3,13 @@
  *
  *   greeting = "TCPSEND" SP version *(SP field)
  *
- * e.g. `TCPSEND 1 server=tcpsend/0.1.0 caps=range,sha256,resume,hash,list,mkdir upload=1`.
+ * e.g. `TCPSEND 1 server=tcpsend/0.1.0 caps=range,sha256,resume,hash,list,mkdir upload=1
+ * checksums=blake3,sha256`.
  */
 
 import { ProtocolError } from '../errors.js';
+import { parseChecksumList } from '../hash/negotiate.js';
+import type { ChecksumName } from '../hash/names.js';
 import { formatUint, parseUint } from './fields.js';
 import { fromPeer } from './peer.js';
 import { quote } from './printable.js';
@@ -45,4 +48,12 @@ export function parseGreeting(line: string): Greeting {
 export function greetingCaps(greeting: Greeting): Set<string> {
   const caps = greeting.fields.get('caps') ?? '';
   return new Set(caps.split(',').filter((cap) => cap !== ''));
+}
+
+/**
+ * The checksums a greeting offers (`checksums=blake3,sha256`), best first. A greeting
+ * without the field is an older server's: SHA-256 only.
+ */
+export function greetingChecksums(greeting: Greeting): ChecksumName[] {
+  return parseChecksumList(greeting.fields.get('checksums'));
 }

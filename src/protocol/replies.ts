@@ -5,12 +5,14 @@
  */
 
 import { ProtocolError } from '../errors.js';
+import type { ChecksumName } from '../hash/names.js';
 import {
+  digestKey,
+  optionalDigest,
   optionalFlag,
-  optionalSha256,
   optionalUint,
+  requireDigest,
   requireMode,
-  requireSha256,
   requireString,
   requireUint,
   type Fields,
@@ -18,7 +20,12 @@ import {
 import { fromPeer } from './peer.js';
 import { quote } from './printable.js';
 
-/** `OK size=S offset=O length=L mtime=M mode=O [sha256=H]`, before the bytes of a GET. */
+/**
+ * Every digest in an answer is keyed by the checksum the request named (`sha256=H`,
+ * `blake3=H`): a reader takes that name and finds the digest under it.
+ */
+
+/** `OK size=S offset=O length=L mtime=M mode=O [<checksum>=H]`, before the bytes of a GET. */
 export interface GetHeader {
   size: number;
   offset: number;
@@ -26,11 +33,11 @@ export interface GetHeader {
   length: number;
   mtimeMs: number;
   mode: number;
-  /** The whole file's SHA-256, when the server's cache knew it. */
-  sha256: string | null;
+  /** The whole file's digest, when the server's cache knew it. */
+  digest: string | null;
 }
 
-export function readGetHeader(fields: Fields): GetHeader {
+export function readGetHeader(fields: Fields, checksum: ChecksumName): GetHeader {
   return fromPeer('GET header', () => {
     const header: GetHeader = {
       size: requireUint(fields, 'size', 'a GET header'),
@@ -38,32 +45,32 @@ export function readGetHeader(fields: Fields): GetHeader {
       length: requireUint(fields, 'length', 'a GET header'),
       mtimeMs: requireUint(fields, 'mtime', 'a GET header'),
       mode: requireMode(fields, 'mode', 'a GET header'),
-      sha256: optionalSha256(fields, 'sha256'),
+      digest: optionalDigest(fields, checksum),
     };
     checkRange(header.offset, header.length, header.size);
     return header;
   });
 }
 
-/** `OK sha256=H`, the trailer after the bytes of a GET: the SHA-256 of the whole file. */
-export function readGetTrailer(fields: Fields): { sha256: string } {
+/** `OK <checksum>=H`, the trailer after the bytes of a GET: the digest of the whole file. */
+export function readGetTrailer(fields: Fields, checksum: ChecksumName): { digest: string } {
   return fromPeer('GET trailer', () => ({
-    sha256: requireSha256(fields, 'sha256', 'a GET trailer'),
+    digest: requireDigest(fields, checksum, 'a GET trailer'),
   }));
 }
 
-/** `OK sha256=H offset=O length=L size=S`, the answer to HASH. */
+/** `OK <checksum>=H offset=O length=L size=S`, the answer to HASH. */
 export interface HashResult {
-  sha256: string;
+  digest: string;
   offset: number;
   length: number;
   size: number;
 }
 
-export function readHashResult(fields: Fields): HashResult {
+export function readHashResult(fields: Fields, checksum: ChecksumName): HashResult {
   return fromPeer('HASH answer', () => {
     const result: HashResult = {
-      sha256: requireSha256(fields, 'sha256', 'a HASH answer'),
+      digest: requireDigest(fields, checksum, 'a HASH answer'),
       offset: requireUint(fields, 'offset', 'a HASH answer'),
       length: requireUint(fields, 'length', 'a HASH answer'),
       size: requireUint(fields, 'size', 'a HASH answer'),
@@ -73,51 +80,51 @@ export function readHashResult(fields: Fields): HashResult {
   });
 }
 
-/** The server's first answer to a two-step PUT: `OK offset=O [part_sha256=H] [identical=1]`. */
+/** The server's first answer to a two-step PUT: `OK offset=O [part_<checksum>=H] [identical=1]`. */
 export interface PutOffer {
   /** Bytes of a partial upload the server holds (0 if none); with `identical`, the size. */
   offset: number;
-  /** SHA-256 of the server's first `offset` bytes; set whenever a part is offered. */
-  partSha256: string | null;
+  /** The digest of the server's first `offset` bytes; set whenever a part is offered. */
+  partDigest: string | null;
   /** The destination already holds exactly this content: the upload is over, no DATA. */
   identical: boolean;
 }
 
-export function readPutOffer(fields: Fields): PutOffer {
+export function readPutOffer(fields: Fields, checksum: ChecksumName): PutOffer {
   return fromPeer('PUT offer', () => {
     const offer: PutOffer = {
       offset: requireUint(fields, 'offset', 'a PUT offer'),
-      partSha256: optionalSha256(fields, 'part_sha256'),
+      partDigest: optionalDigest(fields, checksum, 'part_'),
       identical: optionalFlag(fields, 'identical'),
     };
-    // "`part_sha256`, their SHA-256, when `offset` > 0": without it the client cannot check the
+    // "`part_sha256`, their digest, when `offset` > 0": without it the client cannot check the
     // part it would be resuming.
-    if (offer.offset > 0 && !offer.identical && offer.partSha256 === null) {
-      throw new ProtocolError(`offset=${offer.offset} without part_sha256=`);
+    if (offer.offset > 0 && !offer.identical && offer.partDigest === null) {
+      throw new ProtocolError(`offset=${offer.offset} without ${digestKey(checksum, 'part_')}=`);
     }
     return offer;
   });
 }
 
-/** `OK size=S sha256=H`, the final answer to PUT. */
-export function readPutResult(fields: Fields): { size: number; sha256: string } {
+/** `OK size=S <checksum>=H`, the final answer to PUT. */
+export function readPutResult(fields: Fields, checksum: ChecksumName): { size: number; digest: string } {
   return fromPeer('PUT result', () => ({
     size: requireUint(fields, 'size', 'a PUT result'),
-    sha256: requireSha256(fields, 'sha256', 'a PUT result'),
+    digest: requireDigest(fields, checksum, 'a PUT result'),
   }));
 }
 
-/** `OK type=file size=S mtime=M mode=O [sha256=H]` or `OK type=dir mtime=M mode=O`. */
+/** `OK type=file size=S mtime=M mode=O [<checksum>=H]` or `OK type=dir mtime=M mode=O`. */
 export interface StatInfo {
   type: 'file' | 'dir';
   /** Always set for a file. */
   size: number | null;
   mtimeMs: number;
   mode: number;
-  sha256: string | null;
+  digest: string | null;
 }
 
-export function readStat(fields: Fields): StatInfo {
+export function readStat(fields: Fields, checksum: ChecksumName): StatInfo {
   return fromPeer('STAT answer', () => {
     const type = requireString(fields, 'type', 'a STAT answer');
     if (type !== 'file' && type !== 'dir') {
@@ -130,7 +137,7 @@ export function readStat(fields: Fields): StatInfo {
       size,
       mtimeMs: requireUint(fields, 'mtime', 'a STAT answer'),
       mode: requireMode(fields, 'mode', 'a STAT answer'),
-      sha256: optionalSha256(fields, 'sha256'),
+      digest: optionalDigest(fields, checksum),
     };
   });
 }

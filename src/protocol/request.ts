@@ -6,15 +6,19 @@
  */
 
 import { BadRequestError, UnknownVerbError, UsageError } from '../errors.js';
+import type { ChecksumName } from '../hash/names.js';
 import { decodePath, encodePath } from './encoding.js';
 import {
-  formatSha256,
+  digestKey,
+  formatChecksum,
+  formatDigest,
+  namedDigest,
+  optionalChecksum,
+  optionalDigest,
   optionalFlag,
   optionalMode,
-  optionalSha256,
   optionalString,
   optionalUint,
-  requireSha256,
   requireString,
   requireUint,
   type Fields,
@@ -32,14 +36,24 @@ export interface HelloRequest {
   verb: 'HELLO';
   version: number | null;
   client: string | null;
+  /** `checksums=blake3,sha256`: the algorithms the client has, as it sent them (null: none named). */
+  checksums: string | null;
   /** `progress=1`: the client takes `+` lines (progress) before an answer that is slow to come. */
   progress?: boolean;
 }
 
-export interface StatRequest {
+/**
+ * `checksum=NAME` on the verbs that carry or compute digests: the algorithm of every digest
+ * in the request, its items and its answers. SHA-256 when the request names none.
+ */
+interface ChecksumChoice {
+  checksum: ChecksumName;
+}
+
+export interface StatRequest extends ChecksumChoice {
   verb: 'STAT';
   path: string;
-  /** `hash=1`: include the file's SHA-256. */
+  /** `hash=1`: include the file's digest. */
   hash: boolean;
 }
 
@@ -51,33 +65,33 @@ export interface ListRequest {
   links?: boolean;
 }
 
-export interface GetRequest {
+export interface GetRequest extends ChecksumChoice {
   verb: 'GET';
   path: string;
   /** 0 when the request has no `offset`. */
   offset: number;
   /** null: to the end of the file. */
   length: number | null;
-  /** SHA-256 of the receiver's first `offset` bytes, for resume. */
-  prefixSha256: string | null;
+  /** `prefix_<checksum>`: the digest of the receiver's first `offset` bytes, for resume. */
+  prefixDigest: string | null;
 }
 
-export interface HashRequest {
+export interface HashRequest extends ChecksumChoice {
   verb: 'HASH';
   path: string;
   offset: number;
   length: number | null;
 }
 
-export interface PutRequest {
+export interface PutRequest extends ChecksumChoice {
   verb: 'PUT';
   path: string;
   size: number;
   /**
-   * The whole file's SHA-256 when the client knows it up front (it enables the identical
+   * The whole file's digest when the client knows it up front (it enables the identical
    * check); null otherwise, and the client's END trailer carries it after the body.
    */
-  sha256: string | null;
+  digest: string | null;
   mtime: number | null;
   mode: number | null;
   overwrite: boolean;
@@ -90,10 +104,10 @@ export interface DataRequest {
   offset: number;
 }
 
-/** After an upload body: the SHA-256 of the whole file, computed while it was read. */
-export interface EndRequest {
+/** After an upload body: the digest of the whole file, computed while it was read, keyed by its algorithm. */
+export interface EndRequest extends ChecksumChoice {
   verb: 'END';
-  sha256: string;
+  digest: string;
 }
 
 /** After an upload body, instead of END: the client's file changed; drop the upload. */
@@ -131,14 +145,14 @@ export interface SymlinkRequest {
  * Many whole files of one folder in one request: `count` item lines (see batch.ts) follow
  * the request line, and each gets the answer `GET folder/item` would get, in order.
  */
-export interface MgetRequest {
+export interface MgetRequest extends ChecksumChoice {
   verb: 'MGET';
   path: string;
   count: number;
 }
 
 /** Many small uploads into one folder: `count` items follow, each an item line and its bytes. */
-export interface MputRequest {
+export interface MputRequest extends ChecksumChoice {
   verb: 'MPUT';
   path: string;
   count: number;
@@ -230,16 +244,18 @@ export function parseRequest(line: string): Request {
     if (path === null) throw new BadRequestError(`${verb} needs a path`);
     return path;
   };
+  const checksum = optionalChecksum(fields);
   switch (verb) {
     case 'HELLO':
       return {
         verb,
         version: optionalUint(fields, 'version'),
         client: optionalString(fields, 'client'),
+        checksums: optionalString(fields, 'checksums'),
         ...(optionalFlag(fields, 'progress') ? { progress: true } : {}),
       };
     case 'STAT':
-      return { verb, path: needPath(), hash: optionalFlag(fields, 'hash') };
+      return { verb, path: needPath(), hash: optionalFlag(fields, 'hash'), checksum };
     case 'LIST':
       return {
         verb,
@@ -254,7 +270,8 @@ export function parseRequest(line: string): Request {
         // "Without `offset`, the range starts at 0; without `length` it runs to the end."
         offset: optionalUint(fields, 'offset') ?? 0,
         length: optionalUint(fields, 'length'),
-        prefixSha256: optionalSha256(fields, 'prefix_sha256'),
+        checksum,
+        prefixDigest: optionalDigest(fields, checksum, 'prefix_'),
       };
     case 'HASH':
       return {
@@ -262,13 +279,15 @@ export function parseRequest(line: string): Request {
         path: needPath(),
         offset: optionalUint(fields, 'offset') ?? 0,
         length: optionalUint(fields, 'length'),
+        checksum,
       };
     case 'PUT':
       return {
         verb,
         path: needPath(),
         size: requireUint(fields, 'size', 'PUT'),
-        sha256: optionalSha256(fields, 'sha256'),
+        checksum,
+        digest: optionalDigest(fields, checksum),
         mtime: optionalUint(fields, 'mtime'),
         mode: optionalMode(fields, 'mode'),
         overwrite: optionalFlag(fields, 'overwrite'),
@@ -277,7 +296,7 @@ export function parseRequest(line: string): Request {
     case 'DATA':
       return { verb, offset: requireUint(fields, 'offset', 'DATA') };
     case 'END':
-      return { verb, sha256: requireSha256(fields, 'sha256', 'END') };
+      return { verb, ...namedDigest(fields, 'END') };
     case 'ABORT':
       return { verb, reason: optionalString(fields, 'reason') };
     case 'MKDIR':
@@ -290,13 +309,14 @@ export function parseRequest(line: string): Request {
     case 'QUIT':
       return { verb };
     case 'MGET':
-      return { verb, path: needPath(), count: requireUint(fields, 'count', 'MGET') };
+      return { verb, path: needPath(), count: requireUint(fields, 'count', 'MGET'), checksum };
     case 'MPUT':
       return {
         verb,
         path: needPath(),
         count: requireUint(fields, 'count', 'MPUT'),
         overwrite: optionalFlag(fields, 'overwrite'),
+        checksum,
       };
     case 'DELETE':
       return { verb, path: needPath() };
@@ -310,7 +330,7 @@ export function parseRequest(line: string): Request {
   }
 }
 
-/** "`PUT path size=S sha256=H offset=0 ...` is the one-step form": any other offset is wrong. */
+/** "`PUT path size=S [sha256=H] offset=0 ...` is the one-step form": any other offset is wrong. */
 function readEagerOffset(fields: Fields): boolean {
   const offset = optionalUint(fields, 'offset');
   if (offset !== null && offset !== 0) {
@@ -330,23 +350,25 @@ export function formatRequest(req: Request): string {
   };
   switch (req.verb) {
     case 'HELLO':
-      return `HELLO${formatFields({ version: req.version, client: req.client, progress: req.progress || null })}`;
+      return `HELLO${formatFields({ version: req.version, client: req.client, progress: req.progress || null, checksums: req.checksums })}`;
     case 'STAT':
-      return withPath(req.path, { hash: req.hash || null });
+      return withPath(req.path, { hash: req.hash || null, checksum: formatChecksum(req.checksum) });
     case 'LIST':
       return withPath(req.path, { recursive: req.recursive || null, links: req.links || null });
     case 'GET':
       return withPath(req.path, {
         offset: req.offset || null,
         length: req.length,
-        prefix_sha256: req.prefixSha256 === null ? null : formatSha256(req.prefixSha256),
+        checksum: formatChecksum(req.checksum),
+        [digestKey(req.checksum, 'prefix_')]: req.prefixDigest === null ? null : formatDigest(req.prefixDigest),
       });
     case 'HASH':
-      return withPath(req.path, { offset: req.offset || null, length: req.length });
+      return withPath(req.path, { offset: req.offset || null, length: req.length, checksum: formatChecksum(req.checksum) });
     case 'PUT':
       return withPath(req.path, {
         size: req.size,
-        sha256: req.sha256 === null ? null : formatSha256(req.sha256),
+        checksum: formatChecksum(req.checksum),
+        [digestKey(req.checksum)]: req.digest === null ? null : formatDigest(req.digest),
         offset: req.eager ? 0 : null,
         mtime: req.mtime,
         mode: req.mode,
@@ -355,7 +377,7 @@ export function formatRequest(req: Request): string {
     case 'DATA':
       return `DATA${formatFields({ offset: req.offset })}`;
     case 'END':
-      return `END${formatFields({ sha256: formatSha256(req.sha256) })}`;
+      return `END${formatFields({ [digestKey(req.checksum)]: formatDigest(req.digest) })}`;
     case 'ABORT':
       return `ABORT${formatFields({ reason: req.reason })}`;
     case 'MKDIR':
@@ -363,9 +385,9 @@ export function formatRequest(req: Request): string {
     case 'QUIT':
       return 'QUIT';
     case 'MGET':
-      return withPath(req.path, { count: req.count });
+      return withPath(req.path, { count: req.count, checksum: formatChecksum(req.checksum) });
     case 'MPUT':
-      return withPath(req.path, { count: req.count, overwrite: req.overwrite || null });
+      return withPath(req.path, { count: req.count, overwrite: req.overwrite || null, checksum: formatChecksum(req.checksum) });
     case 'DELETE':
       return withPath(req.path, {});
     case 'SYMLINK':

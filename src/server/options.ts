@@ -1,5 +1,6 @@
 /** Server settings and their defaults (docs/security.md lists every limit). */
 import type { RootFs } from './root/fs-port.js';
+import { availableChecksums, type ChecksumName } from '../hash/index.js';
 
 export interface ServerOptions {
   /** The folder to serve. */
@@ -32,6 +33,11 @@ export interface ServerOptions {
   progressIntervalMs?: number;
   /** Serve, list and take uploads of hidden files ('.git', '.env'); off by default. */
   dotfiles?: boolean;
+  /**
+   * The checksums to offer, best first (default: every one this process can compute). The
+   * greeting lists them; a request naming another is refused.
+   */
+  checksums?: ChecksumName[];
   /** A shared secret: TLS 1.3 with a key derived from it, and only peers that hold it. */
   secret?: string;
   /** With a secret: from accept to a running session at most this long (plus any slow-down). */
@@ -59,7 +65,12 @@ export const DEFAULT_SERVER_OPTIONS = {
 } as const;
 
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
-  const resolved: ResolvedServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...stripUndefined(options), root: options.root };
+  const resolved: ResolvedServerOptions = {
+    ...DEFAULT_SERVER_OPTIONS,
+    checksums: availableChecksums(),
+    ...stripUndefined(options),
+    root: options.root,
+  };
   return resolved;
 }
 

@@ -6,7 +6,7 @@ import { FileChangedError, PrefixMismatchError } from '../errors.js';
 import { fileChanged, SMALL_FILE_BYTES } from '../files/index.js';
 import { formatOk } from '../protocol/index.js';
 import { toStorageError, type OpenedFile } from './root/index.js';
-import { createSha256, peekDigest } from '../transfer/sha256.js';
+import { checksumAlgorithm, CHECKSUM_NAMES, type ChecksumName } from '../hash/index.js';
 import type { HandlerResult, ServerContext, Session } from './context.js';
 import { quoteRequestPath } from '../files/quote-path.js';
 
@@ -37,14 +37,15 @@ export function readyReply(data: Buffer | string, result: HandlerResult = {}): P
 /** Files up to this size are answered whole: read at once, and sent with header and trailer in one write. */
 export const SMALL_BODY = SMALL_FILE_BYTES;
 
-/** A GET trailer's length: `OK sha256=<64 hex digits>` and CRLF. */
-export const TRAILER_BYTES = `${formatOk({ sha256: '0'.repeat(64) })}\r\n`.length;
+/** A GET trailer's length at most: `OK sha256=<64 hex digits>` (or blake3=) and CRLF. */
+export const TRAILER_BYTES = Math.max(...CHECKSUM_NAMES.map((name) => `${formatOk({ [name]: '0'.repeat(64) })}\r\n`.length));
 
-/** What part of a small file to answer with, and the prefix hash a resuming receiver holds. */
+/** What part of a small file to answer with, in which checksum, and the prefix digest a resuming receiver holds. */
 export interface SmallRange {
   offset: number;
   length: number;
-  prefixSha256: string | null;
+  checksum: ChecksumName;
+  prefixDigest: string | null;
 }
 
 /**
@@ -60,8 +61,9 @@ export function layOutSmallFile(
   range: SmallRange,
   reserve: (bytes: number) => { buffer: Buffer; at: number },
 ): number {
-  const cached = ctx.hashCache.get(info) ?? null;
-  const header = `${formatOk({ size: info.size, offset: range.offset, length: range.length, mtime: info.mtimeMs, mode: info.mode, sha256: cached })}\r\n`;
+  const { checksum } = range;
+  const cached = ctx.hashCache.get(info, checksum) ?? null;
+  const header = `${formatOk({ size: info.size, offset: range.offset, length: range.length, mtime: info.mtimeMs, mode: info.mode, [checksum]: cached })}\r\n`;
   const total = header.length + range.length + TRAILER_BYTES;
   const whole = range.offset === 0 && range.length === info.size;
   const { buffer, at } = reserve(whole ? total : total + info.size);
@@ -78,15 +80,18 @@ export function layOutSmallFile(
   if (got < info.size || fileChanged(info, file.stat())) {
     throw new FileChangedError(`${quoteRequestPath(requestPath)} changed while it was being read: try again`);
   }
-  if (range.prefixSha256 !== null && range.offset > 0) {
-    const prefix = peekDigest(createSha256().update(contents.subarray(0, range.offset)));
-    if (prefix !== range.prefixSha256) {
+  const algorithm = checksumAlgorithm(checksum);
+  if (range.prefixDigest !== null && range.offset > 0) {
+    const prefix = algorithm.digestOf(contents.subarray(0, range.offset));
+    if (prefix !== range.prefixDigest) {
       throw new PrefixMismatchError(`the first ${range.offset} bytes of ${quoteRequestPath(requestPath)} differ from the receiver's: start over`);
     }
   }
-  const sha256 = cached ?? createSha256().update(contents).digest('hex');
-  if (cached === null) ctx.hashCache.set(info, sha256);
+  const digest = cached ?? algorithm.digestOf(contents);
+  if (cached === null) ctx.hashCache.set(info, checksum, digest);
   if (!whole) contents.copy(buffer, bodyAt, range.offset, range.offset + range.length);
-  buffer.write(`${formatOk({ sha256 })}\r\n`, bodyAt + range.length, 'latin1');
-  return total;
+  const trailer = `${formatOk({ [checksum]: digest })}\r\n`;
+  buffer.write(trailer, bodyAt + range.length, 'latin1');
+  // The reply is exactly as long as what was written (the trailer's room is its longest form).
+  return header.length + range.length + trailer.length;
 }

@@ -26,6 +26,8 @@ import {
   type Request,
 } from '../protocol/index.js';
 import { VERSION } from '../version.js';
+import { formatChecksumList } from '../hash/index.js';
+import { checkChecksum } from './checksum.js';
 import type { HandlerResult, ServerContext, Session } from './context.js';
 import { handleDelete } from './handlers/delete.js';
 import { handleGet, prepareGet } from './handlers/get.js';
@@ -74,6 +76,8 @@ export type RequestLogger = ((entry: RequestLogEntry) => void) & { started?: (st
 const TRANSFER_VERBS = new Set(['GET', 'PUT', 'MGET', 'MPUT']);
 
 async function dispatch(ctx: ServerContext, session: Session, req: Request): Promise<HandlerResult> {
+  // A PUT's own checks come before its body, which a one-step PUT must read past when refused.
+  if (req.verb !== 'PUT') checkChecksum(ctx, req);
   switch (req.verb) {
     case 'HELLO':
       return handleHello(ctx, session, req);
@@ -195,6 +199,7 @@ async function runRequests(
     const prepared = (async () => {
       shuttingDown();
       if (req.verb !== 'GET') throw new BadRequestError('expected GET');
+      checkChecksum(ctx, req);
       const reply = await prepareGet(ctx, session, req);
       held += reply.heldBytes;
       budget.bytes += reply.heldBytes;
@@ -286,6 +291,7 @@ export async function runSession(
               server: `tcpsend/${VERSION}`,
               caps: capsFor(ctx).join(','),
               upload: ctx.options.allowUpload,
+              checksums: formatChecksumList(ctx.options.checksums),
             },
           }),
         );

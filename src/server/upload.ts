@@ -22,10 +22,12 @@ import {
   TransferInterruptedError,
 } from '../errors.js';
 import { chunkWritable } from '../transfer/chunk-writable.js';
-import { HashWorkerError, workerWritable, type HashWorker } from '../transfer/hash-worker.js';
-import { createSha256, type Hash } from '../transfer/sha256.js';
+import { checksumAlgorithm, createHasher, HashWorkerError, type ChecksumName, type Hasher, type HashWorker } from '../hash/index.js';
+import type { ReceiveTarget } from '../io/index.js';
+import { digestKey } from '../protocol/index.js';
+import { checkChecksum } from './checksum.js';
 import type { ServerContext } from './context.js';
-import { fileSha256, hashWorkerFor } from './file-hash.js';
+import { fileDigest, receiverFor } from './file-hash.js';
 import { quoteRequestPath } from '../files/quote-path.js';
 import {
   checkAttributes,
@@ -50,7 +52,10 @@ export interface UploadRequest {
   path: string;
   size: number;
   /** The content's SHA-256 when known before the body (it enables the identical check). */
-  sha256: string | null;
+  /** The checksum of every digest of this upload (the request's `checksum=`). */
+  checksum: ChecksumName;
+  /** The content's digest when known before the body (it enables the identical check). */
+  digest: string | null;
   mtime: number | null;
   mode: number | null;
   overwrite: boolean;
@@ -74,6 +79,7 @@ const LOCK_WAIT_MS = 3000;
 export function admitUpload(ctx: ServerContext, req: UploadRequest): string[] {
   // Before the body, not after it: an mtime no file can have is refused at once.
   checkAttributes({ mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
+  checkChecksum(ctx, req);
   if (!ctx.options.allowUpload) throw new ReadOnlyError('uploads are off on this server (start it with --allow-upload)');
   if (req.size > ctx.options.maxUploadBytes) {
     throw new TooLargeError(`${quoteRequestPath(req.path)} is ${req.size} bytes; this server takes at most ${ctx.options.maxUploadBytes} (--max-upload)`);
@@ -116,15 +122,15 @@ export function decideUpload(
   who: Uploader,
   req: UploadRequest,
   target: UploadTarget,
-  sha256: string | null,
+  digest: string | null,
   scope: FolderScope,
 ): Verdict | Promise<Verdict> {
   const { existing } = target;
   if (existing?.type === 'dir') throw new IsDirectoryError(`${quoteRequestPath(req.path)} is a folder on the server`);
   if (existing === null) return 'write';
   // Hashed only when it could be the same content (a promise then: a large file takes a while).
-  if (sha256 === null || existing.size !== req.size) return replaceOrRefuse(ctx, req);
-  return existingSha256(ctx, who, target, existing, scope).then((held) => (held === sha256 ? 'identical' : replaceOrRefuse(ctx, req)));
+  if (digest === null || existing.size !== req.size) return replaceOrRefuse(ctx, req);
+  return existingDigest(ctx, who, req.checksum, target, existing, scope).then((held) => (held === digest ? 'identical' : replaceOrRefuse(ctx, req)));
 }
 
 /** A different file is at the destination: 'write' if the client asked to overwrite and the server allows it, else ExistsError. */
@@ -138,21 +144,29 @@ function replaceOrRefuse(ctx: ServerContext, req: UploadRequest): Verdict {
   );
 }
 
-async function existingSha256(ctx: ServerContext, who: Uploader, target: UploadTarget, existing: FileInfo, scope: FolderScope): Promise<string> {
-  const cached = ctx.hashCache.get(existing);
+async function existingDigest(ctx: ServerContext, who: Uploader, checksum: ChecksumName, target: UploadTarget, existing: FileInfo, scope: FolderScope): Promise<string> {
+  const cached = ctx.hashCache.get(existing, checksum);
   if (cached !== undefined) return cached;
   const opened = ctx.root.openRead(target.shown, scope);
   try {
-    return await fileSha256(ctx, opened, who.beforeAnswer);
+    return await fileDigest(ctx, opened, checksum, who.beforeAnswer);
   } finally {
     opened.file.close();
   }
 }
 
 /** The SHA-256 a body arrived with, checked against what the client declared (before and after it). */
-export function checkDigest(req: UploadRequest, digest: string, declared: string): void {
-  if (declared !== digest || (req.sha256 !== null && req.sha256 !== digest)) {
-    throw new ChecksumMismatchError(`${quoteRequestPath(req.path)} arrived with SHA-256 ${digest}, the client's is ${declared}: not stored`);
+export function checkDigest(req: UploadRequest, digest: string, declared: string, declaredChecksum: ChecksumName = req.checksum): void {
+  checkDeclaredChecksum(req, declaredChecksum);
+  if (declared !== digest || (req.digest !== null && req.digest !== digest)) {
+    throw new ChecksumMismatchError(`${quoteRequestPath(req.path)} arrived with ${req.checksum} ${digest}, the client's is ${declared}: not stored`);
+  }
+}
+
+/** The algorithm a trailer names (`END blake3=H`) must be the upload's. */
+export function checkDeclaredChecksum(req: UploadRequest, declaredChecksum: ChecksumName): void {
+  if (declaredChecksum !== req.checksum) {
+    throw new BadRequestError(`END carries ${digestKey(declaredChecksum)}= but the upload was started with checksum ${req.checksum}`);
   }
 }
 
@@ -170,18 +184,18 @@ export async function storeUpload(
   scope: FolderScope,
   touched: Set<Folder>,
   wait: boolean,
-): Promise<{ identical: boolean; sha256: string }> {
+): Promise<{ identical: boolean; digest: string }> {
   const segments = admitUpload(ctx, req);
-  const sha256 = createSha256().update(body).digest('hex');
-  checkDigest(req, sha256, declared);
+  const digest = checksumAlgorithm(req.checksum).digestOf(body);
+  checkDigest(req, digest, declared);
   const target = uploadTarget(ctx.root, segments, scope);
   const locking = lockUpload(ctx, who, target.shown, wait);
   const lock = locking instanceof Promise ? await locking : locking;
   try {
-    const deciding = decideUpload(ctx, who, req, target, sha256, scope);
-    if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, sha256 };
+    const deciding = decideUpload(ctx, who, req, target, digest, scope);
+    if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, digest };
     storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
-    return { identical: false, sha256 };
+    return { identical: false, digest };
   } finally {
     lock.release();
   }
@@ -191,7 +205,10 @@ export async function storeUpload(
  * A streamed body: `pipe` moves exactly its bytes into the sink it is given (calling
  * `onChunk` with each, if given). A SocketFile's pipeTo fits; so does an HTTP request stream.
  */
-export type BodySource = (sink: Writable, onChunk?: (chunk: Buffer) => void) => Promise<unknown>;
+export type BodySource = ((sink: Writable, onChunk?: (chunk: Buffer) => void) => Promise<unknown>) & {
+  /** Into a ReceiveTarget's memory instead (a SocketFile's receiveInto): no Writable, no promise per chunk. */
+  into?: (target: ReceiveTarget, onChunk?: (chunk: Buffer) => void) => Promise<unknown>;
+};
 
 /**
  * Receive `count` bytes from `body` at the end of `part` (which holds `from` bytes already;
@@ -199,12 +216,12 @@ export type BodySource = (sink: Writable, onChunk?: (chunk: Buffer) => void) => 
  * the next attempt resumes from them. The SHA-256 of the whole part. A large body is hashed
  * and written on a worker thread (the main thread keeps serving).
  */
-export async function receiveUpload(part: UploadPart, from: number, count: number, hash: Hash, body: BodySource, lock: UploadLock): Promise<string> {
-  const worker = hashWorkerFor(part.file, count);
+export async function receiveUpload(part: UploadPart, from: number, count: number, hash: Hasher, body: BodySource, lock: UploadLock, checksum: ChecksumName): Promise<string> {
+  const worker = receiverFor(part.file, count, checksum);
   return worker ? receiveOnWorker(part, from, body, worker, lock) : receiveInline(part, hash, body, lock);
 }
 
-async function receiveInline(part: UploadPart, hash: Hash, body: BodySource, lock: UploadLock): Promise<string> {
+async function receiveInline(part: UploadPart, hash: Hasher, body: BodySource, lock: UploadLock): Promise<string> {
   const sink = chunkWritable((chunk) => part.write(chunk));
   try {
     await body(sink, (chunk) => {
@@ -223,7 +240,7 @@ async function receiveInline(part: UploadPart, hash: Hash, body: BodySource, loc
       await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
     }
   }
-  return hash.digest('hex');
+  return hash.digest();
 }
 
 async function receiveOnWorker(part: UploadPart, from: number, body: BodySource, worker: HashWorker, lock: UploadLock): Promise<string> {
@@ -232,14 +249,15 @@ async function receiveOnWorker(part: UploadPart, from: number, body: BodySource,
     if (from > 0) await worker.hashFileRange(fd, 0, from);
     await worker.writeTo(fd, from);
     let moved: Error | null = null;
-    const out = workerWritable(worker);
+    const out = body.into ? null : worker.writable();
     try {
-      await body(out, () => lock.touch());
+      if (body.into) await body.into(worker, () => lock.touch());
+      else await body(out!, () => lock.touch());
     } catch (err) {
       moved = err as Error;
       // What arrived and is still queued goes to the worker (and into the part) before it
       // finishes: nothing may reach it after.
-      await new Promise<void>((resolve) => out.end(() => resolve()));
+      if (out) await new Promise<void>((resolve) => out.end(() => resolve()));
     }
     // Every byte that arrived is in the part (the worker wrote it): count it, for resume.
     const failure = worker.error;
@@ -282,11 +300,11 @@ export async function uploadBody(
   req: UploadRequest,
   body: Uint8Array | BodySource,
   declared: string | null,
-): Promise<{ identical: boolean; sha256: string }> {
+): Promise<{ identical: boolean; digest: string }> {
   if (body instanceof Uint8Array) {
     const touched = new Set<Folder>();
     return ctx.root.withScope(async (scope) => {
-      const stored = await storeUpload(ctx, who, req, body, declared ?? createSha256().update(body).digest('hex'), scope, touched, true);
+      const stored = await storeUpload(ctx, who, req, body, declared ?? checksumAlgorithm(req.checksum).digestOf(body), scope, touched, true);
       syncFolders(ctx.root, touched, scope);
       return stored;
     });
@@ -296,27 +314,27 @@ export async function uploadBody(
     const target = uploadTarget(ctx.root, admitUpload(ctx, req), scope);
     const lock = await lockUpload(ctx, who, target.shown, true);
     try {
-      if ((await decideUpload(ctx, who, req, target, req.sha256 ?? declared, scope)) === 'identical') {
-        return { identical: true, sha256: (req.sha256 ?? declared)! };
+      if ((await decideUpload(ctx, who, req, target, req.digest ?? declared, scope)) === 'identical') {
+        return { identical: true, digest: (req.digest ?? declared)! };
       }
       await checkFreeSpace(ctx, req.size, quoteRequestPath(req.path));
       const part = openPart(ctx.root, req.path);
       let done = false;
       try {
         part.truncate(0);
-        const sha256 = await receiveUpload(part, 0, req.size, createSha256(), body, lock);
+        const digest = await receiveUpload(part, 0, req.size, createHasher(req.checksum), body, lock, req.checksum);
         if (part.size !== req.size) {
           throw new BadRequestError(`${quoteRequestPath(req.path)}: ${req.size} bytes announced, ${part.size} came`);
         }
         done = true;
         try {
-          checkDigest(req, sha256, declared ?? sha256);
+          checkDigest(req, digest, declared ?? digest);
         } catch (err) {
           discardPart(ctx.root, part);
           throw err;
         }
         await commitPart(ctx.root, part, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
-        return { identical: false, sha256 };
+        return { identical: false, digest };
       } finally {
         if (!done) part.close();
       }

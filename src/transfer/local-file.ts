@@ -1,6 +1,6 @@
 /**
  * The receiving side's files on the local disk: a partial file beside the destination,
- * written, fsynced, and renamed over the final name only once its SHA-256 matched; all of it
+ * written, fsynced, and renamed over the final name only once its digest matched; all of it
  * inside the destination folder, through the same boundary the server has (LocalFolder).
  */
 import fs from 'node:fs';

@@ -14,6 +14,7 @@ import {
   tempDir,
   treeOf,
 } from '../helpers/cli.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -96,7 +97,7 @@ function expectNothingMoved(stdout: string, prefix = ''): void {
     expect(e.status, e.path).toBe('skipped');
     expect(e.outcome, e.path).toBe('unchanged');
     expect(e.bytes, e.path).toBe(0);
-    expect(e.sha256, e.path).toBe('');
+    expect(e.digest, e.path).toBe('');
   }
   expect(events.filter((e) => ['file_start', 'progress', 'error'].includes(e.event))).toEqual([]);
   expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: 0, skipped: FILE_COUNT, failed: 0, bytes: 0, outcomes: { unchanged: FILE_COUNT, skipped: 0 } });
@@ -180,7 +181,7 @@ describe('tcpsend get DIR', () => {
     expect(events[0]).toMatchObject({ event: 'start', op: 'get', target: serve.target });
     const done = events.filter((e) => e.event === 'file_done');
     expect(done.map((e) => e.path).sort()).toEqual(Object.keys(SPEC.files).sort());
-    for (const e of done) expect(e).toMatchObject({ status: 'sent', bytes: SPEC.files[e.path]!.data.length, sha256: sha256(SPEC.files[e.path]!.data) });
+    for (const e of done) expect(e).toMatchObject({ status: 'sent', bytes: SPEC.files[e.path]!.data.length, checksum: 'blake3', digest: blake3Hex(SPEC.files[e.path]!.data) });
     expect(events.at(-1)).toMatchObject({ event: 'summary', files: FILE_COUNT, sent: FILE_COUNT, skipped: 0, failed: 0, bytes: TOTAL_BYTES, outcomes: { sent: FILE_COUNT, unchanged: 0 } });
 
     const second = await runCli(['get', serve.target, 'album', 'copy', '--json'], { cwd });

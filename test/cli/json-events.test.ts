@@ -73,8 +73,8 @@ describe('--json events as docs/cli.md promises them', () => {
     r.checking('a', 10, 10);
     r.fileStart('a', 10, 0);
     r.progress('a', 10, 10);
-    r.fileDone({ path: 'a', size: 10, bytes: 10, sha256: 'ab', seconds: 0.1, resumedFrom: 0, outcome: 'sent' });
-    r.fileDone({ path: 'b', size: 10, bytes: 0, sha256: '', seconds: 0, resumedFrom: 0, outcome: 'skipped', reason: 'a dotfile' });
+    r.fileDone({ path: 'a', size: 10, bytes: 10, checksum: 'sha256', digest: 'ab', seconds: 0.1, resumedFrom: 0, outcome: 'sent' });
+    r.fileDone({ path: 'b', size: 10, bytes: 0, checksum: 'sha256', digest: '', seconds: 0, resumedFrom: 0, outcome: 'skipped', reason: 'a dotfile' });
     r.notice('hello');
     r.error(new RemoteError('NOT_FOUND', 'gone'), 'c');
     r.error(new Error('plain'));

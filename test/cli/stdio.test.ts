@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, BIN, cliEnv, oneLineError, randomBytesFrom, removeTemps, runCli, sha256, startServe, stopAllCli, tempDir } from '../helpers/cli.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -48,7 +49,7 @@ describe('put - NAME HOST:PORT', () => {
     const tmp = await tempDir('tcpsend-cli-tmp-');
     const put = await piped(['put', '-', 'backup.tar', serve.target, '--to', 'in'], cwd, data, { TMPDIR: tmp });
     expect(put.code, put.stderr).toBe(0);
-    expect(put.stderr).toMatch(new RegExp(`^✓ in/backup\\.tar: 3\\.00 MiB, .*sha256 ${sha256(data).slice(0, 16)}… verified\\n$`));
+    expect(put.stderr).toMatch(new RegExp(`^✓ in/backup\\.tar: 3\\.00 MiB, .*blake3 ${blake3Hex(data).slice(0, 16)}… verified\\n$`));
     expect((await fsp.readFile(path.join(root, 'in/backup.tar'))).equals(data)).toBe(true);
 
     const got = await piped(['get', serve.target, 'in/backup.tar', '-'], cwd, null, { TMPDIR: tmp });

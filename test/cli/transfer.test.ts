@@ -26,6 +26,7 @@ import {
   type RunResult,
   type ServeProcess,
 } from '../helpers/cli.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 beforeAll(() => assertBuilt());
 afterEach(async () => {
@@ -94,7 +95,7 @@ describe('tcpsend get', () => {
     expect(await fsp.readFile(path.join(cwd, 'notes.txt'), 'utf8')).toBe(NOTES);
     expect(await fsp.readdir(cwd)).toEqual(['notes.txt']); // no partial file left behind
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`✓ notes.txt: 6 B, sha256 ${sha256(NOTES).slice(0, 16)}… verified\n`);
+    expect(r.stderr).toBe(`✓ notes.txt: 6 B, blake3 ${blake3Hex(NOTES).slice(0, 16)}… verified\n`);
   });
 
   it('saves to LOCAL, making its folders, or into LOCAL when it is a folder', async () => {
@@ -123,7 +124,7 @@ describe('tcpsend get', () => {
     expectThrottledProgress(events, BIG);
     const done = events.filter((e) => e.event === 'file_done');
     expect(done).toEqual([
-      expect.objectContaining({ path: 'big.bin', size: BIG, bytes: BIG, sha256: sha256(data), status: 'sent', resumed_from: 0 }),
+      expect.objectContaining({ path: 'big.bin', size: BIG, bytes: BIG, checksum: 'blake3', digest: blake3Hex(data), status: 'sent', resumed_from: 0 }),
     ]);
     expect(done[0]!.seconds).toBeGreaterThanOrEqual(0);
     expect(done[0]!.seconds).toBeLessThan(r.ms / 1000);
@@ -145,7 +146,7 @@ describe('tcpsend get', () => {
     const second = ndjson(again.stdout);
     expectWellFormedRun(second);
     expect(second.filter((e) => e.event === 'file_done')).toEqual([
-      expect.objectContaining({ path: 'big.bin', bytes: 0, sha256: sha256(data), status: 'skipped' }),
+      expect.objectContaining({ path: 'big.bin', bytes: 0, checksum: 'blake3', digest: blake3Hex(data), status: 'skipped' }),
     ]);
     expect(second.filter((e) => e.event === 'progress')).toEqual([]);
     expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, skipped: 1, bytes: 0 });
@@ -202,7 +203,7 @@ describe('tcpsend put', () => {
     const r = await runCli(['put', 'report.pdf', serve.target], { cwd });
     expect(r.code, r.stderr).toBe(0);
     expect((await fsp.readFile(path.join(root, 'report.pdf'))).equals(data)).toBe(true);
-    expect(r.stderr).toMatch(new RegExp(`^✓ /?report\\.pdf: 97\\.7 KiB, .*sha256 ${sha256(data).slice(0, 16)}… verified\\n$`));
+    expect(r.stderr).toMatch(new RegExp(`^✓ /?report\\.pdf: 97\\.7 KiB, .*blake3 ${blake3Hex(data).slice(0, 16)}… verified\\n$`));
     expect(r.stdout).toBe('');
   });
 
@@ -219,7 +220,7 @@ describe('tcpsend put', () => {
     expect(events[0]).toMatchObject({ event: 'start', op: 'put', target: serve.target });
     expectThrottledProgress(events, BIG);
     const done = events.filter((e) => e.event === 'file_done');
-    expect(done).toEqual([expect.objectContaining({ size: BIG, bytes: BIG, sha256: sha256(data), status: 'sent', seconds: expect.any(Number) })]);
+    expect(done).toEqual([expect.objectContaining({ size: BIG, bytes: BIG, checksum: 'blake3', digest: blake3Hex(data), status: 'sent', seconds: expect.any(Number) })]);
     expect(done[0]!.path).toMatch(/^\/?big\.bin$/);
     expect(events.at(-1)).toEqual({
       event: 'summary',
@@ -237,7 +238,7 @@ describe('tcpsend put', () => {
     expect(again.code, again.stderr).toBe(0);
     const second = ndjson(again.stdout);
     expectWellFormedRun(second);
-    expect(second.filter((e) => e.event === 'file_done')).toEqual([expect.objectContaining({ bytes: 0, sha256: sha256(data), status: 'skipped' })]);
+    expect(second.filter((e) => e.event === 'file_done')).toEqual([expect.objectContaining({ bytes: 0, checksum: 'blake3', digest: blake3Hex(data), status: 'skipped' })]);
     expect(second.at(-1)).toMatchObject({ event: 'summary', files: 1, sent: 0, skipped: 1, failed: 0, bytes: 0 });
   });
 

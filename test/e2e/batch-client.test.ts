@@ -18,6 +18,7 @@ import { LocalFolder } from '../../src/transfer/local-file.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const T0 = 1_650_000_000_000;
@@ -163,7 +164,7 @@ describe('TcpsendClient.fetchMany', () => {
       }
       const data = files.get(rel)!;
       const item = items.find((i) => i.rel === rel)!;
-      expect(outcome).toMatchObject({ path: item.dest.path, size: data.length, bytes: data.length, sha256: sha(data), skipped: false, resumedFrom: 0 });
+      expect(outcome).toMatchObject({ path: item.dest.path, size: data.length, bytes: data.length, checksum: 'blake3', digest: blake3Hex(data), skipped: false, resumedFrom: 0 });
       expectBytes(await fsp.readFile(item.dest.path), data);
       const st = await fsp.stat(item.dest.path);
       expect(Math.floor(st.mtimeMs)).toBe(T0 + data.length);
@@ -212,7 +213,7 @@ describe('TcpsendClient.storeMany', () => {
     expect(outcomes.find(([rel]) => rel === 'gone.txt')![1]).toBeInstanceOf(Error); // the local file is missing
     for (const [rel, data] of files) {
       const outcome = outcomes.find(([r]) => r === rel)![1] as TransferResult;
-      expect(outcome).toMatchObject({ path: `in/box/${rel}`, size: data.length, bytes: data.length, sha256: sha(data), skipped: false });
+      expect(outcome).toMatchObject({ path: `in/box/${rel}`, size: data.length, bytes: data.length, checksum: 'blake3', digest: blake3Hex(data), skipped: false });
       const abs = path.join(s.root, 'in', 'box', rel);
       expectBytes(await fsp.readFile(abs), data);
       const st = await fsp.stat(abs);
@@ -240,7 +241,7 @@ describe('TcpsendClient.storeMany', () => {
     const client = await connect(s.target);
     const outcomes: Array<TransferResult | Error> = [];
     await client.storeMany('/', [{ rel: 'x.txt', abs: path.join(src, 'x.txt') }], { overwrite: true }, { onDone: (_, o) => outcomes.push(o) });
-    expect(outcomes).toEqual([expect.objectContaining({ size: 11, skipped: false, sha256: sha('new content') })]);
+    expect(outcomes).toEqual([expect.objectContaining({ size: 11, skipped: false, checksum: 'blake3', digest: blake3Hex('new content') })]);
     expect(await fsp.readFile(path.join(s.root, 'x.txt'), 'utf8')).toBe('new content');
     expect(Math.floor((await fsp.stat(path.join(s.root, 'x.txt'))).mtimeMs)).toBe(T0);
   });

@@ -168,7 +168,7 @@ interface PutItem {
 function mputRequest(folder: string, items: readonly PutItem[], overwrite = false): Buffer {
   const parts: Buffer[] = [Buffer.from(`MPUT ${folder} count=${items.length}${overwrite ? ' overwrite=1' : ''}\r\n`)];
   for (const item of items) {
-    const line = formatMputItem({ path: item.path, size: item.data.length, sha256: item.sha256 ?? sha(item.data), mtime: item.mtime ?? null, mode: item.mode ?? null });
+    const line = formatMputItem({ path: item.path, size: item.data.length, digest: item.sha256 ?? sha(item.data), mtime: item.mtime ?? null, mode: item.mode ?? null }, 'sha256');
     parts.push(Buffer.from(`${line}\r\n`), item.data);
   }
   return Buffer.concat(parts);
@@ -649,7 +649,7 @@ describe.each(MODES)('MPUT ($name)', (mode) => {
     const fixture = await makeFixture();
     const s = await serve(fixture, mode, { allowUpload: true });
     const peer = await session(s);
-    const item = formatMputItem({ path: 'smuggled.txt', size: 20, sha256: sha('MKDIR smuggled-dir\r\n'), mtime: null, mode: null });
+    const item = formatMputItem({ path: 'smuggled.txt', size: 20, digest: sha('MKDIR smuggled-dir\r\n'), mtime: null, mode: null }, 'sha256');
     await peer.send(`${line}\r\n${item}\r\nMKDIR smuggled-dir\r\n`);
     expect(await peer.line()).toMatch(/^ERR BAD_REQUEST \S/);
     expect((await peer.untilClosed()).length).toBe(0);

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getFile, putFile } from '../../src/client/index.js';
 import { quotaFs } from '../helpers/quota-fs.js';
 import { startServer, tempDir, writeRandomFile, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 let servers: TestServer[] = [];
 afterEach(async () => {
@@ -39,7 +40,7 @@ describe('disk full', () => {
     quota.quota = Number.POSITIVE_INFINITY;
     const done = await putFile(s.target, path.join(src, 'big.bin'));
     expect(done.resumedFrom).toBe(1_500_000);
-    expect(done.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(done.digest).toBe(blake3Hex(data));
     expect((await fsp.readFile(path.join(s.root, 'big.bin'))).equals(data)).toBe(true);
   });
 });

@@ -31,7 +31,7 @@ describe('a name near NAME_MAX', () => {
     expect(await fsp.readFile(path.join(s.root, name), 'utf8')).toBe('long name, short body');
     const out = await tempDir();
     const down = await getFile(s.target, name, path.join(out, name));
-    expect(down.sha256).toBe(up.sha256);
+    expect(down.digest).toBe(up.digest);
     expect(await fsp.readFile(path.join(out, name), 'utf8')).toBe('long name, short body');
     expect(await fsp.readdir(out)).toEqual([name]);
   });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { getFile, putFile } from '../../src/client/index.js';
 import { startFaultProxy, type FaultPlan, type FaultProxy } from '../helpers/fault-proxy.js';
 import { startServer, tempDir, writeRandomFile, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 // Past WORKER_HASH_MIN_BYTES, so both ends hash (and the client writes) on worker threads.
@@ -45,7 +46,7 @@ describe('resume after cuts', () => {
     // attempt still had to carry, so the count of cuts that hit can be below CUTS.length).
     expect(retries.length).toBe(proxy.connections - 1);
     expect(retries.length).toBeGreaterThanOrEqual(6);
-    expect(result.sha256).toBe(sha(data));
+    expect(result.digest).toBe(blake3Hex(data));
     expect((await fsp.readFile(dest)).equals(data)).toBe(true);
     expect(result.resumedFrom).toBeGreaterThan(0);
     // Resume means the bytes already held are not sent again: little more than one file's worth.
@@ -60,7 +61,7 @@ describe('resume after cuts', () => {
     const src = await tempDir();
     const data = await writeRandomFile(path.join(src, 'f.bin'), SIZE, 22);
     const result = await putFile(target, path.join(src, 'f.bin'), 'f.bin', { retries: CUTS.length, backoffMs: 1 });
-    expect(result.sha256).toBe(sha(data));
+    expect(result.digest).toBe(blake3Hex(data));
     expect((await fsp.readFile(path.join(s.root, 'f.bin'))).equals(data)).toBe(true);
     expect(result.resumedFrom).toBeGreaterThan(0);
     expect(proxy.bytesUp).toBeLessThan(SIZE * 1.1);
@@ -72,7 +73,7 @@ describe('resume after cuts', () => {
     const data = await writeRandomFile(path.join(s.root, 'f.bin'), 1_000_000, 23);
     const out = await tempDir();
     const result = await getFile(target, 'f.bin', path.join(out, 'f.bin'), { retries: 2, backoffMs: 1 });
-    expect(result.sha256).toBe(sha(data));
+    expect(result.digest).toBe(blake3Hex(data));
   });
 
   it('a stalled connection times out and the retry resumes', async () => {
@@ -81,7 +82,7 @@ describe('resume after cuts', () => {
     const out = await tempDir();
     const started = Date.now();
     const result = await getFile(target, 'f.bin', path.join(out, 'f.bin'), { retries: 2, backoffMs: 1, idleTimeoutMs: 300 });
-    expect(result.sha256).toBe(sha(data));
+    expect(result.digest).toBe(blake3Hex(data));
     expect(result.resumedFrom).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(10_000);
   });

@@ -118,8 +118,8 @@ describe('the quick check', () => {
     expect(again).toMatchObject({ files: 6, unchanged: 6, sent: 0, replaced: 0, skipped: 0, bytes: 0, failed: 0 });
     expect(s.log.filter((e) => TRANSFER_VERBS.includes(e.verb))).toEqual([]);
     expect(s.log.filter((e) => e.verb === 'LIST')).toHaveLength(1);
-    // Unchanged by the quick check: no SHA-256 was computed for any of them.
-    expect(rec.events.every((e) => e.outcome === 'unchanged' && e.sha256 === '')).toBe(true);
+    // Unchanged by the quick check: no digest was computed for any of them.
+    expect(rec.events.every((e) => e.outcome === 'unchanged' && e.digest === '')).toBe(true);
 
     const dest = path.join(await work(), 'copy');
     expect(await getTree(client, 'up', dest)).toMatchObject({ sent: 6, failed: 0 });

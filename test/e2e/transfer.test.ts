@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getFile, putFile, listRemote, TcpsendClient } from '../../src/client/index.js';
 import { startServer, tempDir, writeRandomFile, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -40,7 +41,7 @@ describe('get', () => {
       const result = await getFile(s.target, 'f.bin', path.join(out, 'f.bin'));
       const got = await fsp.readFile(path.join(out, 'f.bin'));
       expect(got.equals(data)).toBe(true);
-      expect(result.sha256).toBe(sha(data));
+      expect(result.digest).toBe(blake3Hex(data));
       expect(result.size).toBe(size);
       const st = await fsp.stat(path.join(out, 'f.bin'));
       expect(st.mode & 0o777).toBe(0o640);
@@ -125,7 +126,7 @@ describe('put', () => {
       const src = await tempDir();
       const data = await writeRandomFile(path.join(src, 'up.bin'), size, size + 3);
       const result = await putFile(s.target, path.join(src, 'up.bin'));
-      expect(result.sha256).toBe(sha(data));
+      expect(result.digest).toBe(blake3Hex(data));
       expect((await fsp.readFile(path.join(s.root, 'up.bin'))).equals(data)).toBe(true);
       expect(await entriesOf(s.root)).toEqual(['up.bin']);
     });
@@ -200,7 +201,7 @@ describe('many clients', () => {
       Array.from({ length: 50 }, (_, i) => getFile(s.target, `f${i % 10}.bin`, path.join(out, `c${i}.bin`))),
     );
     for (let i = 0; i < 50; i++) {
-      expect(results[i]!.sha256).toBe(sha(files[i % 10]!));
+      expect(results[i]!.digest).toBe(blake3Hex(files[i % 10]!));
       expect((await fsp.readFile(path.join(out, `c${i}.bin`))).equals(files[i % 10]!)).toBe(true);
     }
   });
@@ -214,6 +215,6 @@ describe('many clients', () => {
     rude.connection.file.stream.write('GET f.bin\r\n');
     rude.connection.close();
     const result = await good;
-    expect(result.sha256).toBe(sha(data));
+    expect(result.digest).toBe(blake3Hex(data));
   });
 });

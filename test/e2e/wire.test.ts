@@ -37,7 +37,7 @@ async function raw(port: number): Promise<SocketFile> {
 async function session(port: number): Promise<SocketFile> {
   const f = await raw(port);
   await f.writeLine('HELLO');
-  expect(await f.readLine()).toMatch(/^TCPSEND 1 server=tcpsend\/\S+ caps=\S*range\S* upload=0$/);
+  expect(await f.readLine()).toMatch(/^TCPSEND 1 server=tcpsend\/\S+ caps=\S*range\S* upload=0 checksums=blake3,sha256$/);
   expect(await f.readLine()).toBe('OK version=1');
   return f;
 }

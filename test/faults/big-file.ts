@@ -8,6 +8,7 @@ import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { blake3Stream } from '../helpers/digests.js';
 
 export const MiB = 1024 * 1024;
 export const BIG_SIZE = 64 * MiB;
@@ -17,6 +18,8 @@ export interface BigFile {
   path: string;
   size: number;
   sha256: string;
+  /** The default checksum's digest, as a transfer reports it. */
+  blake3: string;
 }
 
 /** Write `BIG_SIZE` random bytes to `file`; returns its SHA-256, computed while writing. */
@@ -24,18 +27,20 @@ export async function writeBigRandomFile(file: string): Promise<BigFile> {
   await fsp.mkdir(path.dirname(file), { recursive: true });
   const block = randomFillSync(Buffer.allocUnsafe(BLOCK));
   const hash = createHash('sha256');
+  const b3 = blake3Stream();
   const handle = await fsp.open(file, 'w');
   try {
     for (let i = 0; i < BIG_SIZE / BLOCK; i++) {
       block[0] = i;
       block[BLOCK - 1] = 0xff - i;
       hash.update(block);
+      b3.update(block);
       await handle.write(block, 0, BLOCK);
     }
   } finally {
     await handle.close();
   }
-  return { path: file, size: BIG_SIZE, sha256: hash.digest('hex') };
+  return { path: file, size: BIG_SIZE, sha256: hash.digest('hex'), blake3: b3.hex() };
 }
 
 export async function sha256File(file: string): Promise<string> {

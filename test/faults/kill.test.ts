@@ -70,7 +70,7 @@ describe('SIGKILL mid-transfer', () => {
     const result = await putFile(`127.0.0.1:${second.port}`, big.path, 'big.bin', { retries: 0 });
     expect(result.resumedFrom).toBe(held);
     expect(result.bytes).toBe(BIG_SIZE - held);
-    expect(result.sha256).toBe(big.sha256);
+    expect(result.digest).toBe(big.blake3);
     const landed = path.join(root, 'big.bin');
     expect(await sha256File(landed)).toBe(big.sha256);
     expect(await sameBytes(landed, big.path)).toBe(true);
@@ -102,7 +102,7 @@ describe('SIGKILL mid-transfer', () => {
     const second = runCli(args, out);
     expect(await second.exited, second.stderr).toEqual({ code: 0, signal: null });
     const done = second.events().find((e) => e.event === 'file_done');
-    expect(done).toMatchObject({ status: 'sent', resumed_from: held, size: BIG_SIZE, bytes: BIG_SIZE - held, sha256: big.sha256 });
+    expect(done).toMatchObject({ status: 'sent', resumed_from: held, size: BIG_SIZE, bytes: BIG_SIZE - held, checksum: 'blake3', digest: big.blake3 });
     const dest = path.join(out, 'big.bin');
     expect(await sha256File(dest)).toBe(big.sha256);
     expect(await sameBytes(dest, big.path)).toBe(true);

@@ -9,6 +9,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytesFrom, removeTemps, REPO, tempDir } from '../helpers/cli.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 afterAll(removeTemps);
 
@@ -26,7 +27,7 @@ beforeAll(() => {
 });
 
 describe("README's library snippet", () => {
-  it('fetches notes.txt from the server it starts, prints its SHA-256 and size, and exits', async () => {
+  it('fetches notes.txt from the server it starts, prints its checksum, digest and size, and exits', async () => {
     const dir = await tempDir('tcpsend-readme-');
     const notes = randomBytesFrom(21, 50_000);
     await fsp.mkdir(path.join(dir, 'share'));
@@ -46,8 +47,7 @@ describe("README's library snippet", () => {
     clearTimeout(timer);
 
     expect({ code, signal }, out).toEqual({ code: 0, signal: null });
-    const digest = createHash('sha256').update(notes).digest('hex');
-    expect(out).toBe(`${digest} ${notes.length}\n`);
+    expect(out).toBe(`blake3 ${blake3Hex(notes)} ${notes.length}\n`);
     expect(await fsp.readFile(path.join(dir, 'notes.txt'))).toEqual(notes);
   });
 });

@@ -1,4 +1,5 @@
 /** The item lines of MGET and MPUT (src/protocol/batch.ts): pure parse and format. */
+import type { ChecksumName } from '../../src/hash/index.js';
 import { describe, expect, it } from 'vitest';
 import { BadPathError, BadRequestError } from '../../src/errors.js';
 import {
@@ -70,8 +71,8 @@ describe('MGET item lines', () => {
 });
 
 /** The item an MPUT line names (its own error thrown, for the round trips). */
-function itemOf(line: string): MputItem {
-  const parsed = parseMputItem(line);
+function itemOf(line: string, checksum: ChecksumName = 'sha256'): MputItem {
+  const parsed = parseMputItem(line, checksum);
   if (parsed.error) throw parsed.error;
   return parsed.item;
 }
@@ -80,7 +81,7 @@ describe('MPUT item lines', () => {
   const item = (path: string, extra: Partial<MputItem> = {}): MputItem => ({
     path,
     size: 12,
-    sha256: SHA,
+    digest: SHA,
     mtime: null,
     mode: null,
     ...extra,
@@ -88,24 +89,25 @@ describe('MPUT item lines', () => {
 
   it.each(PATHS)('round-trips %j', (path) => {
     const full = item(path, { size: 1_048_576, mtime: 1_763_750_000_123, mode: 0o640 });
-    expect(itemOf(formatMputItem(full))).toEqual(full);
+    expect(itemOf(formatMputItem(full, 'sha256'))).toEqual(full);
     const bare = item(path, { size: 0 });
-    expect(itemOf(formatMputItem(bare))).toEqual(bare);
+    expect(itemOf(formatMputItem(bare, 'sha256'))).toEqual(bare);
+    expect(itemOf(formatMputItem(full, 'blake3'), 'blake3')).toEqual(full);
   });
 
   it('formats fields in order, mode in octal, and leaves out what is not known', () => {
-    expect(formatMputItem(item('a b=c.txt', { mtime: 1_700_000_000_000, mode: 0o644 }))).toBe(
+    expect(formatMputItem(item('a b=c.txt', { mtime: 1_700_000_000_000, mode: 0o644 }), 'sha256')).toBe(
       `a%20b%3Dc.txt size=12 sha256=${SHA} mtime=1700000000000 mode=644`,
     );
-    expect(formatMputItem(item('x'))).toBe(`x size=12 sha256=${SHA}`);
-    expect(formatMputItem(item('x', { mode: 0o7 }))).toBe(`x size=12 sha256=${SHA} mode=7`);
+    expect(formatMputItem(item('x'), 'sha256')).toBe(`x size=12 sha256=${SHA}`);
+    expect(formatMputItem(item('x', { mode: 0o7 }), 'sha256')).toBe(`x size=12 sha256=${SHA} mode=7`);
   });
 
   it('parses what a person would type: raw UTF-8, upper-case hex, any field order, extra spaces', () => {
     expect(itemOf(`数据.txt  mode=600 sha256=${SHA.toUpperCase()}   size=5 mtime=0`)).toEqual({
       path: '数据.txt',
       size: 5,
-      sha256: SHA,
+      digest: SHA,
       mtime: 0,
       mode: 0o600,
     });
@@ -125,7 +127,7 @@ describe('MPUT item lines', () => {
     [`a.txt size=1 sha256=${SHA} mode=800`, BadRequestError],
     [`a.txt size=1 sha256=${SHA} mode=12345`, BadRequestError],
   ] as const)('keeps the size of %j and gives the item its own error', (line, cls) => {
-    const parsed = parseMputItem(line);
+    const parsed = parseMputItem(line, 'sha256');
     expect(parsed.size).toBe(1);
     expect(parsed.item).toBeNull();
     expect(parsed.error).toBeInstanceOf(cls);
@@ -150,7 +152,13 @@ describe('MPUT item lines', () => {
     [`a.txt b.txt size=1 sha256=${SHA}`, BadRequestError], // a second path
     [`a.txt size=1 sha256=${SHA} Bad=1`, BadRequestError], // a key that breaks the grammar
   ] as const)('refuses %j', (line, cls) => {
-    expectError(() => parseMputItem(line), cls);
+    expectError(() => parseMputItem(line, 'sha256'), cls);
+  });
+
+  it('keys the digest by the MPUT\'s checksum, and refuses another algorithm\'s', () => {
+    expect(formatMputItem(item('x'), 'blake3')).toBe(`x size=12 blake3=${SHA}`);
+    expectError(() => parseMputItem(`x size=1 sha256=${SHA}`, 'blake3'), BadRequestError);
+    expectError(() => parseMputItem(`x size=1 blake3=${SHA}`, 'sha256'), BadRequestError);
   });
 });
 

@@ -2,19 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { BadRequestError, UsageError } from '../../src/errors.js';
 import {
   formatMode,
-  formatSha256,
+  formatDigest,
   formatUint,
   optionalFlag,
   optionalMode,
-  optionalSha256,
+  optionalDigest,
   optionalString,
   optionalUint,
   parseFlag,
   parseMode,
-  parseSha256,
+  parseDigest,
   parseUint,
   requireMode,
-  requireSha256,
+  requireDigest,
   requireString,
   requireUint,
 } from '../../src/protocol/index.js';
@@ -68,16 +68,16 @@ describe('parseUint', () => {
   });
 });
 
-describe('parseSha256', () => {
+describe('parseDigest', () => {
   it('accepts 64 hex digits and folds upper case', () => {
-    expect(parseSha256('sha256', SHA)).toBe(SHA);
-    expect(parseSha256('sha256', SHA.toUpperCase())).toBe(SHA);
+    expect(parseDigest('sha256', SHA)).toBe(SHA);
+    expect(parseDigest('sha256', SHA.toUpperCase())).toBe(SHA);
   });
 
   it.each(['', 'ab'.repeat(31), `${SHA}0`, `${'ab'.repeat(31)}zz`, ` ${SHA.slice(1)}`])(
     'refuses %j with BAD_REQUEST',
     (text) => {
-      const err = expectError(() => parseSha256('sha256', text), BadRequestError);
+      const err = expectError(() => parseDigest('sha256', text), BadRequestError);
       expect(err.message).toContain('sha256');
     },
   );
@@ -131,10 +131,10 @@ describe('formatters', () => {
     expectError(() => formatMode(-1), UsageError);
   });
 
-  it('formats only lower-case SHA-256', () => {
-    expect(formatSha256(SHA)).toBe(SHA);
-    expectError(() => formatSha256(SHA.toUpperCase()), UsageError);
-    expectError(() => formatSha256('abc'), UsageError);
+  it('formats only lower-case digests', () => {
+    expect(formatDigest(SHA)).toBe(SHA);
+    expectError(() => formatDigest(SHA.toUpperCase()), UsageError);
+    expectError(() => formatDigest('abc'), UsageError);
   });
 });
 
@@ -150,8 +150,8 @@ describe('accessors', () => {
   it('read present fields', () => {
     expect(requireUint(fields, 'size')).toBe(10);
     expect(optionalUint(fields, 'size')).toBe(10);
-    expect(requireSha256(fields, 'sha256')).toBe(SHA);
-    expect(optionalSha256(fields, 'sha256')).toBe(SHA);
+    expect(requireDigest(fields, 'sha256', 'PUT')).toBe(SHA);
+    expect(optionalDigest(fields, 'sha256')).toBe(SHA);
     expect(requireMode(fields, 'mode')).toBe(0o644);
     expect(optionalMode(fields, 'mode')).toBe(0o644);
     expect(optionalFlag(fields, 'hash')).toBe(true);
@@ -162,7 +162,7 @@ describe('accessors', () => {
   it('give null (or false) for absent optional fields', () => {
     const empty = new Map<string, string>();
     expect(optionalUint(empty, 'x')).toBeNull();
-    expect(optionalSha256(empty, 'x')).toBeNull();
+    expect(optionalDigest(empty, 'blake3')).toBeNull();
     expect(optionalMode(empty, 'x')).toBeNull();
     expect(optionalString(empty, 'x')).toBeNull();
     expect(optionalFlag(empty, 'x')).toBe(false);
@@ -173,7 +173,7 @@ describe('accessors', () => {
     expect(expectError(() => requireUint(empty, 'size', 'PUT'), BadRequestError).message).toBe(
       'PUT needs size=',
     );
-    expect(expectError(() => requireSha256(empty, 'sha256'), BadRequestError).message).toContain(
+    expect(expectError(() => requireDigest(empty, 'sha256', 'END'), BadRequestError).message).toContain(
       'sha256',
     );
     expectError(() => requireMode(empty, 'mode'), BadRequestError);

@@ -94,19 +94,20 @@ describe('properties', () => {
         (path, n, m, mode, flag) => {
           const sha = n.toString(16).padStart(64, '0');
           const requests: Request[] = [
-            { verb: 'GET', path, offset: n, length: m, prefixSha256: flag ? sha : null },
+            { verb: 'GET', path, offset: n, length: m, checksum: flag ? 'blake3' : 'sha256', prefixDigest: flag ? sha : null },
             {
               verb: 'PUT',
               path,
               size: n,
-              sha256: sha,
+              checksum: flag ? 'sha256' : 'blake3',
+              digest: sha,
               mtime: m,
               mode,
               overwrite: flag,
               eager: !flag,
             },
             { verb: 'MKDIR', path, mtime: m, mode },
-            { verb: 'HELLO', version: m, client: flag ? path : null },
+            { verb: 'HELLO', version: m, client: flag ? path : null, checksums: null },
           ];
           for (const req of requests) expect(parseRequest(formatRequest(req))).toEqual(req);
         },

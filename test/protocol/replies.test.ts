@@ -23,21 +23,22 @@ function ok(line: string): Map<string, string> {
 
 describe('readGetHeader', () => {
   it('reads the header, with and without sha256', () => {
-    const header = readGetHeader(ok('OK size=6 offset=0 length=6 mtime=1763750000000 mode=644'));
+    const header = readGetHeader(ok('OK size=6 offset=0 length=6 mtime=1763750000000 mode=644'), 'sha256');
     expect(header).toEqual({
       size: 6,
       offset: 0,
       length: 6,
       mtimeMs: 1763750000000,
       mode: 0o644,
-      sha256: null,
+      digest: null,
     });
     expect(
       readGetHeader(
         ok(`OK size=10 offset=4 length=6 mtime=1 mode=600 sha256=${SHA.toUpperCase()}`),
+        'sha256',
       ),
-    ).toMatchObject({ offset: 4, length: 6, sha256: SHA });
-    expect(readGetHeader(ok('OK size=0 offset=0 length=0 mtime=1 mode=600'))).toMatchObject({
+    ).toMatchObject({ offset: 4, length: 6, digest: SHA });
+    expect(readGetHeader(ok('OK size=0 offset=0 length=0 mtime=1 mode=600'), 'sha256')).toMatchObject({
       size: 0,
     });
   });
@@ -54,28 +55,28 @@ describe('readGetHeader', () => {
     'OK size=6 offset=7 length=0 mtime=1 mode=644',
     'OK size=6 offset=2 length=5 mtime=1 mode=644',
   ])('refuses %j with PROTOCOL', (line) => {
-    expectError(() => readGetHeader(ok(line)), ProtocolError);
+    expectError(() => readGetHeader(ok(line), 'sha256'), ProtocolError);
   });
 });
 
 describe('readGetTrailer and readPutResult', () => {
   it('read the SHA-256 (and size)', () => {
-    expect(readGetTrailer(ok(`OK sha256=${SHA}`))).toEqual({ sha256: SHA });
-    expect(readPutResult(ok(`OK size=1000 sha256=${SHA}`))).toEqual({ size: 1000, sha256: SHA });
+    expect(readGetTrailer(ok(`OK sha256=${SHA}`), 'sha256')).toEqual({ digest: SHA });
+    expect(readPutResult(ok(`OK size=1000 sha256=${SHA}`), 'sha256')).toEqual({ size: 1000, digest: SHA });
   });
 
   it('refuse missing or bad fields with PROTOCOL', () => {
-    expectError(() => readGetTrailer(ok('OK')), ProtocolError);
-    expectError(() => readGetTrailer(ok('OK sha256=xyz')), ProtocolError);
-    expectError(() => readPutResult(ok(`OK sha256=${SHA}`)), ProtocolError);
-    expectError(() => readPutResult(ok('OK size=1')), ProtocolError);
+    expectError(() => readGetTrailer(ok('OK'), 'sha256'), ProtocolError);
+    expectError(() => readGetTrailer(ok('OK sha256=xyz'), 'sha256'), ProtocolError);
+    expectError(() => readPutResult(ok(`OK sha256=${SHA}`), 'sha256'), ProtocolError);
+    expectError(() => readPutResult(ok('OK size=1'), 'sha256'), ProtocolError);
   });
 });
 
 describe('readHashResult', () => {
   it('reads the answer', () => {
-    expect(readHashResult(ok(`OK sha256=${SHA} offset=2 length=3 size=5`))).toEqual({
-      sha256: SHA,
+    expect(readHashResult(ok(`OK sha256=${SHA} offset=2 length=3 size=5`), 'sha256')).toEqual({
+      digest: SHA,
       offset: 2,
       length: 3,
       size: 5,
@@ -84,28 +85,28 @@ describe('readHashResult', () => {
 
   it('refuses a range outside the size, and missing fields', () => {
     expectError(
-      () => readHashResult(ok(`OK sha256=${SHA} offset=2 length=4 size=5`)),
+      () => readHashResult(ok(`OK sha256=${SHA} offset=2 length=4 size=5`), 'sha256'),
       ProtocolError,
     );
-    expectError(() => readHashResult(ok(`OK offset=2 length=3 size=5`)), ProtocolError);
+    expectError(() => readHashResult(ok(`OK offset=2 length=3 size=5`), 'sha256'), ProtocolError);
   });
 });
 
 describe('readPutOffer', () => {
   it('reads a fresh start, a resume offer and an identical file', () => {
-    expect(readPutOffer(ok('OK offset=0'))).toEqual({
+    expect(readPutOffer(ok('OK offset=0'), 'sha256')).toEqual({
       offset: 0,
-      partSha256: null,
+      partDigest: null,
       identical: false,
     });
-    expect(readPutOffer(ok(`OK offset=400 part_sha256=${SHA}`))).toEqual({
+    expect(readPutOffer(ok(`OK offset=400 part_sha256=${SHA}`), 'sha256')).toEqual({
       offset: 400,
-      partSha256: SHA,
+      partDigest: SHA,
       identical: false,
     });
-    expect(readPutOffer(ok('OK offset=1000 identical=1'))).toEqual({
+    expect(readPutOffer(ok('OK offset=1000 identical=1'), 'sha256')).toEqual({
       offset: 1000,
-      partSha256: null,
+      partDigest: null,
       identical: true,
     });
   });
@@ -117,25 +118,25 @@ describe('readPutOffer', () => {
     'OK offset=400 part_sha256=abc',
     'OK offset=1000 identical=yes',
   ])('refuses %j with PROTOCOL', (line) => {
-    expectError(() => readPutOffer(ok(line)), ProtocolError);
+    expectError(() => readPutOffer(ok(line), 'sha256'), ProtocolError);
   });
 });
 
 describe('readStat', () => {
   it('reads a file and a folder', () => {
-    expect(readStat(ok(`OK type=file size=6 mtime=5 mode=644 sha256=${SHA}`))).toEqual({
+    expect(readStat(ok(`OK type=file size=6 mtime=5 mode=644 sha256=${SHA}`), 'sha256')).toEqual({
       type: 'file',
       size: 6,
       mtimeMs: 5,
       mode: 0o644,
-      sha256: SHA,
+      digest: SHA,
     });
-    expect(readStat(ok('OK type=dir mtime=5 mode=755'))).toEqual({
+    expect(readStat(ok('OK type=dir mtime=5 mode=755'), 'sha256')).toEqual({
       type: 'dir',
       size: null,
       mtimeMs: 5,
       mode: 0o755,
-      sha256: null,
+      digest: null,
     });
   });
 
@@ -148,7 +149,17 @@ describe('readStat', () => {
     'OK type=dir mtime=5 mode=8',
     'OK type=file size=1 mtime=5 mode=644 sha256=00',
   ])('refuses %j with PROTOCOL', (line) => {
-    expectError(() => readStat(ok(line)), ProtocolError);
+    expectError(() => readStat(ok(line), 'sha256'), ProtocolError);
+  });
+});
+
+describe('digests keyed by the checksum asked for', () => {
+  it('reads blake3= when the request named blake3, and refuses a sha256= answer to it', () => {
+    expect(readGetTrailer(ok(`OK blake3=${SHA}`), 'blake3')).toEqual({ digest: SHA });
+    expect(readPutOffer(ok(`OK offset=4 part_blake3=${SHA}`), 'blake3')).toMatchObject({ partDigest: SHA });
+    expect(readStat(ok(`OK type=file size=6 mtime=5 mode=644 blake3=${SHA}`), 'blake3')).toMatchObject({ digest: SHA });
+    expectError(() => readGetTrailer(ok(`OK sha256=${SHA}`), 'blake3'), ProtocolError);
+    expectError(() => readPutOffer(ok(`OK offset=4 part_sha256=${SHA}`), 'blake3'), ProtocolError);
   });
 });
 

@@ -38,19 +38,20 @@ const PATHS = [
 
 function requestsFor(path: string): Request[] {
   return [
-    { verb: 'STAT', path, hash: false },
-    { verb: 'STAT', path, hash: true },
+    { verb: 'STAT', path, hash: false, checksum: 'sha256' },
+    { verb: 'STAT', path, hash: true, checksum: 'sha256' },
     { verb: 'LIST', path, recursive: false },
     { verb: 'LIST', path, recursive: true },
-    { verb: 'GET', path, offset: 0, length: null, prefixSha256: null },
-    { verb: 'GET', path, offset: 400, length: 0, prefixSha256: SHA },
-    { verb: 'HASH', path, offset: 0, length: null },
-    { verb: 'HASH', path, offset: 10, length: 20 },
+    { verb: 'GET', path, offset: 0, length: null, checksum: 'sha256', prefixDigest: null },
+    { verb: 'GET', path, offset: 400, length: 0, checksum: 'sha256', prefixDigest: SHA },
+    { verb: 'HASH', path, offset: 0, length: null, checksum: 'sha256' },
+    { verb: 'HASH', path, offset: 10, length: 20, checksum: 'sha256' },
     {
       verb: 'PUT',
       path,
       size: 1000,
-      sha256: SHA,
+      checksum: 'sha256',
+      digest: SHA,
       mtime: null,
       mode: null,
       overwrite: false,
@@ -60,7 +61,8 @@ function requestsFor(path: string): Request[] {
       verb: 'PUT',
       path,
       size: 0,
-      sha256: SHA,
+      checksum: 'sha256',
+      digest: SHA,
       mtime: 1763750000000,
       mode: 0o644,
       overwrite: true,
@@ -68,10 +70,18 @@ function requestsFor(path: string): Request[] {
     },
     { verb: 'MKDIR', path, mtime: null, mode: null },
     { verb: 'MKDIR', path, mtime: 0, mode: 0o4755 },
-    { verb: 'MGET', path, count: 0 },
-    { verb: 'MGET', path, count: 500 },
-    { verb: 'MPUT', path, count: 1, overwrite: false },
-    { verb: 'MPUT', path, count: 10_000, overwrite: true },
+    { verb: 'MGET', path, count: 0, checksum: 'sha256' },
+    { verb: 'MGET', path, count: 500, checksum: 'sha256' },
+    { verb: 'MPUT', path, count: 1, overwrite: false, checksum: 'sha256' },
+    { verb: 'MPUT', path, count: 10_000, overwrite: true, checksum: 'sha256' },
+    // The same with BLAKE3: checksum= is sent, and every digest is keyed blake3.
+    { verb: 'STAT', path, hash: true, checksum: 'blake3' },
+    { verb: 'GET', path, offset: 400, length: 0, checksum: 'blake3', prefixDigest: SHA },
+    { verb: 'HASH', path, offset: 10, length: 20, checksum: 'blake3' },
+    { verb: 'PUT', path, size: 1, checksum: 'blake3', digest: SHA, mtime: null, mode: null, overwrite: false, eager: true },
+    { verb: 'PUT', path, size: 1, checksum: 'blake3', digest: null, mtime: null, mode: null, overwrite: false, eager: false },
+    { verb: 'MGET', path, count: 3, checksum: 'blake3' },
+    { verb: 'MPUT', path, count: 3, overwrite: false, checksum: 'blake3' },
     { verb: 'LIST', path, recursive: true, links: true },
     { verb: 'DELETE', path },
     { verb: 'SYMLINK', path, target: '../a b/ü.txt', overwrite: false },
@@ -80,13 +90,15 @@ function requestsFor(path: string): Request[] {
 }
 
 const PATHLESS: Request[] = [
-  { verb: 'HELLO', version: null, client: null },
-  { verb: 'HELLO', version: 1, client: 'tcpsend/0.1.0' },
-  { verb: 'HELLO', version: 1, client: '' },
-  { verb: 'HELLO', version: 0, client: 'my client = 名字 100%' },
+  { verb: 'HELLO', version: null, client: null, checksums: null },
+  { verb: 'HELLO', version: 1, client: 'tcpsend/0.1.0', checksums: null },
+  { verb: 'HELLO', version: 1, client: '', checksums: null },
+  { verb: 'HELLO', version: 0, client: 'my client = 名字 100%', checksums: null },
   { verb: 'DATA', offset: 0 },
   { verb: 'DATA', offset: Number.MAX_SAFE_INTEGER },
-  { verb: 'END', sha256: SHA },
+  { verb: 'END', checksum: 'sha256', digest: SHA },
+  { verb: 'END', checksum: 'blake3', digest: SHA },
+  { verb: 'HELLO', version: 1, client: 'tcpsend/0.2.0', checksums: 'blake3,sha256' },
   { verb: 'ABORT', reason: null },
   { verb: 'ABORT', reason: 'changed on disk' },
   { verb: 'QUIT' },
@@ -113,7 +125,7 @@ describe('format → parse round-trips', () => {
 
 describe('formatRequest', () => {
   it('writes the lines of protocol.md', () => {
-    expect(formatRequest({ verb: 'HELLO', version: 1, client: null })).toBe('HELLO version=1');
+    expect(formatRequest({ verb: 'HELLO', version: 1, client: null, checksums: null })).toBe('HELLO version=1');
     expect(formatRequest({ verb: 'QUIT' })).toBe('QUIT');
     expect(formatRequest({ verb: 'LIST', path: '/', recursive: false })).toBe('LIST /');
     expect(formatRequest({ verb: 'DATA', offset: 400 })).toBe('DATA offset=400');
@@ -123,7 +135,7 @@ describe('formatRequest', () => {
         path: '数据 1.txt',
         offset: 0,
         length: null,
-        prefixSha256: null,
+        checksum: 'sha256', prefixDigest: null,
       }),
     ).toBe('GET %E6%95%B0%E6%8D%AE%201.txt');
     expect(
@@ -131,7 +143,8 @@ describe('formatRequest', () => {
         verb: 'PUT',
         path: 'big.iso',
         size: 1000,
-        sha256: SHA,
+        checksum: 'sha256',
+        digest: SHA,
         mtime: 5,
         mode: 0o600,
         overwrite: true,
@@ -140,45 +153,54 @@ describe('formatRequest', () => {
     ).toBe(`PUT big.iso size=1000 sha256=${SHA} offset=0 mtime=5 mode=600 overwrite=1`);
   });
 
+  it('leaves checksum= out for SHA-256 and keys every digest by its algorithm', () => {
+    const get = { verb: 'GET', path: 'a', offset: 4, length: null, prefixDigest: SHA } as const;
+    expect(formatRequest({ ...get, checksum: 'sha256' })).toBe(`GET a offset=4 prefix_sha256=${SHA}`);
+    expect(formatRequest({ ...get, checksum: 'blake3' })).toBe(`GET a offset=4 checksum=blake3 prefix_blake3=${SHA}`);
+    expect(formatRequest({ verb: 'END', checksum: 'blake3', digest: SHA })).toBe(`END blake3=${SHA}`);
+    expect(formatRequest({ verb: 'HELLO', version: 1, client: null, checksums: 'blake3,sha256' })).toBe('HELLO version=1 checksums=blake3,sha256');
+  });
+
   it('refuses what could not be parsed back', () => {
     expectError(
-      () => formatRequest({ verb: 'STAT', path: '', hash: false }),
+      () => formatRequest({ verb: 'STAT', path: '', hash: false, checksum: 'sha256' }),
       UsageError,
     );
     expectError(
-      () => formatRequest({ verb: 'GET', path: 'a', offset: -1, length: null, prefixSha256: null }),
+      () => formatRequest({ verb: 'GET', path: 'a', offset: -1, length: null, checksum: 'sha256', prefixDigest: null }),
       UsageError,
     );
     expectError(
-      () => formatRequest({ verb: 'HASH', path: 'a', offset: 0, length: 1.5 }),
+      () => formatRequest({ verb: 'HASH', path: 'a', offset: 0, length: 1.5, checksum: 'sha256' }),
       UsageError,
     );
     const put = {
       verb: 'PUT',
       path: 'a',
       size: 1,
-      sha256: SHA.toUpperCase(),
+      checksum: 'sha256',
+      digest: SHA.toUpperCase(),
       mtime: null,
       mode: null,
       overwrite: false,
       eager: false,
     } as const;
     expectError(() => formatRequest(put), UsageError);
-    expectError(() => formatRequest({ ...put, sha256: SHA, mode: 0o10000 }), UsageError);
-    expectError(() => formatRequest({ verb: 'STAT', path: '\ud800', hash: false }), BadPathError);
+    expectError(() => formatRequest({ ...put, digest: SHA, mode: 0o10000 }), UsageError);
+    expectError(() => formatRequest({ verb: 'STAT', path: '\ud800', hash: false, checksum: 'sha256' }), BadPathError);
   });
 });
 
 describe('parseRequest', () => {
   it('reads the hand-typed lines of protocol.md', () => {
-    expect(parseRequest('HELLO')).toEqual({ verb: 'HELLO', version: null, client: null });
+    expect(parseRequest('HELLO')).toEqual({ verb: 'HELLO', version: null, client: null, checksums: null });
     expect(parseRequest('LIST /')).toEqual({ verb: 'LIST', path: '/', recursive: false });
     expect(parseRequest('GET notes.txt')).toEqual({
       verb: 'GET',
       path: 'notes.txt',
       offset: 0,
       length: null,
-      prefixSha256: null,
+      checksum: 'sha256', prefixDigest: null,
     });
     expect(parseRequest('QUIT')).toEqual({ verb: 'QUIT' });
   });
@@ -189,7 +211,7 @@ describe('parseRequest', () => {
       path: 'a.txt',
       offset: 5,
       length: 2,
-      prefixSha256: null,
+      checksum: 'sha256', prefixDigest: null,
     });
   });
 
@@ -198,12 +220,13 @@ describe('parseRequest', () => {
       verb: 'STAT',
       path: '数据.txt',
       hash: true,
+      checksum: 'sha256',
     });
   });
 
   it('accepts upper-case hex in a SHA-256 and returns it in lower case', () => {
     const req = parseRequest(`PUT a size=1 sha256=${SHA.toUpperCase()}`);
-    expect(req).toMatchObject({ verb: 'PUT', sha256: SHA, eager: false });
+    expect(req).toMatchObject({ verb: 'PUT', checksum: 'sha256', digest: SHA, eager: false });
   });
 
   it('reads offset=0 on PUT as the one-step form', () => {
@@ -215,6 +238,7 @@ describe('parseRequest', () => {
       verb: 'STAT',
       path: 'a',
       hash: false,
+      checksum: 'sha256',
     });
   });
 
@@ -291,7 +315,15 @@ describe('parseRequest', () => {
 
     it('PUT without size is BAD_REQUEST saying so; sha256 up front is optional', () => {
       expect(bad(`PUT a sha256=${SHA}`, BadRequestError).message).toContain('size');
-      expect(parseRequest('PUT a size=1')).toMatchObject({ verb: 'PUT', size: 1, sha256: null });
+      expect(parseRequest('PUT a size=1')).toMatchObject({ verb: 'PUT', size: 1, checksum: 'sha256', digest: null });
+    });
+
+    it('an unknown checksum, or a digest under another algorithm than checksum= names, is BAD_REQUEST', () => {
+      expect(bad('GET a checksum=md5', BadRequestError).message).toContain('blake3, sha256');
+      expect(bad(`GET a offset=1 checksum=blake3 prefix_sha256=${SHA}`, BadRequestError).message).toContain('prefix_blake3');
+      bad(`PUT a size=1 sha256=${SHA} checksum=blake3`, BadRequestError);
+      bad(`PUT a size=1 blake3=${SHA}`, BadRequestError);
+      expect(bad(`END sha256=${SHA} blake3=${SHA}`, BadRequestError).message).toContain('more than one');
     });
 
     it('END without a valid sha256 is BAD_REQUEST', () => {

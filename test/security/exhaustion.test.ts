@@ -11,6 +11,7 @@ import { TcpsendClient } from '../../src/client/client.js';
 import { RemoteError } from '../../src/errors.js';
 import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
 import { startServer, tempDir, writeRandomFile, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const MB = 1024 * 1024;
@@ -68,7 +69,7 @@ async function timedGet(s: TestServer): Promise<number> {
   clients.push(client);
   const result = await client.download('good.txt', dest);
   const ms = performance.now() - started;
-  expect(result.sha256).toBe(sha('good\n'));
+  expect(result.digest).toBe(blake3Hex('good\n'));
   expect(await fsp.readFile(dest, 'utf8')).toBe('good\n');
   return ms;
 }
@@ -241,10 +242,10 @@ describe('many at once', () => {
       uploader.upload(path.join(work, 'up.bin'), 'up.bin'),
       ...downloaders.map((c, i) => c.download('big.bin', path.join(work, `copy${i}.bin`))),
     ]);
-    expect(uploaded.sha256).toBe(sha(upload));
+    expect(uploaded.digest).toBe(blake3Hex(upload));
     expect(sha(await fsp.readFile(path.join(s.root, 'up.bin')))).toBe(sha(upload));
     for (const [i, result] of downloaded.entries()) {
-      expect(result.sha256).toBe(sha(big));
+      expect(result.digest).toBe(blake3Hex(big));
       expect(sha(await fsp.readFile(path.join(work, `copy${i}.bin`)))).toBe(sha(big));
     }
   });

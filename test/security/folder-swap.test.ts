@@ -71,13 +71,13 @@ async function names(dir: string): Promise<string[]> {
 
 async function onePut(p: RawPeer, name: string): Promise<string> {
   const body = `one-step ${name}`;
-  await p.send(`${formatRequest({ verb: 'PUT', path: `d/${name}`, size: body.length, sha256: sha(body), mtime: 1000, mode: 0o777, overwrite: false, eager: true })}\r\n${body}END sha256=${sha(body)}\r\n`);
+  await p.send(`${formatRequest({ verb: 'PUT', path: `d/${name}`, size: body.length, checksum: 'sha256', digest: sha(body), mtime: 1000, mode: 0o777, overwrite: false, eager: true })}\r\n${body}END sha256=${sha(body)}\r\n`);
   return (await p.line())!;
 }
 
 async function twoStepPut(p: RawPeer, name: string): Promise<string> {
   const body = `two-step ${name}`;
-  await p.sendLine(formatRequest({ verb: 'PUT', path: `d/sub/${name}`, size: body.length, sha256: null, mtime: 1000, mode: 0o777, overwrite: false, eager: false }));
+  await p.sendLine(formatRequest({ verb: 'PUT', path: `d/sub/${name}`, size: body.length, checksum: 'sha256', digest: null, mtime: 1000, mode: 0o777, overwrite: false, eager: false }));
   const offer = (await p.line())!;
   if (!offer.startsWith('OK offset=0')) return offer;
   await p.send(`DATA offset=0\r\n${body}END sha256=${sha(body)}\r\n`);
@@ -87,7 +87,7 @@ async function twoStepPut(p: RawPeer, name: string): Promise<string> {
 async function mput(p: RawPeer, batch: number): Promise<string[]> {
   const items = Array.from({ length: 10 }, (_, i) => Buffer.from(`batch ${batch} item ${i}`));
   let out = `MPUT d count=${items.length}\r\n`;
-  for (const [i, body] of items.entries()) out += `${formatMputItem({ path: `m${batch}/i${i}`, size: body.length, sha256: sha(body), mtime: 1000, mode: 0o777 })}\r\n${body.toString()}`;
+  for (const [i, body] of items.entries()) out += `${formatMputItem({ path: `m${batch}/i${i}`, size: body.length, digest: sha(body), mtime: 1000, mode: 0o777 }, 'sha256')}\r\n${body.toString()}`;
   await p.send(out);
   const answers: string[] = [];
   for (let i = 0; i < items.length; i++) answers.push((await p.line())!);

@@ -9,6 +9,7 @@
  * inputs against a real server with uploads on: each is answered or cut within the timeouts,
  * nothing from outside the root comes back, memory stays bounded, and the server keeps serving.
  */
+import { CHECKSUM_NAMES } from '../../src/hash/index.js';
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
@@ -31,26 +32,28 @@ const pathArb = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 30 }), fc.stri
 const uint = fc.oneof(fc.nat({ max: 1000 }), fc.constantFrom(0, 1, 2 ** 32, MAX - 1, MAX), fc.nat({ max: MAX }));
 const hex64 = fc.stringMatching(/^[0-9a-f]{64}$/);
 const mode = fc.integer({ min: 0, max: 0o7777 });
+const checksum = fc.constantFrom(...CHECKSUM_NAMES);
 
 /** Any request of any verb, as a client would build it. */
 const requestArb: fc.Arbitrary<Request> = fc.oneof(
-  fc.record({ verb: fc.constant('HELLO' as const), version: fc.option(uint), client: fc.option(fc.string({ unit: 'grapheme', maxLength: 20 })) }),
-  fc.record({ verb: fc.constant('STAT' as const), path: pathArb, hash: fc.boolean() }),
+  fc.record({ verb: fc.constant('HELLO' as const), version: fc.option(uint), client: fc.option(fc.string({ unit: 'grapheme', maxLength: 20 })), checksums: fc.option(fc.constantFrom('blake3,sha256', 'sha256', 'md5,blake3')) }),
+  fc.record({ verb: fc.constant('STAT' as const), path: pathArb, hash: fc.boolean(), checksum }),
   fc.record({ verb: fc.constant('LIST' as const), path: pathArb, recursive: fc.boolean() }),
-  fc.record({ verb: fc.constant('GET' as const), path: pathArb, offset: uint, length: fc.option(uint), prefixSha256: fc.option(hex64) }),
-  fc.record({ verb: fc.constant('HASH' as const), path: pathArb, offset: uint, length: fc.option(uint) }),
+  fc.record({ verb: fc.constant('GET' as const), path: pathArb, offset: uint, length: fc.option(uint), checksum, prefixDigest: fc.option(hex64) }),
+  fc.record({ verb: fc.constant('HASH' as const), path: pathArb, offset: uint, length: fc.option(uint), checksum }),
   fc.record({
     verb: fc.constant('PUT' as const),
     path: pathArb,
     size: uint,
-    sha256: fc.option(hex64),
+    checksum,
+    digest: fc.option(hex64),
     mtime: fc.option(uint),
     mode: fc.option(mode),
     overwrite: fc.boolean(),
     eager: fc.boolean(),
   }),
   fc.record({ verb: fc.constant('DATA' as const), offset: uint }),
-  fc.record({ verb: fc.constant('END' as const), sha256: hex64 }),
+  fc.record({ verb: fc.constant('END' as const), checksum, digest: hex64 }),
   fc.record({ verb: fc.constant('ABORT' as const), reason: fc.option(fc.string({ unit: 'binary', maxLength: 20 })) }),
   fc.record({ verb: fc.constant('MKDIR' as const), path: pathArb, mtime: fc.option(uint), mode: fc.option(mode) }),
   fc.record({ verb: fc.constant('QUIT' as const) }),
@@ -150,7 +153,7 @@ describe('request parser properties', () => {
           expect(result).toBeInstanceOf(BadRequestError);
           return;
         }
-        expect(result).toEqual({ verb: 'END', sha256: text.toLowerCase() });
+        expect(result).toEqual({ verb: 'END', checksum: 'sha256', digest: text.toLowerCase() });
       }),
       { numRuns: 2000 },
     );

@@ -13,6 +13,7 @@ import { wrapFs } from '../helpers/fs-wrap.js';
 import { PeerPool } from '../helpers/raw-peer.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 let servers: TestServer[] = [];
 const peers = new PeerPool();
@@ -32,10 +33,10 @@ const slowReads = (ms: number) =>
 
 describe('the progress line', () => {
   it('is asked for in HELLO and looks like `+ field=value`', () => {
-    const hello = { verb: 'HELLO' as const, version: 1, client: 'x', progress: true };
+    const hello = { verb: 'HELLO' as const, version: 1, client: 'x', progress: true, checksums: null };
     expect(formatRequest(hello)).toBe('HELLO version=1 client=x progress=1');
     expect(parseRequest('HELLO version=1 client=x progress=1')).toEqual(hello);
-    expect(parseRequest('HELLO')).toEqual({ verb: 'HELLO', version: null, client: null });
+    expect(parseRequest('HELLO')).toEqual({ verb: 'HELLO', version: null, client: null, checksums: null });
     expect(formatProgress({ hashed: 1048576, length: 4194304 })).toBe('+ hashed=1048576 length=4194304');
     expect(isProgressLine('+ hashed=1')).toBe(true);
     expect(isProgressLine('+')).toBe(true);
@@ -84,7 +85,7 @@ describe('a slow answer', () => {
     const done = await getFile(s.target, 'big.bin', dest, { idleTimeoutMs: 600, retries: 0 });
     expect(performance.now() - started).toBeGreaterThan(600); // it did wait longer than the idle timeout
     expect(done.resumedFrom).toBe(16 * 1024 * 1024);
-    expect(done.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    expect(done.digest).toBe(blake3Hex(data));
     expect((await fsp.readFile(dest)).equals(data)).toBe(true);
   });
 

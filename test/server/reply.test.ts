@@ -23,7 +23,9 @@ function readWhole(root: Root, folders: FolderScope, path: string, range?: { off
   try {
     let out = Buffer.alloc(0);
     const ctx = { hashCache: new HashCache() } as unknown as ServerContext;
-    const used = layOutSmallFile(ctx, path, opened, range ?? { offset: 0, length: opened.info.size, prefixSha256: null }, (bytes) => {
+    const used = layOutSmallFile(ctx, path, opened, range
+      ? { offset: range.offset, length: range.length, checksum: 'sha256', prefixDigest: range.prefixSha256 }
+      : { offset: 0, length: opened.info.size, checksum: 'sha256', prefixDigest: null }, (bytes) => {
       out = Buffer.alloc(bytes);
       return { buffer: out, at: 0 };
     });

@@ -14,6 +14,7 @@ import { SAME_PEER_QUIET_MS } from '../../src/server/root/upload-locks.js';
 import { PeerPool } from '../helpers/raw-peer.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -48,7 +49,7 @@ describe('an upload lock whose holder went quiet (issue 14, finding 17)', () => 
     const done = await putFile(s.target, path.join(src, 'big.bin'), 'big.bin', { retries: 0 });
     expect(Date.now() - started).toBeLessThan(3500);
     expect(done.resumedFrom).toBe(700_000);
-    expect(done.sha256).toBe(sha(data));
+    expect(done.digest).toBe(blake3Hex(data));
     expect((await fsp.readFile(path.join(s.root, 'big.bin'))).equals(data)).toBe(true);
     await silent.closed; // the quiet holder was cut
   });
@@ -103,7 +104,8 @@ describe('uploadBody: the one entry point for a whole body, held or streamed (HT
   const request = (path: string, size: number, extra: { sha256?: string | null; overwrite?: boolean } = {}) => ({
     path,
     size,
-    sha256: extra.sha256 ?? null,
+    checksum: 'sha256' as const,
+    digest: extra.sha256 ?? null,
     mtime: 1_700_000_000_000,
     mode: 0o640,
     overwrite: extra.overwrite ?? false,
@@ -112,16 +114,16 @@ describe('uploadBody: the one entry point for a whole body, held or streamed (HT
   it('stores a body held in memory, and a streamed one, each verified, with mode and mtime', async () => {
     const { ctx, root } = await context();
     const small = Buffer.from('held whole');
-    expect(await uploadBody(ctx, who, request('a/small.txt', small.length), small, sha(small))).toEqual({ identical: false, sha256: sha(small) });
+    expect(await uploadBody(ctx, who, request('a/small.txt', small.length), small, sha(small))).toEqual({ identical: false, digest: sha(small) });
     const big = randomBytesFrom(9, 3_000_000);
-    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length), streamed(big), null)).toEqual({ identical: false, sha256: sha(big) });
+    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length), streamed(big), null)).toEqual({ identical: false, digest: sha(big) });
     expect((await fsp.readFile(path.join(root, 'a', 'b', 'big.bin'))).equals(big)).toBe(true);
     const stats = await fsp.stat(path.join(root, 'a', 'b', 'big.bin'));
     expect(stats.mode & 0o777).toBe(0o640);
     expect(Math.floor(stats.mtimeMs)).toBe(1_700_000_000_000);
     expect((await fsp.readdir(path.join(root, 'a', 'b'))).sort()).toEqual(['big.bin']);
     // The same content again: identical, nothing read from the stream is needed.
-    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length, { sha256: sha(big) }), streamed(big), null)).toEqual({ identical: true, sha256: sha(big) });
+    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length, { sha256: sha(big) }), streamed(big), null)).toEqual({ identical: true, digest: sha(big) });
   });
 
   it('refuses a body that hashes otherwise than declared, and a different file without consent', async () => {

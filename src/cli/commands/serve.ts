@@ -6,11 +6,12 @@ import type { CliContext, GlobalFlags } from '../context.js';
 import { hostPort, reachableAddresses } from '../addresses.js';
 import { peerName, ServerLog } from '../server-log.js';
 import { VERSION } from '../../version.js';
+import { checksumFlag, offeredChecksums, type ChecksumFlags } from './shared.js';
 import { DEFAULT_PORT } from '../../protocol/index.js';
 import { portNumber } from '../options.js';
 import { displayPath, resolveServeSecret } from '../secret.js';
 
-interface ServeArgs extends GlobalFlags {
+interface ServeArgs extends GlobalFlags, ChecksumFlags {
   dir: string;
   port: number;
   host?: string;
@@ -31,7 +32,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'serve [dir]',
     describe: 'Serve a folder (read-only unless --allow-upload)',
     builder: (y: Argv) =>
-      y
+      checksumFlag(y)
         .positional('dir', { type: 'string', default: '.', describe: 'Folder to serve' })
         .option('port', { alias: 'p', type: 'number', default: DEFAULT_PORT, describe: 'Port to serve on (0: any free one)', coerce: portNumber })
         .option('host', { type: 'string', describe: 'Address to listen on (default: every interface, IPv4 and IPv6)' })
@@ -59,7 +60,11 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
       let secret: Awaited<ReturnType<typeof resolveServeSecret>>;
       try {
         secret = await resolveServeSecret(argv, { argv: process.argv, env: process.env });
+        const checksums = offeredChecksums(argv, (message) => {
+          if (!argv.json) ctx.streams.stderr.write(`  ${message}\n`);
+        });
         server = await TcpsendServer.create({
+          checksums,
           secret: secret.secret ?? undefined,
           root: argv.dir,
           allowUpload: argv.allowUpload,

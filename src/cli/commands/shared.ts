@@ -4,14 +4,48 @@ import { DEFAULT_PORT } from '../../protocol/index.js';
 import { DEFAULT_RETRIES, isRetriable, ReconnectingClient } from '../../client/retry.js';
 import { formatTarget, parseTarget, type Target } from '../../client/target.js';
 import type { TreeHooks, TreeSummary } from '../../client/tree.js';
-import { InterruptedError } from '../../errors.js';
+import { InterruptedError, UsageError } from '../../errors.js';
+import { availableChecksums, CHECKSUM_NAMES, checksumUnavailable, type ChecksumName } from '../../hash/index.js';
 import { portNumber, retriesValue, timeoutValue } from '../options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { resolveClientSecret } from '../secret.js';
 import type { FileOutcome, Reporter, Summary } from '../reporter.js';
 
-export interface ClientFlags extends GlobalFlags {
+export interface ChecksumFlags {
+  checksumChoice?: ChecksumName;
+}
+
+/** `--checksum-choice`, on get, put and serve (as rsync's option of that name). */
+export function checksumFlag<T>(y: Argv<T>) {
+  return y.option('checksum-choice', {
+    choices: CHECKSUM_NAMES,
+    describe: 'Check transfers with this algorithm only (default: the best both sides have, blake3 before sha256)',
+  });
+}
+
+/**
+ * The checksums this side offers, best first: the one `--checksum-choice` forces, or every
+ * one this process has. Where BLAKE3 did not load (a platform without its prebuilt binary, a
+ * single executable) transfers fall back to SHA-256, and --verbose says why.
+ */
+export function offeredChecksums(flags: GlobalFlags & ChecksumFlags, say: (message: string) => void): ChecksumName[] {
+  if (flags.checksumChoice !== undefined) {
+    const missing = checksumUnavailable(flags.checksumChoice);
+    if (missing !== null) throw new UsageError(`--checksum-choice ${flags.checksumChoice}: ${missing}`);
+    return [flags.checksumChoice];
+  }
+  const available = availableChecksums();
+  if (flags.verbose) {
+    for (const name of CHECKSUM_NAMES) {
+      const missing = checksumUnavailable(name);
+      if (missing !== null) say(`${name} unavailable: ${missing}; checking with ${available[0]}`);
+    }
+  }
+  return available;
+}
+
+export interface ClientFlags extends GlobalFlags, ChecksumFlags {
   port: number;
   retries: number;
   timeout: number;
@@ -20,7 +54,7 @@ export interface ClientFlags extends GlobalFlags {
 }
 
 export function clientFlags<T>(y: Argv<T>) {
-  return y
+  return checksumFlag(y)
     .option('port', {
       alias: 'p',
       type: 'number',
@@ -93,7 +127,9 @@ export async function interruptibleClient(
   const { secret, warnings } = await resolveClientSecret(flags, { argv: process.argv, env: process.env });
   for (const warning of warnings) reporter.notice(warning);
   const controller = new AbortController();
+  const checksums = offeredChecksums(flags, (message) => reporter.notice(message));
   const client = new ReconnectingClient(target, {
+    checksums,
     secret: secret ?? undefined,
     retries: flags.retries,
     idleTimeoutMs: flags.timeout * 1000,
@@ -135,7 +171,8 @@ export function treeHooks(reporter: Reporter, where: (rel: string) => string = (
         path: where(r.rel),
         size: r.size,
         bytes: r.bytes,
-        sha256: r.sha256,
+        checksum: r.checksum,
+        digest: r.digest,
         seconds: r.seconds,
         resumedFrom: r.resumedFrom,
         outcome: r.outcome,

@@ -128,7 +128,7 @@ export class HumanReporter implements Reporter {
   }
 
   private doneLine(done: FileDone): string {
-    const sha = done.sha256 ? `sha256 ${done.sha256.slice(0, 16)}…` : '';
+    const sha = done.digest ? `${done.checksum} ${done.digest.slice(0, 16)}…` : '';
     switch (done.outcome) {
       case 'unchanged':
         return `= ${done.path}: already there, identical${sha ? ` (${sha})` : ''}`;

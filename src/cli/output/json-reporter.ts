@@ -44,7 +44,8 @@ export class JsonReporter implements Reporter {
       path: done.path,
       size: done.size,
       bytes: done.bytes,
-      sha256: done.sha256,
+      checksum: done.checksum,
+      digest: done.digest,
       seconds: Number(done.seconds.toFixed(3)),
       // 0.1's two values, kept for scripts: did the content cross the network or not.
       status: done.outcome === 'sent' || done.outcome === 'replaced' ? 'sent' : 'skipped',

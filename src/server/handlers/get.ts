@@ -2,8 +2,7 @@
 import { BadRangeError, FileChangedError, PrefixMismatchError } from '../../errors.js';
 import { fileChanged } from '../../files/index.js';
 import { formatErr, formatOk, type GetRequest } from '../../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
-import type { HashWorker } from '../../transfer/hash-worker.js';
+import { createHasher, hashFileRange, type Hasher, type HashWorker } from '../../hash/index.js';
 import type { OpenedFile } from '../root/index.js';
 import type { FolderScope } from '../root/folders.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
@@ -32,7 +31,7 @@ export async function prepareGet(ctx: ServerContext, session: Session, req: GetR
     const length = req.length === null ? available : Math.min(req.length, available);
     if (info.size <= SMALL_BODY) {
       let whole: Buffer | null = null;
-      const used = layOutSmallFile(ctx, req.path, opened, { offset: req.offset, length, prefixSha256: req.prefixSha256 }, (bytes) => {
+      const used = layOutSmallFile(ctx, req.path, opened, { offset: req.offset, length, checksum: req.checksum, prefixDigest: req.prefixDigest }, (bytes) => {
         whole = Buffer.allocUnsafe(bytes);
         return { buffer: whole, at: 0 };
       });
@@ -79,7 +78,7 @@ interface LargePlan {
   length: number;
   cached: string | null;
   /** The hash of the bytes before the range, when the whole file's hash is to be computed. */
-  hash: Hash | null;
+  hash: Hasher | null;
   /** A worker thread that holds that hash instead (a long prefix was hashed on it). */
   worker: HashWorker | null;
 }
@@ -97,12 +96,12 @@ async function planLarge(
   length: number,
   progress: { bytes: number },
 ): Promise<LargePlan> {
-  const cached = ctx.hashCache.get(info) ?? null;
-  let hash: Hash | null = null;
+  const cached = ctx.hashCache.get(info, req.checksum) ?? null;
+  let hash: Hasher | null = null;
   let worker: HashWorker | null = null;
-  if (cached === null || req.prefixSha256 !== null) {
+  if (cached === null || req.prefixDigest !== null) {
     let prefix: string | null = null;
-    worker = hashWorkerFor(file, req.offset);
+    worker = hashWorkerFor(file, req.offset, req.checksum);
     if (worker) {
       const running = worker;
       try {
@@ -112,10 +111,11 @@ async function planLarge(
         throw err;
       }
     } else {
-      hash = req.offset > 0 ? await hashFileRange(abortable(file, session.beforeAnswer, progress), 0, req.offset) : createSha256();
-      prefix = peekDigest(hash);
+      hash = createHasher(req.checksum);
+      if (req.offset > 0) await hashFileRange(abortable(file, session.beforeAnswer, progress), 0, req.offset, hash);
+      prefix = hash.peek();
     }
-    if (req.prefixSha256 !== null && req.offset > 0 && prefix !== req.prefixSha256) {
+    if (req.prefixDigest !== null && req.offset > 0 && prefix !== req.prefixDigest) {
       await worker?.close();
       throw new PrefixMismatchError(`the first ${req.offset} bytes of ${quoteRequestPath(req.path)} differ from the receiver's: start over`);
     }
@@ -125,7 +125,7 @@ async function planLarge(
       worker = null;
     }
   }
-  const header = formatOk({ size: info.size, offset: req.offset, length, mtime: info.mtimeMs, mode: info.mode, sha256: cached });
+  const header = formatOk({ size: info.size, offset: req.offset, length, mtime: info.mtimeMs, mode: info.mode, [req.checksum]: cached });
   return { header, length, cached, hash, worker };
 }
 
@@ -144,9 +144,10 @@ async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, {
   const { length, cached } = plan;
   const running = plan.hash;
   const end = req.offset + length;
-  // An uncached large file is hashed on a worker thread while this one sends it.
-  const worker = plan.worker ?? (running ? hashWorkerFor(file, length) : null);
-  let sha256 = cached;
+  // An uncached large file is hashed while it is sent: on a worker thread when the hash is
+  // worth one (SHA-256), else here (BLAKE3).
+  const worker = plan.worker ?? (running ? hashWorkerFor(file, length, req.checksum) : null);
+  let digest = cached;
   const source = abortable(file, session.signal);
   try {
     if (worker && !plan.worker && req.offset > 0) await worker.hashFileRange(file.kernelFd!, 0, req.offset);
@@ -164,10 +165,10 @@ async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, {
     }
     if (worker) {
       if (end < info.size) await untilAborted(worker.hashFileRange(file.kernelFd!, end, info.size - end), session.signal, () => worker.close());
-      sha256 = await worker.digest();
+      digest = await worker.digest();
     } else if (running) {
       if (end < info.size) await hashFileRange(source, end, info.size - end, running);
-      sha256 = running.digest('hex');
+      digest = running.digest();
     }
   } finally {
     await worker?.close();
@@ -175,7 +176,7 @@ async function sendBody(ctx: ServerContext, session: Session, req: GetRequest, {
   if (fileChanged(info, file.stat())) {
     await session.file.writeLine(formatErr('CHANGED', `${quoteRequestPath(req.path)} changed while it was being sent: do not trust these bytes`));
   } else {
-    if (cached === null && sha256 !== null) ctx.hashCache.set(info, sha256);
-    await session.file.writeLine(formatOk({ sha256 }));
+    if (cached === null && digest !== null) ctx.hashCache.set(info, req.checksum, digest);
+    await session.file.writeLine(formatOk({ [req.checksum]: digest }));
   }
 }

@@ -1,10 +1,10 @@
 /** HASH: the SHA-256 of a range of a file, so a resuming peer can check a part it holds. */
 import { BadRangeError } from '../../errors.js';
 import { formatOk, type HashRequest } from '../../protocol/index.js';
-import { hashFileRange } from '../../transfer/sha256.js';
+import { createHasher, hashFileRange } from '../../hash/index.js';
 import { abortable } from '../cancel.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { fileSha256 } from '../file-hash.js';
+import { fileDigest } from '../file-hash.js';
 import { keepAlive } from '../progress.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
 
@@ -24,10 +24,10 @@ export async function handleHash(ctx: ServerContext, session: Session, req: Hash
     const progress = { bytes: 0 };
     const hashing =
       req.offset === 0 && length === info.size
-        ? fileSha256(ctx, opened, session.beforeAnswer, progress)
-        : hashFileRange(abortable(file, session.beforeAnswer, progress), req.offset, length).then((hash) => hash.digest('hex'));
-    const sha256 = await keepAlive(ctx, session, hashing, () => ({ hashed: progress.bytes, length }));
-    await session.file.writeLine(formatOk({ sha256, offset: req.offset, length, size: info.size }));
+        ? fileDigest(ctx, opened, req.checksum, session.beforeAnswer, progress)
+        : hashFileRange(abortable(file, session.beforeAnswer, progress), req.offset, length, createHasher(req.checksum)).then((hash) => hash.digest());
+    const digest = await keepAlive(ctx, session, hashing, () => ({ hashed: progress.bytes, length }));
+    await session.file.writeLine(formatOk({ [req.checksum]: digest, offset: req.offset, length, size: info.size }));
     return {};
   } finally {
     file.close();

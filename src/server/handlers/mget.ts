@@ -22,6 +22,7 @@ import { SlabPool } from '../../io/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { layOutSmallFile, SMALL_BODY } from '../reply.js';
 import type { FolderScope } from '../root/index.js';
+import type { ChecksumName } from '../../hash/index.js';
 import { prepareGet } from './get.js';
 
 /** Answers are gathered in slabs of this size and written a slab at a time. */
@@ -106,12 +107,12 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, s
     });
     try {
       const path = joinItemPath(req.path, parseMgetItem(line));
-      const size = readSmall(ctx, path, scope, out);
+      const size = readSmall(ctx, path, req.checksum, scope, out);
       if (size !== null) {
         bytes += size;
       } else {
         await out.flush(session);
-        const prepared = await prepareGet(ctx, session, { verb: 'GET', path, offset: 0, length: null, prefixSha256: null }, scope);
+        const prepared = await prepareGet(ctx, session, { verb: 'GET', path, offset: 0, length: null, checksum: req.checksum, prefixDigest: null }, scope);
         bytes += (await prepared.send(session)).bytes ?? 0;
       }
     } catch (err) {
@@ -133,12 +134,12 @@ async function runMget(ctx: ServerContext, session: Session, req: MgetRequest, s
  * A small file's whole answer (header, bytes, trailer), laid straight into `out`; its size, or
  * null when the file is too large for that and GET's own path is to send it.
  */
-function readSmall(ctx: ServerContext, path: string, scope: FolderScope, out: ReplySlabs): number | null {
+function readSmall(ctx: ServerContext, path: string, checksum: ChecksumName, scope: FolderScope, out: ReplySlabs): number | null {
   const opened = ctx.root.openRead(path, scope);
   try {
     const { info } = opened;
     if (info.size > SMALL_BODY) return null;
-    out.commit(layOutSmallFile(ctx, path, opened, { offset: 0, length: info.size, prefixSha256: null }, (bytes) => out.reserve(bytes)));
+    out.commit(layOutSmallFile(ctx, path, opened, { offset: 0, length: info.size, checksum, prefixDigest: null }, (bytes) => out.reserve(bytes)));
     return info.size;
   } finally {
     opened.file.close();

@@ -63,7 +63,7 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, s
     let item: ParsedMputItem;
     let body: Buffer;
     try {
-      ({ item, body } = await readItem(ctx, session, index, req.count));
+      ({ item, body } = await readItem(ctx, session, req, index));
     } catch (err) {
       // The request cannot go on: the items stored so far still get their answers (made
       // durable first), then the refusal, then the connection closes.
@@ -72,10 +72,10 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, s
     }
     try {
       if (item.error) throw item.error; // a bad path, mtime or mode: this item's own error
-      const { path, size, sha256, mtime, mode } = item.item;
-      const put = { path: joinItemPath(req.path, path), size, sha256, mtime, mode, overwrite: req.overwrite };
-      const { identical } = await storeUpload(ctx, session, put, body, sha256, scope, touched, false);
-      answers.push({ line: `${formatOk({ size, sha256, identical: identical || null })}\r\n`, stored: !identical });
+      const { path, size, digest, mtime, mode } = item.item;
+      const put = { path: joinItemPath(req.path, path), size, checksum: req.checksum, digest, mtime, mode, overwrite: req.overwrite };
+      const { identical } = await storeUpload(ctx, session, put, body, digest, scope, touched, false);
+      answers.push({ line: `${formatOk({ size, [req.checksum]: digest, identical: identical || null })}\r\n`, stored: !identical });
       if (!identical) bytes += item.size;
     } catch (err) {
       if (session.file.closed) throw err;
@@ -93,11 +93,12 @@ async function runMput(ctx: ServerContext, session: Session, req: MputRequest, s
  * The next item's line and bytes. Until both are read the stream is out of step: an error here
  * (the connection ended, a malformed line, an item too large to hold) ends the request.
  */
-async function readItem(ctx: ServerContext, session: Session, index: number, count: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
+async function readItem(ctx: ServerContext, session: Session, req: MputRequest, index: number): Promise<{ item: ParsedMputItem; body: Buffer }> {
+  const { count } = req;
   return session.partway(async () => {
     const line = await session.file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
     if (line === null) throw new BadRequestError(`the connection ended after ${index} of ${count} MPUT items`);
-    const item = parseMputItem(line);
+    const item = parseMputItem(line, req.checksum);
     if (item.size > MAX_MPUT_ITEM_BYTES) {
       throw new TooLargeError(`an MPUT item is at most ${MAX_MPUT_ITEM_BYTES} bytes, got ${item.size}: send larger files with PUT`);
     }

@@ -5,12 +5,16 @@
  */
 import { BadRequestError, FileChangedError, TcpsendError } from '../../errors.js';
 import { formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
-import { createSha256, hashFileRange, peekDigest, type Hash } from '../../transfer/sha256.js';
+import { createHasher, hashFileRange, type Hasher } from '../../hash/index.js';
+import { digestKey } from '../../protocol/index.js';
+import type { Writable } from 'node:stream';
+import type { ReceiveTarget } from '../../io/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
 import { readyReply, type PreparedReply } from '../reply.js';
 import { commitPart, discardPart, openPart, uploadTarget } from '../root/index.js';
 import {
   admitUpload,
+  checkDeclaredChecksum,
   checkDigest,
   checkFreeSpace,
   decideUpload,
@@ -43,14 +47,14 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
       let verdict;
       try {
         // Whether what is there is the same content may take a hash of a large file.
-        verdict = await keepAlive(ctx, session, decideUpload(ctx, session, req, target, req.sha256, scope));
+        verdict = await keepAlive(ctx, session, decideUpload(ctx, session, req, target, req.digest, scope));
       } catch (err) {
         return await refuse(err);
       }
       if (verdict === 'identical') {
         if (req.eager) {
           await drainBody(session, req.size);
-          await session.file.writeLine(formatOk({ size: req.size, sha256: req.sha256, identical: true }));
+          await session.file.writeLine(formatOk({ size: req.size, [req.checksum]: req.digest, identical: true }));
         } else {
           await session.file.writeLine(formatOk({ offset: req.size, identical: true }));
         }
@@ -80,7 +84,8 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       part.truncate(0);
       held = 0;
     }
-    let hash: Hash = held > 0 ? await hashFileRange(part.file, 0, held) : createSha256();
+    let hash: Hasher = createHasher(req.checksum);
+    if (held > 0) await hashFileRange(part.file, 0, held, hash);
     // Checked before the offer (or, one-step, before the body), so the refusal stays in step.
     try {
       await checkFreeSpace(ctx, req.size - held, where);
@@ -89,7 +94,7 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       throw err;
     }
     // "The server's first answer gives `offset` ... and `part_sha256` ... when `offset` > 0."
-    if (!req.eager) await session.file.writeLine(formatOk({ offset: held, part_sha256: held > 0 ? peekDigest(hash) : null }));
+    if (!req.eager) await session.file.writeLine(formatOk({ offset: held, [digestKey(req.checksum, 'part_')]: held > 0 ? hash.peek() : null }));
     const { from, digest, trailer } = await session.partway(async () => {
       let from = 0;
       if (!req.eager) {
@@ -101,11 +106,14 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
         from = data.offset;
         if (from === 0 && held > 0) {
           part.truncate(0);
-          hash = createSha256();
+          hash = createHasher(req.checksum);
         }
       }
       const remaining = req.size - from;
-      const digest = await receiveUpload(part, from, remaining, hash, (sink, onChunk) => session.file.pipeTo(sink, remaining, { onChunk }), lock);
+      const body = Object.assign((sink: Writable, onChunk?: (chunk: Buffer) => void) => session.file.pipeTo(sink, remaining, { onChunk }), {
+        into: (target: ReceiveTarget, onChunk?: (chunk: Buffer) => void) => session.file.receiveInto(target, remaining, { onChunk }),
+      });
+      const digest = await receiveUpload(part, from, remaining, hash, body, lock, req.checksum);
       return { from, digest, trailer: parseRequest(await readLine(session)) };
     });
     if (trailer.verb === 'ABORT') {
@@ -114,7 +122,8 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
       throw new FileChangedError(`the client says its file changed while it was being sent; ${where} not stored`);
     }
     try {
-      checkDigest(req, digest, expectVerb(trailer, 'END').sha256);
+      const end = expectVerb(trailer, 'END');
+      checkDigest(req, digest, end.digest, end.checksum);
     } catch (err) {
       done = true;
       discardPart(ctx.root, part);
@@ -122,7 +131,7 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     }
     done = true;
     await commitPart(ctx.root, part, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
-    await session.file.writeLine(formatOk({ size: req.size, sha256: digest }));
+    await session.file.writeLine(formatOk({ size: req.size, [req.checksum]: digest }));
     return { bytes: req.size - from, note: from > 0 ? `resumed from ${from}` : undefined };
   } finally {
     // A part not committed stays on disk for a later resume (or was discarded above).
@@ -195,8 +204,10 @@ async function storeOneStep(ctx: ServerContext, session: Session, req: UploadReq
     admitUpload(ctx, req);
     throw new FileChangedError(`the client says its file changed while it was being sent; ${quoteRequestPath(req.path)} not stored`);
   }
-  const { identical, sha256 } = await uploadBody(ctx, session, req, body, expectVerb(trailer, 'END').sha256);
-  return readyReply(`${formatOk({ size: req.size, sha256, identical: identical || null })}\r\n`, {
+  const end = expectVerb(trailer, 'END');
+  checkDeclaredChecksum(req, end.checksum);
+  const { identical, digest } = await uploadBody(ctx, session, req, body, end.digest);
+  return readyReply(`${formatOk({ size: req.size, [req.checksum]: digest, identical: identical || null })}\r\n`, {
     bytes: identical ? 0 : req.size,
     note: identical ? 'identical' : undefined,
   });

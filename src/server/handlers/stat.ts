@@ -1,17 +1,17 @@
 /** STAT: type, size, mtime, mode, and with hash=1 the SHA-256 (from the cache when it can). */
 import { formatOk, type StatRequest } from '../../protocol/index.js';
 import type { HandlerResult, ServerContext, Session } from '../context.js';
-import { fileSha256 } from '../file-hash.js';
+import { fileDigest } from '../file-hash.js';
 import { keepAlive } from '../progress.js';
 
 export async function handleStat(ctx: ServerContext, session: Session, req: StatRequest): Promise<HandlerResult> {
   const info = ctx.root.stat(req.path);
-  let sha256: string | null = null;
+  let digest: string | null = null;
   if (info.type === 'file' && req.hash) {
     const opened = ctx.root.openRead(req.path);
     try {
       const progress = { bytes: 0 };
-      sha256 = await keepAlive(ctx, session, fileSha256(ctx, opened, session.beforeAnswer, progress), () => ({ hashed: progress.bytes, length: info.size }));
+      digest = await keepAlive(ctx, session, fileDigest(ctx, opened, req.checksum, session.beforeAnswer, progress), () => ({ hashed: progress.bytes, length: info.size }));
     } finally {
       opened.file.close();
     }
@@ -22,7 +22,7 @@ export async function handleStat(ctx: ServerContext, session: Session, req: Stat
       size: info.type === 'file' ? info.size : null,
       mtime: info.mtimeMs,
       mode: info.mode,
-      sha256,
+      [req.checksum]: digest,
     }),
   );
   return {};

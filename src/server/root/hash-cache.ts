@@ -1,10 +1,12 @@
 /**
- * SHA-256 of whole files, remembered by identity and version.
+ * Digests of whole files, remembered by identity and version, one per checksum algorithm.
  *
- * "the server includes the file's SHA-256, computing it if its cache (keyed by device, inode,
- * size and mtime) does not hold it." A file is found by (dev, ino); its hash is only trusted
- * while size and mtime are the ones it was computed for, so an edited file misses.
+ * "the server includes the file's digest, computing it if its cache (keyed by device, inode,
+ * size and mtime) does not hold it." A file is found by (dev, ino); its digests are only
+ * trusted while size and mtime are the ones they were computed for, so an edited file misses.
+ * A file served to a BLAKE3 client and to a SHA-256 one keeps both digests in one entry.
  */
+import type { ChecksumName } from '../../hash/names.js';
 
 /** What identifies one version of a file: a subset of the Root's FileInfo. */
 export interface FileVersion {
@@ -24,14 +26,14 @@ interface Entry {
   size: number;
   mtimeMs: number;
   ctimeMs: number;
-  sha256: string;
+  digests: Partial<Record<ChecksumName, string>>;
 }
 
 // 100,000 entries (about 15 MB): a served tree larger than the cache would evict every entry
 // on each full sync, and large files would be hashed again on every pass.
 export const DEFAULT_HASH_CACHE_ENTRIES = 100_000;
 
-/** A bounded LRU map from file version to SHA-256 hex. */
+/** A bounded LRU map from file version to its digests (hex), by algorithm. */
 export class HashCache {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
   readonly #entries = new Map<string, Entry>();
@@ -46,8 +48,8 @@ export class HashCache {
     return this.#entries.size;
   }
 
-  /** The SHA-256 of exactly this version of the file, or undefined. */
-  get(file: FileVersion): string | undefined {
+  /** The `checksum` digest of exactly this version of the file, or undefined. */
+  get(file: FileVersion, checksum: ChecksumName): string | undefined {
     const key = keyOf(file);
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
@@ -58,13 +60,17 @@ export class HashCache {
     }
     this.#entries.delete(key);
     this.#entries.set(key, entry);
-    return entry.sha256;
+    return entry.digests[checksum];
   }
 
-  set(file: FileVersion, sha256: string): void {
+  set(file: FileVersion, checksum: ChecksumName, digest: string): void {
     const key = keyOf(file);
+    const old = this.#entries.get(key);
     this.#entries.delete(key);
-    this.#entries.set(key, { size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs, sha256 });
+    // The other algorithms' digests stay if they are of this very version.
+    const same = old !== undefined && old.size === file.size && old.mtimeMs === file.mtimeMs && old.ctimeMs === file.ctimeMs;
+    const digests = same ? { ...old.digests, [checksum]: digest } : { [checksum]: digest };
+    this.#entries.set(key, { size: file.size, mtimeMs: file.mtimeMs, ctimeMs: file.ctimeMs, digests });
     if (this.#entries.size > this.maxEntries) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);

@@ -1,33 +1,22 @@
-/** SHA-256 helpers: hashing a file range, and digests as lower-case hex. */
-import { createHash, type Hash } from 'node:crypto';
+/** Hashing a range of a file through its handle. */
 import type { ReadableFile } from '../io/sendfile.js';
-
-export type { Hash };
-
-export function createSha256(): Hash {
-  return createHash('sha256');
-}
-
-/** Hex digest of a copy of `hash`, leaving `hash` free to take more bytes. */
-export function peekDigest(hash: Hash): string {
-  return hash.copy().digest('hex');
-}
+import type { Hasher } from './algorithms.js';
 
 const HASH_CHUNK = 1024 * 1024;
 
 /**
- * Feed bytes [offset, offset + length) of `file` into `hash` (a new one by default) and return
- * it. Throws if the file ends early, since then the range the caller asked about is not there.
+ * Feed bytes [offset, offset + length) of `file` into `hash` and return it. Throws if the file
+ * ends early, since then the range the caller asked about is not there.
  */
-export async function hashFileRange(
+export async function hashFileRange<H extends Hasher>(
   file: ReadableFile,
   offset: number,
   length: number,
-  hash: Hash = createSha256(),
+  hash: H,
   buffer: Buffer = Buffer.allocUnsafe(Math.min(HASH_CHUNK, Math.max(length, 1))),
   /** Told the bytes of the range hashed so far, after each read. */
   onProgress?: (done: number) => void,
-): Promise<Hash> {
+): Promise<H> {
   let position = offset;
   let remaining = length;
   while (remaining > 0) {

@@ -1,7 +1,8 @@
 /**
- * SHA-256 on a worker thread, so hashing a large file runs on the second core while the main
- * thread keeps the socket moving. A transfer's hash is the bottleneck otherwise: SHA-256 runs
- * at about 1.8 GB/s per core, slower than loopback TCP.
+ * A transfer's checksum (BLAKE3 or SHA-256) on a worker thread, so hashing a large file runs
+ * on the second core while the main thread keeps the socket moving. SHA-256 runs at about
+ * 1.8 GB/s per core, slower than loopback TCP; BLAKE3 at about 6 GB/s, which still costs the
+ * main thread a sixth of a second per GiB that it can spend receiving instead.
  *
  * Chunks go to the worker through a ring of shared memory (one copy, no allocation per
  * chunk on either thread). They can also be written to a file at a position (a download's
@@ -15,18 +16,32 @@
  * Memory is bounded by the ring: `push` resolves at once while it has room, and otherwise
  * when the worker has caught up.
  */
-import { write as fsWrite } from 'node:fs';
-import { Writable } from 'node:stream';
+import { read as fsRead, write as fsWrite } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { Writable } from 'node:stream';
 import { Worker } from 'node:worker_threads';
+import { blake3ModulePath, createHasher, type Hasher } from './algorithms.js';
+import type { ChecksumName } from './names.js';
 
 // Plain JavaScript, run with eval: no file to find next to the compiled module (and none
 // that vitest, running the TypeScript sources, would have to compile).
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const { readSync } = require('node:fs');
-let hash = createHash('sha256');
+// The native BLAKE3 module, by the path the main thread resolved (an eval'd worker has no
+// module of its own to resolve from); the main thread only asks for BLAKE3 when it loaded.
+const blake = workerData.blake3 ? require(workerData.blake3) : null;
+function newHash(name) {
+  if (name === 'blake3') {
+    const h = new blake.Blake3Hasher();
+    return { update: (b) => h.update(b), peek: () => h.digest('hex'), digest: () => h.digest('hex') };
+  }
+  const h = createHash('sha256');
+  return { update: (b) => h.update(b), peek: () => h.copy().digest('hex'), digest: () => h.digest('hex') };
+}
+let algorithm = 'sha256';
+let hash = newHash(algorithm);
 let ring = null;
 const scratch = Buffer.allocUnsafe(1024 * 1024);
 function hashFromFile(readFd, offset, length) {
@@ -44,7 +59,7 @@ parentPort.on('message', (m) => {
   try {
     if (m.type === 'fileRange') {
       hashFromFile(m.fd, m.offset, m.length);
-      parentPort.postMessage({ type: 'ok', id: m.id, peek: hash.copy().digest('hex') });
+      parentPort.postMessage({ type: 'ok', id: m.id, peek: hash.peek() });
     } else if (m.type === 'ring') {
       ring = new Uint8Array(m.ring);
       parentPort.postMessage({ type: 'ok', id: m.id });
@@ -56,10 +71,11 @@ parentPort.on('message', (m) => {
       }
       parentPort.postMessage({ type: 'ack', bytes });
     } else if (m.type === 'reset') {
-      hash = createHash('sha256');
+      algorithm = m.algorithm;
+      hash = newHash(algorithm);
     } else if (m.type === 'digest') {
-      parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest('hex') });
-      hash = createHash('sha256');
+      parentPort.postMessage({ type: 'ok', id: m.id, digest: hash.digest() });
+      hash = newHash(algorithm);
     }
   } catch (err) {
     parentPort.postMessage({ type: 'error', id: m.id, message: err.message, code: err.code });
@@ -82,10 +98,29 @@ export class HashWorkerError extends Error {
 /** The shared ring's size: what a transfer may have in flight to its worker. */
 const RING_BYTES = 4 * 1024 * 1024;
 
+/** Bytes gathered in the ring before they go to the worker and to the file (see commit). */
+const BATCH_BYTES = 1024 * 1024;
+
+/**
+ * A batch that has not filled within this time goes anyway: a stalled link must not keep what
+ * did arrive out of the part file (a killed process resumes from what is there).
+ */
+const IDLE_FLUSH_MS = 50;
+
 type Pending = { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void };
 
 export class HashWorker {
-  private readonly worker: Worker;
+  /** The thread that hashes; null when this one hashes on the calling thread (see takeReceiver). */
+  private readonly worker: Worker | null;
+  /** The hash, when it runs on the calling thread. */
+  private hasher: Hasher | null = null;
+  /** On the calling thread: a file range is being hashed; chunks wait until it is done (order). */
+  private prefixing = false;
+  /** Flushes a batch that is slow to fill (IDLE_FLUSH_MS). */
+  private idleFlush: NodeJS.Timeout | null = null;
+  private readonly algorithm: ChecksumName;
+  /** Bytes gathered before they are hashed and written (see commit). */
+  private readonly batchLimit: number;
   private inFlight = 0;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -95,7 +130,6 @@ export class HashWorker {
   private failure: Error | null = null;
   private ranges: [number, number][] = [];
   private batchBytes = 0;
-  private flushScheduled = false;
   private readonly ring: Buffer;
   private readonly shared: SharedArrayBuffer;
   private writeAt = 0;
@@ -104,17 +138,25 @@ export class HashWorker {
   /** finish() has begun: no more bytes may come until it is done. */
   private finishing = false;
 
-  constructor(ringBytes = RING_BYTES, parked?: ParkedThread) {
-    workersAlive += 1;
+  constructor(algorithm: ChecksumName, ringBytes = RING_BYTES, parked?: ParkedThread, onThisThread = false) {
+    this.algorithm = algorithm;
     const shared = parked?.shared ?? new SharedArrayBuffer(ringBytes);
     this.shared = shared;
     this.ring = Buffer.from(shared);
-    this.worker = parked?.worker ?? new Worker(WORKER_SOURCE, { eval: true });
+    this.batchLimit = Math.min(BATCH_BYTES, ringBytes / 4);
+    if (onThisThread) {
+      this.worker = null;
+      this.hasher = createHasher(algorithm);
+      return;
+    }
+    workersAlive += 1;
+    this.worker = parked?.worker ?? new Worker(WORKER_SOURCE, { eval: true, workerData: { blake3: blake3ModulePath } });
     this.worker.ref();
     this.worker.on('message', (m: Record<string, unknown>) => this.onMessage(m));
     this.worker.on('error', (err) => this.fail(err));
-    // Messages are handled in order, so the ring is there before the first chunk.
+    // Messages are handled in order, so the ring and the algorithm are set before the first chunk.
     if (!parked) this.worker.postMessage({ type: 'ring', ring: shared, id: 0 });
+    this.worker.postMessage({ type: 'reset', algorithm });
   }
 
   private onMessage(m: Record<string, unknown>): void {
@@ -151,13 +193,37 @@ export class HashWorker {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...message, id });
+      this.worker!.postMessage({ ...message, id });
     });
   }
 
   /** Hash bytes [offset, offset+length) of the open file `fd`; resolves to the digest so far. */
   async hashFileRange(fd: number, offset: number, length: number): Promise<string> {
-    return (await this.call({ type: 'fileRange', fd, offset, length })).peek as string;
+    if (this.hasher === null) return (await this.call({ type: 'fileRange', fd, offset, length })).peek as string;
+    if (this.failure) throw this.failure;
+    this.flush();
+    // As the worker thread takes its messages in order: chunks committed meanwhile are
+    // hashed after this range (flush leaves them be until then).
+    this.prefixing = true;
+    try {
+      const scratch = Buffer.allocUnsafe(Math.min(1024 * 1024, Math.max(length, 1)));
+      for (let at = offset, left = length; left > 0; ) {
+        const n = await new Promise<number>((resolve, reject) =>
+          fsRead(fd, scratch, 0, Math.min(scratch.length, left), at, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+        );
+        if (n === 0) throw new Error(`file ended at ${at}, ${left} bytes short`);
+        this.hasher.update(scratch.subarray(0, n));
+        at += n;
+        left -= n;
+      }
+      return this.hasher.peek();
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    } finally {
+      this.prefixing = false;
+      this.flush();
+    }
   }
 
   /** From now on, also write every chunk to `fd` from `position` on (see the top of this file). */
@@ -212,7 +278,48 @@ export class HashWorker {
   }
 
   /**
-   * Hand a chunk over: it is copied into a ring of shared memory the worker reads from, so
+   * Free ring memory to put the next bytes in, at most `max` of them, from where the last
+   * ones ended (up to the ring's end: a wrap starts again at 0); null while the ring is full.
+   * A socket reads straight into it (SocketFile.receiveInto); `commit` then hands the bytes over.
+   */
+  room(max: number): Buffer | null {
+    if (this.failure || this.finishing) return null;
+    const take = Math.min(this.ring.length - this.occupied, this.ring.length - this.writeAt, max);
+    return take > 0 ? this.ring.subarray(this.writeAt, this.writeAt + take) : null;
+  }
+
+  /**
+   * The first `length` bytes of the last `room` hold data: hash them, and write them to the
+   * file when there is one. They go in batches of BATCH_BYTES: a message to the worker and a
+   * file write per socket read cost more than they move, and the slower the link, the smaller
+   * the reads (and the more of them per byte).
+   */
+  commit(length: number): void {
+    this.ranges.push([this.writeAt, length]);
+    if (this.file) {
+      this.file.queue.push([this.writeAt, length]);
+      this.file.unwritten += length;
+      this.file.position += length;
+    }
+    this.batchBytes += length;
+    this.inFlight += length;
+    this.writeAt = (this.writeAt + length) % this.ring.length;
+    if (this.batchBytes >= this.batchLimit) this.flush();
+    else if (this.idleFlush === null) this.idleFlush = setTimeout(() => this.flush(), IDLE_FLUSH_MS).unref();
+  }
+
+  /** Resolves once `room` has room again (what is batched goes out first, to free it). */
+  async whenRoom(): Promise<void> {
+    this.flush();
+    while (this.occupied >= this.ring.length && !this.failure) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    if (this.failure) throw this.failure;
+    if (this.finishing) throw new Error('bytes pushed to a hash worker after finish()');
+  }
+
+  /**
+   * Hand a chunk over: it is copied into the ring of shared memory the worker reads from, so
    * neither thread allocates per chunk and memory stays at the ring's size. Resolves when
    * there is room for more.
    */
@@ -221,41 +328,47 @@ export class HashWorker {
     if (this.finishing) throw new Error('bytes pushed to a hash worker after finish()');
     let offset = 0;
     while (offset < chunk.length) {
-      while (this.occupied >= this.ring.length && !this.failure) {
-        await new Promise<void>((resolve) => this.waiters.push(resolve));
+      const room = this.room(chunk.length - offset);
+      if (room === null) {
+        await this.whenRoom();
+        continue;
       }
-      if (this.failure) throw this.failure;
-      // Copy as much as fits, up to the end of the ring (a wrap makes a second range).
-      const room = Math.min(this.ring.length - this.occupied, this.ring.length - this.writeAt);
-      const take = Math.min(room, chunk.length - offset);
-      chunk.copy(this.ring, this.writeAt, offset, offset + take);
-      this.ranges.push([this.writeAt, take]);
-      if (this.file) {
-        this.file.queue.push([this.writeAt, take]);
-        this.file.unwritten += take;
-        this.file.position += take;
-        this.pumpWrites();
-      }
-      this.batchBytes += take;
-      this.inFlight += take;
-      this.writeAt = (this.writeAt + take) % this.ring.length;
-      offset += take;
-      // Several chunks in one message: a message per 64 KiB socket read costs more than it moves.
-      if (this.batchBytes >= 1024 * 1024) this.flush();
-      else if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      chunk.copy(room, 0, offset, offset + room.length);
+      this.commit(room.length);
+      offset += room.length;
     }
   }
 
+  /** A Writable that hands every chunk to `push` (for a body that comes as a stream). */
+  writable(): Writable {
+    return new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.push(chunk).then(() => callback(), callback);
+      },
+    });
+  }
+
+  /** Send the batched ranges to the worker (or hash them here), and start writing them to the file. */
   private flush(): void {
-    this.flushScheduled = false;
-    if (this.ranges.length === 0) return;
+    if (this.idleFlush !== null) {
+      clearTimeout(this.idleFlush);
+      this.idleFlush = null;
+    }
+    this.pumpWrites();
+    if (this.ranges.length === 0 || this.prefixing) return;
     const ranges = this.ranges;
     this.ranges = [];
     this.batchBytes = 0;
-    this.worker.postMessage({ type: 'chunks', ranges });
+    if (this.hasher === null) {
+      this.worker!.postMessage({ type: 'chunks', ranges });
+      return;
+    }
+    for (const [start, length] of ranges) {
+      this.hasher.update(this.ring.subarray(start, start + length));
+      this.inFlight -= length;
+    }
+    for (const wake of this.waiters.splice(0)) wake();
   }
 
   /** The digest of everything hashed; the worker is then ready for a new hash. */
@@ -266,17 +379,25 @@ export class HashWorker {
   /** The digest, and where the writes got to in the file (once they are all done). */
   async finish(): Promise<{ digest: string; position: number }> {
     this.finishing = true;
-    const reply = await this.call({ type: 'digest' });
+    let digest: string;
+    if (this.hasher === null) {
+      digest = (await this.call({ type: 'digest' })).digest as string;
+    } else {
+      if (this.failure) throw this.failure;
+      this.flush();
+      digest = this.hasher.digest();
+      this.hasher = createHasher(this.algorithm);
+    }
     await this.drainWrites();
     const position = this.writtenTo;
     this.file = null;
     this.finishing = false; // ready for a new hash (and a new file)
-    return { digest: reply.digest as string, position };
+    return { digest, position };
   }
 
-  /** The worker thread's id (a kept worker is handed out again with the same one). */
+  /** The worker thread's id (a kept worker is handed out again with the same one); -1 on this thread. */
   get threadId(): number {
-    return this.worker.threadId;
+    return this.worker?.threadId ?? -1;
   }
 
   /** The error that stopped the worker, if one did. */
@@ -292,13 +413,14 @@ export class HashWorker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.idleFlush !== null) clearTimeout(this.idleFlush);
+    if (this.worker === null) return;
     workersAlive -= 1;
     this.worker.removeAllListeners('message');
     this.worker.removeAllListeners('error');
     const quiet =
       !this.failure && !this.finishing && this.inFlight === 0 && this.pending.size === 0 && this.ranges.length === 0 && (this.file === null || (this.file.unwritten === 0 && !this.file.writing));
     if (quiet && this.shared.byteLength === RING_BYTES && parkedThreads.length + workersAlive < MAX_WORKERS) {
-      this.worker.postMessage({ type: 'reset' });
       this.worker.unref(); // a parked worker must not keep the process alive
       const thread: ParkedThread = { worker: this.worker, shared: this.shared };
       // A parked worker that fails is dropped from the pool.
@@ -328,20 +450,35 @@ export const WORKER_HASH_MIN_BYTES = 8 * 1024 * 1024;
 const MAX_WORKERS = Math.max(1, Math.min(4, availableParallelism()));
 let workersAlive = 0;
 
-/** A worker if one is free (a parked one first), else null (hash inline). Close it when done. */
-export function takeHashWorker(): HashWorker | null {
-  if (workersAlive >= MAX_WORKERS) return null;
-  const parked = parkedThreads.pop();
-  if (parked) parked.worker.removeAllListeners('error');
-  return new HashWorker(undefined, parked);
+/**
+ * A hash worth a thread of its own: SHA-256 (1.8 GB/s) is slower than loopback TCP. BLAKE3
+ * (6 GB/s here) costs the calling thread a sixth of a second per GiB, about what a thread's
+ * start, its messages and its wake-ups cost.
+ */
+function worthAThread(algorithm: ChecksumName): boolean {
+  return algorithm === 'sha256';
 }
 
-/** A Writable that hands every chunk to `worker`. */
-export function workerWritable(worker: HashWorker): Writable {
-  return new Writable({
-    highWaterMark: 1024 * 1024,
-    write(chunk: Buffer, _encoding, callback) {
-      worker.push(chunk).then(() => callback(), callback);
-    },
-  });
+/**
+ * A worker hashing with `algorithm` if that is worth a thread and one is free (a parked one
+ * first), else null (hash inline). Close it when done.
+ */
+export function takeHashWorker(algorithm: ChecksumName): HashWorker | null {
+  if (!worthAThread(algorithm) || workersAlive >= MAX_WORKERS) return null;
+  const parked = parkedThreads.pop();
+  if (parked) parked.worker.removeAllListeners('error');
+  return new HashWorker(algorithm, undefined, parked);
+}
+
+/** The ring of a receiver that hashes on the calling thread: smaller, since nothing waits on a thread. */
+const INLINE_RING_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Somewhere to receive a large body into (SocketFile.receiveInto): a ring that is hashed, and
+ * written to the file with writeTo, in batches. On a worker thread when the hash is worth one
+ * (takeHashWorker), else on the calling thread, with the same ring and batched writes. Close
+ * it when done.
+ */
+export function takeReceiver(algorithm: ChecksumName): HashWorker {
+  return takeHashWorker(algorithm) ?? new HashWorker(algorithm, INLINE_RING_BYTES, undefined, true);
 }

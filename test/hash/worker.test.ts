@@ -5,7 +5,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HashWorker, takeHashWorker } from '../../src/transfer/hash-worker.js';
+import { HashWorker, takeHashWorker, takeReceiver } from '../../src/hash/index.js';
+import { blake3Hex } from '../helpers/digests.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const open: HashWorker[] = [];
@@ -15,7 +16,7 @@ afterEach(async () => {
 
 describe('HashWorker', () => {
   it('hashes chunks pushed through a ring smaller than the data (wrap-around), in order', async () => {
-    const worker = new HashWorker(64 * 1024);
+    const worker = new HashWorker('sha256', 64 * 1024);
     open.push(worker);
     const data = randomBytes(1_000_003);
     for (let at = 0; at < data.length; at += 50_000 - 7) await worker.push(data.subarray(at, at + 50_000 - 7));
@@ -25,6 +26,17 @@ describe('HashWorker', () => {
     expect(await worker.digest()).toBe(sha(Buffer.from('abc')));
   });
 
+  it('hashes with BLAKE3 when asked, through the same ring', async () => {
+    const worker = new HashWorker('blake3', 64 * 1024);
+    open.push(worker);
+    const data = randomBytes(500_001);
+    for (let at = 0; at < data.length; at += 40_000) await worker.push(data.subarray(at, at + 40_000));
+    expect(await worker.digest()).toBe(blake3Hex(data));
+    // The prefix of a file too (a resume), and a fresh hash after the digest.
+    await worker.push(Buffer.from('abc'));
+    expect(await worker.digest()).toBe(blake3Hex('abc'));
+  });
+
   it('writes what it hashes to a file from a position, and hashes a prefix read from the file', async () => {
     const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
     const file = path.join(dir, 'part');
@@ -32,7 +44,7 @@ describe('HashWorker', () => {
     fs.writeFileSync(file, data.subarray(0, 100_000));
     const fd = fs.openSync(file, 'r+');
     try {
-      const worker = new HashWorker(32 * 1024);
+      const worker = new HashWorker('sha256', 32 * 1024);
       open.push(worker);
       expect(await worker.hashFileRange(fd, 0, 100_000)).toBe(sha(data.subarray(0, 100_000)));
       await worker.writeTo(fd, 100_000);
@@ -48,7 +60,7 @@ describe('HashWorker', () => {
   });
 
   it('a failed file write rejects the next call, with where the writes got to', async () => {
-    const worker = new HashWorker();
+    const worker = new HashWorker('sha256');
     open.push(worker);
     await worker.writeTo(987_654, 0); // not an open descriptor
     await worker.push(Buffer.alloc(10)).catch(() => {});
@@ -58,31 +70,80 @@ describe('HashWorker', () => {
   it('takeHashWorker hands out at most a few at once, then null (hash inline)', async () => {
     const taken: HashWorker[] = [];
     for (let i = 0; i < 16; i++) {
-      const w = takeHashWorker();
+      const w = takeHashWorker('sha256');
       if (w === null) break;
       taken.push(w);
     }
     expect(taken.length).toBeGreaterThanOrEqual(1);
     expect(taken.length).toBeLessThanOrEqual(4);
-    expect(takeHashWorker()).toBeNull();
+    expect(takeHashWorker('sha256')).toBeNull();
     await taken.pop()!.close();
-    const again = takeHashWorker();
+    const again = takeHashWorker('sha256');
     expect(again).not.toBeNull();
     taken.push(again!);
     await Promise.all(taken.map((w) => w.close()));
   });
 });
 
+describe('takeReceiver', () => {
+  it('receives BLAKE3 on the calling thread: the same ring, file writes and prefix hashing, no thread', async () => {
+    expect(takeHashWorker('blake3')).toBeNull(); // not worth a thread
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
+    const file = path.join(dir, 'part');
+    const data = randomBytes(5_000_000);
+    fs.writeFileSync(file, data.subarray(0, 1_000_000));
+    const fd = fs.openSync(file, 'r+');
+    const receiver = takeReceiver('blake3');
+    try {
+      expect(receiver.threadId).toBe(-1);
+      // Not awaited before the body, as a resumed download does: the body is hashed after it.
+      const prefix = receiver.hashFileRange(fd, 0, 1_000_000);
+      await receiver.writeTo(fd, 1_000_000);
+      // As SocketFile.receiveInto fills it: room, bytes put there, commit.
+      for (let at = 1_000_000; at < data.length; ) {
+        const room = receiver.room(Math.min(70_001, data.length - at));
+        if (room === null) {
+          await receiver.whenRoom();
+          continue;
+        }
+        data.copy(room, 0, at, at + room.length);
+        receiver.commit(room.length);
+        at += room.length;
+      }
+      expect(await prefix).toBe(blake3Hex(data.subarray(0, 1_000_000)));
+      const { digest, position } = await receiver.finish();
+      expect(digest).toBe(blake3Hex(data));
+      expect(position).toBe(data.length);
+      expect(fs.readFileSync(file).equals(data)).toBe(true);
+    } finally {
+      await receiver.close();
+      fs.closeSync(fd);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('receives SHA-256 on a worker thread', async () => {
+    const receiver = takeReceiver('sha256');
+    try {
+      expect(receiver.threadId).toBeGreaterThan(0);
+      await receiver.push(Buffer.from('abc'));
+      expect(await receiver.digest()).toBe(createHash('sha256').update('abc').digest('hex'));
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
 describe('a worker is kept between transfers', () => {
   it('a closed worker with nothing in flight is handed out again, its hash started afresh', async () => {
     const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-    const first = takeHashWorker()!;
+    const first = takeHashWorker('sha256')!;
     const thread = first.threadId;
     // A transfer that failed: some bytes hashed, no digest. Its state must not leak on.
     await first.push(Buffer.from('half of something'));
     await first.hashFileRange(-1, 0, 0); // a round trip: the chunk has been taken
     await first.close();
-    const second = takeHashWorker()!;
+    const second = takeHashWorker('sha256')!;
     try {
       expect(second.threadId).toBe(thread);
       await second.push(Buffer.from('hello'));
@@ -93,11 +154,11 @@ describe('a worker is kept between transfers', () => {
   });
 
   it('a worker closed with bytes still in flight is not kept', async () => {
-    const first = takeHashWorker()!;
+    const first = takeHashWorker('sha256')!;
     const thread = first.threadId;
     void first.push(Buffer.alloc(1024 * 1024)); // not waited for: still in flight at close
     await first.close();
-    const second = takeHashWorker()!;
+    const second = takeHashWorker('sha256')!;
     try {
       expect(second.threadId).not.toBe(thread);
     } finally {
@@ -108,7 +169,7 @@ describe('a worker is kept between transfers', () => {
 
 describe('after finish()', () => {
   it('refuses bytes pushed while it finishes; the digest is of what came before', async () => {
-    const worker = takeHashWorker()!;
+    const worker = takeHashWorker('sha256')!;
     try {
       await worker.push(Buffer.from('abc'));
       const finishing = worker.finish();
