@@ -10,9 +10,10 @@
  *   node samples/filename-client.mjs 127.0.0.1 7070 /notes.txt > notes.txt
  *   node samples/filename-client.mjs 127.0.0.1 7070 /              (the listing of the root)
  *
- * The bytes go to stdout untouched. A refusal comes as one line, `ERR <TOKEN> <message>`,
- * followed by the close: when that is all the server sent, this client says so on stderr and
- * exits with status 1 instead of passing the line off as the file.
+ * The bytes go to stdout untouched. A refusal comes as Gopher's error item,
+ * `3<TOKEN>: <message> TAB TAB error.host TAB 1`, then a line holding `.`, then the close: when
+ * that is all the server sent, this client says so on stderr and exits with status 1 instead of
+ * passing the item off as the file.
  */
 import { once } from 'node:events';
 import { connectTcp, encodePath, errorClassForWire, RemoteError, SocketFile, TcpsendError } from '../dist/index.js';
@@ -32,17 +33,16 @@ async function out(chunk) {
   if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
 }
 
-const ERR_PREFIX = Buffer.from('ERR ');
-const ERR_LINE = /^ERR ([A-Z_]+)(?: (.*))?\r?\n$/s;
+// docs/protocol.md, "Bare selectors": the error item a refusal is sent as.
+const ERROR_ITEM = /^3([A-Z_]+): ([^\t\r\n]*)\t[^\t\r\n]*\terror\.host\t1\r\n\.\r\n$/;
+const ERROR_ITEM_END = Buffer.from('\r\n.\r\n');
 
-/** Could what came so far still be a lone `ERR TOKEN message` line? Then wait and see. */
-function mayBeErrLine(head) {
+/** Could what came so far still be a lone error item? Then wait and see. */
+function mayBeErrorItem(head) {
+  if (head.length > 8192 || (head.length > 0 && head[0] !== 0x33)) return false; // '3'
   const newline = head.indexOf(0x0a);
-  return (
-    head.length <= 8192 &&
-    head.subarray(0, 4).equals(ERR_PREFIX.subarray(0, Math.min(4, head.length))) &&
-    (newline === -1 || newline === head.length - 1)
-  );
+  // Its only line ends, and what follows can only be the '.' line.
+  return newline === -1 || ERROR_ITEM_END.subarray(1).subarray(0, head.length - newline).equals(head.subarray(newline));
 }
 
 try {
@@ -50,7 +50,7 @@ try {
   const file = new SocketFile(socket, { timeoutMs: 30_000 });
   try {
     await file.writeLine(selector);
-    let head = Buffer.alloc(0); // held back until we know it is not an ERR line
+    let head = Buffer.alloc(0); // held back until we know it is not an error item
     let streaming = false;
     for (;;) {
       const chunk = await file.read(64 * 1024);
@@ -60,13 +60,13 @@ try {
         continue;
       }
       head = Buffer.concat([head, chunk]);
-      if (!mayBeErrLine(head)) {
+      if (!mayBeErrorItem(head)) {
         streaming = true;
         await out(head);
       }
     }
     if (!streaming) {
-      const match = ERR_LINE.exec(head.toString('utf8'));
+      const match = ERROR_ITEM.exec(head.toString('utf8'));
       if (match && errorClassForWire(match[1])) throw new RemoteError(match[1], match[2] ?? '');
       await out(head);
     }

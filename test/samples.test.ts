@@ -203,12 +203,15 @@ describe('filename-client.mjs against a TcpsendServer (bare selectors)', () => {
   const binary = randomBytes(300 * 1024);
   // A file that begins like an error line must still come through as the file.
   const errLike = 'ERR but not really\r\nsecond line\n';
+  // And one that begins like Gopher's error item (type 3), which refusals now are.
+  const itemLike = '3 little pigs\r\n.\r\n';
 
   beforeAll(async () => {
     root = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-samples-'));
     await fsp.writeFile(path.join(root, 'notes.txt'), 'hello\r\nworld\n');
     await fsp.writeFile(path.join(root, 'noise.bin'), binary);
     await fsp.writeFile(path.join(root, 'err-like.txt'), errLike);
+    await fsp.writeFile(path.join(root, 'item-like.txt'), itemLike);
     await fsp.mkdir(path.join(root, 'sub dir'));
     await fsp.writeFile(path.join(root, 'sub dir', 'café 100%.txt'), 'spaced ünïcode\n');
     server = await TcpsendServer.create({ root });
@@ -243,6 +246,13 @@ describe('filename-client.mjs against a TcpsendServer (bare selectors)', () => {
     expect(run.stdout.toString('utf8')).toBe(errLike);
   });
 
+  it('fetches a file whose content begins like an error item ("3...") as the file', async () => {
+    const run = await get('/item-like.txt');
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout.toString('utf8')).toBe(itemLike);
+  });
+
   it('encodes a name with spaces, % and non-ASCII, with or without the leading /', async () => {
     for (const name of ['/sub dir/café 100%.txt', 'sub dir/café 100%.txt']) {
       const run = await get(name);
@@ -255,7 +265,7 @@ describe('filename-client.mjs against a TcpsendServer (bare selectors)', () => {
     const run = await get('/');
     expect(run.code).toBe(0);
     expect(run.stdout.toString('utf8').split('\n').filter(Boolean).sort()).toEqual(
-      ['err-like.txt', 'noise.bin', 'notes.txt', 'sub dir/'].sort(),
+      ['err-like.txt', 'item-like.txt', 'noise.bin', 'notes.txt', 'sub dir/'].sort(),
     );
   });
 

@@ -12,9 +12,10 @@ import { StatusLine, type TtyStream } from './output/status-line.js';
 
 /** A transfer still running after this long gets its start line. */
 const START_DELAY_MS = 1_000;
-const TRANSFERS = new Set(['GET', 'PUT', 'MGET', 'MPUT']);
+// A browser's or curl's request and a bare selector move files too (src/server/http, selector.ts).
+const TRANSFERS = new Set(['GET', 'PUT', 'MGET', 'MPUT', 'HTTP GET', 'HTTP HEAD', 'HTTP PUT', 'HTTP POST', 'SELECTOR']);
 /** Verbs whose answer is checked against a SHA-256 on this side before the file appears. */
-const VERIFIED_HERE = new Set(['PUT', 'MPUT']);
+const VERIFIED_HERE = new Set(['PUT', 'MPUT', 'HTTP PUT', 'HTTP POST']);
 
 /**
  * `127.0.0.1:5000` for an IPv4 client of a dual-stack listener, which Node reports as the

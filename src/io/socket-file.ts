@@ -153,25 +153,43 @@ export class SocketFile implements AsyncIterable<string> {
     this.maxLineLength = options.maxLineLength ?? DEFAULT_MAX_LINE_LENGTH;
     this.highWaterMark = options.readHighWaterMark ?? DEFAULT_READ_HIGH_WATER_MARK;
 
-    stream.on('data', (chunk: Buffer | string) => this.onData(chunk));
+    this.listeners = {
+      data: (chunk: Buffer | string) => this.onData(chunk),
+      end: () => {
+        this.ended = true;
+        this.wake();
+      },
+      error: (err: Error) => {
+        const code = (err as NodeJS.ErrnoException).code;
+        this.failure ??= new ConnectionLostError(
+          `connection lost${code ? ` (${code})` : ''}: ${err.message}`,
+          { cause: err },
+        );
+        this.wake();
+      },
+      close: () => {
+        if (!this.ended) this.failure ??= new StreamClosedError('stream closed before its end');
+        this.wake();
+      },
+    };
+    for (const [event, listener] of Object.entries(this.listeners)) stream.on(event, listener);
     // A socket with direct reads emits no 'data': its reads come through directRead.
     for (const early of options.directReads?.attach(this) ?? []) this.onData(early);
-    stream.on('end', () => {
-      this.ended = true;
-      this.wake();
-    });
-    stream.on('error', (err: Error) => {
-      const code = (err as NodeJS.ErrnoException).code;
-      this.failure ??= new ConnectionLostError(
-        `connection lost${code ? ` (${code})` : ''}: ${err.message}`,
-        { cause: err },
-      );
-      this.wake();
-    });
-    stream.on('close', () => {
-      if (!this.ended) this.failure ??= new StreamClosedError('stream closed before its end');
-      this.wake();
-    });
+  }
+
+  private readonly listeners: Record<'data' | 'end' | 'error' | 'close', (...args: any[]) => void>;
+
+  /**
+   * Let go of the stream, paused, with the bytes read from it and not yet consumed put back
+   * into it (unshift): another reader (Node's HTTP server) then gets every byte the peer sent,
+   * in order. This SocketFile must not be used afterwards.
+   */
+  detach(): void {
+    for (const [event, listener] of Object.entries(this.listeners)) this.stream.off(event, listener);
+    this.stream.pause();
+    const rest = this.queue.take(this.queue.length);
+    if (rest.length > 0) this.stream.unshift(rest);
+    this.failure ??= new StreamClosedError('this stream was handed to another reader');
   }
 
   /** Set the idle timeout (as Python's settimeout); null turns it off. */

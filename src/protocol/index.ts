@@ -39,7 +39,7 @@ export { MAX_ERR_MESSAGE, quote, sanitizeMessage } from './printable.js';
 export {
   VERBS,
   formatRequest,
-  isSelectorLine,
+  firstLineKind,
   parseRequest,
   selectorPath,
   type AbortRequest,
@@ -47,6 +47,7 @@ export {
   type DeleteRequest,
   type SymlinkRequest,
   type EndRequest,
+  type FirstLineKind,
   type GetRequest,
   type HashRequest,
   type HelloRequest,

@@ -396,15 +396,26 @@ export function formatRequest(req: Request): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bare selectors
+// The first line of a connection, and bare selectors
+
+/** What a connection's first line asks for: see docs/protocol.md, "Telling the first line apart". */
+export type FirstLineKind = 'request' | 'http' | 'selector';
+
+// "a request line that ends in ` HTTP/1.0` or ` HTTP/1.1`": method SP request-target SP version.
+// This only routes the connection; Node's own HTTP parser reads (and judges) the request.
+const HTTP_REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^ ]+ HTTP\/1\.[01]$/;
 
 /**
- * "If the client's first line starts with `/` (or is empty, or starts with a TAB, which both
- * mean `/`), the server treats it as a selector". Only the first line of a connection may be
- * one; the caller checks that.
+ * Tell the three kinds of client apart by their first line, in this order: a line that ends in
+ * ` HTTP/1.0` or ` HTTP/1.1` after a method and a target is HTTP; a line whose first word is a
+ * tcpsend verb, exactly (upper-case), is a tcpsend request; anything else is a bare selector, a
+ * file name with or without its leading `/`, as the classic "send a name, read until close"
+ * clients and Gopher send it. Only the first line of a connection is told apart this way.
  */
-export function isSelectorLine(line: string): boolean {
-  return line === '' || line.startsWith('/') || line.startsWith('\t');
+export function firstLineKind(line: string): FirstLineKind {
+  if (HTTP_REQUEST_LINE.test(line)) return 'http';
+  const firstWord = line.split(' ', 1)[0]!;
+  return isVerb(firstWord) ? 'request' : 'selector';
 }
 
 /**

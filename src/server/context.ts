@@ -1,5 +1,6 @@
 /** What every handler gets: the server's shared state and the connection it serves. */
 import type { SocketFile } from '../io/index.js';
+import type { HttpFront } from './http/front.js';
 import type { HashCache } from './root/hash-cache.js';
 import type { Root } from './root/root.js';
 import type { LockHolder, UploadLocks } from './root/upload-locks.js';
@@ -13,6 +14,8 @@ export interface ServerContext {
   readonly uploadLocks: UploadLocks;
   /** Bytes that replies prepared ahead of their turn hold, over all connections (session.ts). */
   readonly readAhead: { bytes: number };
+  /** Where a connection that opens with an HTTP request line is handed. */
+  readonly http: HttpFront;
   /** True once close() began: requests after that get ERR SHUTTING_DOWN. */
   shuttingDown: boolean;
 }

@@ -12,6 +12,7 @@ import { DEFAULT_PORT, formatErr } from '../protocol/index.js';
 import { HashCache, Root, UploadLocks } from './root/index.js';
 import { Session, type ServerContext } from './context.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import { HttpFront, opensWithHttp } from './http/front.js';
 import { runSession, type RequestLogEntry, type TransferStart } from './session.js';
 import { deriveKey, serverTlsOptions } from '../transport/psk.js';
 import { startsTls } from '../transport/records.js';
@@ -73,7 +74,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
   private constructor(options: ResolvedServerOptions, root: Root, key: Buffer | null) {
     super();
     this.options = options;
-    this.ctx = { root, options, hashCache: new HashCache(), uploadLocks: new UploadLocks(), readAhead: { bytes: 0 }, shuttingDown: false };
+    this.ctx = { root, options, hashCache: new HashCache(), uploadLocks: new UploadLocks(), readAhead: { bytes: 0 }, shuttingDown: false, http: new HttpFront(options) };
     this.tlsServer = key ? this.makeTlsServer(key, options.handshakeTimeoutMs) : null;
     // allowHalfOpen: a classic client (nc -N, shutdown(SHUT_WR)) ends its side right after its
     // selector line and still reads the answer until we close.
@@ -225,7 +226,15 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     const onData = (chunk: Buffer) => {
       if (heldBytes === 0 && !startsTls(chunk)) {
         socket.off('data', onData);
-        this.refuseWithoutSecret(slot);
+        socket.off('end', onEnd);
+        // A browser gets its session, where every request is answered with a page that says a
+        // secret is needed (http/routes.ts); any other plain-text client gets an ERR line.
+        if (opensWithHttp(chunk)) {
+          socket.pause();
+          socket.unshift(chunk);
+          this.startSession(slot, socket);
+          socket.resume();
+        } else this.refuseWithoutSecret(slot);
         return;
       }
       held.push(chunk);
@@ -346,6 +355,7 @@ export class TcpsendServer extends EventEmitter<TcpsendServerEvents> {
     }
     this.wakeClose = null;
     for (const slot of this.open) this.cut(slot);
+    this.ctx.http.close();
     await closed;
   }
 }

@@ -19,7 +19,7 @@ import { SocketFile } from '../io/index.js';
 import {
   formatErr,
   formatGreeting,
-  isSelectorLine,
+  firstLineKind,
   parseRequest,
   PROTOCOL_VERSION,
   splitTokens,
@@ -37,7 +37,7 @@ import { handleMget } from './handlers/mget.js';
 import { handleMkdir } from './handlers/mkdir.js';
 import { handleMput } from './handlers/mput.js';
 import { handlePut, isSmallEagerPut, prepareSmallPut } from './handlers/put.js';
-import { handleSelector } from './handlers/selector.js';
+import { handleSelector, selectorError } from './handlers/selector.js';
 import { handleHello, handleQuit } from './handlers/session-verbs.js';
 import { handleStat } from './handlers/stat.js';
 import { handleSymlink } from './handlers/symlink.js';
@@ -114,7 +114,7 @@ function losesPlace(err: unknown): boolean {
   return err instanceof LineTooLongError || err instanceof TimeoutError;
 }
 
-function asTcpsendError(err: unknown): TcpsendError {
+export function asTcpsendError(err: unknown): TcpsendError {
   if (err instanceof TcpsendError) return err;
   return new InternalError(`internal error: ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }
@@ -278,8 +278,14 @@ export async function runSession(
       const line = await file.readLine({ deadlineMs: ctx.options.lineDeadlineMs });
       if (line === null) break;
       session.lastActive = Date.now();
-      if (first && isSelectorLine(line)) {
-        await runOne(ctx, session, log, null, () => handleSelector(ctx, session, line), line);
+      // The first line tells the client apart (docs/protocol.md, "Telling the first line apart").
+      const kind = first ? firstLineKind(line) : 'request';
+      if (kind === 'http') {
+        await ctx.http.adopt(ctx, session, log, line);
+        break;
+      }
+      if (kind === 'selector') {
+        await runOne(ctx, session, log, null, () => handleSelector(ctx, session, line), line, selectorError);
         break;
       }
       if (first) {
@@ -358,6 +364,7 @@ async function runOne(
   parse: (() => Request) | null,
   handle: () => Promise<HandlerResult>,
   line: string,
+  errorLine: (e: TcpsendError, session: Session) => string | null = (e) => formatErr(e.wireCode, e.message),
 ): Promise<HandlerResult> {
   const started = performance.now();
   let verb = parse ? line.split(' ', 1)[0]!.slice(0, 16) : 'SELECTOR';
@@ -378,7 +385,8 @@ async function runOne(
     const close = session.outOfStep || losesPlace(err) || session.file.closed;
     // Always say why, even mid-body, where the answer cannot be in step and the connection
     // closes after it: the peer (or a person reading) still learns the reason.
-    if (!session.file.closed) await session.file.writeLine(formatErr(e.wireCode, e.message)).catch(() => {});
+    const answer = errorLine(e, session);
+    if (!session.file.closed && answer !== null) await session.file.writeLine(answer).catch(() => {});
     return { close };
   }
 }

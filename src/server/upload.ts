@@ -292,7 +292,9 @@ export async function checkFreeSpace(ctx: ServerContext, needed: number, where: 
  * the SHA-256 the client gave for the whole content, if any: a body that hashes otherwise is
  * not stored (CHECKSUM_MISMATCH). Made durable (the file and its folder fsynced) before it
  * returns. A streamed body cut short leaves its bytes in the part (a later two-step PUT can
- * resume them).
+ * resume them). `lengthUnknown`: a streamed body whose length only its end tells (a chunked
+ * HTTP body, a file in a form); `req.size` is then the most it may hold, and `body` stops it
+ * there (the size is not checked against what came).
  */
 export async function uploadBody(
   ctx: ServerContext,
@@ -300,13 +302,14 @@ export async function uploadBody(
   req: UploadRequest,
   body: Uint8Array | BodySource,
   declared: string | null,
-): Promise<{ identical: boolean; digest: string }> {
+  lengthUnknown = false,
+): Promise<{ identical: boolean; digest: string; size: number }> {
   if (body instanceof Uint8Array) {
     const touched = new Set<Folder>();
     return ctx.root.withScope(async (scope) => {
       const stored = await storeUpload(ctx, who, req, body, declared ?? checksumAlgorithm(req.checksum).digestOf(body), scope, touched, true);
       syncFolders(ctx.root, touched, scope);
-      return stored;
+      return { ...stored, size: body.length };
     });
   }
   const scope = ctx.root.newScope();
@@ -315,15 +318,15 @@ export async function uploadBody(
     const lock = await lockUpload(ctx, who, target.shown, true);
     try {
       if ((await decideUpload(ctx, who, req, target, req.digest ?? declared, scope)) === 'identical') {
-        return { identical: true, digest: (req.digest ?? declared)! };
+        return { identical: true, digest: (req.digest ?? declared)!, size: req.size };
       }
-      await checkFreeSpace(ctx, req.size, quoteRequestPath(req.path));
+      await checkFreeSpace(ctx, lengthUnknown ? 0 : req.size, quoteRequestPath(req.path));
       const part = openPart(ctx.root, req.path);
       let done = false;
       try {
         part.truncate(0);
         const digest = await receiveUpload(part, 0, req.size, createHasher(req.checksum), body, lock, req.checksum);
-        if (part.size !== req.size) {
+        if (!lengthUnknown && part.size !== req.size) {
           throw new BadRequestError(`${quoteRequestPath(req.path)}: ${req.size} bytes announced, ${part.size} came`);
         }
         done = true;
@@ -333,8 +336,9 @@ export async function uploadBody(
           discardPart(ctx.root, part);
           throw err;
         }
+        const size = part.size;
         await commitPart(ctx.root, part, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
-        return { identical: false, digest };
+        return { identical: false, digest, size };
       } finally {
         if (!done) part.close();
       }

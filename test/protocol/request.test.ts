@@ -8,7 +8,7 @@ import {
 import {
   VERBS,
   formatRequest,
-  isSelectorLine,
+  firstLineKind,
   parseRequest,
   selectorPath,
   type Request,
@@ -388,16 +388,50 @@ describe('parseRequest', () => {
 
 describe('bare selectors', () => {
   it('are lines that start with / or TAB, or are empty', () => {
-    expect(isSelectorLine('')).toBe(true);
-    expect(isSelectorLine('/')).toBe(true);
-    expect(isSelectorLine('/notes.txt')).toBe(true);
-    expect(isSelectorLine('GET /notes.txt')).toBe(false);
-    expect(isSelectorLine(' /notes.txt')).toBe(false);
-    expect(isSelectorLine('notes.txt')).toBe(false);
+    expect(firstLineKind('')).toBe('selector');
+    expect(firstLineKind('/')).toBe('selector');
+    expect(firstLineKind('/notes.txt')).toBe('selector');
+    expect(firstLineKind('GET /notes.txt')).toBe('request');
+    expect(firstLineKind(' /notes.txt')).toBe('selector');
     // A Gopher client asks for the root as `TAB search` or `TAB +`.
-    expect(isSelectorLine('\t+')).toBe(true);
+    expect(firstLineKind('\t+')).toBe('selector');
   });
 
+  it('are also names without a leading / (the classic tutorial client), and anything else that is neither a verb nor HTTP', () => {
+    // issue 10: "A first line that is neither a verb nor HTTP is a file name, with or without a leading /"
+    expect(firstLineKind('notes.txt')).toBe('selector');
+    expect(firstLineKind('my notes.txt')).toBe('selector');
+    expect(firstLineKind('docs/a.txt\t+')).toBe('selector');
+    expect(firstLineKind('\u0000\u0001garbage')).toBe('selector');
+    // Verbs are exact: a lower-case word is a name.
+    expect(firstLineKind('hello')).toBe('selector');
+    expect(firstLineKind('GETX a')).toBe('selector');
+  });
+});
+
+describe('the first line of a connection', () => {
+  it('is a tcpsend request when its first word is a verb', () => {
+    for (const line of ['HELLO', 'HELLO version=1', 'GET a.txt', 'PUT a size=1', 'LIST /', 'QUIT', 'MGET d count=2']) {
+      expect(firstLineKind(line), line).toBe('request');
+    }
+  });
+
+  it('is HTTP when it ends in HTTP/1.0 or HTTP/1.1 after a method and a target', () => {
+    expect(firstLineKind('GET / HTTP/1.1')).toBe('http');
+    expect(firstLineKind('GET /notes.txt HTTP/1.0')).toBe('http');
+    expect(firstLineKind('HEAD /a%20b HTTP/1.1')).toBe('http');
+    expect(firstLineKind('POST /up/ HTTP/1.1')).toBe('http');
+    expect(firstLineKind('BREW /pot HTTP/1.1')).toBe('http');
+    expect(firstLineKind('OPTIONS * HTTP/1.1')).toBe('http');
+  });
+
+  it('is not HTTP for other versions or shapes (those go to the tcpsend or selector side)', () => {
+    expect(firstLineKind('GET / HTTP/2.0')).toBe('request');
+    expect(firstLineKind('GET /  HTTP/1.1')).toBe('request');
+    expect(firstLineKind('GET / HTTP/1.1 ')).toBe('request');
+    expect(firstLineKind('/ HTTP/1.1')).toBe('selector');
+    expect(firstLineKind('a b HTTP/1.1x')).toBe('selector');
+  });
   it('name a path, decoded like a request path', () => {
     expect(selectorPath('')).toBe('/');
     expect(selectorPath('/')).toBe('/');

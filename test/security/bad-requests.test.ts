@@ -50,6 +50,10 @@ interface Row {
 
 const line = (text: string): Step => ({ send: `${text}\r\n` });
 const err = (code: string): Step => ({ err: code });
+/** A selector's refusal: Gopher's error item (type 3) carrying the code, then the close. */
+const gopherErr = (code: string): Step => ({
+  run: async (peer) => void expect((await peer.untilClosed()).toString()).toMatch(new RegExp(`^3${code}: [^\\r\\n]*\\t\\terror\\.host\\t1\\r\\n\\.\\r\\n$`)),
+});
 
 let jail: Jail;
 let main: TestServer;
@@ -504,6 +508,11 @@ function buildRows(): Row[] {
     ['//etc/passwd', 'BAD_PATH'],
     ['/C:%5Cx', 'BAD_PATH'],
     ['\t../outside.txt', 'NOT_FOUND'], // a TAB ends the selector: this is '/' with a search
+    // Without the leading '/' (the classic tutorial client): the same rules.
+    ['../outside.txt', 'BAD_PATH'],
+    ['%2e%2e/outside.txt', 'BAD_PATH'],
+    ['evil/secret.txt', 'FORBIDDEN'],
+    ['.x.tcpsend-part', 'FORBIDDEN'],
   ] as const) {
     const listing = selector.startsWith('\t');
     rows.push({
@@ -511,7 +520,7 @@ function buildRows(): Row[] {
       hello: false,
       steps: listing
         ? [line(selector), { run: async (peer) => void expect((await peer.untilClosed()).toString()).toContain('good.txt\n') }]
-        : [line(selector), err(code)],
+        : [line(selector), gopherErr(code)],
       then: 'close',
     });
   }

@@ -7,6 +7,7 @@ import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { putFile } from '../../src/client/index.js';
 import type { ServerContext } from '../../src/server/context.js';
+import { HttpFront } from '../../src/server/http/front.js';
 import { resolveServerOptions } from '../../src/server/options.js';
 import { HashCache, Root, UploadLocks } from '../../src/server/root/index.js';
 import { uploadBody, type BodySource, type Uploader } from '../../src/server/upload.js';
@@ -83,13 +84,15 @@ describe('an upload lock whose holder went quiet (issue 14, finding 17)', () => 
 describe('uploadBody: the one entry point for a whole body, held or streamed (HTTP\'s PUT)', () => {
   async function context(options: { allowOverwrite?: boolean } = {}): Promise<{ ctx: ServerContext; root: string }> {
     const root = await fsp.realpath(await tempDir('tcpsend-upload-body-'));
+    const resolved = resolveServerOptions({ root, allowUpload: true, ...options });
     const ctx: ServerContext = {
       root: await Root.open(root),
-      options: resolveServerOptions({ root, allowUpload: true, ...options }),
+      options: resolved,
       hashCache: new HashCache(),
       uploadLocks: new UploadLocks(),
       readAhead: { bytes: 0 },
       shuttingDown: false,
+      http: new HttpFront(resolved),
     };
     return { ctx, root };
   }
@@ -114,16 +117,16 @@ describe('uploadBody: the one entry point for a whole body, held or streamed (HT
   it('stores a body held in memory, and a streamed one, each verified, with mode and mtime', async () => {
     const { ctx, root } = await context();
     const small = Buffer.from('held whole');
-    expect(await uploadBody(ctx, who, request('a/small.txt', small.length), small, sha(small))).toEqual({ identical: false, digest: sha(small) });
+    expect(await uploadBody(ctx, who, request('a/small.txt', small.length), small, sha(small))).toEqual({ identical: false, digest: sha(small), size: small.length });
     const big = randomBytesFrom(9, 3_000_000);
-    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length), streamed(big), null)).toEqual({ identical: false, digest: sha(big) });
+    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length), streamed(big), null)).toEqual({ identical: false, digest: sha(big), size: big.length });
     expect((await fsp.readFile(path.join(root, 'a', 'b', 'big.bin'))).equals(big)).toBe(true);
     const stats = await fsp.stat(path.join(root, 'a', 'b', 'big.bin'));
     expect(stats.mode & 0o777).toBe(0o640);
     expect(Math.floor(stats.mtimeMs)).toBe(1_700_000_000_000);
     expect((await fsp.readdir(path.join(root, 'a', 'b'))).sort()).toEqual(['big.bin']);
     // The same content again: identical, nothing read from the stream is needed.
-    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length, { sha256: sha(big) }), streamed(big), null)).toEqual({ identical: true, digest: sha(big) });
+    expect(await uploadBody(ctx, who, request('a/b/big.bin', big.length, { sha256: sha(big) }), streamed(big), null)).toEqual({ identical: true, digest: sha(big), size: big.length });
   });
 
   it('refuses a body that hashes otherwise than declared, and a different file without consent', async () => {

@@ -204,18 +204,21 @@ describe('the CLI server under a descriptor limit', () => {
     await fsp.writeFile(secretFile, `${SECRET}\n`, { mode: 0o600 });
     const serve = spawn(
       '/bin/sh',
-      ['-c', `ulimit -n 128 && exec "$0" "$@"`, process.execPath, BIN, 'serve', share, '--port', '0', '--host', '127.0.0.1', '--secret-file', secretFile, '--max-connections', '32', '--quiet'],
+      ['-c', `ulimit -n 128 && exec "$0" "$@"`, process.execPath, BIN, 'serve', share, '--port', '0', '--host', '127.0.0.1', '--secret-file', secretFile, '--max-connections', '32', '--json'],
       { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
     cleanup.push(async () => {
       serve.kill('SIGKILL');
     });
     let stderr = '';
+    let stdout = '';
     serve.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    // The port from the 'listening' event: --quiet prints no banner (issue 15, item 11).
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no banner: ${stderr}`)), 10_000);
-      serve.stderr.on('data', () => {
-        const m = /on port (\d+)/.exec(stderr);
+      const timer = setTimeout(() => reject(new Error(`no 'listening' event: ${stdout} ${stderr}`)), 10_000);
+      serve.stdout.setEncoding('utf8').on('data', (d: string) => {
+        stdout += d;
+        const m = /"event":"listening".*?"port":(\d+)/.exec(stdout);
         if (m) {
           clearTimeout(timer);
           resolve(Number(m[1]));

@@ -1,9 +1,12 @@
 /** tcpsend serve [DIR]: serve a folder. */
+import os from 'node:os';
+import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
 import { TcpsendServer } from '../../server/server.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
-import { hostPort, reachableAddresses } from '../addresses.js';
+import { browserUrl, hostPort, reachableAddresses, type PeerAddress } from '../addresses.js';
+import { terminalQr } from '../qr.js';
 import { peerName, ServerLog } from '../server-log.js';
 import { VERSION } from '../../version.js';
 import { checksumFlag, offeredChecksums, type ChecksumFlags } from './shared.js';
@@ -25,6 +28,43 @@ interface ServeArgs extends GlobalFlags, ChecksumFlags {
   dotfiles: boolean;
   secret?: string;
   secretFile?: string;
+  qr?: boolean;
+}
+
+/** "shutting down", and what it waits for, if anything (issue 15: never "for 0 connection(s)"). */
+export function shutdownLine(connections: number): string {
+  if (connections === 0) return 'shutting down';
+  const what = connections === 1 ? '1 connection' : `${connections} connections`;
+  return `shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${what} to finish; unfinished uploads stay resumable`;
+}
+
+/** One line per address, with the commands to use it (`auth`: what they need for a secret). */
+export function writeAddresses(out: Writable, addresses: readonly PeerAddress[], port: number, upload: boolean, auth: string): void {
+  if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
+  for (const a of addresses) {
+    const where = hostPort(a.address, port);
+    if (a.linkLocal) {
+      // The zone (%eth0) is the client's own interface, not ours: a command with ours would fail there.
+      out.write(`  ${where}  (${a.iface ? `${a.iface}, ` : ''}IPv6 link-local: the client adds its own interface, as [${a.address}%IFACE]:${port})\n`);
+      continue;
+    }
+    out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
+    out.write(`      tcpsend get ${where} FILE${auth}      tcpsend ls ${where}${auth}\n`);
+    if (upload) out.write(`      tcpsend put FILE ${where}${auth}\n`);
+  }
+}
+
+/**
+ * The URL for a browser, and its QR code for a phone's camera. The code is drawn only where a
+ * person looks at it: both outputs a terminal (not piped, not logged), unless --qr; --quiet
+ * leaves out both, unless --qr.
+ */
+async function writeBrowserUrl(ctx: CliContext, argv: ServeArgs, url: string): Promise<void> {
+  const out = ctx.streams.stderr;
+  if (argv.quiet && !argv.qr) return;
+  out.write(`  in a browser: ${url}\n`);
+  const onTerminal = Boolean(ctx.streams.stdout.isTTY && ctx.streams.stderr.isTTY);
+  if (argv.qr || onTerminal) out.write(await terminalQr(url));
 }
 
 export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
@@ -49,6 +89,7 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         .option('secret-file', { type: 'string', describe: 'Read the shared secret from this file (with --secret: create it if missing)' })
         .option('dotfiles', { type: 'boolean', default: false, describe: "Share hidden files ('.git', '.env') and take uploads of them" })
         .option('max-line', { type: 'number', default: DEFAULT_SERVER_OPTIONS.maxLineLength, describe: 'Longest request line, in bytes' })
+        .option('qr', { type: 'boolean', describe: 'Draw the browser URL as a QR code even when not on a terminal, or with --quiet' })
         .option('idle-timeout', { type: 'number', default: DEFAULT_SERVER_OPTIONS.idleTimeoutMs / 1000, describe: 'Seconds before an idle connection is dropped' })
         .example('$0 serve', 'Share the current folder, read-only, on port 7070')
         .example('$0 serve ~/inbox --allow-upload --port 9000', 'Take uploads into ~/inbox')
@@ -92,8 +133,8 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          if (!argv.json) {
-            const line = `shutting down: waiting up to ${DEFAULT_SERVER_OPTIONS.shutdownGraceMs / 1000} s for ${server.connectionCount} connection(s); unfinished uploads stay resumable`;
+          if (!argv.json && !argv.quiet) {
+            const line = shutdownLine(server.connectionCount);
             if (log) log.say(line);
             else out.write(`${line}\n`);
           }
@@ -106,6 +147,8 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         process.on('SIGTERM', stop);
       });
       const addresses = reachableAddresses(argv.host);
+      // Browsers get a page only from a server without a secret (with one, they get a 403 page).
+      const url = secret.secret ? null : (addresses.map((a) => browserUrl(a, port)).find((u) => u !== null) ?? browserUrl({ address: '127.0.0.1', family: 'IPv4', iface: '', linkLocal: false }, port));
       if (argv.json) {
         ctx.json.emit('listening', {
           version: VERSION,
@@ -115,30 +158,30 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           encrypted: server.encrypted,
           ...(secret.generated ? { secret: secret.secret } : {}),
           ...(secret.file ? { secret_file: secret.file } : {}),
+          hostname: os.hostname(),
           addresses: addresses.map((a) => hostPort(a.address, port)),
+          ...(url ? { url } : {}),
         });
-      } else {
+      } else if (!argv.quiet) {
         out.write(
           `tcpsend ${VERSION} serving ${server.rootPath} on port ${port}, ${argv.allowUpload ? 'uploads ON' : 'read-only'}, ${secret.secret ? 'encrypted (TLS 1.3, shared secret)' : 'NOT encrypted'}\n`,
         );
+        out.write(`  host name: ${os.hostname()}\n`);
         for (const warning of secret.warnings) out.write(`  warning: ${warning}\n`);
         // The secret itself is printed once, when it is made; never inside a command line.
         const secretFile = secret.file ? displayPath(secret.file, process.env) : null;
         if (secret.generated) out.write(`  new secret, kept in ${secretFile} (mode 600) for the next start: ${secret.secret}\n`);
         else if (secretFile) out.write(`  secret: the one in ${secretFile}\n`);
         if (secret.secret) out.write(`  clients: keep it in a file of mode 600 and add --secret-file FILE (or set TCPSEND_SECRET)\n`);
-        if (addresses.length === 0) out.write('  (no network interface up: only this machine can connect, at 127.0.0.1)\n');
-        for (const a of addresses) {
-          const where = hostPort(a.address, port);
-          out.write(`  ${where}${a.iface ? `  (${a.iface}, ${a.family})` : ''}\n`);
-          const auth = secret.secret ? ` --secret-file ${secretFile ?? 'FILE'}` : '';
-          out.write(`      tcpsend get ${where} FILE${auth}      tcpsend ls ${where}${auth}\n`);
-          if (argv.allowUpload) out.write(`      tcpsend put FILE ${where}${auth}\n`);
-        }
+        writeAddresses(out, addresses, port, argv.allowUpload, secret.secret ? ` --secret-file ${secretFile ?? 'FILE'}` : '');
         if (!secret.secret && argv.allowUpload && (argv.host === undefined || !/^(127\.|::1$|localhost$)/.test(argv.host))) {
           out.write('  warning: uploads are on without a secret: anyone who can reach this port can write here (serve --secret)\n');
         }
+      } else if (secret.generated) {
+        // Even --quiet says this once: it was just made, and clients need it.
+        out.write(`new secret${secret.file ? `, kept in ${displayPath(secret.file, process.env)} (mode 600) for the next start` : ''}: ${secret.secret}\n`);
       }
+      if (url && !argv.json) await writeBrowserUrl(ctx, argv, url);
       server.on('transferStart', (start) => {
         if (argv.json) ctx.json.emit('transfer_start', { peer: peerName(start.peer), verb: start.verb, path: start.path });
         else log?.started(start);

@@ -4,18 +4,10 @@
  * together. The StatusLine (status-line.ts) draws what these return.
  */
 import { eastAsianWidth } from 'get-east-asian-width';
+import { formatBytes } from '../../text/bytes.js';
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
-}
+// One home for byte counts (src/text/bytes.ts), shared with the server's folder page.
+export { formatBytes };
 
 /** `19.9/57.2 MiB` when both are in the same unit, else `880 KiB/2.00 GiB`. */
 export function formatBytesOf(done: number, total: number): string {

@@ -47,7 +47,7 @@ describe('describe', () => {
     const destroyed = Object.assign(new Error('Cannot call write after a stream was destroyed'), { code: 'ERR_STREAM_DESTROYED' });
     for (const err of [
       new ProtocolError('connection failed: read ECONNRESET', { cause: reset }),
-      new TransferInterruptedError(10, 'sendfile failed after 10 bytes: ECONNRESET', { cause: reset }),
+      new TransferInterruptedError(10, `sendfile stopped after 10 bytes: ${reset.message}`, { cause: reset }),
       new ProtocolError('connection failed: Cannot call write after a stream was destroyed', { cause: destroyed }),
     ]) {
       const text = describeError(err, 'host:7070');
