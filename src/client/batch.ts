@@ -13,7 +13,7 @@ import {
   readPutResult,
 } from '../protocol/index.js';
 import { checksumAlgorithm, createHasher } from '../hash/index.js';
-import { localPartPath, readWholeFileSync, removeIfExists } from '../transfer/local-file.js';
+import { readWholeFileSync, type LocalPlace } from '../transfer/local-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
 import { readGetReply } from './download.js';
@@ -22,8 +22,8 @@ import type { TransferResult } from './types.js';
 export interface FetchItem {
   /** Relative to the request's folder, '/'-separated. */
   rel: string;
-  /** Where it goes; nothing is there yet, nor a partial file. */
-  dest: string;
+  /** Where it goes, inside the destination's boundary; nothing is there yet, nor a partial file. */
+  dest: LocalPlace;
 }
 
 export interface StoreItem {
@@ -56,19 +56,18 @@ export async function fetchMany(
       for (const item of items) {
         const started = performance.now();
         const remotePath = joinItemPath(folder, item.rel);
-        const partPath = localPartPath(item.dest);
         try {
           const { size, digest } = await readGetReply(
             conn,
             file,
             remotePath,
-            { dest: item.dest, partPath, prefix: createHasher(checksum), offset: 0 },
+            { place: item.dest, prefix: createHasher(checksum), offset: 0 },
             { syncDirectory: false, onStart: ({ size }) => hooks.onStart?.(item, size) },
           );
-          hooks.onDone(item, { path: item.dest, size, bytes: size, checksum, digest, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
+          hooks.onDone(item, { path: item.dest.path, size, bytes: size, checksum, digest, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
         } catch (err) {
           if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
-          await removeIfExists(partPath); // bytes that did not verify
+          item.dest.removePart(); // bytes that did not verify
           hooks.onDone(item, err);
         }
       }

@@ -16,6 +16,7 @@ import {
 import { connectTcp, type ConnectOptions } from './connect.js';
 import { Connection, DEFAULT_CLIENT_TIMEOUT_MS } from './connection.js';
 import { downloadFile, type DownloadOptions } from './download.js';
+import type { LocalPlace } from '../transfer/local-file.js';
 import { fetchMany, storeMany, type BatchHooks, type FetchItem, type StoreItem } from './batch.js';
 import { formatTarget, parseTarget, type Target } from './target.js';
 import { secureChannel } from './secure.js';
@@ -187,7 +188,7 @@ export class TcpsendClient {
   }
 
   /** Fetch one remote file into `localPath` (resuming a partial file there). */
-  download(remotePath: string, localPath: string, options?: DownloadOptions): Promise<TransferResult> {
+  download(remotePath: string, localPath: string | LocalPlace, options?: DownloadOptions): Promise<TransferResult> {
     return downloadFile(this.connection, remotePath, localPath, options);
   }
 

@@ -3,7 +3,6 @@
  * against the server's, hash while the bytes stream, and rename over the final name only after
  * the SHA-256 of the whole file matched the server's.
  */
-import fsp from 'node:fs/promises';
 import {
   ChecksumMismatchError,
   ExistsError,
@@ -15,14 +14,7 @@ import {
 import type { SocketFile } from '../io/index.js';
 import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
 import { createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
-import {
-  finalizeLocalPart,
-  localPartPath,
-  openPartForWrite,
-  removeIfExists,
-  statSyncOrNull,
-  writeVerifiedFileSync,
-} from '../transfer/local-file.js';
+import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
 import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
 import type { Connection } from './connection.js';
@@ -36,23 +28,45 @@ export interface DownloadOptions extends TransferOptions {
   syncDirectory?: boolean;
 }
 
-/** Fetch `remotePath` into `dest`, resuming from `dest`'s partial file when it has one. */
+/**
+ * Fetch `remotePath` into `dest`, resuming from `dest`'s partial file when it has one. `dest`
+ * is a path the user named, or a place inside a folder being received (a folder get).
+ */
 export async function downloadFile(
   conn: Connection,
   remotePath: string,
-  dest: string,
+  dest: string | LocalPlace,
   options: DownloadOptions = {},
 ): Promise<TransferResult> {
+  if (typeof dest !== 'string') return downloadInto(conn, remotePath, dest, options);
+  const place = await LocalPlace.forPath(dest);
+  try {
+    return await downloadInto(conn, remotePath, place, options);
+  } catch (err) {
+    place.folder.removeMadeIfEmpty();
+    throw err;
+  } finally {
+    place.folder.close();
+  }
+}
+
+async function downloadInto(
+  conn: Connection,
+  remotePath: string,
+  place: LocalPlace,
+  options: DownloadOptions,
+): Promise<TransferResult> {
   const started = performance.now();
-  const existing = statSyncOrNull(dest);
-  if (existing?.isDirectory()) throw new IsDirectoryError(`'${dest}' is a folder`);
+  const dest = place.path;
+  const existing = place.existing();
+  if (existing?.type === 'dir') throw new IsDirectoryError(`'${dest}' is a folder`);
   const { checksum } = conn;
   if (existing) {
     // Identical content already there is success, not a conflict, with or without --overwrite.
     const remote = readStat(await conn.simple({ verb: 'STAT', path: remotePath, hash: true, checksum }), checksum);
     if (remote.type === 'file' && remote.size === existing.size && remote.digest !== null) {
-      const handle = await fsp.open(dest, 'r');
-      const local = await hashFileRange(handle, 0, existing.size, createHasher(checksum)).finally(() => handle.close());
+      const file = place.openExisting();
+      const local = await hashFileRange(file, 0, existing.size, createHasher(checksum)).finally(() => file.close());
       if (local.digest() === remote.digest) {
         return { path: dest, size: existing.size, bytes: 0, checksum, digest: remote.digest, resumedFrom: 0, skipped: true, seconds: 0 };
       }
@@ -62,18 +76,18 @@ export async function downloadFile(
     }
   }
 
-  const partPath = localPartPath(dest);
-  let partSize = statSyncOrNull(partPath)?.size ?? 0;
+  const partPath = place.partPath;
+  let partSize = place.partSize();
   for (;;) {
     try {
       const prefix = createHasher(checksum);
       if (partSize > 0) {
-        const handle = await fsp.open(partPath, 'r');
+        const part = place.openPart(partSize);
         const total = partSize;
         options.onCheck?.(0, total);
-        await hashFileRange(handle, 0, total, prefix, undefined, (done) => options.onCheck?.(done, total)).finally(() => handle.close());
+        await hashFileRange(part.file, 0, total, prefix, undefined, (done) => options.onCheck?.(done, total)).finally(() => part.close());
       }
-      const result = await receive(conn, remotePath, { dest, partPath, prefix, offset: partSize }, options);
+      const result = await receive(conn, remotePath, { place, prefix, offset: partSize }, options);
       return {
         path: dest,
         size: result.size,
@@ -94,16 +108,16 @@ export async function downloadFile(
       const full = diskFull(err);
       if (full) {
         // Not a retry's business: the next attempt would fill the same disk. What arrived stays.
-        const kept = statSyncOrNull(partPath)?.size ?? 0;
+        const kept = place.keptBytes();
         throw new NoSpaceError(
           `the disk is full writing '${dest}'${kept > 0 ? ` (${kept} bytes received are kept in '${partPath}')` : ''}: free some space and run the same command again to resume`,
           { cause: err },
         );
       }
       if (err instanceof ChecksumMismatchError || (err instanceof RemoteError && err.code === 'TCPSEND_ERR_CHANGED')) {
-        await removeIfExists(partPath); // those bytes are not to be trusted
-      } else if ((statSyncOrNull(partPath)?.size ?? 0) === 0) {
-        await removeIfExists(partPath); // nothing to resume: leave no trace
+        place.removePart(); // those bytes are not to be trusted
+      } else {
+        place.removePart({ ifEmpty: true }); // nothing to resume: leave no trace
       }
       throw err;
     }
@@ -125,8 +139,8 @@ export interface Received {
 }
 
 export interface Destination {
-  dest: string;
-  partPath: string;
+  /** Where the file goes, inside the destination's boundary. */
+  place: LocalPlace;
   /** The hash of the part's first `offset` bytes, in the connection's checksum. */
   prefix: Hasher;
   offset: number;
@@ -176,23 +190,17 @@ export async function readGetReply(
     const body = await file.readExactly(header.length);
     options.onProgress?.(header.length, header.size);
     const digest = await verify(conn, remotePath, header, to.prefix.update(body).digest());
-    writeVerifiedFileSync(to.partPath, to.dest, body, {
-      mtimeMs: header.mtimeMs,
-      mode: header.mode,
-      syncDirectory: options.syncDirectory,
-    });
+    to.place.storeWhole(body, { mtimeMs: header.mtimeMs, mode: header.mode, syncDirectory: options.syncDirectory });
     return { size: header.size, digest };
   }
-  const handle = await openPartForWrite(to.partPath, offset);
-  let finalized = false;
+  const part = to.place.openPart(offset);
   try {
-    const actual = await streamBody(conn, file, handle, header, to, options);
+    const actual = await streamBody(conn, file, part.file, header, to, options);
     const digest = await verify(conn, remotePath, header, actual);
-    await finalizeLocalPart(handle, to.partPath, to.dest, { mtimeMs: header.mtimeMs, mode: header.mode });
-    finalized = true;
+    await to.place.commit(part, { mtimeMs: header.mtimeMs, mode: header.mode });
     return { size: header.size, digest };
   } finally {
-    if (!finalized) await handle.close().catch(() => {});
+    part.close(); // once committed, a second close does nothing
   }
 }
 
@@ -211,7 +219,7 @@ function keepErrors<T extends import('node:stream').Writable>(out: T): T {
 async function streamBody(
   conn: Connection,
   file: SocketFile,
-  handle: fsp.FileHandle,
+  handle: OpenFile,
   header: GetHeader,
   to: Destination,
   options: DownloadOptions,

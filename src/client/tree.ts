@@ -19,7 +19,7 @@ import { createHasher, hashFileRange, LEGACY_CHECKSUM, type ChecksumName } from 
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { PathFilter, type FilterRule } from '../transfer/filter.js';
 import { linkSkipReason, placeSymlinkSync } from '../transfer/symlinks.js';
-import { localPartPath, statSyncOrNull, syncDirectorySync } from '../transfer/local-file.js';
+import { LocalFolder, statSyncOrNull, syncDirectorySync, type LocalPlace } from '../transfer/local-file.js';
 import type { BatchHooks, FetchItem, StoreItem } from './batch.js';
 import { utimesSeconds } from '../files/mtime.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type TreeEntry, type Verdict } from './compare.js';
@@ -673,30 +673,31 @@ class ListedPaths {
   }
 }
 
-/**
- * Remove a local entry for --delete or to clear the way, never through a symlink: the folder
- * holding it must still be the real folder the walk saw (no component swapped for a link),
- * a link is removed as a link, and a folder with everything in it (fs.rm does not follow the
- * links it meets inside).
- */
-function removeLocal(localRoot: string, rel: string): void {
-  const abs = path.join(localRoot, ...rel.split('/'));
-  const parent = path.dirname(abs);
-  if (fs.realpathSync(parent) !== path.join(fs.realpathSync(localRoot), ...rel.split('/').slice(0, -1))) {
-    throw new BadPathError(`'${parent}' is no longer the folder it was (a symlink?): '${rel}' not removed`);
-  }
-  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
-  if (!st) return;
-  if (st.isDirectory()) fs.rmSync(abs, { recursive: true });
-  else fs.unlinkSync(abs);
-}
-
 /** Get the remote folder `remoteDir` so that `localDir` holds its contents. */
 export async function getTree(
   client: ReconnectingClient,
   remoteDir: string,
   localDir: string,
   options: TreeOptions = {},
+): Promise<TreeSummary> {
+  const opened: { destination: LocalFolder | null } = { destination: null };
+  try {
+    return await getTreeInto(client, remoteDir, localDir, options, opened);
+  } finally {
+    opened.destination?.close();
+  }
+}
+
+/**
+ * getTree's work. Files, parts, new folders and folder attributes below `localDir` go through
+ * `opened.destination`, the destination's confinement boundary (the names are the server's).
+ */
+async function getTreeInto(
+  client: ReconnectingClient,
+  remoteDir: string,
+  localDir: string,
+  options: TreeOptions,
+  opened: { destination: LocalFolder | null },
 ): Promise<TreeSummary> {
   const run = new TreeRun(options);
   const first = await client.current();
@@ -715,10 +716,12 @@ export async function getTree(
   const listed = new ListedPaths(localDir);
   let created = false;
   if (statSyncOrNull(localDir) === null) {
-    if (!run.dryRun) created = (await fsp.mkdir(localDir, { recursive: true })) !== undefined;
+    if (!run.dryRun) created = (opened.destination = await LocalFolder.open(localDir)).created;
   } else {
     for (const entry of walkLocal(localDir, { filter: run.filter, markExcluded: true })) local.set(entry.rel, entry);
   }
+  if (!run.dryRun) opened.destination ??= await LocalFolder.open(localDir);
+  const destination = opened.destination;
   // Folders this run created hold nothing yet: their files need no look before they are fetched.
   const fresh = new Set<string>();
   if (created) fresh.add('');
@@ -734,7 +737,7 @@ export async function getTree(
   const batchWindow = new Window(BATCH_WINDOW);
 
   /** Clear the way for `rel` here, where `there` is of another kind. False (skipped) if it cannot go. */
-  const clearWay = (rel: string, there: LocalEntry): boolean => {
+  const clearWay = async (rel: string, there: LocalEntry): Promise<boolean> => {
     if (there.type === 'dir' && !options.delete) {
       run.skip(`${rel}/`, SKIP.folderInTheWay, true);
       return false;
@@ -742,7 +745,7 @@ export async function getTree(
     cleared.add(rel);
     if (run.dryRun) return true;
     try {
-      removeLocal(localDir, rel);
+      await destination!.remove(rel);
       touched.add(parentOf(rel));
       return true;
     } catch (err) {
@@ -752,7 +755,7 @@ export async function getTree(
   };
 
   /** One file on its own, resuming: the way every file goes that is not in a batch. */
-  const getOne = async (rel: string, dest: string, replaces: boolean) => {
+  const getOne = async (rel: string, dest: LocalPlace, replaces: boolean) => {
     try {
       const result = await client.run((c) =>
         c.download(join(rel), dest, {
@@ -826,7 +829,7 @@ export async function getTree(
   };
   const act = async (entry: ListEntry, dest: string, there: LocalEntry | undefined, verdict: Verdict): Promise<void> => {
     const rel = entry.path;
-    if (verdict === 'in-the-way' && !clearWay(rel, there!)) {
+    if (verdict === 'in-the-way' && !(await clearWay(rel, there!))) {
       if (entry.type === 'dir') blocked.add(rel);
       return;
     }
@@ -837,8 +840,13 @@ export async function getTree(
       dirs.push({ rel, abs: dest, entry });
       if (clear) {
         touched.add(parentOf(rel));
-        if (!run.dryRun) {
-          await fsp.mkdir(dest, { recursive: true });
+        if (destination) {
+          try {
+            destination.mkdirs(rel);
+          } catch (err) {
+            blocked.add(rel);
+            return run.fail(rel, err);
+          }
           fresh.add(rel);
         }
       }
@@ -862,26 +870,27 @@ export async function getTree(
       await window.add(async () => {
         try {
           if (await sameContent(rel, dest, there!, entry)) return;
-          if (run.dryRun) run.done(rel, 'replaced', noTransfer(dest, entry.size ?? 0));
-          else await getOne(rel, dest, true);
+          if (!destination) run.done(rel, 'replaced', noTransfer(dest, entry.size ?? 0));
+          else await getOne(rel, destination.place(rel), true);
         } catch (err) {
           run.fail(rel, err);
         }
       });
       return;
     }
-    if (run.dryRun) return run.done(rel, existed ? 'replaced' : 'sent', noTransfer(dest, entry.size ?? 0));
-    if (
-      batches &&
-      entry.size !== null &&
-      entry.size <= BATCH_FILE_MAX &&
-      (fresh.has(parentOf(rel)) || statSyncOrNull(localPartPath(dest)) === null)
-    ) {
-      if (existed) replacing.add(rel);
-      await batches.add({ rel, dest }, entry.size);
-      return;
+    if (!destination) return run.done(rel, existed ? 'replaced' : 'sent', noTransfer(dest, entry.size ?? 0));
+    let place: LocalPlace;
+    try {
+      place = destination.place(rel);
+      if (batches && entry.size !== null && entry.size <= BATCH_FILE_MAX && (fresh.has(parentOf(rel)) || place.partSize() === 0)) {
+        if (existed) replacing.add(rel);
+        await batches.add({ rel, dest: place }, entry.size);
+        return;
+      }
+    } catch (err) {
+      return run.fail(rel, err);
     }
-    await window.add(() => getOne(rel, dest, existed));
+    await window.add(() => getOne(rel, place, existed));
   };
 
   const totals = { files: 0, bytes: 0 };
@@ -909,7 +918,7 @@ export async function getTree(
     for (const entry of gone) {
       const shown = entry.type === 'dir' ? `${entry.rel}/` : entry.rel;
       try {
-        if (!run.dryRun) removeLocal(localDir, entry.rel);
+        if (destination) await destination.remove(entry.rel);
         touched.add(parentOf(entry.rel));
         run.done(shown, 'deleted', noTransfer(entry.abs, entry.size));
       } catch (err) {
@@ -921,16 +930,20 @@ export async function getTree(
   // The renames are made durable one folder at a time, then the folders get their own mode
   // and mtime, deepest first (writing into a folder moves its mtime); only where something
   // changed or the attributes differ.
-  if (!run.dryRun) {
+  if (destination) {
+    destination.sync();
     if (touched.has('')) syncDirectorySync(localDir);
     for (const { rel, abs, entry } of dirs.reverse()) {
       if (blocked.has(rel)) continue;
       const there = local.get(rel);
       if (touched.has(rel)) syncDirectorySync(abs);
       else if (there?.type === 'dir' && !folderAttributesDiffer(entry, there)) continue;
-      const when = utimesSeconds(entry.mtimeMs);
-      await fsp.chmod(abs, entry.mode & 0o777).catch(() => {});
-      await fsp.utimes(abs, when, when).catch(() => {});
+      try {
+        // On the folder's descriptor, reached inside: never on a folder a link leads to.
+        destination.setAttributes(rel, { mode: entry.mode, mtimeMs: entry.mtimeMs });
+      } catch {
+        // Gone, or no longer a folder inside (a link put there since): its files said so already.
+      }
     }
   }
   return run.finish();

@@ -7,7 +7,6 @@
  * referenced and a later close() never resolves.)
  */
 import { Writable } from 'node:stream';
-import type { FileHandle } from 'node:fs/promises';
 
 export function chunkWritable(write: (chunk: Buffer) => Promise<void>): Writable {
   return new Writable({
@@ -22,8 +21,13 @@ export function chunkWritable(write: (chunk: Buffer) => Promise<void>): Writable
   });
 }
 
+/** A file with positional writes: a FileHandle, or the OpenFile of a part. */
+export interface PositionalWrites {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+}
+
 /** Positional writes into `handle` from `start` on. */
-export function fileWritable(handle: FileHandle, start: number): Writable {
+export function fileWritable(handle: PositionalWrites, start: number): Writable {
   let position = start;
   return chunkWritable(async (chunk) => {
     let done = 0;

@@ -1,13 +1,31 @@
 /**
  * The receiving side's files on the local disk: a partial file beside the destination,
- * written, fsynced, and renamed over the final name only once its digest matched.
+ * written, fsynced, and renamed over the final name only once its digest matched; all of it
+ * inside the destination folder, through the same boundary the server has (LocalFolder).
  */
-import fs, { constants } from 'node:fs';
-import fsp, { type FileHandle } from 'node:fs/promises';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
-import { FileChangedError } from '../errors.js';
-import { fsyncFolder, partNameFor, utimesSeconds } from '../files/index.js';
+import { FileChangedError, IsDirectoryError, NotFoundError } from '../errors.js';
+import { fsyncFolder, partNameFor } from '../files/index.js';
+import {
+  commitPart,
+  openPart,
+  removeEntry,
+  Root,
+  storeWhole,
+  syncFolders,
+  uploadTarget,
+  type AttributeOptions,
+  type FileInfo,
+  type Folder,
+  type FolderScope,
+  type OpenFile,
+  type UploadPart,
+} from '../server/root/index.js';
+
+export type { OpenFile, UploadPart };
 
 /**
  * `dir/name` → `dir/.name.tcpsend-part`: hidden, on the same file system for rename, and the
@@ -17,97 +35,266 @@ export function localPartPath(dest: string): string {
   return path.join(path.dirname(dest), partNameFor(path.basename(dest)));
 }
 
-/** Open (creating) a part file for writing at `offset`, dropping anything past it. */
-export async function openPartForWrite(partPath: string, offset: number): Promise<FileHandle> {
-  await fsp.mkdir(path.dirname(partPath), { recursive: true });
-  // O_NOFOLLOW: a symlink planted under the part's name must not redirect the write.
-  const handle = await fsp.open(partPath, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
-  try {
-    await handle.truncate(offset);
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-  return handle;
+/** Latest time a JavaScript Date can hold: a later mtime from a peer is clamped to it (ext4 clamps further). */
+const MAX_DATE_MS = 8.64e15;
+
+/** A peer's mode and mtime as the boundary takes them: permission bits only, a time it can store. */
+function attributesOf(meta: ReceivedAttributes): AttributeOptions {
+  const attributes: AttributeOptions = {};
+  if (meta.mode !== null && meta.mode !== undefined) attributes.mode = meta.mode & 0o777; // never setuid/setgid from a peer
+  if (meta.mtimeMs !== null && meta.mtimeMs !== undefined) attributes.mtimeMs = Math.min(Math.max(Math.trunc(meta.mtimeMs), 0), MAX_DATE_MS);
+  return attributes;
+}
+
+export interface ReceivedAttributes {
+  mtimeMs?: number | null;
+  mode?: number | null;
 }
 
 /**
- * Make a verified part the final file: fsync its data, set its mode and mtime, rename it over
- * `dest` and fsync the folder. The caller has closed nothing yet; this closes `handle`.
+ * A folder the client receives into: the same confinement boundary as the server's served
+ * folder (a Root over it, server/root), because below it the server chooses the names. Every
+ * folder is walked one name at a time and held open (on Linux; checked by identity elsewhere),
+ * a symlink is followed only where it leads inside, and parts, renames, modes and mtimes go
+ * through those held folders and the files' own descriptors. So neither a name the server
+ * lists (`link/evil.txt` with `link -> /elsewhere`) nor a folder a local user swaps for a
+ * symlink mid-transfer can make the client write, create or change anything outside.
+ * The folder's own path is the user's: symlinks in it are followed once, when it is opened.
  */
-export async function finalizeLocalPart(
-  handle: FileHandle,
-  partPath: string,
-  dest: string,
-  meta: { mtimeMs?: number | null; mode?: number | null },
-): Promise<void> {
-  try {
-    await handle.sync();
-    if (meta.mode !== null && meta.mode !== undefined) await handle.chmod(meta.mode & 0o777); // never setuid/setgid from a peer
-    if (meta.mtimeMs !== null && meta.mtimeMs !== undefined) {
-      const when = utimesSeconds(meta.mtimeMs);
-      await handle.utimes(when, when);
-    }
-  } finally {
-    await handle.close();
+export class LocalFolder {
+  readonly #touched = new Set<Folder>();
+  readonly #scope: FolderScope;
+
+  private constructor(
+    /** As the user gave it, for messages. */
+    readonly path: string,
+    readonly root: Root,
+    /** The first folder opening it made (it and those below it hold nothing yet), if any. */
+    readonly made: string | undefined,
+  ) {
+    this.#scope = root.newScope();
   }
-  await fsp.rename(partPath, dest);
-  syncDirectorySync(path.dirname(dest));
+
+  /**
+   * Make `dir` if need be (and its parents: the user's own path) and open it as the boundary.
+   * `heldFolders: false` chooses the identity checks used where /proc/self/fd is not (tests).
+   */
+  static async open(dir: string, options: { heldFolders?: boolean } = {}): Promise<LocalFolder> {
+    const made = await fsp.mkdir(dir, { recursive: true });
+    // Hidden names are the server's to send (serve --dotfiles); the client writes what it gets.
+    const root = await Root.open(dir, { dotfiles: true, called: 'the destination folder', heldFolders: options.heldFolders });
+    return new LocalFolder(dir, root, made);
+  }
+
+  /** Whether opening it made it (nothing is in it yet). */
+  get created(): boolean {
+    return this.made !== undefined;
+  }
+
+  /**
+   * Remove the folders opening it made, where they are still empty: a single-file get that
+   * failed before anything was kept leaves no trace (a kept part keeps its folder).
+   */
+  removeMadeIfEmpty(): void {
+    if (this.made === undefined) return;
+    for (let dir = this.path; ; dir = path.dirname(dir)) {
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        return; // not empty (a part kept for resume), or gone
+      }
+      if (path.resolve(dir) === path.resolve(this.made) || path.dirname(dir) === dir) return;
+    }
+  }
+
+  /**
+   * Where `rel` (a '/'-separated path the server chose) goes: BadPathError for a name that could
+   * leave the folder or be read differently elsewhere, ForbiddenError for a partial file's name.
+   */
+  place(rel: string): LocalPlace {
+    const segments = this.root.segments(rel);
+    if (segments.length === 0) throw new IsDirectoryError(`'${this.path}' is the destination folder itself`);
+    return new LocalPlace(this, segments, path.join(this.path, ...segments));
+  }
+
+  /** Make the folder `rel` and its parents inside; whether the last one was made now. */
+  mkdirs(rel: string): boolean {
+    const segments = this.root.segments(rel);
+    const there = this.#in(() => this.root.entry(segments, this.#scope, false).stats !== undefined, false);
+    this.root.mkdirs(rel);
+    return !there;
+  }
+
+  /**
+   * Remove `rel` inside (a file, a symlink as a link, a folder with everything in it), each
+   * folder reached through its held parent, as the server's DELETE: a folder swapped for a
+   * symlink meanwhile is refused, never followed out.
+   */
+  remove(rel: string): Promise<void> {
+    return removeEntry(this.root, rel);
+  }
+
+  /** Give the folder `rel` inside a peer's mode and mtime, on its descriptor. */
+  setAttributes(rel: string, meta: ReceivedAttributes): void {
+    this.root.mkdirs(rel, attributesOf(meta));
+  }
+
+  /** fsync the folders small files were renamed in (once per folder, at the end of a tree). */
+  sync(): void {
+    syncFolders(this.root, this.#touched, this.#scope);
+  }
+
+  /** Release the folders held open. */
+  close(): void {
+    this.#scope.close();
+  }
+
+  /** `work` with the folder's scope; NotFoundError (a folder on the way is not there) gives `absent`. */
+  #in<T>(work: () => T, absent: T): T {
+    try {
+      return work();
+    } catch (err) {
+      if (err instanceof NotFoundError) return absent;
+      throw err;
+    }
+  }
+
+  /** @internal the scope synchronous calls share (folders resolved once, held across files). */
+  get scope(): FolderScope {
+    return this.#scope;
+  }
+
+  /** @internal folders whose renames the next `sync` makes durable. */
+  get touched(): Set<Folder> {
+    return this.#touched;
+  }
 }
 
-export async function removeIfExists(file: string): Promise<void> {
-  await fsp.rm(file, { force: true });
+/** One file's place in a LocalFolder: what is there, its partial file, and the writes that land it. */
+export class LocalPlace {
+  readonly rel: string;
+
+  constructor(
+    readonly folder: LocalFolder,
+    readonly segments: readonly string[],
+    /** The file's local path, for messages and results. */
+    readonly path: string,
+  ) {
+    this.rel = segments.join('/');
+  }
+
+  /**
+   * A path the user names for a single-file get: the boundary is its folder (the user's own
+   * path, symlinks in it followed), the file its last name. Close `place.folder` when done.
+   */
+  static async forPath(dest: string): Promise<LocalPlace> {
+    const folder = await LocalFolder.open(path.dirname(dest));
+    try {
+      const segments = folder.root.segments(path.basename(dest));
+      if (segments.length !== 1) throw new IsDirectoryError(`'${dest}' is a folder`);
+      return new LocalPlace(folder, segments, dest);
+    } catch (err) {
+      folder.close();
+      throw err;
+    }
+  }
+
+  /**
+   * What is there now: null for nothing; a symlink is followed only if it leads inside
+   * (ForbiddenError if it leads out: it is neither read, written through nor replaced).
+   */
+  existing(): FileInfo | null {
+    return uploadTarget(this.folder.root, this.segments, this.folder.scope).existing;
+  }
+
+  /** The file there, opened to read (to compare it with the server's): inside, never through a link out. */
+  openExisting(): OpenFile {
+    return this.folder.root.openRead(this.rel, this.folder.scope).file;
+  }
+
+  /** The partial file's local path, for messages. */
+  get partPath(): string {
+    return localPartPath(this.path);
+  }
+
+  /** Bytes in the partial file a previous attempt left (0 for none, or anything but a plain file). */
+  partSize(): number {
+    const { root, scope } = this.folder;
+    try {
+      const stats = root.entry([...this.segments.slice(0, -1), partNameFor(this.segments.at(-1)!)], scope, false).stats;
+      return stats?.isFile() ? Number(stats.size) : 0;
+    } catch (err) {
+      if (err instanceof NotFoundError) return 0;
+      throw err;
+    }
+  }
+
+  /** partSize on the way out of a failure: 0 where the part cannot be looked at, never an error. */
+  keptBytes(): number {
+    try {
+      return this.partSize();
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Open (creating it and its folders) the partial file, cut to `offset` bytes: the receive
+   * writes from there. Its `file` is the descriptor to write and hash; commit or close it.
+   */
+  openPart(offset: number): UploadPart {
+    const part = openPart(this.folder.root, this.rel);
+    try {
+      part.truncate(offset);
+    } catch (err) {
+      part.close();
+      throw err;
+    }
+    return part;
+  }
+
+  /** Make a verified part the file: mode and mtime on its descriptor, fsync, rename, folder fsync. */
+  async commit(part: UploadPart, meta: ReceivedAttributes): Promise<void> {
+    await commitPart(this.folder.root, part, attributesOf(meta));
+  }
+
+  /**
+   * Write a small, already verified body as the file: a new part (created with O_EXCL, never
+   * through anything planted under its name), its mode and mtime, fsync, rename. The folder's
+   * fsync is at once, or with the LocalFolder's `sync` (`syncDirectory: false`).
+   */
+  storeWhole(body: Uint8Array, meta: ReceivedAttributes & { syncDirectory?: boolean }): void {
+    const { root, scope, touched } = this.folder;
+    // What is there was looked at before the body was asked for (existing); one more lstat per
+    // small file is not needed: a folder made there since is refused by the rename itself.
+    const target = { segments: this.segments, shown: this.rel, existing: null };
+    storeWhole(root, target, body, attributesOf(meta), scope, touched);
+    if (meta.syncDirectory !== false) this.folder.sync();
+  }
+
+  /**
+   * Delete the partial file, if there is one (with `ifEmpty`, only if it holds nothing to
+   * resume). Best effort, on the way out of a failure: a part it cannot reach stays.
+   */
+  removePart(options: { ifEmpty?: boolean } = {}): void {
+    const { root, scope } = this.folder;
+    try {
+      if (options.ifEmpty && this.keptBytes() > 0) return;
+      const { folder, name, shown } = root.entry([...this.segments.slice(0, -1), partNameFor(this.segments.at(-1)!)], scope, false, false);
+      root.fs.unlinkSync(root.at(folder, name, scope, shown));
+    } catch {
+      // Gone already, never made, or its folder is no longer reachable inside.
+    }
+  }
 }
+
+/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
+export const syncDirectorySync = (dir: string): void => fsyncFolder(dir);
 
 /** stat, or null where nothing is; synchronous: a client's per-file checks are many and tiny. */
 export function statSyncOrNull(file: string): Stats | null {
   return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
 }
-
-/**
- * Write a small, already verified body atomically: part file (created with the final mode),
- * write, fsync, mtime, rename over `dest`; the folder fsync is the caller's choice (a tree
- * transfer syncs each folder once at the end). Synchronous on purpose: for small files the
- * thread-pool round trips of the async calls cost more than the calls themselves, and a
- * client has nothing else to do with its thread meanwhile.
- */
-export function writeVerifiedFileSync(
-  partPath: string,
-  dest: string,
-  body: Uint8Array,
-  meta: { mtimeMs?: number | null; mode?: number | null; syncDirectory?: boolean },
-): void {
-  const mode = (meta.mode ?? 0o644) & 0o777; // never setuid/setgid from a peer
-  let fd: number;
-  const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-  try {
-    fd = fs.openSync(partPath, flags, 0o600);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    fs.mkdirSync(path.dirname(partPath), { recursive: true });
-    fd = fs.openSync(partPath, flags, 0o600);
-  }
-  try {
-    let done = 0;
-    while (done < body.length) done += fs.writeSync(fd, body, done, body.length - done, done);
-    fs.fsyncSync(fd);
-    fs.fchmodSync(fd, mode);
-    if (meta.mtimeMs !== null && meta.mtimeMs !== undefined) {
-      const when = utimesSeconds(meta.mtimeMs);
-      fs.futimesSync(fd, when, when);
-    }
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(partPath, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  fs.renameSync(partPath, dest);
-  if (meta.syncDirectory !== false) syncDirectorySync(path.dirname(dest));
-}
-
-/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
-export const syncDirectorySync = (dir: string): void => fsyncFolder(dir);
 
 /**
  * A small local file read whole with synchronous calls, for a batch upload, into the room

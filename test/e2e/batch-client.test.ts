@@ -14,6 +14,7 @@ import type { TransferResult } from '../../src/client/types.js';
 import { RemoteError } from '../../src/errors.js';
 import type { RequestLogEntry } from '../../src/server/session.js';
 import { utimesSeconds } from '../../src/files/mtime.js';
+import { LocalFolder } from '../../src/transfer/local-file.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
@@ -136,7 +137,9 @@ describe('TcpsendClient.fetchMany', () => {
     const dest = await tempDir('tcpsend-fetch-');
     const order = ['a.txt', 'missing.txt', 'empty', '.hidden', 'big.bin', 'sub', 'sub/数据 a=b%.txt', '../x', 'z.txt'];
     await fsp.mkdir(path.join(dest, 'sub'));
-    const items: FetchItem[] = order.map((rel, i) => ({ rel, dest: path.join(dest, rel.includes('/') && !rel.startsWith('..') ? rel : `${i}-${rel.replace(/\W/g, '_')}`) }));
+    const destination = await LocalFolder.open(dest);
+    closers.push(async () => destination.close());
+    const items: FetchItem[] = order.map((rel, i) => ({ rel, dest: destination.place(rel.includes('/') && !rel.startsWith('..') ? rel : `${i}-${rel.replace(/\W/g, '_')}`) }));
     const outcomes: Array<[string, TransferResult | Error]> = [];
     const started: string[] = [];
     await client.fetchMany('/', items, {
@@ -161,9 +164,9 @@ describe('TcpsendClient.fetchMany', () => {
       }
       const data = files.get(rel)!;
       const item = items.find((i) => i.rel === rel)!;
-      expect(outcome).toMatchObject({ path: item.dest, size: data.length, bytes: data.length, checksum: 'blake3', digest: blake3Hex(data), skipped: false, resumedFrom: 0 });
-      expectBytes(await fsp.readFile(item.dest), data);
-      const st = await fsp.stat(item.dest);
+      expect(outcome).toMatchObject({ path: item.dest.path, size: data.length, bytes: data.length, checksum: 'blake3', digest: blake3Hex(data), skipped: false, resumedFrom: 0 });
+      expectBytes(await fsp.readFile(item.dest.path), data);
+      const st = await fsp.stat(item.dest.path);
       expect(Math.floor(st.mtimeMs)).toBe(T0 + data.length);
       expect(st.mode & 0o777).toBe(0o640);
     }

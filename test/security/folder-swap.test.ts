@@ -4,7 +4,6 @@
  * outside, no folder outside may change its mode or date, and nothing outside may be read,
  * on any verb, single or batched.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { formatMputItem, formatRequest } from '../../src/protocol/index.js';
 import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { startSwapper } from '../helpers/swapper.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const SECRET = 'OUTSIDE-SECRET-5d1c';
@@ -25,49 +25,6 @@ afterEach(async () => {
   servers = [];
   for (const clean of cleanups.splice(0)) await clean();
 });
-
-/**
- * A separate process that swaps `folder` and `link` (a symlink to the outside) in a tight loop
- * for `ms`, then leaves the folder in its place. Node has no renameat2(RENAME_EXCHANGE), so
- * it takes four renames; the symlink sits under the folder's name half the time.
- */
-async function startSwapper(folder: string, link: string, ms: number): Promise<{ child: ChildProcess; done: Promise<number> }> {
-  const script = path.join(path.dirname(path.dirname(folder)), 'swapper.cjs');
-  await fsp.writeFile(
-    script,
-    `
-    const fs = require('node:fs');
-    const [folder, link, ms] = process.argv.slice(2);
-    const aside = folder + '.aside';
-    const end = Date.now() + Number(ms);
-    let swaps = 0;
-    while (Date.now() < end) {
-      try {
-        fs.renameSync(folder, aside);
-        fs.renameSync(link, folder);
-        fs.renameSync(folder, link);
-        fs.renameSync(aside, folder);
-        swaps += 1;
-      } catch {}
-    }
-    // Put everything back, from wherever the loop stopped.
-    // (The server may have made a new folder under the name while the real one was aside:
-    // an upload into a folder that did not exist at that moment. Both stay.)
-    if (fs.existsSync(aside)) {
-      if (fs.lstatSync(folder, { throwIfNoEntry: false })?.isSymbolicLink()) fs.renameSync(folder, link);
-      if (!fs.existsSync(folder)) fs.renameSync(aside, folder);
-    }
-    process.send(swaps, () => process.exit(0));
-  `,
-  );
-  const child = fork(script, [folder, link, String(ms)], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const done = new Promise<number>((resolve, reject) => {
-    child.once('message', (swaps) => resolve(Number(swaps)));
-    child.once('error', reject);
-    child.once('exit', (code) => (code !== 0 ? reject(new Error(`swapper exited ${code}`)) : undefined));
-  });
-  return { child, done };
-}
 
 interface Snapshot {
   [relative: string]: { mode: number; mtimeMs: number; size: number };

@@ -116,6 +116,8 @@ export class HeldFolders implements FolderAccess {
   constructor(
     private readonly fs: RootFs,
     private readonly inside: (absolute: string) => boolean,
+    /** The root as named in a refusal ('the served folder'). */
+    private readonly called = 'the served folder',
   ) {}
 
   at(folder: Folder, name: string, scope: FolderScope, shown: string): string {
@@ -147,7 +149,7 @@ export class HeldFolders implements FolderAccess {
     } catch (err) {
       throw new InternalError(`cannot check where ${quoteRequestPath(shown)} was opened`, { cause: err });
     }
-    if (!this.inside(landed)) throw new ForbiddenError(`${quoteRequestPath(shown)} leads outside the served folder`);
+    if (!this.inside(landed)) throw new ForbiddenError(`${quoteRequestPath(shown)} leads outside ${this.called}`);
   }
 
   /** Open `folder` at `where`, checked to be that folder and inside, and hold it in `scope`. */

@@ -77,6 +77,11 @@ export interface RootOptions {
    * and an upload of `.ssh/authorized_keys` or `.bashrc` is an attack more often than not.
    */
   dotfiles?: boolean;
+  /**
+   * What the folder is called in a refusal ("leads outside the served folder"): the client's
+   * destination is a Root too (transfer/local-file.ts), and its user is told so in its words.
+   */
+  called?: string;
 }
 
 // O_NONBLOCK: a FIFO swapped in cannot hang the open. Absent on Windows (0).
@@ -152,12 +157,15 @@ export class Root {
   /** The event loop's share that all batch work on this root (listings, MGET, MPUT, DELETE) takes together. */
   readonly workSlice = new TimeSlice();
 
-  private constructor(rootPath: string, fs: RootFs, held: boolean, dotfiles: boolean) {
+  readonly #called: string;
+
+  private constructor(rootPath: string, fs: RootFs, held: boolean, dotfiles: boolean, called: string) {
     this.rootPath = rootPath;
     this.fs = fs;
     this.#dotfiles = dotfiles;
+    this.#called = called;
     this.kernelFds = fs === (nodeFs as unknown as RootFs);
-    this.#access = held ? new HeldFolders(fs, (p) => this.#contains(p)) : new CheckedFolders(fs);
+    this.#access = held ? new HeldFolders(fs, (p) => this.#contains(p), called) : new CheckedFolders(fs);
   }
 
   static async open(rootDir: string, options: RootOptions = {}): Promise<Root> {
@@ -170,7 +178,7 @@ export class Root {
       throw toStorageError(err, rootDir);
     }
     const held = options.heldFolders ?? (process.platform === 'linux' && reaches(fs, '/proc/self/fd'));
-    return new Root(rootPath, fs, held, options.dotfiles ?? false);
+    return new Root(rootPath, fs, held, options.dotfiles ?? false, options.called ?? 'the served folder');
   }
 
   /** Whether folders are held open and their entries named through /proc/self/fd (see folders.ts). */
@@ -393,7 +401,7 @@ export class Root {
 
   /** ForbiddenError unless `real` (symlinks resolved) is inside and no partial file. */
   checkInside(real: string, requestPath: string): void {
-    if (!this.#contains(real)) throw new ForbiddenError(`${quoteRequestPath(requestPath)} leads outside the served folder`);
+    if (!this.#contains(real)) throw new ForbiddenError(`${quoteRequestPath(requestPath)} leads outside ${this.#called}`);
     // A symlink inside the root may point at a partial file.
     if (path.relative(this.rootPath, real).split(path.sep).some(isPartName)) {
       throw new ForbiddenError(`${quoteRequestPath(requestPath)} leads to a partial upload`);
