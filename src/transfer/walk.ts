@@ -52,7 +52,17 @@ export function* walkLocal(root: string, options: WalkOptions = {}, prefix = '')
   const folder = path.join(root, prefix);
   const base = folder.endsWith(path.sep) ? folder : folder + path.sep;
   // Names in UTF-8 byte order, as listings give them.
-  const names = fs.readdirSync(folder).sort(byUtf8);
+  let names: string[];
+  try {
+    names = fs.readdirSync(folder).sort(byUtf8);
+  } catch (err) {
+    // A folder below the root that vanished, or became something else, since it was seen
+    // (rsync: "file has vanished"): its entries are not there to walk. The root must be there.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (prefix === '' || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw err;
+    options.onSkip?.(prefix, 'vanished while the folder was read');
+    return;
+  }
   const filter = options.filter?.empty === false ? options.filter : null;
   for (const name of names) {
     if (isOwnTemporary(name)) continue;

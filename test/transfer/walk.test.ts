@@ -59,4 +59,24 @@ describe('walkLocal', () => {
     expect(marked.filter((e) => e.excluded).map((e) => e.rel)).toEqual(['b/c', 'in-link']);
     expect(marked.some((e) => e.rel === 'b/c/d.log')).toBe(false);
   });
+
+  it('a folder that vanishes after it was seen is skipped and named, and the walk goes on (rsync: file has vanished)', async () => {
+    const dir = await tree();
+    const skipped: string[] = [];
+    const walk = walkLocal(dir, { onSkip: (rel, why) => skipped.push(`${rel}: ${why}`) });
+    const seen: string[] = [];
+    for (let step = walk.next(); !step.done; step = walk.next()) {
+      seen.push(step.value.rel);
+      // 'b' is yielded before the walk goes into it: a racing user removes it then.
+      if (step.value.rel === 'b') fs.rmSync(path.join(dir, 'b'), { recursive: true });
+    }
+    expect(seen).toContain('b');
+    expect(seen.some((rel) => rel.startsWith('b/'))).toBe(false);
+    expect(seen).toContain('in-link'); // entries after it are still walked
+    expect(skipped).toEqual(['b: vanished while the folder was read']);
+  });
+
+  it('the folder it was asked to walk must be there', () => {
+    expect(() => [...walkLocal(path.join(os.tmpdir(), 'tcpsend-walk-no-such-folder'))]).toThrow(/ENOENT/);
+  });
 });
