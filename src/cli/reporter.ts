@@ -4,7 +4,7 @@ import type { ChecksumName } from '../hash/index.js';
  * status line on a terminal, plain lines otherwise) and for a script (output/json-reporter.ts:
  * NDJSON events through the one JsonEmitter). docs/cli.md describes both.
  */
-import type { Outcome, SkipGroup } from '../client/tree.js';
+import { emptySummary as emptyTreeSummary, type Outcome, type SkipGroup, type TreeSummary } from '../client/tree.js';
 
 export { formatBytes } from './output/progress.js';
 
@@ -29,26 +29,16 @@ export interface FileDone {
   dryRun?: boolean;
 }
 
-/** A run's totals: one count per outcome, and the failures. */
-export interface Summary {
-  /** Every file the run looked at except the deleted ones: sent + replaced + unchanged + skipped + failed. */
-  files: number;
-  sent: number;
-  replaced: number;
-  unchanged: number;
-  skipped: number;
-  deleted: number;
-  failed: number;
-  bytes: number;
-  seconds: number;
-  /** A folder's skipped paths grouped by reason: one line each names them. */
-  skips?: readonly SkipGroup[];
-  /** --dry-run: the counts say what would have happened. */
-  dryRun?: boolean;
-}
+/**
+ * A run's totals: one count per outcome, and the failures, as a folder transfer counts them
+ * (TreeSummary); the first error stays with the command, and a single file has no skips.
+ */
+export type Summary = Omit<TreeSummary, 'firstError' | 'skips'> & { skips?: readonly SkipGroup[] };
 
+/** No files yet: a command that moves several files and folders adds each one's totals in. */
 export function emptySummary(): Summary {
-  return { files: 0, sent: 0, replaced: 0, unchanged: 0, skipped: 0, deleted: 0, failed: 0, bytes: 0, seconds: 0 };
+  const { firstError: _first, ...totals } = emptyTreeSummary();
+  return totals;
 }
 
 /** Add `part` into `total` (several files and folders in one command); skips of one reason stay one line. */
