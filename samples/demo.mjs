@@ -32,24 +32,27 @@ function run(args, { cwd = client } = {}) {
   });
 }
 
-// The server: a child process, as a user would run it.
-const server = spawn(process.execPath, [bin, 'serve', served, '--host', '127.0.0.1', '--port', '0', '--allow-upload', '--quiet'], {
-  stdio: ['ignore', 'ignore', 'pipe'],
+// The server: a child process, as a user would run it. Its --json `listening` event says
+// which port it took (--quiet would print no banner at all).
+const server = spawn(process.execPath, [bin, 'serve', served, '--host', '127.0.0.1', '--port', '0', '--allow-upload', '--json'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
 });
 const port = await new Promise((resolve, reject) => {
-  let banner = '';
+  let text = '';
   const onData = (chunk) => {
-    banner += chunk;
-    const match = /on port (\d+)/.exec(banner);
-    if (match) {
-      server.stderr.off('data', onData);
-      server.stderr.resume();
-      process.stdout.write(banner.split('\n')[0] + '\n');
-      resolve(Number(match[1]));
+    text += chunk;
+    for (const line of text.split('\n').slice(0, -1)) {
+      const event = JSON.parse(line);
+      if (event.event !== 'listening') continue;
+      server.stdout.off('data', onData);
+      server.stdout.resume(); // its request events are not shown
+      process.stdout.write(`tcpsend ${event.version} serving ${event.root} on port ${event.port}\n`);
+      resolve(Number(event.port));
+      return;
     }
   };
-  server.stderr.on('data', onData);
-  server.on('exit', (code) => reject(new Error(`the server exited with ${code}:\n${banner}`)));
+  server.stdout.on('data', onData);
+  server.on('exit', (code) => reject(new Error(`the server exited with ${code}`)));
 });
 const target = `127.0.0.1:${port}`;
 
