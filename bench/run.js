@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { streamBench } from './stream.js';
 import { peersBench } from './peers.js';
 import { lanBench } from './lan.js';
+import { metadataBench } from './metadata.js';
 import { concurrencyBench, sizeBench } from './scaling.js';
 import { QUICK, cleanUpAll } from './lib.js';
 import { evaluateTargets, printTargets, writeDocs } from './report.js';
@@ -23,6 +24,7 @@ const TITLES = {
   sizes: 'tcpsend get: time by size',
   concurrency: 'tcpsend get: concurrent clients',
   lan: 'emulated LAN links (network namespaces, tbf)',
+  metadata: 'metadata calls: synchronous or asynchronous',
 };
 const sections = [
   ['stream', () => streamBench(QUICK ? { sizeMB: Number(process.env.BENCH_SIZE_MB ?? 64) } : undefined)],
@@ -30,6 +32,7 @@ const sections = [
   ['sizes', sizeBench],
   ['concurrency', concurrencyBench],
   ['lan', lanBench],
+  ['metadata', metadataBench],
 ];
 
 const results = {

@@ -36,7 +36,7 @@ export async function main(
     .detectLocale(false)
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Only errors', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'NDJSON events on stdout, for scripts', global: true })
-    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'More detail: a line per file, every request in the server log, stack traces with errors', global: true })
+    .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'More detail: a line per file, stack traces with errors (serve: every request in its log)', global: true })
     .command(serveCommand(ctx))
     .command(getCommand(ctx))
     .command(putCommand(ctx))

@@ -14,7 +14,7 @@ import { StatusLine, type TtyStream } from './output/status-line.js';
 const START_DELAY_MS = 1_000;
 // A browser's or curl's request and a bare selector move files too (src/server/http, selector.ts).
 const TRANSFERS = new Set(['GET', 'PUT', 'MGET', 'MPUT', 'HTTP GET', 'HTTP HEAD', 'HTTP PUT', 'HTTP POST', 'SELECTOR']);
-/** Verbs whose answer is checked against a SHA-256 on this side before the file appears. */
+/** Verbs whose answer is checked against its checksum on this side before the file appears. */
 const VERIFIED_HERE = new Set(['PUT', 'MPUT', 'HTTP PUT', 'HTTP POST']);
 
 /**

@@ -2,7 +2,7 @@
  * Inputs and outputs that are not regular files: `-` (standard input for put, standard output
  * for get), pipes, FIFOs and process substitutions (`<(…)`).
  *
- * A transfer needs the size up front (PUT carries it) and is only written out once its SHA-256
+ * A transfer needs the size up front (PUT carries it) and is only written out once its checksum
  * matched, so such a stream goes through a temporary file ($TMPDIR, or /tmp): put reads the
  * stream into it and sends it like any file; get fetches into it, verified, and then copies it
  * to standard output. Either way the bytes are verified end to end, exactly as a file's are.

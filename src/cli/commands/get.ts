@@ -7,7 +7,7 @@ import { UsageError } from '../../errors.js';
 import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { copyToOutput, STDIO_ARG, tempFolder, typed } from '../stdio.js';
-import { clientFlags, finishTransfer, summaryOf, interruptibleClient, failTransfer, targetHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
+import { checksumFlag, clientFlags, finishTransfer, summaryOf, interruptibleClient, failTransfer, targetHint, targetOf, treeHooks, type ClientFlags } from './shared.js';
 import { syncFlags, syncOptionsOrFail, type SyncFlags } from './sync-flags.js';
 
 interface GetArgs extends ClientFlags, SyncFlags {
@@ -26,7 +26,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'get <target> <remote> [local]',
     describe: 'Fetch a file or folder from a server',
     builder: (y: Argv) =>
-      syncFlags(clientFlags(
+      syncFlags(checksumFlag(clientFlags(
         y
           .positional('target', { type: 'string', demandOption: true, describe: 'HOST:PORT of the server' })
           .positional('remote', { type: 'string', demandOption: true, describe: 'Path on the server' })
@@ -40,7 +40,7 @@ export function getCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           .example('$0 get host:7070 photos ./photos --delete -n', 'Show what a mirror would change, change nothing')
           .example('$0 get host:7070 big.iso --retries 10', 'Keep resuming over a flaky link')
           .example('$0 get host:7070 backup.tar - | tar x', 'To standard output, verified before a byte is written'),
-      )),
+      ))),
     handler: async (args) => {
       const argv = args as unknown as GetArgs;
       const sync = syncOptionsOrFail(ctx, argv);

@@ -11,7 +11,7 @@ import { statSyncOrNull } from '../../transfer/local-file.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { addSummary, emptySummary, type Reporter, type Summary } from '../reporter.js';
 import { inputKind, spool, STDIO_ARG, typed, type Spooled } from '../stdio.js';
-import { clientFlags, finishTransfer, interruptibleClient, failTransfer, summaryOf, targetHint, targetOf, treeHooks, type ClientFlags, type InterruptibleClient } from './shared.js';
+import { checksumFlag, clientFlags, finishTransfer, interruptibleClient, failTransfer, summaryOf, targetHint, targetOf, treeHooks, type ClientFlags, type InterruptibleClient } from './shared.js';
 import { syncFlags, syncOptionsOrFail, type SyncFlags } from './sync-flags.js';
 
 interface PutArgs extends ClientFlags, SyncFlags {
@@ -53,7 +53,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
     command: 'put <paths..>',
     describe: 'Send files or folders to a server (the last argument is HOST:PORT)',
     builder: (y: Argv) =>
-      syncFlags(clientFlags(
+      syncFlags(checksumFlag(clientFlags(
         y
           .positional('paths', { type: 'string', array: true, demandOption: true, describe: 'FILE... HOST:PORT (- NAME: standard input, sent as NAME)' })
           .option('to', { type: 'string', default: '/', describe: 'Folder on the server to put them in' })
@@ -63,7 +63,7 @@ export function putCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
           .example("$0 put photos host:7070 --delete --exclude '*.tmp'", 'Mirror a folder, leaving out *.tmp')
           .example('$0 put *.log host:7070 --retries 10', 'Several files, resuming over a flaky link')
           .example('tar c photos | $0 put - photos.tar host:7070', 'Standard input, sent as photos.tar'),
-      )),
+      ))),
     handler: async (args) => {
       const argv = args as unknown as PutArgs;
       const sync = syncOptionsOrFail(ctx, argv);

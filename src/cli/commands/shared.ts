@@ -16,7 +16,7 @@ export interface ChecksumFlags {
   checksumChoice?: ChecksumName;
 }
 
-/** `--checksum-choice`, on get, put and serve (as rsync's option of that name). */
+/** `--checksum-choice`, on get, put and serve (as rsync's option of that name); ls moves no file. */
 export function checksumFlag<T>(y: Argv<T>) {
   return y.option('checksum-choice', {
     choices: CHECKSUM_NAMES,
@@ -54,7 +54,7 @@ export interface ClientFlags extends GlobalFlags, ChecksumFlags {
 }
 
 export function clientFlags<T>(y: Argv<T>) {
-  return checksumFlag(y)
+  return y
     .option('port', {
       alias: 'p',
       type: 'number',

@@ -16,7 +16,7 @@ export interface SyncFlags {
 
 export function syncFlags<T>(y: Argv<T>) {
   return y
-    .option('checksum', { alias: 'c', type: 'boolean', default: false, describe: 'Folders: compare the contents of same-size files (SHA-256), not their size and mtime' })
+    .option('checksum', { alias: 'c', type: 'boolean', default: false, describe: 'Folders: compare the contents of same-size files (with the transfer checksum), not their size and mtime' })
     .option('ignore-existing', { type: 'boolean', default: false, describe: 'Folders: keep files already at the destination, even when they differ' })
     .option('delete', { type: 'boolean', default: false, describe: 'Folders: remove what the source no longer has (put: serve --allow-delete)' })
     .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Folders: print what would be sent, replaced and deleted; change nothing' })

@@ -1,8 +1,10 @@
 /**
  * The file-system calls the Root makes, as one port: node:fs fits it, and so does a memfs
  * volume, so unit tests run the same Root on an in-memory disk, and fault tests wrap node:fs
- * to fail one call. Metadata calls are synchronous (for the many small files of a folder
- * transfer, a thread-pool round trip costs several times the call: docs/benchmarks.md);
+ * to fail one call. Metadata calls are synchronous: for the many small files of a folder
+ * transfer, a thread-pool round trip costs several times the call (docs/benchmarks.md,
+ * "Metadata calls", from bench/metadata.js: 10,000 lstats took 24–38 ms synchronously and
+ * 208–435 ms awaited one at a time, 105–181 ms all at once);
  * the bytes of large files move through the asynchronous read, write and fsync.
  */
 

@@ -2,8 +2,9 @@
  * Digests of whole files, remembered by identity and version, one per checksum algorithm.
  *
  * "the server includes the file's digest, computing it if its cache (keyed by device, inode,
- * size and mtime) does not hold it." A file is found by (dev, ino); its digests are only
- * trusted while size and mtime are the ones they were computed for, so an edited file misses.
+ * size, mtime and ctime) does not hold it." A file is found by (dev, ino); its digests are only
+ * trusted while size, mtime and ctime are the ones they were computed for, so an edited file
+ * misses, even one whose mtime was set back.
  * A file served to a BLAKE3 client and to a SHA-256 one keeps both digests in one entry.
  */
 import type { ChecksumName } from '../../hash/names.js';
