@@ -20,6 +20,9 @@ export interface LocalEntry {
   /** Whole milliseconds (floored), as listings carry them. */
   mtimeMs: number;
   mode: number;
+  /** Which file it is (lstat): what is opened to send it must be this one (walked-file.ts). */
+  dev: number;
+  ino: number;
   /** A link's text (what it points to), as it is written. */
   target?: string;
   /** The filter excludes it (only with `markExcluded`); an excluded folder is not entered. */
@@ -79,7 +82,7 @@ export function* walkLocal(root: string, options: WalkOptions = {}, prefix = '')
     const excluded = filter !== null && filter.excludes(rel, isDir);
     if (excluded && !options.markExcluded) continue;
     // One object per entry, whatever its kind: a walk of many files makes many of them.
-    const entry: LocalEntry = { rel, abs, type: 'file', size: st.size, mtimeMs: wholeMilliseconds(st.mtimeMs), mode: st.mode & 0o777 };
+    const entry: LocalEntry = { rel, abs, type: 'file', size: st.size, mtimeMs: wholeMilliseconds(st.mtimeMs), mode: st.mode & 0o777, dev: st.dev, ino: st.ino };
     if (excluded) entry.excluded = true;
     if (isDir) {
       entry.type = 'dir';
