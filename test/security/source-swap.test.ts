@@ -131,6 +131,22 @@ describe('a folder put whose source changes between the walk and the read', () =
     expect((await holding(server.root, secret)).sort()).toEqual(['up/d/big.bin', 'up/d/small.txt']); // as they were
   });
 
+  it.skipIf(process.platform === 'win32')('a folder swapped for a symlink while the walk reads it: nothing outside is listed or sent', async () => {
+    const { src, outside, secret, server, client } = await layout();
+    // The walk names a FIFO it skips (d/a.fifo, the first name in d) after it has opened d and
+    // before it looks at the files in it: the moment a local user swaps d.
+    execFileSync('mkfifo', [path.join(src, 'd', 'a.fifo')]);
+    const failures = new Map<string, unknown>();
+    await putTree(client, src, 'up', {
+      onNotice: (message) => {
+        if (message.startsWith('skipped d/a.fifo')) swapForLink(path.join(src, 'd'), outside);
+      },
+      onFileError: (rel, err) => failures.set(rel, err),
+    });
+    expect(await holding(server.root, secret)).toEqual([]);
+    for (const rel of ['d/small.txt', 'd/big.bin']) expect(failures.get(rel), rel).toBeInstanceOf(FileChangedError);
+  });
+
   it.skipIf(process.platform === 'win32')('a file swapped for a FIFO after the walk: no hang, named as changed', async () => {
     const { src, server, client } = await layout();
     const failures = new Map<string, unknown>();
