@@ -14,6 +14,7 @@ import {
 } from '../protocol/index.js';
 import { checksumAlgorithm, createHasher } from '../hash/index.js';
 import { readWholeFileSync, type LocalPlace } from '../transfer/local-file.js';
+import type { FileIdentity } from '../transfer/walked-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
 import { readGetReply } from './download.js';
@@ -30,6 +31,8 @@ export interface StoreItem {
   rel: string;
   /** The local file; its mtime and mode go with it. */
   abs: string;
+  /** Which file a folder walk saw there: the file read must be that one (walked-file.ts). */
+  seen?: FileIdentity;
 }
 
 export interface BatchHooks<Item> {
@@ -126,7 +129,7 @@ export async function storeMany(
             at = used;
             const bodyAt = at + Buffer.byteLength(line);
             return slab.subarray(bodyAt, bodyAt + stats.size);
-          });
+          }, item.seen);
         } catch (err) {
           hooks.onDone(item, err as Error);
           continue;

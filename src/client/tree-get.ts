@@ -1,14 +1,12 @@
 /** Folder get: getTree fetches a remote folder so that a local one holds its contents, writing only inside it (see tree.ts). */
-import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { BadPathError } from '../errors.js';
 import type { ListEntry } from '../protocol/index.js';
 import { MAX_PATH_BYTES, toSegments } from '../files/relative-path.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
-import { linkSkipReason, placeSymlinkSync } from '../transfer/symlinks.js';
+import { linkSkipReason } from '../transfer/symlinks.js';
 import { LocalFolder, statSyncOrNull, syncDirectorySync, type LocalPlace } from '../transfer/local-file.js';
 import type { FetchItem } from './batch.js';
-import { utimesSeconds } from '../files/mtime.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type Verdict } from './compare.js';
 import type { ReconnectingClient } from './retry.js';
 import {
@@ -121,8 +119,10 @@ async function getTreeInto(
   } else {
     for (const entry of walkLocal(localDir, { filter: run.filter, markExcluded: true })) local.set(entry.rel, entry);
   }
-  if (!run.dryRun) opened.destination ??= await LocalFolder.open(localDir);
-  const destination = opened.destination;
+  // A dry run writes nothing, but --checksum reads what is here through the boundary too.
+  if (!run.dryRun || (options.checksum && local.size > 0)) opened.destination ??= await LocalFolder.open(localDir);
+  const destination = run.dryRun ? null : opened.destination;
+  const reading = opened.destination;
   // Folders this run created hold nothing yet: their files need no look before they are fetched.
   const fresh = new Set<string>();
   if (created) fresh.add('');
@@ -174,17 +174,23 @@ async function getTreeInto(
     }
   };
 
-  /** --checksum: a same-size file is unchanged when its digest is the server's (from its cache). */
+  /**
+   * --checksum: a same-size file is unchanged when its digest is the server's (from its cache).
+   * It is read through the boundary, and the date set on the very descriptor read.
+   */
   const sameContent = async (rel: string, dest: string, there: LocalEntry, entry: ListEntry): Promise<boolean> => {
-    const { same, checksum, digest } = await compareContent(client, dest, join(rel), there.size);
-    if (!same) return false;
-    if (there.mtimeMs !== entry.mtimeMs && !run.dryRun) {
+    const place = reading!.place(rel);
+    const file = place.openExisting();
+    try {
+      const { same, checksum, digest } = await compareContent(client, file, join(rel), there.size);
+      if (!same) return false;
       // The same bytes: the source's mtime, so that the next quick check passes.
-      const when = utimesSeconds(entry.mtimeMs);
-      await fsp.utimes(dest, when, when);
+      if (there.mtimeMs !== entry.mtimeMs && !run.dryRun) place.setMtime(file, entry.mtimeMs);
+      run.done(rel, 'unchanged', { ...noTransfer(dest, there.size), checksum, digest, skipped: true });
+      return true;
+    } finally {
+      file.close();
     }
-    run.done(rel, 'unchanged', { ...noTransfer(dest, there.size), checksum, digest, skipped: true });
-    return true;
   };
 
   const batches =
@@ -259,7 +265,7 @@ async function getTreeInto(
       if (why) return run.skip(rel, why);
       if (!run.dryRun) {
         try {
-          placeSymlinkSync(dest, entry.target!);
+          destination!.placeSymlink(rel, entry.target!);
           touched.add(parentOf(rel));
         } catch (err) {
           return run.fail(rel, err);

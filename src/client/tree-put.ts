@@ -5,6 +5,7 @@ import type { ListEntry } from '../protocol/index.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { linkSkipReason } from '../transfer/symlinks.js';
 import { statSyncOrNull } from '../transfer/local-file.js';
+import { openWalkedFile, type FileIdentity } from '../transfer/walked-file.js';
 import type { StoreItem } from './batch.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type TreeEntry, type Verdict } from './compare.js';
 import type { ReconnectingClient } from './retry.js';
@@ -116,15 +117,17 @@ export async function putTree(
   };
 
   /**
-   * One file on its own, resuming: the way every file goes that is not in a batch. `existed`:
-   * it replaces something; `there`: the file there now, if any.
+   * One file on its own, resuming: the way every file goes that is not in a batch. `seen`:
+   * which file the walk found (only that one is read); `existed`: it replaces something;
+   * `there`: the file there now, if any.
    */
-  const putOne = async (rel: string, abs: string, size: number, existed: boolean, there?: ListEntry) => {
+  const putOne = async (rel: string, abs: string, seen: FileIdentity, size: number, existed: boolean, there?: ListEntry) => {
     const target = join(rel);
     try {
       let digest: string | undefined;
       if (options.checksum && there?.type === 'file' && there.size === size) {
-        const compared = await compareContent(client, abs, target, size);
+        const file = await openWalkedFile(abs, seen);
+        const compared = await compareContent(client, file, target, size).finally(() => file.close());
         digest = compared.digest;
         if (compared.same) {
           run.done(rel, 'unchanged', { ...noTransfer(target, size), checksum: compared.checksum, digest, skipped: true });
@@ -140,6 +143,7 @@ export async function putTree(
           overwrite: true, // the source wins; the server must still allow it (--allow-overwrite)
           digest,
           eager: size <= EAGER_PUT_MAX,
+          seen,
           onStart: ({ size: total, resumedFrom }) => options.onFileStart?.(rel, total, resumedFrom),
           onProgress: (done, total) => options.onProgress?.(rel, done, total),
           onNotice: options.onNotice,
@@ -162,7 +166,7 @@ export async function putTree(
                 hooks.onDone(item, outcome);
               },
             }),
-          alone: (item) => putOne(item.rel, item.abs, statSyncOrNull(item.abs)?.size ?? 0, replacing.has(item.rel), remote.get(item.rel)),
+          alone: (item) => putOne(item.rel, item.abs, item.seen!, statSyncOrNull(item.abs)?.size ?? 0, replacing.has(item.rel), remote.get(item.rel)),
         })
       : null;
 
@@ -234,10 +238,10 @@ export async function putTree(
     }
     if (batches && entry.size <= BATCH_FILE_MAX && verdict !== 'compare-content') {
       if (existed) replacing.add(rel);
-      await batches.add({ rel, abs: entry.abs }, entry.size);
+      await batches.add({ rel, abs: entry.abs, seen: entry }, entry.size);
       return;
     }
-    await window.add(() => putOne(rel, entry.abs, entry.size, existed, clear ? undefined : there));
+    await window.add(() => putOne(rel, entry.abs, entry, entry.size, existed, clear ? undefined : there));
   };
 
   const totals = { files: 0, bytes: 0 };

@@ -3,10 +3,10 @@
  * types, the bookkeeping of one run (TreeRun), the skip reasons, the window of operations in
  * flight, batching, and small path helpers. tree.ts is the public face of all three.
  */
-import fsp from 'node:fs/promises';
 import { NotFoundError, RemoteError } from '../errors.js';
 import { createHasher, hashFileRange, LEGACY_CHECKSUM, type ChecksumName } from '../hash/index.js';
 import { PathFilter, type FilterRule } from '../transfer/filter.js';
+import type { ReadableFile } from '../io/index.js';
 import type { BatchHooks } from './batch.js';
 import { isRetriable, type ReconnectingClient } from './retry.js';
 import type { TcpsendClient } from './client.js';
@@ -327,20 +327,20 @@ export function dotfilesProbe(client: ReconnectingClient): () => Promise<boolean
 }
 
 /**
- * --checksum: whether the local file `abs` and the server's `remotePath` (both `size` bytes)
- * hold the same bytes, in the checksum the connection agreed on. The server answers from its
- * hash cache when it can.
+ * --checksum: whether the local `file` (opened by the caller, through the destination's
+ * boundary or as the walk saw it) and the server's `remotePath` (both `size` bytes) hold the
+ * same bytes, in the checksum the connection agreed on. The server answers from its hash
+ * cache when it can.
  */
 export async function compareContent(
   client: ReconnectingClient,
-  abs: string,
+  file: ReadableFile,
   remotePath: string,
   size: number,
 ): Promise<{ same: boolean; checksum: ChecksumName; digest: string }> {
   // The same server, the same options: a reconnection chooses the same checksum.
   const { checksum } = await client.current();
-  const handle = await fsp.open(abs, 'r');
-  const digest = (await hashFileRange(handle, 0, size, createHasher(checksum)).finally(() => handle.close())).digest();
+  const digest = (await hashFileRange(file, 0, size, createHasher(checksum))).digest();
   const remote = await client.run((c) => c.stat(remotePath, { hash: true }));
   return { same: remote.digest === digest, checksum, digest };
 }

@@ -10,8 +10,10 @@ import type { Stats } from 'node:fs';
 import { FileChangedError, IsDirectoryError, NotFoundError } from '../errors.js';
 import { fsyncFolder, partNameFor } from '../files/index.js';
 import {
+  applyAttributes,
   commitPart,
   openPart,
+  placeSymlink,
   removeEntry,
   Root,
   storeWhole,
@@ -24,6 +26,8 @@ import {
   type OpenFile,
   type UploadPart,
 } from '../server/root/index.js';
+
+import { checkWalkedFile, walkedOpenError, WALKED_FILE_FLAGS, type FileIdentity } from './walked-file.js';
 
 export type { OpenFile, UploadPart };
 
@@ -134,6 +138,15 @@ export class LocalFolder {
     return removeEntry(this.root, rel);
   }
 
+  /**
+   * Make `rel` a symlink to `target` (judged to stay inside by the caller: linkSkipReason),
+   * replacing a file or link there, never a folder: made under the part name and renamed over
+   * it, through the held folders, as the server's SYMLINK. Fsynced with `sync`.
+   */
+  placeSymlink(rel: string, target: string): void {
+    placeSymlink(this.root, this.root.segments(rel), target, () => true, { scope: this.#scope, touched: this.#touched });
+  }
+
   /** Give the folder `rel` inside a peer's mode and mtime, on its descriptor. */
   setAttributes(rel: string, meta: ReceivedAttributes): void {
     this.root.mkdirs(rel, attributesOf(meta));
@@ -210,6 +223,11 @@ export class LocalPlace {
   /** The file there, opened to read (to compare it with the server's): inside, never through a link out. */
   openExisting(): OpenFile {
     return this.folder.root.openRead(this.rel, this.folder.scope).file;
+  }
+
+  /** Give the file `openExisting` opened a peer's mtime, on that descriptor: the file read is the one dated. */
+  setMtime(file: OpenFile, mtimeMs: number): void {
+    applyAttributes(this.folder.root.fs, file.fd, attributesOf({ mtimeMs }));
   }
 
   /** The partial file's local path, for messages. */
@@ -299,12 +317,19 @@ export function statSyncOrNull(file: string): Stats | null {
 /**
  * A small local file read whole with synchronous calls, for a batch upload, into the room
  * `place` gives for its size: FileChangedError if its size or mtime moved while it was read
- * (its bytes would not be one version of it). Its stat is that of the bytes read.
+ * (its bytes would not be one version of it), or if it is not the file a walk saw as `seen`.
+ * Its stat is that of the bytes read.
  */
-export function readWholeFileSync(file: string, place: (stats: Stats) => Uint8Array): { body: Uint8Array; stats: Stats } {
-  const fd = fs.openSync(file, 'r');
+export function readWholeFileSync(file: string, place: (stats: Stats) => Uint8Array, seen?: FileIdentity): { body: Uint8Array; stats: Stats } {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, seen ? WALKED_FILE_FLAGS : 'r');
+  } catch (err) {
+    throw seen ? walkedOpenError(file, err) : err;
+  }
   try {
     const stats = fs.fstatSync(fd);
+    if (seen) checkWalkedFile(file, seen, stats);
     const body = place(stats);
     let got = 0;
     for (let n = 1; got < stats.size && n > 0; got += n) n = fs.readSync(fd, body, got, stats.size - got, got);

@@ -3,10 +3,12 @@
  * inside the tree that points inside the tree is recreated as a link, as `rsync -l` does; no
  * link is ever followed, and every other link is skipped.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 
-/** In the temporary name a link is made under before it is renamed into place. */
+/**
+ * In the temporary name older versions made a link under before renaming it into place: a walk
+ * still passes over one left behind. (A folder get now places links through the destination's
+ * boundary, under the part name: LocalFolder.placeSymlink.)
+ */
 export const TEMP_LINK_MARK = '.tcpsend-link-';
 
 /**
@@ -35,20 +37,4 @@ export function linkSkipReason(rel: string, target: string): string | null {
   if (target.startsWith('/')) return 'absolute symlinks (not followed, not recreated)';
   if (!linkStaysInside(rel, target)) return 'symlinks that lead out of the folder (not followed)';
   return null;
-}
-
-/**
- * Make `abs` a symlink to `target`, atomically: the link is made under a temporary name beside
- * it and renamed over `abs` (which may be a file or another link, never a folder).
- */
-export function placeSymlinkSync(abs: string, target: string): void {
-  const temp = path.join(path.dirname(abs), `.${path.basename(abs)}${TEMP_LINK_MARK}${process.pid}`);
-  fs.rmSync(temp, { force: true });
-  fs.symlinkSync(target, temp);
-  try {
-    fs.renameSync(temp, abs);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
-  }
 }

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { byUtf8, isPartName, wholeMilliseconds } from '../files/index.js';
 import type { PathFilter } from './filter.js';
+import { O_DIRECTORY, O_NOFOLLOW } from '../server/root/folders.js';
 import { TEMP_LINK_MARK } from './symlinks.js';
 
 export interface LocalEntry {
@@ -20,6 +21,9 @@ export interface LocalEntry {
   /** Whole milliseconds (floored), as listings carry them. */
   mtimeMs: number;
   mode: number;
+  /** Which file it is (lstat): what is opened to send it must be this one (walked-file.ts). */
+  dev: number;
+  ino: number;
   /** A link's text (what it points to), as it is written. */
   target?: string;
   /** The filter excludes it (only with `markExcluded`); an excluded folder is not entered. */
@@ -44,25 +48,71 @@ function isOwnTemporary(name: string): boolean {
 }
 
 /**
+ * Linux: a folder the walk holds open is read through its descriptor, `/proc/<pid>/fd/N/name`
+ * (the kernel looks the name up in the very folder held), as the served root does (see
+ * src/server/root/folders.ts; `<pid>` rather than `self` spares a lookup per call: 1.5 µs more
+ * than a plain lstat instead of 2.3). Elsewhere (null) a folder is read by its path once checked.
+ */
+const PROC_FD = process.platform === 'linux' && fs.existsSync(`/proc/${process.pid}/fd`) ? `/proc/${process.pid}/fd/` : null;
+const ROOT_FLAGS = fs.constants.O_RDONLY | O_DIRECTORY;
+const FOLDER_FLAGS = ROOT_FLAGS | O_NOFOLLOW;
+
+/**
  * A synchronous generator over synchronous calls: a walk of many small files is a stream of
  * tiny calls, each cheaper than a round trip through the thread pool (and each step of an
  * asynchronous generator costs promises of its own).
+ *
+ * The folder's own path is the user's (symlinks in it followed once, when the walk starts).
+ * Below it, a folder that a local user swaps for a symlink while it is walked is never walked
+ * through: each folder is opened without following a symlink at its name, through its parent
+ * held open, and must be the folder its parent listed (device and inode); it is then read
+ * through its descriptor. So every entry, and the identity a put checks again when it opens a
+ * file (walked-file.ts), is of a file inside.
  */
-export function* walkLocal(root: string, options: WalkOptions = {}, prefix = ''): Generator<LocalEntry> {
+export function walkLocal(root: string, options: WalkOptions = {}): Generator<LocalEntry> {
+  return walkFolder(root, options, '', root, null);
+}
+
+/** The folder `prefix`, opened at `at` (inside its parent held open), listed by its parent as `seen`. */
+function* walkFolder(root: string, options: WalkOptions, prefix: string, at: string, seen: LocalEntry | null): Generator<LocalEntry> {
   const folder = path.join(root, prefix);
   const base = folder.endsWith(path.sep) ? folder : folder + path.sep;
-  // Names in UTF-8 byte order, as listings give them.
-  let names: string[];
+  let fd: number | null = null;
+  // Names in UTF-8 byte order, as listings give them; null: not the folder its parent listed.
+  let names: string[] | null = null;
+  let vanished = false;
   try {
-    names = fs.readdirSync(folder).sort(byUtf8);
+    if (PROC_FD !== null) fd = fs.openSync(at, seen === null ? ROOT_FLAGS : FOLDER_FLAGS);
+    const now = seen === null ? null : fd !== null ? fs.fstatSync(fd) : fs.lstatSync(folder);
+    if (now === null || (now.isDirectory() && now.dev === seen!.dev && now.ino === seen!.ino)) {
+      names = fs.readdirSync(fd !== null ? `${PROC_FD}${fd}` : folder).sort(byUtf8);
+    }
   } catch (err) {
-    // A folder below the root that vanished, or became something else, since it was seen
-    // (rsync: "file has vanished"): its entries are not there to walk. The root must be there.
+    // A folder below the root that vanished, or became something else (ELOOP: a symlink), since
+    // it was seen (rsync: "file has vanished"): its entries are not there to walk. The root
+    // must be there.
     const code = (err as NodeJS.ErrnoException).code;
-    if (prefix === '' || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw err;
-    options.onSkip?.(prefix, 'vanished while the folder was read');
+    if (prefix === '' || (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP')) {
+      if (fd !== null) fs.closeSync(fd);
+      throw err;
+    }
+    vanished = code === 'ENOENT';
+  }
+  if (names === null) {
+    if (fd !== null) fs.closeSync(fd);
+    options.onSkip?.(prefix, vanished ? 'vanished while the folder was read' : 'replaced while the folder was read (not followed)');
     return;
   }
+  const inside = fd !== null ? `${PROC_FD}${fd}/` : base;
+  try {
+    yield* entriesOf(root, options, prefix, base, inside, names);
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+  }
+}
+
+/** The entries of one folder: `base` + name for messages and later opens, `inside` + name to look. */
+function* entriesOf(root: string, options: WalkOptions, prefix: string, base: string, inside: string, names: string[]): Generator<LocalEntry> {
   const filter = options.filter?.empty === false ? options.filter : null;
   for (const name of names) {
     if (isOwnTemporary(name)) continue;
@@ -70,7 +120,7 @@ export function* walkLocal(root: string, options: WalkOptions = {}, prefix = '')
     const abs = base + name;
     let st;
     try {
-      st = fs.lstatSync(abs);
+      st = fs.lstatSync(inside + name);
     } catch (err) {
       options.onSkip?.(rel, (err as Error).message);
       continue;
@@ -79,18 +129,18 @@ export function* walkLocal(root: string, options: WalkOptions = {}, prefix = '')
     const excluded = filter !== null && filter.excludes(rel, isDir);
     if (excluded && !options.markExcluded) continue;
     // One object per entry, whatever its kind: a walk of many files makes many of them.
-    const entry: LocalEntry = { rel, abs, type: 'file', size: st.size, mtimeMs: wholeMilliseconds(st.mtimeMs), mode: st.mode & 0o777 };
+    const entry: LocalEntry = { rel, abs, type: 'file', size: st.size, mtimeMs: wholeMilliseconds(st.mtimeMs), mode: st.mode & 0o777, dev: st.dev, ino: st.ino };
     if (excluded) entry.excluded = true;
     if (isDir) {
       entry.type = 'dir';
       entry.size = 0;
       yield entry;
-      if (!excluded) yield* walkLocal(root, options, rel);
+      if (!excluded) yield* walkFolder(root, options, rel, inside + name, entry);
     } else if (st.isFile()) {
       yield entry;
     } else if (st.isSymbolicLink()) {
       try {
-        entry.target = fs.readlinkSync(abs);
+        entry.target = fs.readlinkSync(inside + name);
       } catch (err) {
         options.onSkip?.(rel, (err as Error).message);
         continue;

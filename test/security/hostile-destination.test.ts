@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExistsError, ForbiddenError, TcpsendError } from '../../src/errors.js';
@@ -160,7 +161,8 @@ describe('a hostile server and symlinks in the client destination', () => {
     await treeFrom(fake, dest);
     expect(await snapshot(work, dest)).toEqual(before);
     expect((await fsp.lstat(path.join(dest, 'f.txt'))).isFile()).toBe(true);
-    expect(await fsp.readFile(path.join(dest, 'f.txt'))).toEqual(body);
+    // Buffer.equals: toEqual walks 2 MiB element by element, for tens of seconds on a busy machine.
+    expect((await fsp.readFile(path.join(dest, 'f.txt'))).equals(body)).toBe(true);
   });
 
   it('a single-file get: a symlink under the part name is not written through', async () => {
@@ -249,6 +251,91 @@ describe.skipIf(process.platform !== 'linux')('a destination folder swapped for 
     expect(swaps).toBeGreaterThan(10);
     expect(rounds).toBeGreaterThan(0);
     expect(sent).toBeGreaterThan(0); // the gets did write, inside, while the folder was swapped
+    expect(await snapshot(outside, '')).toEqual(before);
+  }, 60_000);
+});
+
+describe('a destination folder swapped for a symlink at the moment --checksum compares a file', () => {
+  it('the date the same content gets is set on the file compared, never through the swapped folder', async () => {
+    const work = await fsp.realpath(await tempDir('tcpsend-dest-touch-'));
+    dirs.push(work);
+    const dest = path.join(work, 'dest');
+    const outside = path.join(work, 'outside');
+    const body = Buffer.from('the same bytes on both sides\n');
+    await fsp.mkdir(path.join(dest, 'd'), { recursive: true });
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(dest, 'd', 'f.txt'), body);
+    await fsp.utimes(path.join(dest, 'd', 'f.txt'), 1_650_000_000, 1_650_000_000);
+    await fsp.writeFile(path.join(outside, 'f.txt'), body);
+    await fsp.utimes(path.join(outside, 'f.txt'), 1_600_000_000, 1_600_000_000);
+    const before = await snapshot(outside, '');
+    // A local user swaps d for a symlink to the outside while the server answers the STAT that
+    // compares the contents: between the client's hash and its setting of the date.
+    const fake = await fakeServer((line): Reply => {
+      if (line.startsWith('LIST remote')) {
+        return { send: ['OK type=dir\r\n', entry('d', 'dir'), entry('d/f.txt', 'file', body.length), '.\r\n'] };
+      }
+      if (line.startsWith('STAT remote/d/f.txt')) {
+        fsSync.renameSync(path.join(dest, 'd'), path.join(dest, 'd.aside'));
+        fsSync.symlinkSync(outside, path.join(dest, 'd'));
+        return { send: [`OK type=file size=${body.length} mtime=${MTIME} mode=644 sha256=${sha(body)}\r\n`] };
+      }
+      return { send: ['ERR NOT_FOUND no such file\r\n'] };
+    });
+    fakes.push(fake);
+    const client = new ReconnectingClient(`127.0.0.1:${fake.port}`, { retries: 0, idleTimeoutMs: 5000 });
+    clients.push(client);
+    const summary = await getTree(client, 'remote', dest, { checksum: true, onFileError: () => {} });
+    expect(fake.requests.some((line) => line.startsWith('STAT remote/d/f.txt'))).toBe(true);
+    expect(await snapshot(outside, '')).toEqual(before);
+    // The file compared (inside, now under d.aside) is the one that got the server's date.
+    expect(Math.floor((await fsp.stat(path.join(dest, 'd.aside', 'f.txt'))).mtimeMs)).toBe(MTIME);
+    expect(summary.unchanged).toBe(1);
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('a destination folder swapped for a symlink during a folder get of links and --checksum', () => {
+  it('no link is made, and no date set, outside', async () => {
+    const base = await fsp.realpath(await tempDir('tcpsend-dest-swap-links-'));
+    dirs.push(base);
+    const served = path.join(base, 'served');
+    const dest = path.join(base, 'dest');
+    const outside = path.join(base, 'outside');
+    // Each round has a tree of its own (r<n>/d/), so every round makes new links and compares
+    // new files: the same bytes in dest/d and in outside, with other dates than the server's.
+    const ROUNDS = 10;
+    await fsp.mkdir(path.join(dest, 'd'), { recursive: true });
+    await fsp.mkdir(outside, { recursive: true });
+    for (let round = 0; round < ROUNDS; round++) {
+      const d = path.join(served, `r${round}`, 'd');
+      await fsp.mkdir(d, { recursive: true });
+      await fsp.writeFile(path.join(d, 't.txt'), 'target\n');
+      for (let i = 0; i < 100; i++) await fsp.symlink('t.txt', path.join(d, `l${round}-${i}`));
+      for (let i = 0; i < 30; i++) {
+        const name = `c${round}-${i}.txt`;
+        for (const dir of [d, path.join(dest, 'd'), outside]) await fsp.writeFile(path.join(dir, name), `same ${i}\n`);
+        await fsp.utimes(path.join(d, name), 1_700_000_000, 1_700_000_000);
+        await fsp.utimes(path.join(dest, 'd', name), 1_650_000_000, 1_650_000_000);
+        await fsp.utimes(path.join(outside, name), 1_600_000_000, 1_600_000_000);
+      }
+    }
+    await fsp.symlink(outside, path.join(dest, 'link'));
+    const before = await snapshot(outside, '');
+
+    const server = await startServer({ root: served });
+    servers.push(server);
+    const swapper = await startSwapper(path.join(dest, 'd'), path.join(dest, 'link'), 6000, { evict: true });
+    let swapping = true;
+    void swapper.done.finally(() => (swapping = false));
+    let rounds = 0;
+    while (rounds < 20 * ROUNDS && (swapping || rounds === 0)) {
+      const client = new ReconnectingClient(`127.0.0.1:${server.port}`, { retries: 0, idleTimeoutMs: 10_000 });
+      clients.push(client);
+      await getTree(client, `r${rounds % ROUNDS}`, dest, { checksum: true, onFileError: () => {} }).catch(() => null);
+      await client.close();
+      rounds += 1;
+    }
+    expect(await swapper.done).toBeGreaterThan(10);
     expect(await snapshot(outside, '')).toEqual(before);
   }, 60_000);
 });

@@ -95,6 +95,36 @@ describe.each([
     expect(folder.place('in.txt').existing()).toMatchObject({ type: 'file', size: 7 });
   });
 
+  it('places a symlink, and replaces a file or a link atomically, leaving no temporary name; never through a link out', async () => {
+    const { work, dest, folder } = await layout(heldFolders);
+    const at = path.join(dest, 'sub', 'l');
+    folder.placeSymlink('sub/l', 'first');
+    expect(await fsp.readlink(at)).toBe('first');
+    folder.placeSymlink('sub/l', 'second');
+    expect(await fsp.readlink(at)).toBe('second');
+    await fsp.rm(at);
+    await fsp.writeFile(at, 'a file');
+    folder.placeSymlink('sub/l', 'third');
+    expect(await fsp.readlink(at)).toBe('third');
+    expect(await fsp.readdir(path.join(dest, 'sub'))).toEqual(['l']);
+    expect(() => folder.placeSymlink('sub', 'x')).toThrow(IsDirectoryError);
+    const before = await snapshot(work, dest);
+    expect(() => folder.placeSymlink('link/evil', 'victim.txt')).toThrow(ForbiddenError);
+    expect(await snapshot(work, dest)).toEqual(before);
+    folder.sync();
+  });
+
+  it('dates the very file it opened to read, on its descriptor', async () => {
+    const { dest, folder } = await layout(heldFolders);
+    await fsp.writeFile(path.join(dest, 'f.txt'), 'same\n');
+    const place = folder.place('f.txt');
+    const file = place.openExisting();
+    await fsp.rename(path.join(dest, 'f.txt'), path.join(dest, 'moved.txt'));
+    place.setMtime(file, 1_650_000_000_000);
+    file.close();
+    expect(Math.floor((await fsp.stat(path.join(dest, 'moved.txt'))).mtimeMs)).toBe(1_650_000_000_000);
+  });
+
   it('refuses names that could leave the folder, and partial files’ names', async () => {
     const { folder } = await layout(heldFolders);
     expect(() => folder.place('../x')).toThrow(BadPathError);

@@ -76,6 +76,27 @@ describe('walkLocal', () => {
     expect(skipped).toEqual(['b: vanished while the folder was read']);
   });
 
+  it.each([
+    ['swapped for a symlink to the outside', (dir: string, outside: string) => fs.symlinkSync(outside, path.join(dir, 'b'))],
+    ['swapped for another folder', (dir: string) => fs.mkdirSync(path.join(dir, 'b'))],
+  ])('a folder %s after it was seen is not walked into: nothing but what was inside is listed', async (_how, swap) => {
+    const dir = await tree();
+    const outside = path.dirname(fs.readlinkSync(path.join(dir, 'out-file')));
+    const skipped: string[] = [];
+    const walk = walkLocal(dir, { onSkip: (rel, why) => skipped.push(`${rel}: ${why}`) });
+    const seen: string[] = [];
+    for (let step = walk.next(); !step.done; step = walk.next()) {
+      seen.push(step.value.rel);
+      // 'b' is yielded before the walk goes into it: a racing user swaps it then.
+      if (step.value.rel === 'b') {
+        fs.renameSync(path.join(dir, 'b'), path.join(dir, 'b.aside'));
+        swap(dir, outside);
+      }
+    }
+    expect(seen.filter((rel) => rel.startsWith('b/'))).toEqual([]);
+    expect(skipped).toEqual(['b: replaced while the folder was read (not followed)']);
+  });
+
   it('the folder it was asked to walk must be there', () => {
     expect(() => [...walkLocal(path.join(os.tmpdir(), 'tcpsend-walk-no-such-folder'))]).toThrow(/ENOENT/);
   });

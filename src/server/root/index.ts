@@ -2,7 +2,7 @@
  * The served folder: the one confinement boundary (root.ts, folders.ts), listing, uploads
  * (whole or through a partial file), DELETE and SYMLINK, the upload locks and the hash cache.
  */
-export { Root, checkAttributes, type AttributeOptions, type EntryType, type FileInfo, type OpenedFile, type RootOptions } from './root.js';
+export { Root, READ_FLAGS, applyAttributes, checkAttributes, type AttributeOptions, type EntryType, type FileInfo, type OpenedFile, type RootOptions } from './root.js';
 export { FolderScope, type Folder } from './folders.js';
 export type { DirentLike, RootFs, StatsLike } from './fs-port.js';
 export { OpenFile } from './open-file.js';

@@ -8,7 +8,7 @@ import { BadRequestError, ForbiddenError, IsDirectoryError, NotFoundError } from
 import { partNameFor } from '../../files/index.js';
 import { quotePath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
-import type { Folder } from './folders.js';
+import type { Folder, FolderScope } from './folders.js';
 import type { Root } from './root.js';
 
 /** What is at a symlink's name now. */
@@ -36,11 +36,20 @@ export function checkLinkTarget(root: Root, segments: readonly string[], target:
 
 /**
  * Put a symlink to `target` at `segments` (folders made as needed), after `decide` has seen
- * what is there: it returns false for "already so" (the same link), throws to refuse.
+ * what is there: it returns false for "already so" (the same link), throws to refuse. With
+ * `held` (a client's folder get), the folders are resolved in that scope, and those written
+ * are added to its `touched` for the caller to fsync once with its others; without, they are
+ * fsynced now.
  */
-export function placeSymlink(root: Root, segments: readonly string[], target: string, decide: (now: LinkDestination) => boolean): boolean {
-  return root.withScope((scope) => {
-    const touched = new Set<Folder>();
+export function placeSymlink(
+  root: Root,
+  segments: readonly string[],
+  target: string,
+  decide: (now: LinkDestination) => boolean,
+  held?: { scope: FolderScope; touched: Set<Folder> },
+): boolean {
+  const place = (scope: FolderScope): boolean => {
+    const touched = held?.touched ?? new Set<Folder>();
     const { folder, name, shown, stats } = root.entry(segments, scope, true, true, touched);
     const at = (n: string) => root.at(folder, n, scope, shown);
     let now: LinkDestination = { type: 'none' };
@@ -63,7 +72,8 @@ export function placeSymlink(root: Root, segments: readonly string[], target: st
       throw toStorageError(err, shown);
     }
     touched.add(folder);
-    for (const made of touched) root.syncFolder(made, scope, shown);
+    if (!held) for (const made of touched) root.syncFolder(made, scope, shown);
     return true;
-  });
+  };
+  return held ? place(held.scope) : root.withScope(place);
 }
