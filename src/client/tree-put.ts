@@ -234,7 +234,7 @@ export async function putTree(
     }
     if (batches && entry.size <= BATCH_FILE_MAX && verdict !== 'compare-content') {
       if (existed) replacing.add(rel);
-      await batches.add({ rel, abs: entry.abs }, entry.size);
+      await batches.add({ rel, abs: entry.abs, seen: entry }, entry.size);
       return;
     }
     await window.add(() => putOne(rel, entry.abs, entry.size, existed, clear ? undefined : there));

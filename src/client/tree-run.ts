@@ -141,7 +141,13 @@ export class TreeRun {
       s[outcome] += 1;
     }
     s.bytes += result.bytes;
-    this.options.onFileDone?.({ ...result, rel, outcome, ...(this.dryRun ? { dryRun: true } : {}) });
+    const onFileDone = this.options.onFileDone;
+    if (onFileDone === undefined) return;
+    // Spelt out, not spread: one object per file of a large folder.
+    const { path, size, bytes, checksum, digest, resumedFrom, skipped, seconds } = result;
+    const done: EntryDone = { path, size, bytes, checksum, digest, resumedFrom, skipped, seconds, rel, outcome };
+    if (this.dryRun) done.dryRun = true;
+    onFileDone(done);
   }
 
   /** Unchanged by the quick check: nothing read, nothing sent (one object: a re-run makes many). */
