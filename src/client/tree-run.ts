@@ -219,10 +219,12 @@ class BatchCollector<T> {
   private items: T[] = [];
   private bytes = 0;
   constructor(private readonly send: (items: T[]) => Promise<void>) {}
-  async add(item: T, size: number): Promise<void> {
+  /** Add `item`; a promise only when that fills the batch and it goes out (wait for it). */
+  add(item: T, size: number): Promise<void> | undefined {
     this.items.push(item);
     this.bytes += size;
-    if (this.items.length >= BATCH_ITEMS || this.bytes >= BATCH_BYTES) await this.flush();
+    if (this.items.length >= BATCH_ITEMS || this.bytes >= BATCH_BYTES) return this.flush();
+    return undefined;
   }
   async flush(): Promise<void> {
     if (this.items.length === 0) return;
