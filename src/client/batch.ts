@@ -7,13 +7,14 @@ import { ChecksumMismatchError, FileChangedError } from '../errors.js';
 import {
   formatMgetItem,
   formatMputItem,
+  formatPutResult,
   formatRequest,
   joinItemPath,
   MAX_MPUT_ITEM_BYTES,
   readPutResult,
 } from '../protocol/index.js';
 import { checksumAlgorithm, createHasher } from '../hash/index.js';
-import { readWholeFileSync, type LocalPlace } from '../transfer/local-file.js';
+import { readWholeFileSync, type FileFacts, type LocalPlace } from '../transfer/local-file.js';
 import type { FileIdentity } from '../transfer/walked-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
@@ -31,8 +32,8 @@ export interface StoreItem {
   rel: string;
   /** The local file; its mtime and mode go with it. */
   abs: string;
-  /** Which file a folder walk saw there: the file read must be that one (walked-file.ts). */
-  seen?: FileIdentity;
+  /** The file a folder walk saw there: the file read must be that one (walked-file.ts), and the read is checked against its size, mtime and mode. */
+  seen?: FileFacts & FileIdentity;
 }
 
 export interface BatchHooks<Item> {
@@ -98,6 +99,7 @@ export async function storeMany(
 ): Promise<void> {
   const { checksum } = conn;
   const algorithm = checksumAlgorithm(checksum);
+  const placeholder = `${checksum}=${PLACEHOLDER_DIGEST}`;
   const sent: { item: StoreItem; size: number; digest: string; started: number }[] = [];
   await conn.exchange(
     async (file) => {
@@ -110,34 +112,39 @@ export async function storeMany(
       for (const item of items) {
         const started = performance.now();
         let line = '';
+        let lineBytes = 0;
         let at = 0;
         let read;
         try {
-          read = readWholeFileSync(item.abs, (stats) => {
-            if (stats.size > MAX_MPUT_ITEM_BYTES) {
-              // It grew since it was chosen for the batch; a server would refuse it and close.
-              throw new FileChangedError(`'${item.abs}' grew while it was being sent; not delivered`);
-            }
-            line = `${formatMputItem({ path: item.rel, size: stats.size, digest: PLACEHOLDER_DIGEST, mtime: Math.trunc(stats.mtimeMs), mode: stats.mode & 0o777 }, checksum)}\r\n`;
-            const room = Buffer.byteLength(line) + stats.size;
-            if (used + room > slab.length) {
-              if (used > 0) full.push({ slab, used });
-              else slabPool.release(slab);
-              slab = slabPool.take(room);
-              used = 0;
-            }
-            at = used;
-            const bodyAt = at + Buffer.byteLength(line);
-            return slab.subarray(bodyAt, bodyAt + stats.size);
-          }, item.seen);
+          read = readWholeFileSync(
+            item.abs,
+            ({ size, mtimeMs, mode }) => {
+              if (size > MAX_MPUT_ITEM_BYTES) {
+                // It grew since it was chosen for the batch; a server would refuse it and close.
+                throw new FileChangedError(`'${item.abs}' grew while it was being sent; not delivered`);
+              }
+              line = `${formatMputItem({ path: item.rel, size, digest: PLACEHOLDER_DIGEST, mtime: mtimeMs, mode }, checksum)}\r\n`;
+              lineBytes = Buffer.byteLength(line);
+              const room = lineBytes + size;
+              if (used + room > slab.length) {
+                if (used > 0) full.push({ slab, used });
+                else slabPool.release(slab);
+                slab = slabPool.take(room);
+                used = 0;
+              }
+              at = used;
+              return slab.subarray(at + lineBytes, at + lineBytes + size);
+            },
+            item.seen,
+          );
         } catch (err) {
           hooks.onDone(item, err as Error);
           continue;
         }
         const size = read.body.length;
         const digest = algorithm.digestOf(read.body);
-        const head = slab.write(line.replace(`${checksum}=${PLACEHOLDER_DIGEST}`, `${checksum}=${digest}`), at);
-        used = at + head + size;
+        slab.write(line.replace(placeholder, `${checksum}=${digest}`), at);
+        used = at + lineBytes + size;
         hooks.onStart?.(item, size);
         sent.push({ item, size, digest, started });
       }
@@ -149,15 +156,22 @@ export async function storeMany(
       }
     },
     async () => {
+      const prefix = joinItemPath(folder, '');
       for (const { item, size, digest, started } of sent) {
         try {
-          const fields = await conn.readOk();
-          const result = readPutResult(fields, checksum);
-          const identical = fields.get('identical') === '1';
-          if (result.digest !== digest) {
-            throw new ChecksumMismatchError(`the server stored '${item.rel}' with ${checksum} ${result.digest}, ours is ${digest}`);
+          // The answer a server gives a stored file, to the byte, needs no parsing; any other
+          // (an ERR, progress lines first, fields in another order) is read as any answer is.
+          const line = await conn.readLine();
+          let identical = line === formatPutResult(size, checksum, digest, true);
+          if (!identical && line !== formatPutResult(size, checksum, digest)) {
+            const fields = await conn.readOk(line);
+            const result = readPutResult(fields, checksum);
+            identical = fields.get('identical') === '1';
+            if (result.digest !== digest) {
+              throw new ChecksumMismatchError(`the server stored '${item.rel}' with ${checksum} ${result.digest}, ours is ${digest}`);
+            }
           }
-          hooks.onDone(item, { path: joinItemPath(folder, item.rel), size, bytes: identical ? 0 : size, checksum, digest, resumedFrom: 0, skipped: identical, seconds: (performance.now() - started) / 1000 });
+          hooks.onDone(item, { path: `${prefix}${item.rel}`, size, bytes: identical ? 0 : size, checksum, digest, resumedFrom: 0, skipped: identical, seconds: (performance.now() - started) / 1000 });
         } catch (err) {
           if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
           hooks.onDone(item, err);

@@ -164,9 +164,12 @@ export class Connection {
     );
   }
 
-  /** One response line (after any progress lines): its fields if OK, a RemoteError if ERR. */
-  async readOk(): Promise<Map<string, string>> {
-    let line = await this.readLine();
+  /**
+   * One response line (after any progress lines): its fields if OK, a RemoteError if ERR.
+   * `first`: the answer's first line, when the caller has read it already.
+   */
+  async readOk(first?: string): Promise<Map<string, string>> {
+    let line = first ?? (await this.readLine());
     while (isProgressLine(line)) line = await this.readLine();
     const response = parseResponse(line);
     if (!response.ok) throw new RemoteError(response.code, response.message);

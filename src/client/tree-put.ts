@@ -188,9 +188,17 @@ export async function putTree(
     }
     return judge(entry);
   };
+  /** A small file to send goes into a batch: a promise only when the batch is full and goes out. */
+  const batchFile = (entry: LocalEntry, existed: boolean): Promise<void> | undefined => {
+    if (existed) replacing.add(entry.rel);
+    return batches!.add({ rel: entry.rel, abs: entry.abs, seen: entry }, entry.size);
+  };
   const judge = (entry: LocalEntry): Promise<void> | undefined => {
     const there = remote.get(entry.rel);
     const verdict = compareEntry(entry, there, options);
+    if ((verdict === 'new' || verdict === 'replace') && batches && entry.type === 'file' && entry.size <= BATCH_FILE_MAX) {
+      return batchFile(entry, there !== undefined);
+    }
     if (verdict !== 'unchanged') return act(entry, there, verdict);
     if (entry.type === 'dir') dirs.push({ rel: entry.rel, entry });
     else run.unchanged(entry.rel, join(entry.rel), entry.size);
@@ -237,8 +245,7 @@ export async function putTree(
       return;
     }
     if (batches && entry.size <= BATCH_FILE_MAX && verdict !== 'compare-content') {
-      if (existed) replacing.add(rel);
-      await batches.add({ rel, abs: entry.abs, seen: entry }, entry.size);
+      await batchFile(entry, existed);
       return;
     }
     await window.add(() => putOne(rel, entry.abs, entry, entry.size, existed, clear ? undefined : there));

@@ -141,7 +141,13 @@ export class TreeRun {
       s[outcome] += 1;
     }
     s.bytes += result.bytes;
-    this.options.onFileDone?.({ ...result, rel, outcome, ...(this.dryRun ? { dryRun: true } : {}) });
+    const onFileDone = this.options.onFileDone;
+    if (onFileDone === undefined) return;
+    // Spelt out, not spread: one object per file of a large folder.
+    const { path, size, bytes, checksum, digest, resumedFrom, skipped, seconds } = result;
+    const done: EntryDone = { path, size, bytes, checksum, digest, resumedFrom, skipped, seconds, rel, outcome };
+    if (this.dryRun) done.dryRun = true;
+    onFileDone(done);
   }
 
   /** Unchanged by the quick check: nothing read, nothing sent (one object: a re-run makes many). */
@@ -213,10 +219,12 @@ class BatchCollector<T> {
   private items: T[] = [];
   private bytes = 0;
   constructor(private readonly send: (items: T[]) => Promise<void>) {}
-  async add(item: T, size: number): Promise<void> {
+  /** Add `item`; a promise only when that fills the batch and it goes out (wait for it). */
+  add(item: T, size: number): Promise<void> | undefined {
     this.items.push(item);
     this.bytes += size;
-    if (this.items.length >= BATCH_ITEMS || this.bytes >= BATCH_BYTES) await this.flush();
+    if (this.items.length >= BATCH_ITEMS || this.bytes >= BATCH_BYTES) return this.flush();
+    return undefined;
   }
   async flush(): Promise<void> {
     if (this.items.length === 0) return;

@@ -11,9 +11,9 @@
 import { BadPathError, BadRequestError, TcpsendError } from '../errors.js';
 import { decodePath, encodePath } from './encoding.js';
 import type { ChecksumName } from '../hash/names.js';
-import { digestKey, formatDigest, optionalMode, optionalUint, requireDigest, requireUint } from './fields.js';
+import { digestKey, formatDigest, formatMode, formatUint, optionalMode, optionalUint, requireDigest, requireUint } from './fields.js';
 import { quote } from './printable.js';
-import { formatFields, isFieldToken, parseFields, splitTokens } from './tokens.js';
+import { isFieldToken, parseFields, splitTokens } from './tokens.js';
 
 /** Items one batch request may carry: a server reads them one by one, so this bounds a request's work, not its memory. */
 export const MAX_BATCH_ITEMS = 10_000;
@@ -64,6 +64,30 @@ export function formatMgetItem(path: string): string {
  * `error`, and its bytes can still be read past.
  */
 export function parseMputItem(line: string, checksum: ChecksumName): ParsedMputItem {
+  return parseCanonicalMputItem(line, checksum) ?? parseAnyMputItem(line, checksum);
+}
+
+// The item line as formatMputItem writes it: one space between tokens, the fields in its order,
+// each value well formed. Such a line is read in one match; any other (fields in another
+// order, unknown fields, a bad value to report) goes through the general parser.
+const CANONICAL_MPUT_ITEM = /^([^ =]+) size=(0|[1-9][0-9]{0,15}) ([a-z0-9]+)=([0-9a-f]{64})(?: mtime=(0|[1-9][0-9]{0,15}))?(?: mode=([0-7]{1,4}))?$/;
+
+function parseCanonicalMputItem(line: string, checksum: ChecksumName): ParsedMputItem | null {
+  const match = CANONICAL_MPUT_ITEM.exec(line);
+  if (match === null || match[3] !== digestKey(checksum)) return null;
+  const size = Number(match[2]);
+  const mtime = match[5] === undefined ? null : Number(match[5]);
+  if (size > Number.MAX_SAFE_INTEGER || (mtime !== null && mtime > Number.MAX_SAFE_INTEGER)) return null;
+  let path: string;
+  try {
+    path = itemPath(match[1], 'MPUT');
+  } catch {
+    return null; // its own error, as the general parser words it
+  }
+  return { size, item: { path, size, digest: match[4]!, mtime, mode: match[6] === undefined ? null : Number.parseInt(match[6], 8) }, error: null };
+}
+
+function parseAnyMputItem(line: string, checksum: ChecksumName): ParsedMputItem {
   const [first, ...rest] = splitTokens(line);
   if (first === undefined || isFieldToken(first)) throw new BadRequestError('an MPUT item needs a path first');
   const fields = parseFields(rest);
@@ -79,12 +103,10 @@ export function parseMputItem(line: string, checksum: ChecksumName): ParsedMputI
 }
 
 export function formatMputItem(item: MputItem, checksum: ChecksumName): string {
-  return `${encodePath(item.path)}${formatFields({
-    size: item.size,
-    [digestKey(checksum)]: formatDigest(item.digest),
-    mtime: item.mtime,
-    mode: item.mode,
-  })}`;
+  let line = `${encodePath(item.path)} size=${formatUint(item.size)} ${digestKey(checksum)}=${formatDigest(item.digest)}`;
+  if (item.mtime !== null) line += ` mtime=${formatUint(item.mtime)}`;
+  if (item.mode !== null) line += ` mode=${formatMode(item.mode)}`;
+  return line;
 }
 
 /** An MPUT item as read off the wire: the item, or its own error (and how many bytes to read past). */

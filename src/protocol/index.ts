@@ -79,6 +79,7 @@ export {
   readHashResult,
   readHelloReply,
   readPutOffer,
+  formatPutResult,
   readPutResult,
   readStat,
   type GetHeader,

@@ -8,6 +8,7 @@ import { ProtocolError } from '../errors.js';
 import type { ChecksumName } from '../hash/names.js';
 import {
   digestKey,
+  formatUint,
   optionalDigest,
   optionalFlag,
   optionalUint,
@@ -104,6 +105,15 @@ export function readPutOffer(fields: Fields, checksum: ChecksumName): PutOffer {
     }
     return offer;
   });
+}
+
+/**
+ * `OK size=S <checksum>=H [identical=1]`, the final answer to PUT (and to each MPUT item): the
+ * one way a server writes it, and the line a client expects back, to the byte (see
+ * readPutResult's callers).
+ */
+export function formatPutResult(size: number, checksum: ChecksumName, digest: string, identical = false): string {
+  return `OK size=${formatUint(size)} ${digestKey(checksum)}=${digest}${identical ? ' identical=1' : ''}`;
 }
 
 /** `OK size=S <checksum>=H`, the final answer to PUT. */

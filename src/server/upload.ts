@@ -170,12 +170,20 @@ export function checkDeclaredChecksum(req: UploadRequest, declaredChecksum: Chec
   }
 }
 
+/** What became of a small upload: stored, or `identical` (the destination held that content). */
+export interface Stored {
+  identical: boolean;
+  digest: string;
+}
+
 /**
  * Store a small upload held whole in memory (a one-step PUT, an MPUT item, an HTTP body):
  * admitted, verified against `declared`, locked, decided, stored. The folders to fsync before
  * the answer go into `touched` (the caller syncs them once per burst: syncFolders).
+ * Synchronous when nothing has to wait (the lock is free, nothing there needs hashing): a
+ * batch of small files then costs no promise per file.
  */
-export async function storeUpload(
+export function storeUpload(
   ctx: ServerContext,
   who: Uploader,
   req: UploadRequest,
@@ -184,21 +192,47 @@ export async function storeUpload(
   scope: FolderScope,
   touched: Set<Folder>,
   wait: boolean,
-): Promise<{ identical: boolean; digest: string }> {
+): Stored | Promise<Stored> {
   const segments = admitUpload(ctx, req);
   const digest = checksumAlgorithm(req.checksum).digestOf(body);
   checkDigest(req, digest, declared);
-  const target = uploadTarget(ctx.root, segments, scope);
-  const locking = lockUpload(ctx, who, target.shown, wait);
-  const lock = locking instanceof Promise ? await locking : locking;
+  const held: HeldUpload = { ctx, who, req, body, digest, target: uploadTarget(ctx.root, segments, scope), scope, touched };
+  const locking = lockUpload(ctx, who, held.target.shown, wait);
+  return locking instanceof Promise ? locking.then((lock) => storeLocked(held, lock)) : storeLocked(held, locking);
+}
+
+/** A small upload verified and on its way to the disk (storeUpload's steps share it; plain functions, not closures per file). */
+interface HeldUpload {
+  ctx: ServerContext;
+  who: Uploader;
+  req: UploadRequest;
+  body: Uint8Array;
+  digest: string;
+  target: UploadTarget;
+  scope: FolderScope;
+  touched: Set<Folder>;
+}
+
+function storeLocked(held: HeldUpload, lock: UploadLock): Stored | Promise<Stored> {
+  const { ctx, who, req, target, digest, scope } = held;
+  let deciding: Verdict | Promise<Verdict>;
   try {
-    const deciding = decideUpload(ctx, who, req, target, digest, scope);
-    if ((deciding instanceof Promise ? await deciding : deciding) === 'identical') return { identical: true, digest };
-    storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
-    return { identical: false, digest };
+    deciding = decideUpload(ctx, who, req, target, digest, scope);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  if (deciding instanceof Promise) return deciding.then((verdict) => storeDecided(held, verdict)).finally(() => lock.release());
+  try {
+    return storeDecided(held, deciding);
   } finally {
     lock.release();
   }
+}
+
+function storeDecided({ ctx, req, body, digest, target, scope, touched }: HeldUpload, verdict: Verdict): Stored {
+  if (verdict === 'write') storeWhole(ctx.root, target, body, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined }, scope, touched);
+  return { identical: verdict === 'identical', digest };
 }
 
 /**

@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { FileChangedError, IsDirectoryError, NotFoundError } from '../errors.js';
-import { fsyncFolder, partNameFor } from '../files/index.js';
+import { fsyncFolder, partNameFor, wholeMilliseconds } from '../files/index.js';
 import {
   applyAttributes,
   commitPart,
@@ -314,31 +314,63 @@ export function statSyncOrNull(file: string): Stats | null {
   return fs.statSync(file, { throwIfNoEntry: false }) ?? null;
 }
 
+/** What a whole read tells of a file: its size, mtime (whole milliseconds) and permission bits. */
+export interface FileFacts {
+  size: number;
+  mtimeMs: number;
+  mode: number;
+}
+
+function factsOf(stats: Stats): FileFacts {
+  return { size: stats.size, mtimeMs: wholeMilliseconds(stats.mtimeMs), mode: stats.mode & 0o777 };
+}
+
 /**
  * A small local file read whole with synchronous calls, for a batch upload, into the room
- * `place` gives for its size: FileChangedError if its size or mtime moved while it was read
- * (its bytes would not be one version of it), or if it is not the file a walk saw as `seen`.
- * Its stat is that of the bytes read.
+ * `place` gives for it: FileChangedError if its size or mtime moved while it was read (its
+ * bytes would not be one version of it). Its facts are those of the bytes read.
+ *
+ * `seen`: the file a walk just found (lstat), if one did. It is opened with WALKED_FILE_FLAGS
+ * and must be that very regular file before a byte of it is read (walked-file.ts: a folder put
+ * never reads through a symlink, nor from a FIFO or a device swapped in). Where it still has
+ * the walk's size, mtime (whole milliseconds: it moves in clock ticks of a millisecond or more)
+ * and mode, those facts are used as they are; the same file changed since the walk is read as
+ * it is now.
  */
-export function readWholeFileSync(file: string, place: (stats: Stats) => Uint8Array, seen?: FileIdentity): { body: Uint8Array; stats: Stats } {
+export function readWholeFileSync(
+  file: string,
+  place: (facts: FileFacts) => Uint8Array,
+  seen?: FileFacts & FileIdentity,
+): { body: Uint8Array; facts: FileFacts } {
   let fd: number;
   try {
-    fd = fs.openSync(file, seen ? WALKED_FILE_FLAGS : 'r');
+    fd = fs.openSync(file, seen ? WALKED_FILE_FLAGS : fs.constants.O_RDONLY);
   } catch (err) {
     throw seen ? walkedOpenError(file, err) : err;
   }
   try {
     const stats = fs.fstatSync(fd);
     if (seen) checkWalkedFile(file, seen, stats);
-    const body = place(stats);
-    let got = 0;
-    for (let n = 1; got < stats.size && n > 0; got += n) n = fs.readSync(fd, body, got, stats.size - got, got);
+    const facts = seen && sameFacts(seen, stats) ? seen : factsOf(stats);
+    const body = place(facts);
+    const got = readFully(fd, body);
     const after = fs.fstatSync(fd);
     if (got !== stats.size || after.size !== stats.size || after.mtimeMs !== stats.mtimeMs) {
       throw new FileChangedError(`'${file}' changed while it was being read; not sent`);
     }
-    return { body, stats };
+    return { body, facts };
   } finally {
     fs.closeSync(fd);
   }
+}
+
+function sameFacts(facts: FileFacts, stats: Stats): boolean {
+  return facts.size === stats.size && facts.mtimeMs === wholeMilliseconds(stats.mtimeMs) && facts.mode === (stats.mode & 0o777);
+}
+
+/** Read `into.length` bytes from the start of `fd` (fewer where the file ends first): how many came. */
+function readFully(fd: number, into: Uint8Array): number {
+  let got = 0;
+  for (let n = 1; got < into.length && n > 0; got += n) n = fs.readSync(fd, into, got, into.length - got, got);
+  return got;
 }

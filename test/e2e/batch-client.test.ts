@@ -19,6 +19,7 @@ import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { blake3Hex } from '../helpers/digests.js';
+import { FAKE_CAPS, fakeServer } from '../helpers/fake-server.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const T0 = 1_650_000_000_000;
@@ -244,6 +245,35 @@ describe('TcpsendClient.storeMany', () => {
     expect(outcomes).toEqual([expect.objectContaining({ size: 11, skipped: false, checksum: 'blake3', digest: blake3Hex('new content') })]);
     expect(await fsp.readFile(path.join(s.root, 'x.txt'), 'utf8')).toBe('new content');
     expect(Math.floor((await fsp.stat(path.join(s.root, 'x.txt'))).mtimeMs)).toBe(T0);
+  });
+
+  it('reads answers in any form a server may give: progress lines first, fields in another order, an ERR, a wrong digest', async () => {
+    // Each file holds "x" and a line end, so the fake (which reads lines) sees its body as one line.
+    const body = 'x\r\n';
+    const answers = [
+      `+ hashed=0 size=3\r\nOK sha256=${sha(body)} size=3\r\n`,
+      'ERR EXISTS it is there already\r\n',
+      `OK size=3 sha256=${sha(body)}\r\n`,
+      `OK size=3 sha256=${sha(body)} identical=1\r\n`,
+      `OK size=3 sha256=${sha('other')}\r\n`,
+    ];
+    let answered = 0;
+    const fake = await fakeServer((line) => ({ send: line === 'x' ? [answers[answered++]!] : [] }), { caps: `${FAKE_CAPS},mput` });
+    closers.push(() => fake.close());
+    const src = await tempDir('tcpsend-store-');
+    const names = ['a', 'b', 'c', 'd', 'e'];
+    for (const name of names) await writeFile(path.join(src, name), Buffer.from(body), T0);
+    const client = await connect(`127.0.0.1:${fake.port}`);
+    const outcomes: Array<[string, TransferResult | Error]> = [];
+    await client.storeMany('in', names.map((rel) => ({ rel, abs: path.join(src, rel) })), {}, { onDone: (item, o) => outcomes.push([item.rel, o]) });
+    expect(fake.requests[0]).toMatch(/^MPUT in count=5( |$)/);
+    expect(outcomes.map(([rel]) => rel)).toEqual(names);
+    const stored = { size: 3, bytes: 3, checksum: 'sha256', digest: sha(body), skipped: false };
+    expect(outcomes[0]![1]).toMatchObject({ path: 'in/a', ...stored });
+    expect(outcomes[1]![1]).toMatchObject({ code: 'TCPSEND_ERR_EXISTS' });
+    expect(outcomes[2]![1]).toMatchObject({ path: 'in/c', ...stored });
+    expect(outcomes[3]![1]).toMatchObject({ path: 'in/d', ...stored, bytes: 0, skipped: true });
+    expect(outcomes[4]![1]).toMatchObject({ code: 'TCPSEND_ERR_CHECKSUM_MISMATCH' });
   });
 });
 

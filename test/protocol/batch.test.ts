@@ -113,6 +113,16 @@ describe('MPUT item lines', () => {
     });
   });
 
+  it('reads a line as formatMputItem writes it as it reads the same fields in any order', () => {
+    for (const extra of [{}, { mtime: 0 }, { mode: 0o7 }, { mtime: 1_763_750_000_123, mode: 0o640 }]) {
+      const full = item('d/数据 1.txt', { size: 9_007_199_254_740_991, ...extra });
+      const line = formatMputItem(full, 'blake3');
+      const [path, ...fields] = line.split(' ');
+      expect(parseMputItem(line, 'blake3')).toEqual({ size: full.size, item: full, error: null });
+      expect(parseMputItem(`${path}  ${fields.reverse().join('  ')}`, 'blake3')).toEqual({ size: full.size, item: full, error: null });
+    }
+  });
+
   it('ignores fields it does not know', () => {
     expect(itemOf(`a.txt size=1 sha256=${SHA} future=yes x_2=%41`)).toEqual(item('a.txt', { size: 1 }));
   });

@@ -7,7 +7,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BadPathError, ForbiddenError, IsDirectoryError } from '../../src/errors.js';
-import { LocalFolder, LocalPlace } from '../../src/transfer/local-file.js';
+import { LocalFolder, LocalPlace, readWholeFileSync, type FileFacts } from '../../src/transfer/local-file.js';
+import { utimesSeconds } from '../../src/files/index.js';
 import { tempDir } from '../helpers/server.js';
 import { snapshot } from '../security/jail.js';
 
@@ -144,4 +145,45 @@ describe('LocalPlace.forPath', () => {
     }
     expect(await fsp.readFile(path.join(outside, 'f.txt'), 'utf8')).toBe('mine\n');
   });
+});
+
+describe('readWholeFileSync', () => {
+  async function fileWith(text: string) {
+    const work = await fsp.realpath(await tempDir('tcpsend-read-whole-'));
+    cleanups.push(() => fsp.rm(work, { recursive: true, force: true }));
+    const file = path.join(work, 'f.txt');
+    await fsp.writeFile(file, text);
+    await fsp.chmod(file, 0o640);
+    await fsp.utimes(file, utimesSeconds(1_700_000_000_123), utimesSeconds(1_700_000_000_123));
+    return file;
+  }
+  const into = (facts: FileFacts) => Buffer.alloc(facts.size);
+
+  it('reads a file whole, with its size, mtime in whole milliseconds and mode', async () => {
+    const file = await fileWith('hello');
+    const { body, facts } = readWholeFileSync(file, into);
+    expect(Buffer.from(body).toString()).toBe('hello');
+    expect(facts).toEqual({ size: 5, mtimeMs: 1_700_000_000_123, mode: 0o640 });
+  });
+
+  it('checked against what a walk saw: the same facts; a file changed since is read as it is now', async () => {
+    const file = await fileWith('hello');
+    const { dev, ino } = await fsp.stat(file);
+    const seen = { size: 5, mtimeMs: 1_700_000_000_123, mode: 0o640, dev, ino };
+    const places: FileFacts[] = [];
+    const track = (facts: FileFacts) => {
+      places.push(facts);
+      return into(facts);
+    };
+    expect(readWholeFileSync(file, track, seen).facts).toBe(seen); // the walk's facts, as they are
+    expect(places).toEqual([seen]); // laid out once
+    for (const change of [{ size: 4 }, { mtimeMs: 1_700_000_000_122 }, { mode: 0o600 }]) {
+      places.length = 0;
+      const { body, facts } = readWholeFileSync(file, track, { ...seen, ...change });
+      expect(Buffer.from(body).toString()).toBe('hello');
+      expect(facts).toEqual({ size: 5, mtimeMs: 1_700_000_000_123, mode: 0o640 });
+      expect(places).toHaveLength(1); // laid out once, for the file as it is now
+    }
+  });
+
 });

@@ -4,7 +4,7 @@
  * upload pipeline's (../upload.ts); this module speaks the protocol around them.
  */
 import { BadRequestError, FileChangedError, TcpsendError } from '../../errors.js';
-import { formatOk, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
+import { formatOk, formatPutResult, parseRequest, type PutRequest, type Request } from '../../protocol/index.js';
 import { createHasher, hashFileRange, type Hasher } from '../../hash/index.js';
 import { digestKey } from '../../protocol/index.js';
 import type { Writable } from 'node:stream';
@@ -54,7 +54,7 @@ export async function handlePut(ctx: ServerContext, session: Session, req: PutRe
       if (verdict === 'identical') {
         if (req.eager) {
           await drainBody(session, req.size);
-          await session.file.writeLine(formatOk({ size: req.size, [req.checksum]: req.digest, identical: true }));
+          await session.file.writeLine(formatPutResult(req.size, req.checksum, req.digest!, true));
         } else {
           await session.file.writeLine(formatOk({ offset: req.size, identical: true }));
         }
@@ -131,7 +131,7 @@ async function receive(ctx: ServerContext, session: Session, req: PutRequest, wh
     }
     done = true;
     await commitPart(ctx.root, part, { mtimeMs: req.mtime ?? undefined, mode: req.mode ?? undefined });
-    await session.file.writeLine(formatOk({ size: req.size, [req.checksum]: digest }));
+    await session.file.writeLine(formatPutResult(req.size, req.checksum, digest));
     return { bytes: req.size - from, note: from > 0 ? `resumed from ${from}` : undefined };
   } finally {
     // A part not committed stays on disk for a later resume (or was discarded above).
@@ -207,7 +207,7 @@ async function storeOneStep(ctx: ServerContext, session: Session, req: UploadReq
   const end = expectVerb(trailer, 'END');
   checkDeclaredChecksum(req, end.checksum);
   const { identical, digest } = await uploadBody(ctx, session, req, body, end.digest);
-  return readyReply(`${formatOk({ size: req.size, [req.checksum]: digest, identical: identical || null })}\r\n`, {
+  return readyReply(`${formatPutResult(req.size, req.checksum, digest, identical)}\r\n`, {
     bytes: identical ? 0 : req.size,
     note: identical ? 'identical' : undefined,
   });

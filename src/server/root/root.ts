@@ -341,8 +341,9 @@ export class Root {
   /** The folder `segments` names, resolved one name at a time from the root (see folders.ts). */
   folder(segments: readonly string[], scope: FolderScope, create = false, touched?: Set<Folder>): Folder {
     let current = scope.get('') ?? this.#rootFolder(scope);
+    let key = '';
     for (let index = 0; index < segments.length; index++) {
-      const key = segments.slice(0, index + 1).join('/');
+      key = index === 0 ? segments[0]! : `${key}/${segments[index]!}`;
       const known = scope.get(key);
       if (known !== undefined) {
         current = known;

@@ -31,10 +31,31 @@ export interface UploadLock {
   release(): void;
 }
 
-interface Held {
-  holder: LockHolder;
+/** One path's lock as held: the interface's methods on one object (a lock per file of a batch: no closures). */
+class Held implements UploadLock {
   lastMoved: number;
-  cut: boolean;
+  cut = false;
+  #released = false;
+
+  constructor(
+    private readonly locks: UploadLocks,
+    readonly key: string,
+    readonly holder: LockHolder,
+    private readonly now: () => number,
+  ) {
+    this.lastMoved = now();
+  }
+
+  touch(): void {
+    this.lastMoved = this.now();
+  }
+
+  release(): void {
+    // Releasing twice must not drop a lock someone else took in between.
+    if (this.#released) return;
+    this.#released = true;
+    this.locks.forget(this);
+  }
 }
 
 export class UploadLocks {
@@ -57,23 +78,17 @@ export class UploadLocks {
       }
       return null;
     }
-    const held: Held = { holder, lastMoved: this.now(), cut: false };
+    const held = new Held(this, key, holder, this.now);
     this.#held.set(key, held);
-    let released = false;
-    return {
-      touch: () => {
-        held.lastMoved = this.now();
-      },
-      release: () => {
-        // Releasing twice must not drop a lock someone else took in between.
-        if (released) return;
-        released = true;
-        if (this.#held.get(key) === held) this.#held.delete(key);
-      },
-    };
+    return held;
   }
 
   isLocked(key: string): boolean {
     return this.#held.has(key);
+  }
+
+  /** @internal (Held.release) Drop `held`, if it is still the lock on its key. */
+  forget(held: Held): void {
+    if (this.#held.get(held.key) === held) this.#held.delete(held.key);
   }
 }
