@@ -12,6 +12,7 @@ import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import { TimeoutError, TransferInterruptedError, UsageError } from '../errors.js';
+import { reclaimer } from './reclaim.js';
 
 const readFdAsync = promisify(readFd);
 const openAsync = promisify(openFile);
@@ -153,6 +154,8 @@ interface Slab {
  */
 export const sendBuffers = new SendBuffers(16);
 let activeSends = 0;
+/** What many sends at once leave to the garbage collector is collected as they go (reclaim.ts). */
+const reclaimAfterSends = reclaimer(4 * 1024 * 1024, { scavenge: false });
 
 /** The read size and the reads in flight a socket send may have now, with `active` sends running. */
 export function sendShare(active: number, budgetBytes = sendBuffers.budgetBytes): { chunkSize: number; buffers: number } {
@@ -317,6 +320,7 @@ async function sendWithPool(
         break; // end of file: report what went out, as socket.sendfile does
       }
       const chunk = buf.subarray(0, bytesRead);
+      reclaimAfterSends(bytesRead);
       position += bytesRead;
       remaining -= bytesRead;
       const owned = buf;

@@ -47,4 +47,23 @@ describe('reclaim', () => {
     );
     expect(before - after).toBeGreaterThan(10 * 1024 * 1024);
   });
+
+  it('a reclaimer for sends collects in full, without a scavenge first, once the heap has grown by 8 MiB of dead objects', () => {
+    const { before, after } = inChild(
+      `
+      const used = () => v8.getHeapStatistics().used_heap_size;
+      const reclaim = reclaimer(1 << 20, { scavenge: false });
+      reclaim(1 << 20); // its low mark: now
+      let held = Array.from({ length: 200000 }, (_, i) => ({ i, name: 'x' + i })); // about 12 MiB
+      gc({ type: 'minor' });
+      gc({ type: 'minor' }); // outlived two scavenges: in the old generation now
+      held = null;
+      const before = used();
+      reclaim(1 << 20);
+      console.log(JSON.stringify({ before, after: used() }));
+      `,
+      ['--expose-gc'],
+    );
+    expect(before - after).toBeGreaterThan(8 * 1024 * 1024);
+  });
 });
