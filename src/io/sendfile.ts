@@ -12,6 +12,7 @@ import { Socket } from 'node:net';
 import { promisify } from 'node:util';
 import type { Writable } from 'node:stream';
 import { TimeoutError, TransferInterruptedError, UsageError } from '../errors.js';
+import { reclaimer } from './reclaim.js';
 
 const readFdAsync = promisify(readFd);
 const openAsync = promisify(openFile);
@@ -48,47 +49,119 @@ export interface SendfileOptions {
 
 export const DEFAULT_SENDFILE_CHUNK = 256 * 1024;
 const DEFAULT_SENDFILE_BUFFERS = 4;
+/** Past this many sends at once, a socket send reads in quarters of a slab: its buffers then cost less. */
+const QUARTER = DEFAULT_SENDFILE_CHUNK / 4;
+
 /**
- * What all the sendfile calls of a process keep in buffers at most, when they do not choose
- * their pool size: a server sending to 64 clients at once must not hold 64 full pools. Each
- * call gets a share (at least one buffer) when it starts; one call alone gets its full pool
- * (4 x 256 KiB).
+ * The buffers every socket send of a process reads into: at most `maxSlabs` slabs of
+ * DEFAULT_SENDFILE_CHUNK, made when first needed and then kept for good, each lent whole or cut
+ * into quarters. A send borrows one for each read and gives it back once the socket has taken
+ * its bytes, so a server sending to 64 clients at once holds these few MiB and nothing more:
+ * buffers made per call and dropped after it stayed resident until a full garbage collection,
+ * which V8 runs only after tens of MiB of them (64 concurrent 16 MiB downloads, 8 MiB budget:
+ * up to 25 MiB of array buffers, most of them dead). A quarter goes back into its slab; a slab
+ * whose four quarters are all back is whole again.
  */
-const SENDFILE_BUDGET_BYTES = 8 * 1024 * 1024;
-/** Of which this much may stay allocated between calls, as spares. */
-const SPARE_BYTES = 4 * 1024 * 1024;
+export class SendBuffers {
+  /** Slabs not lent at all. */
+  readonly #whole: Slab[] = [];
+  /** Slabs cut into quarters of which some are free. */
+  readonly #cut = new Set<Slab>();
+  /** The slab of each buffer lent (a whole slab or a quarter). */
+  readonly #owner = new Map<Buffer, Slab>();
+  #made = 0;
+  #lent = 0;
+
+  constructor(readonly maxSlabs: number) {}
+
+  /** Buffers lent and not yet given back. */
+  get lent(): number {
+    return this.#lent;
+  }
+
+  /** The bytes these buffers may hold in all. */
+  get budgetBytes(): number {
+    return this.maxSlabs * DEFAULT_SENDFILE_CHUNK;
+  }
+
+  /** A whole slab (`bytes` over a quarter) or a quarter; null when all are lent. */
+  take(bytes: number): Buffer | null {
+    const buffer = this.#take(bytes);
+    if (buffer !== null) this.#lent += 1;
+    return buffer;
+  }
+
+  #take(bytes: number): Buffer | null {
+    if (bytes > QUARTER) return this.#takeWhole()?.buffer ?? null;
+    for (const slab of this.#cut) {
+      const quarter = slab.free.pop()!;
+      if (slab.free.length === 0) this.#cut.delete(slab);
+      return quarter;
+    }
+    const slab = this.#takeWhole();
+    if (slab === null) return null;
+    slab.free.push(...slab.quarters.slice(1));
+    this.#cut.add(slab);
+    return slab.quarters[0]!;
+  }
+
+  /** Give back a buffer `take` lent (true); false for any other, which is not kept. */
+  release(buffer: Buffer): boolean {
+    const slab = this.#owner.get(buffer);
+    if (slab === undefined) return false;
+    this.#lent -= 1;
+    if (buffer === slab.buffer) {
+      this.#whole.push(slab);
+      return true;
+    }
+    slab.free.push(buffer);
+    if (slab.free.length < slab.quarters.length) {
+      this.#cut.add(slab);
+      return true;
+    }
+    slab.free.length = 0;
+    this.#cut.delete(slab);
+    this.#whole.push(slab);
+    return true;
+  }
+
+  #takeWhole(): Slab | null {
+    const free = this.#whole.pop();
+    if (free) return free;
+    if (this.#made >= this.maxSlabs) return null;
+    this.#made += 1;
+    const buffer = Buffer.allocUnsafeSlow(DEFAULT_SENDFILE_CHUNK);
+    const quarters = [0, 1, 2, 3].map((i) => buffer.subarray(i * QUARTER, (i + 1) * QUARTER));
+    const slab: Slab = { buffer, quarters, free: [] };
+    this.#owner.set(buffer, slab);
+    for (const q of quarters) this.#owner.set(q, slab);
+    return slab;
+  }
+}
+
+interface Slab {
+  buffer: Buffer;
+  quarters: Buffer[];
+  /** Its quarters not lent, while it is cut. */
+  free: Buffer[];
+}
+
+/**
+ * The process's send buffers: 4 MiB. One send alone reads ahead into four whole slabs (1 MiB);
+ * up to 16 sends at once get a whole slab each; up to 64, a quarter each (or more of them, as
+ * the budget allows). Past that, a send that has nothing in flight reads into a quarter-sized
+ * buffer of its own: a send is never refused or held up for want of a buffer.
+ */
+export const sendBuffers = new SendBuffers(16);
 let activeSends = 0;
-/** Bytes of buffers all running calls hold now; past the budget a call makes do with one. */
-let heldBytes = 0;
-/**
- * Full-size buffers that finished calls gave back, for the next calls: a server's sends then
- * reuse the same few MiB instead of leaving each call's pool to a garbage collector that frees
- * buffers late (64 concurrent 16 MiB downloads: server RSS 143 MB before, with per-call pools).
- */
-const spareBuffers = new Map<number, Buffer[]>();
-let spareBytes = 0;
+/** What many sends at once leave to the garbage collector is collected as they go (reclaim.ts). */
+const reclaimAfterSends = reclaimer(4 * 1024 * 1024, { scavenge: false });
 
-/** Past this many sends at once, each reads in smaller chunks: its one buffer then costs less. */
-const CROWDED_SENDS = 16;
-const CROWDED_CHUNK = 64 * 1024;
-
-function takeSpare(size: number): Buffer | undefined {
-  const buf = spareBuffers.get(size)?.pop();
-  if (buf) spareBytes -= size;
-  return buf;
-}
-
-function keepSpare(buf: Buffer): void {
-  if (spareBytes + buf.length > SPARE_BYTES || spareBytes + buf.length + heldBytes > SENDFILE_BUDGET_BYTES) return;
-  let list = spareBuffers.get(buf.length);
-  if (!list) spareBuffers.set(buf.length, (list = []));
-  list.push(buf);
-  spareBytes += buf.length;
-}
-
-function defaultPoolSize(chunkSize: number): number {
-  const share = Math.floor(SENDFILE_BUDGET_BYTES / (activeSends * chunkSize));
-  return Math.max(1, Math.min(DEFAULT_SENDFILE_BUFFERS, share));
+/** The read size and the reads in flight a socket send may have now, with `active` sends running. */
+export function sendShare(active: number, budgetBytes = sendBuffers.budgetBytes): { chunkSize: number; buffers: number } {
+  const chunkSize = active * DEFAULT_SENDFILE_CHUNK <= budgetBytes ? DEFAULT_SENDFILE_CHUNK : QUARTER;
+  const buffers = Math.max(1, Math.min(DEFAULT_SENDFILE_BUFFERS, Math.floor(budgetBytes / (Math.max(1, active) * chunkSize))));
+  return { chunkSize, buffers };
 }
 
 function checkRange(offset: number, count: number | undefined): void {
@@ -131,11 +204,9 @@ export async function sendFileRange(
   options: SendfileOptions = {},
 ): Promise<number> {
   checkRange(offset, count);
-  const timeoutMs = options.timeoutMs ?? null;
   activeSends += 1;
-  const chunkSize = options.chunkSize ?? (activeSends > CROWDED_SENDS ? CROWDED_CHUNK : DEFAULT_SENDFILE_CHUNK);
   try {
-    return await sendWithPool(stream, file, offset, count, options, chunkSize, options.buffers ?? defaultPoolSize(chunkSize), timeoutMs);
+    return await sendWithPool(stream, file, offset, count, options, options.timeoutMs ?? null);
   } finally {
     activeSends -= 1;
   }
@@ -147,8 +218,6 @@ async function sendWithPool(
   offset: number,
   count: number | undefined,
   options: SendfileOptions,
-  chunkSize: number,
-  poolSize: number,
   timeoutMs: number | null,
 ): Promise<number> {
   let sent = 0;
@@ -169,23 +238,36 @@ async function sendWithPool(
   };
 
   // A socket calls back once the kernel has copied the bytes, so its buffer can be read into
-  // again. Any other Writable may keep the Buffer itself (a PassThrough queues it as is), so
-  // there every chunk gets a buffer of its own; the pool size still bounds what is in flight.
+  // again: it reads into the process's send buffers. Any other Writable may keep the Buffer
+  // itself (a PassThrough queues it as is), so there every chunk gets a buffer of its own; the
+  // share still bounds what is in flight.
   const reusable = stream instanceof Socket;
-  const free: Buffer[] = [];
-  let allocated = 0;
-  let settled = false;
+  /** The read size and the reads in flight allowed now: the caller's, else a share of the budget. */
+  const share = () => {
+    const fair = sendShare(activeSends);
+    return { chunkSize: options.chunkSize ?? fair.chunkSize, buffers: options.buffers ?? fair.buffers };
+  };
+  /** Buffers lent to a read or a write now. */
+  let inFlight = 0;
+  /** This call's own buffers (made when the send buffers were all lent), free again. */
+  const own: Buffer[] = [];
   const takeBuffer = (): Buffer | undefined => {
-    const buf = free.pop();
-    if (buf) return buf;
-    if (allocated < poolSize && (allocated === 0 || options.buffers !== undefined || heldBytes + chunkSize <= SENDFILE_BUDGET_BYTES)) {
-      allocated += 1;
-      heldBytes += chunkSize;
-      // No bigger than the range needs: a 4 KiB file must not cost a 512 KiB allocation.
-      const size = count === undefined ? chunkSize : Math.max(1, Math.min(chunkSize, count));
-      return (reusable && size === chunkSize ? takeSpare(size) : undefined) ?? Buffer.allocUnsafeSlow(size);
+    const { chunkSize, buffers } = share();
+    if (inFlight >= buffers) return undefined;
+    // No bigger than the range needs: a 4 KiB file must not cost a 256 KiB allocation.
+    const size = count === undefined ? chunkSize : Math.max(1, Math.min(chunkSize, count));
+    let buf = reusable ? (own.pop() ?? (size <= DEFAULT_SENDFILE_CHUNK ? sendBuffers.take(size) : null)) : null;
+    if (buf === null) {
+      // Only a send with nothing in flight makes a buffer past the budget; others wait for theirs.
+      if (reusable && inFlight > 0) return undefined;
+      buf = Buffer.allocUnsafeSlow(size);
     }
-    return undefined;
+    inFlight += 1;
+    return buf;
+  };
+  const giveBack = (buf: Buffer) => {
+    inFlight -= 1;
+    if (reusable && !sendBuffers.release(buf)) own.push(buf);
   };
 
   /** Wait for a write callback (a buffer coming back), a failure, or the timeout. */
@@ -223,44 +305,41 @@ async function sendWithPool(
         buf = takeBuffer();
       }
       if (!buf) break;
-      const want = Math.min(chunkSize, remaining);
-      const { bytesRead } = await source.handle.read(buf, 0, want, position);
+      const want = Math.min(share().chunkSize, buf.length, remaining);
+      let bytesRead: number;
+      let consumer: unknown;
+      try {
+        ({ bytesRead } = await source.handle.read(buf, 0, want, position));
+        if (bytesRead > 0) consumer = options.onChunk?.(buf.subarray(0, bytesRead));
+      } catch (err) {
+        giveBack(buf); // a send buffer must go back whatever happens, or the budget shrinks for good
+        throw err;
+      }
       if (bytesRead === 0) {
-        free.push(buf);
+        giveBack(buf);
         break; // end of file: report what went out, as socket.sendfile does
       }
       const chunk = buf.subarray(0, bytesRead);
-      const consumer = options.onChunk?.(chunk);
+      reclaimAfterSends(bytesRead);
       position += bytesRead;
       remaining -= bytesRead;
       const owned = buf;
       stream.write(chunk, (err) => {
         if (err) failure ??= err;
         else sent += bytesRead;
-        if (reusable) free.push(owned);
-        else {
-          allocated -= 1;
-          if (!settled) heldBytes -= chunkSize; // after the call ended, its share was given back already
-        }
+        giveBack(owned);
         wake();
       });
       if (consumer instanceof Promise) await consumer;
     }
     // Every buffer handed out must come back: only then is `sent` final.
-    while (free.length < allocated && !failure) await waitForProgress();
+    while (inFlight > 0 && !failure) await waitForProgress();
   } catch (err) {
     failure ??= err as Error;
   } finally {
     stream.off('error', onStreamError);
     stream.off('close', onStreamClose);
     await source?.close();
-    // This call's share of the budget goes back now, once (callbacks still to come, after a
-    // failure, must not give it back again).
-    settled = true;
-    heldBytes -= allocated * chunkSize;
-    // Buffers the socket has given back may serve the next call; one still in flight (a
-    // failure) is left to the garbage collector.
-    for (const buf of free) if (buf.length === chunkSize) keepSpare(buf);
   }
   if (failure) {
     const cause = failure as Error;

@@ -13,6 +13,7 @@ import {
   sendFileRange,
   type FileSource,
 } from '../../src/index.js';
+import { SendBuffers, sendBuffers, sendShare, type ReadableFile } from '../../src/io/sendfile.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { settle } from '../helpers/feed.js';
 import { loopbackPair } from '../helpers/loopback.js';
@@ -259,6 +260,100 @@ describe('sendfile failing part way', () => {
       expect(err!.bytesSent).toBeLessThanOrEqual(seen);
       expect(err!.bytesSent).toBeLessThan(big.length);
       expect(Buffer.concat(got).equals(big.subarray(0, received))).toBe(true);
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
+describe('send buffers (the budget every socket send of a process reads into)', () => {
+  const QUARTER = DEFAULT_SENDFILE_CHUNK / 4;
+  const overlaps = (a: Buffer, b: Buffer) =>
+    a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length;
+
+  it('lends a slab whole, or in quarters; nothing lent twice overlaps, and a slab whose quarters are all back is whole again', () => {
+    const pool = new SendBuffers(2);
+    const whole = pool.take(DEFAULT_SENDFILE_CHUNK)!;
+    const quarters = [1, 2, 3, 4].map(() => pool.take(QUARTER)!);
+    expect(whole.length).toBe(DEFAULT_SENDFILE_CHUNK);
+    for (const q of quarters) expect(q.length).toBe(QUARTER);
+    const all = [whole, ...quarters];
+    for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) expect(overlaps(all[i]!, all[j]!)).toBe(false);
+    expect(pool.take(1)).toBeNull(); // both slabs are out
+    expect(pool.lent).toBe(5);
+    for (const q of quarters.slice(0, 3)) expect(pool.release(q)).toBe(true);
+    expect(pool.take(DEFAULT_SENDFILE_CHUNK)).toBeNull(); // one quarter of that slab is still out
+    const again = pool.take(QUARTER)!; // a free quarter of the cut slab
+    expect(quarters.slice(0, 3)).toContain(again);
+    pool.release(again);
+    pool.release(quarters[3]!);
+    const rejoined = pool.take(DEFAULT_SENDFILE_CHUNK)!;
+    expect(rejoined.length).toBe(DEFAULT_SENDFILE_CHUNK);
+    expect(overlaps(rejoined, quarters[0]!)).toBe(true);
+    pool.release(rejoined);
+    pool.release(whole);
+    expect(pool.lent).toBe(0);
+  });
+
+  it('makes no more than its slabs, keeps each for good, and does not keep a buffer it did not lend', () => {
+    const pool = new SendBuffers(1);
+    const first = pool.take(DEFAULT_SENDFILE_CHUNK)!;
+    expect(pool.take(DEFAULT_SENDFILE_CHUNK)).toBeNull();
+    expect(pool.release(Buffer.alloc(DEFAULT_SENDFILE_CHUNK))).toBe(false);
+    expect(pool.take(DEFAULT_SENDFILE_CHUNK)).toBeNull();
+    expect(pool.release(first)).toBe(true);
+    expect(pool.take(DEFAULT_SENDFILE_CHUNK)).toBe(first);
+  });
+
+  it('shares the budget: one send reads 4 slabs ahead, 16 get a slab each, up to 64 a quarter, more still one each', () => {
+    const budget = 16 * DEFAULT_SENDFILE_CHUNK;
+    expect(sendShare(1, budget)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 4 });
+    expect(sendShare(4, budget)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 4 });
+    expect(sendShare(16, budget)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 1 });
+    expect(sendShare(17, budget)).toEqual({ chunkSize: QUARTER, buffers: 3 });
+    expect(sendShare(64, budget)).toEqual({ chunkSize: QUARTER, buffers: 1 });
+    expect(sendShare(500, budget)).toEqual({ chunkSize: QUARTER, buffers: 1 });
+  });
+
+  it('over TCP, 40 sends at once each deliver exactly their range, and every send buffer comes back', async () => {
+    const pairs = await Promise.all(Array.from({ length: 40 }, () => loopbackPair()));
+    try {
+      const results = await Promise.all(
+        pairs.map(async (pair, i) => {
+          const received = receiveAll(pair.server);
+          const start = i * 1013;
+          const sent = await sendFileRange(pair.client, path, start, size - start);
+          pair.client.end();
+          return { start, sent, got: await received };
+        }),
+      );
+      for (const { start, sent, got } of results) {
+        expect(sent).toBe(size - start);
+        expect(got.equals(content.subarray(start))).toBe(true);
+      }
+      expect(sendBuffers.lent).toBe(0);
+    } finally {
+      await Promise.all(pairs.map((p) => p.close()));
+    }
+  });
+
+  it('over TCP, a read that fails part way still gives its send buffer back', async () => {
+    const pair = await loopbackPair();
+    try {
+      pair.server.resume();
+      let reads = 0;
+      const failing: ReadableFile = {
+        read: async (buffer, offset, length) => {
+          if (++reads === 3) throw new Error('disk gone');
+          buffer.fill(7, offset, offset + length);
+          return { bytesRead: length };
+        },
+      };
+      const result = await settle(sendFileRange(pair.client, failing, 0, 10 * DEFAULT_SENDFILE_CHUNK));
+      expect(result.ok).toBe(false);
+      expect((result as { error: unknown }).error).toBeInstanceOf(TransferInterruptedError);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the writes already made call back
+      expect(sendBuffers.lent).toBe(0);
     } finally {
       await pair.close();
     }

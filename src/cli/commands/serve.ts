@@ -13,6 +13,7 @@ import { checksumFlag, offeredChecksums, type ChecksumFlags } from './shared.js'
 import { DEFAULT_PORT } from '../../protocol/index.js';
 import { portNumber } from '../options.js';
 import { displayPath, resolveServeSecret } from '../secret.js';
+import { boundYoungGeneration } from '../../io/reclaim.js';
 
 interface ServeArgs extends GlobalFlags, ChecksumFlags {
   dir: string;
@@ -104,6 +105,8 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         const checksums = offeredChecksums(argv, (message) => {
           if (!argv.json) ctx.streams.stderr.write(`  ${message}\n`);
         });
+        // A server lives long and many connections share it: its young generation stays small.
+        boundYoungGeneration();
         server = await TcpsendServer.create({
           checksums,
           secret: secret.secret ?? undefined,
