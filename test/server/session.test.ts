@@ -63,14 +63,15 @@ describe('many clients that pipeline and never read (issue 14, finding 5; gap 14
     try {
       // Enough GETs that the socket buffers cannot take all the replies.
       const requests = 'HELLO\r\n' + 'GET f\r\n'.repeat(150);
-      for (let i = 0; i < hogs; i++) await (await peers.connect(s.port)).send(requests);
+      await Promise.all(Array.from({ length: hogs }, async () => (await peers.connect(s.port)).send(requests)));
       // Until the prepared replies stop growing (none of these clients reads).
       let last = -1;
       for (let i = 0; i < 100 && ctx.readAhead.bytes !== last; i++) {
         last = ctx.readAhead.bytes;
         await new Promise((r) => setTimeout(r, 150));
       }
-      expect(most).toBeGreaterThan(READ_AHEAD_BYTES_ALL / 2);
+      // The cap was reached: what follows tests it, not a load too light to meet it.
+      expect(most).toBeGreaterThan(0.9 * READ_AHEAD_BYTES_ALL);
       // At most the cap, plus what each connection may add before it sees it: its first reply
       // and one that crossed the line.
       expect(most).toBeLessThanOrEqual(READ_AHEAD_BYTES_ALL + hogs * 2 * body.length);
