@@ -87,3 +87,59 @@ describe('a long hash', () => {
     expect(state.reads).toBeLessThan(64);
   });
 });
+
+describe('a ranged GET (issue 14, finding 6; gap 14-e)', () => {
+  /** Until `state.reads` stays put: a hash still going would read on. */
+  async function readsStop(state: { reads: number }): Promise<number> {
+    await new Promise((r) => setTimeout(r, 100));
+    const atLeave = state.reads;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(state.reads).toBeLessThanOrEqual(atLeave + 1);
+    return state.reads;
+  }
+
+  // A peer that only ends its side (FIN) may be a half-closing client still reading (nc -N):
+  // the trailer's hash goes on for it until the trailer's write fails. A reset (a client killed
+  // mid-reply with bytes unread, a NAT that gave up) is a peer that is gone.
+  it('the rest of the file, hashed after the range for the trailer, stops being read when its client resets', async () => {
+    const { fs, state } = slowReads(20);
+    const s = await startServer({ root: await bigFile(), fs });
+    servers.push(s);
+    const p = await peers.connect(s.port);
+    await p.hello();
+    await p.sendLine('GET big.bin offset=0 length=1000');
+    expect(await p.line()).toMatch(/^OK size=67108864 offset=0 length=1000 /);
+    expect((await p.bytes(1000)).equals(Buffer.alloc(1000))).toBe(true);
+    // The range is out; the server now reads the other 64 MiB to hash the whole file.
+    const before = state.reads;
+    while (state.reads < before + 3) await new Promise((r) => setTimeout(r, 10));
+    p.socket.resetAndDestroy();
+    expect(await readsStop(state)).toBeLessThan(64);
+  });
+
+  it('a client that leaves mid-range (bytes still unread): the range and the hash stop being read', async () => {
+    const { fs, state } = slowReads(20);
+    const s = await startServer({ root: await bigFile(), fs });
+    servers.push(s);
+    const p = await peers.connect(s.port);
+    await p.hello();
+    await p.sendLine(`GET big.bin offset=${1024 * 1024} length=${32 * 1024 * 1024}`);
+    expect(await p.line()).toMatch(/^OK size=67108864 offset=1048576 length=33554432 /);
+    await p.bytes(100_000);
+    while (state.reads < 3) await new Promise((r) => setTimeout(r, 10));
+    p.destroy();
+    expect(await readsStop(state)).toBeLessThan(64);
+  });
+
+  it('the prefix before the range, hashed before the answer, stops too', async () => {
+    const { fs, state } = slowReads(20);
+    const s = await startServer({ root: await bigFile(), fs });
+    servers.push(s);
+    const p = await peers.connect(s.port);
+    await p.hello();
+    await p.sendLine(`GET big.bin offset=${60 * 1024 * 1024} length=1000`);
+    while (state.reads < 3) await new Promise((r) => setTimeout(r, 10));
+    p.destroy();
+    expect(await readsStop(state)).toBeLessThan(60);
+  });
+});

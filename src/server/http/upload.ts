@@ -12,6 +12,7 @@ import escapeHtml from 'escape-html';
 import { BadRequestError, TcpsendError, TooLargeError, TransferInterruptedError } from '../../errors.js';
 import type { ServerContext, Session } from '../context.js';
 import { quoteRequestPath } from '../../files/quote-path.js';
+import { errnoCode } from '../root/index.js';
 import { asTcpsendError } from '../session.js';
 import { admitUpload, uploadBody, type BodySource, type UploadRequest } from '../upload.js';
 import { reprDigest } from '../../hash/index.js';
@@ -45,15 +46,22 @@ export async function storeStream(
   const req: UploadRequest = { path: upload.path, size: limit, checksum: HTTP_CHECKSUM, digest: null, mtime: null, mode: null, overwrite: upload.overwrite };
   const source: BodySource = async (sink, onChunk) => {
     let received = 0;
-    for await (const chunk of body) {
-      received += chunk.length;
-      if (received > limit) {
-        throw upload.size === null
-          ? new TooLargeError(`${where} is over the ${ctx.options.maxUploadBytes} bytes this server takes (--max-upload)`)
-          : new BadRequestError(`${where} ran past the ${upload.size} bytes announced`);
+    try {
+      for await (const chunk of body) {
+        received += chunk.length;
+        if (received > limit) {
+          throw upload.size === null
+            ? new TooLargeError(`${where} is over the ${ctx.options.maxUploadBytes} bytes this server takes (--max-upload)`)
+            : new BadRequestError(`${where} ran past the ${upload.size} bytes announced`);
+        }
+        onChunk?.(chunk);
+        if (!sink.write(chunk)) await once(sink, 'drain');
       }
-      onChunk?.(chunk);
-      if (!sink.write(chunk)) await once(sink, 'drain');
+    } catch (err) {
+      // The client went, or the idle timeout cut it, mid-body: Node's request fails with
+      // 'aborted' (ECONNRESET). A cut transfer, not an internal error.
+      if (errnoCode(err) === 'ECONNRESET') throw new TransferInterruptedError(received, `${where} was cut off after ${received} bytes: not stored`, { cause: err });
+      throw err;
     }
     if (upload.size !== null && received !== upload.size) {
       throw new TransferInterruptedError(received, `${where} ended after ${received} of ${upload.size} bytes: not stored`);

@@ -481,6 +481,9 @@ export class Root {
       stats = this.fs.lstatSync(real)!;
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') throw new NotFoundError(`${quotePath(shown)} is a symlink that leads nowhere`, { cause: err });
+      // realpath read the name as a symlink (lstat), then found something else there (readlink
+      // fails with EINVAL): it was swapped in between. A refusal, not an internal error.
+      if (errnoCode(err) === 'EINVAL') throw new ForbiddenError(`${quoteRequestPath(shown)} was swapped while it was being resolved`, { cause: err });
       throw toStorageError(err, shown);
     }
     void scope;
