@@ -38,7 +38,7 @@ describe('progress bars of a resumed put', () => {
     }
     expect(proxy.holds).toBe(1);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/checking the 4\.00 MiB already here… \d+%/);
+    expect(r.stderr).toMatch(/checking the 4\.00 MiB the server already has… \d+%/);
     expect(r.stderr).toContain('tcpsend: resuming big.bin from 4.00 MiB');
     // Every bar after the check: its percentage is the share of the file its bytes say, and
     // its bytes start at the resumed part, not at 0 (a bar of this run's bytes only would

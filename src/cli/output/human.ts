@@ -197,7 +197,7 @@ export class HumanReporter implements Reporter {
     const check = this.checkingState;
     if (check) {
       const pct = check.total > 0 ? Math.floor((check.done / check.total) * 100) : 100;
-      return { lead: `checking the ${formatBytes(check.total)} already here… ${pct}%`, fraction: check.total > 0 ? check.done / check.total : 1, stats: [], name: check.path };
+      return { lead: `checking the ${formatBytes(check.total)} ${this.op === 'put' ? 'the server already has' : 'already here'}… ${pct}%`, fraction: check.total > 0 ? check.done / check.total : 1, stats: [], name: check.path };
     }
     if (!this.folder) {
       const m = this.moving.get(this.current);
