@@ -2,7 +2,7 @@
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { TcpsendServer } from '../../server/server.js';
+import type { TcpsendServer } from '../../server/server.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { browserUrl, hostPort, reachableAddresses, type PeerAddress } from '../addresses.js';
@@ -104,6 +104,9 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         const checksums = offeredChecksums(argv, (message) => {
           if (!argv.json) ctx.streams.stderr.write(`  ${message}\n`);
         });
+        // Loaded here, not at start-up: the server (its HTTP front, tar, busboy, mime-db) is
+        // half the CLI, and get, put and ls never run it.
+        const { TcpsendServer } = await import('../../server/server.js');
         server = await TcpsendServer.create({
           checksums,
           secret: secret.secret ?? undefined,
