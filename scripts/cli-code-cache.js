@@ -1,0 +1,81 @@
+// `node scripts/cli-code-cache.js`, run by scripts/bundle-cli.js in a fresh process after it
+// bundles the CLI: writes dist/tcpsend-cli.cjs.cache, the V8 code cache bin/load-cli.js loads
+// the bundle with. V8 caches the functions compiled so far, so before it writes, this process
+// runs the bundled CLI as users do, on 127.0.0.1 only: serve, ls, a folder get and put, each
+// twice (the second time a no-op sync), and a single-file get. Exits non-zero if a run failed.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { codeCachePath, loadCli } from '../bin/load-cli.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BUNDLE = path.join(REPO, 'dist', 'tcpsend-cli.cjs');
+
+/** An output stream that hands `onLine` each complete line written to it. */
+function collector(onLine = () => {}) {
+  let text = '';
+  return new Writable({
+    write(chunk, _encoding, done) {
+      text += chunk;
+      let end;
+      while ((end = text.indexOf('\n')) >= 0) {
+        onLine(text.slice(0, end));
+        text = text.slice(end + 1);
+      }
+      done();
+    },
+  });
+}
+
+/** Start `serve` in this process; resolves to its port and the promise of its end. */
+function serve(main, dir, flags) {
+  return new Promise((resolve, reject) => {
+    const stdout = collector((line) => {
+      const event = JSON.parse(line);
+      if (event.event === 'listening') resolve({ port: event.port, ended });
+    });
+    const ended = main(['serve', dir, '--host', '127.0.0.1', '--port', '0', '--json', ...flags], { stdout, stderr: collector() });
+    ended.then((code) => reject(new Error(`serve ended before it listened (exit ${code})`)), reject);
+  });
+}
+
+async function train(main) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsend-code-cache-'));
+  try {
+    const served = path.join(work, 'served');
+    const tree = path.join(served, 'tree');
+    for (const [rel, text] of [['a.txt', 'a\n'], ['sub/b.txt', 'b\n'], ['sub/deeper/c.txt', 'c\n']]) {
+      fs.mkdirSync(path.dirname(path.join(tree, rel)), { recursive: true });
+      fs.writeFileSync(path.join(tree, rel), text);
+    }
+    const inbox = path.join(work, 'inbox');
+    fs.mkdirSync(inbox);
+    const reader = await serve(main, served, []);
+    const writer = await serve(main, inbox, ['--allow-upload', '--allow-overwrite']);
+    const quiet = { stdout: collector(), stderr: collector() };
+    const runs = [
+      ['ls', `127.0.0.1:${reader.port}`, 'tree'],
+      ['get', `127.0.0.1:${reader.port}`, 'tree', path.join(work, 'got')],
+      ['get', `127.0.0.1:${reader.port}`, 'tree', path.join(work, 'got')],
+      ['get', `127.0.0.1:${reader.port}`, 'tree/a.txt', path.join(work, 'a.txt')],
+      ['put', tree, `127.0.0.1:${writer.port}`],
+      ['put', tree, `127.0.0.1:${writer.port}`],
+    ];
+    for (const args of runs) {
+      const code = await main([...args, '--quiet'], quiet);
+      if (code !== 0) throw new Error(`tcpsend ${args.join(' ')} exited ${code}`);
+    }
+    // Both servers stop on SIGINT, as at a terminal.
+    process.emit('SIGINT');
+    await Promise.all([reader.ended, writer.ended]);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+fs.rmSync(codeCachePath(BUNDLE), { force: true });
+const cli = loadCli(BUNDLE);
+await train(cli.exports.main);
+cli.saveCodeCache();
