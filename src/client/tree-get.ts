@@ -56,7 +56,12 @@ export function safeLocalPath(localDir: string, remoteRel: string): string {
 class ListedPaths {
   private readonly folders = new Set<string>();
   private readonly names = new Set<string>();
-  constructor(private readonly localDir: string) {}
+  /** `localDir` normalised, with a separator: a checked `rel` is joined by concatenation. */
+  private readonly base: string;
+  constructor(private readonly localDir: string) {
+    const base = path.join(localDir, path.sep);
+    this.base = base === `.${path.sep}` ? '' : base;
+  }
 
   resolve(rel: string, isDir: boolean): string {
     const slash = rel.lastIndexOf('/');
@@ -64,7 +69,8 @@ class ListedPaths {
     const known = slash < 0 ? this.names.has(name) : slash > 0 && this.folders.has(rel.slice(0, slash)) && this.names.has(name);
     let local: string;
     // A UTF-16 unit is at most 3 bytes of UTF-8: only a long path needs counting.
-    if (known && (rel.length * 3 <= MAX_PATH_BYTES || Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES)) local = path.join(this.localDir, rel);
+    // Every name in it checked (none empty, '.' or '..'): path.join would give the same.
+    if (known && (rel.length * 3 <= MAX_PATH_BYTES || Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES)) local = this.base + rel;
     else {
       local = safeLocalPath(this.localDir, rel);
       if (name !== '' && name !== '.') this.names.add(name);
@@ -107,9 +113,9 @@ async function getTreeInto(
   // The listing is asked for first: the server makes it while this side walks its folder.
   // It streams in while the downloads run; on a retry it is read again from the start, and
   // files already complete are found unchanged.
-  const listing = first.listStream(remoteDir, { recursive: true, links: true })[Symbol.asyncIterator]();
-  const firstEntry = listing.next();
-  firstEntry.catch(() => {}); // awaited below, after the walk
+  const listing = first.listBatches(remoteDir, { recursive: true, links: true })[Symbol.asyncIterator]();
+  const firstBatch = listing.next();
+  firstBatch.catch(() => {}); // awaited below, after the walk
   await requestWritten();
 
   // What is here already: one walk, links not followed, excluded paths marked (protected).
@@ -295,13 +301,15 @@ async function getTreeInto(
   };
 
   const totals = { files: 0, bytes: 0 };
-  for (let next = await firstEntry; !next.done; next = await listing.next()) {
-    if (next.value.type !== 'dir') {
-      totals.files += 1;
-      totals.bytes += next.value.size ?? 0;
+  for (let next = await firstBatch; !next.done; next = await listing.next()) {
+    for (const entry of next.value) {
+      if (entry.type !== 'dir') {
+        totals.files += 1;
+        totals.bytes += entry.size ?? 0;
+      }
+      const pending = handle(entry);
+      if (pending) await pending;
     }
-    const pending = handle(next.value);
-    if (pending) await pending;
   }
   options.onPlan?.(totals);
   await batches?.flush();

@@ -61,7 +61,9 @@ export async function putTree(
   const listed = client
     .run(async (c) => {
       remote.clear();
-      for await (const entry of c.listStream(remoteDir, { recursive: true, links: true })) remote.set(entry.path, entry);
+      for await (const batch of c.listBatches(remoteDir, { recursive: true, links: true })) {
+        for (const entry of batch) remote.set(entry.path, entry);
+      }
       return true;
     })
     .catch((err: unknown) => {
