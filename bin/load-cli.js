@@ -21,10 +21,6 @@ export function codeCachePath(bundle) {
   return `${bundle}.cache`;
 }
 
-function digestOf(source) {
-  return crypto.createHash('sha256').update(source).digest();
-}
-
 /**
  * Run the CommonJS file `bundle` and return its exports, with `cacheRejected` (V8 refused the
  * cache; false when there was none) and `saveCodeCache()` (write the cache from what this
@@ -36,8 +32,10 @@ export function loadCli(bundle) {
   if (process.sourceMapsEnabled) {
     return { exports: createRequire(import.meta.url)(bundle), cacheRejected: false, saveCodeCache() {} };
   }
-  const source = fs.readFileSync(bundle, 'utf8');
-  const digest = digestOf(source);
+  // The bytes are hashed, not the text: hashing a string first encodes it to UTF-8 again.
+  const bytes = fs.readFileSync(bundle);
+  const digest = crypto.createHash('sha256').update(bytes).digest();
+  const source = bytes.toString('utf8');
   let cachedData;
   try {
     const file = fs.readFileSync(codeCachePath(bundle));
