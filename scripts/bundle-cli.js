@@ -23,7 +23,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
-import { codeCachePath } from '../bin/load-cli.js';
+import { codeCachePath } from '../bin/load-cli.cjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_BUNDLE = path.join(REPO, 'dist', 'tcpsend-cli.cjs');
@@ -112,14 +112,14 @@ async function main() {
 }
 
 /**
- * The bundle's V8 code cache (bin/load-cli.js), made by scripts/cli-code-cache.js in a fresh
+ * The bundle's V8 code cache (bin/load-cli.cjs), made by scripts/cli-code-cache.js in a fresh
  * node, then checked in another: V8 takes it only where the flags match those it was made with.
  * Without it the CLI works as well, only starts slower: a failure here is a warning.
  */
 function writeCodeCache() {
   const cache = codeCachePath(CLI_BUNDLE);
   const made = spawnSync(process.execPath, [path.join(REPO, 'scripts', 'cli-code-cache.js')], { encoding: 'utf8' });
-  const check = `import(${JSON.stringify(pathToFileURL(path.join(REPO, 'bin', 'load-cli.js')).href)}).then((m) => process.exit(m.loadCli(${JSON.stringify(CLI_BUNDLE)}).cacheRejected ? 1 : 0))`;
+  const check = `import(${JSON.stringify(pathToFileURL(path.join(REPO, 'bin', 'load-cli.cjs')).href)}).then((m) => process.exit(m.loadCli(${JSON.stringify(CLI_BUNDLE)}).cacheRejected ? 1 : 0))`;
   const why =
     made.status !== 0
       ? `scripts/cli-code-cache.js failed (${made.status ?? made.signal}): ${made.stderr.trim()}`

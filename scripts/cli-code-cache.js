@@ -1,5 +1,5 @@
 // `node scripts/cli-code-cache.js`, run by scripts/bundle-cli.js in a fresh process after it
-// bundles the CLI: writes dist/tcpsend-cli.cjs.cache, the V8 code cache bin/load-cli.js loads
+// bundles the CLI: writes dist/tcpsend-cli.cjs.cache, the V8 code cache bin/load-cli.cjs loads
 // the bundle with. V8 caches the functions compiled so far, so before it writes, this process
 // runs the bundled CLI as users do, on 127.0.0.1 only: serve, ls, a folder get and put, each
 // twice (the second time a no-op sync), and a single-file get. Exits non-zero if a run failed.
@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { codeCachePath, loadCli } from '../bin/load-cli.js';
+import { codeCachePath, loadCli } from '../bin/load-cli.cjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BUNDLE = path.join(REPO, 'dist', 'tcpsend-cli.cjs');

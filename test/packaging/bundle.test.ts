@@ -9,7 +9,7 @@ import * as esbuild from 'esbuild';
 import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkFileRelative, cliBundleOptions } from '../../scripts/bundle-cli.js';
-import { codeCachePath, loadCli } from '../../bin/load-cli.js';
+import { codeCachePath, loadCli } from '../../bin/load-cli.cjs';
 import { removeTemps, REPO, runCli, tempDir } from '../helpers/cli.js';
 
 afterAll(removeTemps);
@@ -71,7 +71,7 @@ describe('bin/tcpsend.js', () => {
   });
 });
 
-describe('bin/load-cli.js', () => {
+describe('bin/load-cli.cjs', () => {
   it('runs a bundle, and with the code cache made from it, the same', async () => {
     const dir = await tempDir('tcpsend-cache-');
     const bundle = path.join(dir, 'cli.cjs');

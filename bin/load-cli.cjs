@@ -10,14 +10,20 @@
 // heads the file; V8 itself compares only the source's length), and V8 refuses it under another
 // Node version or other V8 flags. Refused, missing or stale, the bundle simply compiles as usual.
 // With --enable-source-maps, Node loads the bundle itself (stack traces then name src/*.ts).
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import vm from 'node:vm';
+//
+// CommonJS, as the bundle is: Node loads it, and the few modules it needs, without the ES module
+// loader's work per import (bin/tcpsend.js imports nothing else).
+'use strict';
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const path = require('node:path');
+const vm = require('node:vm');
+
+/** Where the build puts the bundle (scripts/bundle-cli.js). */
+const CLI_BUNDLE = path.join(__dirname, '..', 'dist', 'tcpsend-cli.cjs');
 
 /** The code cache of `bundle`: the bundle's SHA-256 (32 bytes), then V8's data. */
-export function codeCachePath(bundle) {
+function codeCachePath(bundle) {
   return `${bundle}.cache`;
 }
 
@@ -26,11 +32,11 @@ export function codeCachePath(bundle) {
  * cache; false when there was none) and `saveCodeCache()` (write the cache from what this
  * process has compiled of it so far).
  */
-export function loadCli(bundle) {
+function loadCli(bundle) {
   // Node maps stack traces through the bundle's source map (--enable-source-maps) only for
   // files it loads itself.
   if (process.sourceMapsEnabled) {
-    return { exports: createRequire(import.meta.url)(bundle), cacheRejected: false, saveCodeCache() {} };
+    return { exports: require(bundle), cacheRejected: false, saveCodeCache() {} };
   }
   // The bytes are hashed, not the text: hashing a string first encodes it to UTF-8 again.
   const bytes = fs.readFileSync(bundle);
@@ -49,7 +55,7 @@ export function loadCli(bundle) {
     cachedData,
   });
   const module = { exports: {} };
-  script.runInThisContext().call(module.exports, module.exports, createRequire(bundle), module, bundle, path.dirname(bundle));
+  script.runInThisContext().call(module.exports, module.exports, require('node:module').createRequire(bundle), module, bundle, path.dirname(bundle));
   return {
     exports: module.exports,
     cacheRejected: cachedData !== undefined && script.cachedDataRejected === true,
@@ -58,3 +64,5 @@ export function loadCli(bundle) {
     },
   };
 }
+
+module.exports = { CLI_BUNDLE, codeCachePath, loadCli };
