@@ -214,9 +214,12 @@ async function getTreeInto(
    */
   const handle = (entry: ListEntry): Promise<void> | undefined => {
     const rel = entry.path;
+    const there = local.get(rel);
+    // A path the local walk found names a place inside the destination already (its `abs` is
+    // the same join): only the others need the checks.
     let dest: string;
     try {
-      dest = listed.resolve(rel, entry.type === 'dir');
+      dest = there?.abs ?? listed.resolve(rel, entry.type === 'dir');
     } catch (err) {
       run.fail(rel, err);
       return undefined;
@@ -227,7 +230,6 @@ async function getTreeInto(
       if (entry.type === 'dir') blocked.add(rel);
       return undefined;
     }
-    const there = local.get(rel);
     const verdict = compareEntry(entry, there, options);
     if (verdict !== 'unchanged') return act(entry, dest, there, verdict);
     if (entry.type === 'dir') dirs.push({ rel, abs: dest, entry });
