@@ -1,8 +1,11 @@
 // `node scripts/cli-code-cache.js`, run by scripts/bundle-cli.js in a fresh process after it
 // bundles the CLI: writes dist/tcpsend-cli.cjs.cache, the V8 code cache bin/load-cli.cjs loads
 // the bundle with. V8 caches the functions compiled so far, so before it writes, this process
-// runs the bundled CLI as users do, on 127.0.0.1 only: serve, ls, a folder get and put, each
-// twice (the second time a no-op sync), and a single-file get. Exits non-zero if a run failed.
+// runs the bundled CLI as users do, on 127.0.0.1 only, against two `serve` children: ls, a
+// folder get and put, each twice (the second time a no-op sync), and a single-file get. Exits
+// non-zero if a run failed.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,20 +32,30 @@ function collector(onLine = () => {}) {
   });
 }
 
-/** Start `serve` in this process; resolves to its port and the promise of its end. */
-function serve(main, dir, flags) {
+/**
+ * Start `serve` in a child process (the cache is for the commands whose start-up is waited
+ * for: a server's functions in it would only make every client deserialize more); resolves to
+ * its port and a function that stops it.
+ */
+function serve(dir, flags) {
   return new Promise((resolve, reject) => {
-    const stdout = collector((line) => {
-      const event = JSON.parse(line);
-      if (event.event === 'listening') resolve({ port: event.port, ended });
+    const child = spawn(process.execPath, [path.join(REPO, 'bin', 'tcpsend.js'), 'serve', dir, '--host', '127.0.0.1', '--port', '0', '--json', ...flags], {
+      stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const ended = main(['serve', dir, '--host', '127.0.0.1', '--port', '0', '--json', ...flags], { stdout, stderr: collector() });
-    ended.then((code) => reject(new Error(`serve ended before it listened (exit ${code})`)), reject);
+    const ended = once(child, 'exit');
+    child.stdout.pipe(
+      collector((line) => {
+        const event = JSON.parse(line);
+        if (event.event === 'listening') resolve({ port: event.port, stop: () => (child.kill('SIGINT'), ended) });
+      }),
+    );
+    ended.then(([code]) => reject(new Error(`serve ended before it listened (exit ${code})`)), reject);
   });
 }
 
 async function train(main) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsend-code-cache-'));
+  const servers = [];
   try {
     const served = path.join(work, 'served');
     const tree = path.join(served, 'tree');
@@ -52,8 +65,9 @@ async function train(main) {
     }
     const inbox = path.join(work, 'inbox');
     fs.mkdirSync(inbox);
-    const reader = await serve(main, served, []);
-    const writer = await serve(main, inbox, ['--allow-upload', '--allow-overwrite']);
+    const reader = await serve(served, []);
+    const writer = await serve(inbox, ['--allow-upload', '--allow-overwrite']);
+    servers.push(reader, writer);
     const quiet = { stdout: collector(), stderr: collector() };
     const runs = [
       ['ls', `127.0.0.1:${reader.port}`, 'tree'],
@@ -67,10 +81,8 @@ async function train(main) {
       const code = await main([...args, '--quiet'], quiet);
       if (code !== 0) throw new Error(`tcpsend ${args.join(' ')} exited ${code}`);
     }
-    // Both servers stop on SIGINT, as at a terminal.
-    process.emit('SIGINT');
-    await Promise.all([reader.ended, writer.ended]);
   } finally {
+    await Promise.all(servers.map((server) => server.stop()));
     fs.rmSync(work, { recursive: true, force: true });
   }
 }
