@@ -71,8 +71,10 @@ async function* walk(
 ): AsyncGenerator<ListEntry[], void, undefined> {
   let names: string[];
   try {
-    names = (root.fs.readdirSync(root.self(folder, scope, shown), { withFileTypes: true }) as ReadonlyArray<{ name: string | Buffer } | string | Buffer>)
-      .map((dirent) => (typeof dirent === 'string' ? dirent : Buffer.isBuffer(dirent) ? dirent.toString('utf8') : String(dirent.name)))
+    // Names only (each is lstat'ed below): a Dirent per entry cost as much as the readdir.
+    names = root.fs
+      .readdirSync(root.self(folder, scope, shown))
+      .map((name) => (typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString('utf8') : String(name.name)))
       .filter((name) => root.listable(name));
   } catch (err) {
     if (depth === 0) throw err;
