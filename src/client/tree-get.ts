@@ -108,7 +108,8 @@ async function getTreeInto(
 ): Promise<TreeSummary> {
   const run = new TreeRun(options);
   const first = await client.current();
-  const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
+  const remoteBase = `${remoteDir.replace(/\/+$/, '')}/`;
+  const join = (rel: string) => remoteBase + rel;
 
   // The listing is asked for first: the server makes it while this side walks its folder.
   // It streams in while the downloads run; on a retry it is read again from the start, and

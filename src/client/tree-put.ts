@@ -53,7 +53,8 @@ export async function putTree(
   const canDelete = canDeleteOn(first);
   const canSymlink = first.supports('symlink');
   const takesDotfiles = dotfilesProbe(client);
-  const join = (rel: string) => (rel === '' ? remoteDir : `${remoteDir.replace(/\/+$/, '')}/${rel}`);
+  const remoteBase = `${remoteDir.replace(/\/+$/, '')}/`;
+  const join = (rel: string) => (rel === '' ? remoteDir : remoteBase + rel);
 
   // What is there already: one streamed listing for the whole tree, which the server makes
   // while this side walks its own folder (the two take about as long).
