@@ -26,6 +26,7 @@ import {
   TreeRun,
   Window,
   WINDOW,
+  walkInTurns,
   type TreeOptions,
   type TreeSummary,
 } from './tree-run.js';
@@ -126,7 +127,7 @@ async function getTreeInto(
   if (statSyncOrNull(localDir) === null) {
     if (!run.dryRun) created = (opened.destination = await LocalFolder.open(localDir)).created;
   } else {
-    for (const entry of walkLocal(localDir, { filter: run.filter, markExcluded: true })) local.set(entry.rel, entry);
+    await walkInTurns(walkLocal(localDir, { filter: run.filter, markExcluded: true }), (entry) => local.set(entry.rel, entry));
   }
   if (!run.dryRun) opened.destination ??= await LocalFolder.open(localDir);
   const destination = opened.destination;

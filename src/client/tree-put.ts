@@ -24,6 +24,7 @@ import {
   TreeRun,
   Window,
   WINDOW,
+  walkInTurns,
   type TreeOptions,
   type TreeSummary,
 } from './tree-run.js';
@@ -73,7 +74,8 @@ export async function putTree(
     });
   listed.catch(() => {}); // awaited below, after the walk
   await requestWritten();
-  const entries = [...walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })];
+  const entries: LocalEntry[] = [];
+  await walkInTurns(walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) }), (entry) => entries.push(entry));
   const remoteExists = await listed;
   const top = await fsp.stat(localDir);
   if (!remoteExists && !run.dryRun) await client.run((c) => c.mkdir(remoteDir, { mode: top.mode & 0o777 }));
