@@ -18,10 +18,12 @@
 // The bundle is built from tsc's output, not from src/, so the CLI runs exactly the code the
 // library ships, and esbuild chains tsc's source maps: dist/tcpsend-cli.cjs.map points at
 // src/*.ts (`node --enable-source-maps bin/tcpsend.js ...` uses it).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { codeCachePath } from '../bin/load-cli.cjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const CLI_BUNDLE = path.join(REPO, 'dist', 'tcpsend-cli.cjs');
@@ -106,6 +108,30 @@ async function main() {
   const bytes = fs.statSync(CLI_BUNDLE).size;
   const modules = Object.keys(result.metafile.inputs).length;
   console.log(`bundled the CLI: ${path.relative(REPO, CLI_BUNDLE)} (${(bytes / 1024).toFixed(0)} KiB, ${modules} modules)`);
+  writeCodeCache();
+}
+
+/**
+ * The bundle's V8 code cache (bin/load-cli.cjs), made by scripts/cli-code-cache.js in a fresh
+ * node, then checked in another: V8 takes it only where the flags match those it was made with.
+ * Without it the CLI works as well, only starts slower: a failure here is a warning.
+ */
+function writeCodeCache() {
+  const cache = codeCachePath(CLI_BUNDLE);
+  const made = spawnSync(process.execPath, [path.join(REPO, 'scripts', 'cli-code-cache.js')], { encoding: 'utf8' });
+  const check = `import(${JSON.stringify(pathToFileURL(path.join(REPO, 'bin', 'load-cli.cjs')).href)}).then((m) => process.exit(m.loadCli(${JSON.stringify(CLI_BUNDLE)}).cacheRejected ? 1 : 0))`;
+  const why =
+    made.status !== 0
+      ? `scripts/cli-code-cache.js failed (${made.status ?? made.signal}): ${made.stderr.trim()}`
+      : spawnSync(process.execPath, ['-e', check]).status !== 0
+        ? 'V8 refuses the cache it made'
+        : null;
+  if (why === null) {
+    console.log(`wrote its code cache: ${path.relative(REPO, cache)} (${(fs.statSync(cache).size / 1024).toFixed(0)} KiB)`);
+    return;
+  }
+  fs.rmSync(cache, { force: true });
+  console.warn(`warning: no code cache for the CLI (it will start slower): ${why}`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();

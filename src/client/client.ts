@@ -121,8 +121,12 @@ export class TcpsendClient {
    * `links`, symlinks inside the root come as `type: 'link'` entries with their text instead
    * of as what they point to (a server without the `symlink` capability ignores the field).
    */
-  async *listStream(path: string, options: { recursive?: boolean; links?: boolean } = {}): AsyncGenerator<ListEntry> {
-    const entries: ListEntry[] = [];
+  /**
+   * LIST, streamed: the entries in batches, each batch the lines that had arrived when it was
+   * read (one promise per batch, not per entry: a listing may hold a million).
+   */
+  async *listBatches(path: string, options: { recursive?: boolean; links?: boolean } = {}): AsyncGenerator<ListEntry[]> {
+    const batches: ListEntry[][] = [];
     let wake: (() => void) | null = null;
     let done = false;
     let failure: unknown = null;
@@ -130,13 +134,20 @@ export class TcpsendClient {
     const reading = this.connection
       .exchange(
         (file) => file.writeLine(request),
-        async () => {
+        async (file) => {
           await this.connection.readOk();
           for (;;) {
-            const line = await this.connection.readLine();
+            let line: string | undefined = await this.connection.readLine();
+            const batch: ListEntry[] = [];
+            while (line !== undefined && line !== END_OF_LIST) {
+              batch.push(parseEntry(line));
+              line = file.takeBufferedLine();
+            }
+            if (batch.length > 0) {
+              batches.push(batch);
+              wake?.();
+            }
             if (line === END_OF_LIST) break;
-            entries.push(parseEntry(line));
-            wake?.();
           }
         },
       )
@@ -148,7 +159,11 @@ export class TcpsendClient {
         wake?.();
       });
     for (;;) {
-      while (entries.length > 0) yield entries.shift()!;
+      const batch = batches.shift();
+      if (batch !== undefined) {
+        yield batch;
+        continue;
+      }
       if (done) break;
       await new Promise<void>((resolve) => {
         wake = resolve;
@@ -157,6 +172,11 @@ export class TcpsendClient {
     }
     await reading;
     if (failure) throw failure;
+  }
+
+  /** LIST, streamed one entry at a time. */
+  async *listStream(path: string, options: { recursive?: boolean; links?: boolean } = {}): AsyncGenerator<ListEntry> {
+    for await (const batch of this.listBatches(path, options)) yield* batch;
   }
 
   async list(path: string, options: { recursive?: boolean } = {}): Promise<ListEntry[]> {

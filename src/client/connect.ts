@@ -2,7 +2,6 @@
  * Open a TCP connection, trying each address a host name resolves to in turn, as Python's
  * socket.create_connection does, and turning failures into errors a person can act on.
  */
-import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import {
   ConnectionLostError,
@@ -85,6 +84,8 @@ export async function connectTcp(target: Target, options: ConnectOptions = {}): 
     addresses = [{ address: target.host, family: net.isIP(target.host) }];
   } else {
     try {
+      // Loaded only for a name: node:dns/promises costs a few ms of start-up, an address none.
+      const { lookup } = await import('node:dns/promises');
       addresses = await lookup(target.host, { all: true });
     } catch (err) {
       throw new HostNotFoundError(`host not found: '${target.host}'`, { cause: err });

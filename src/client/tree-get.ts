@@ -24,6 +24,7 @@ import {
   TreeRun,
   Window,
   WINDOW,
+  walkInTurns,
   type TreeOptions,
   type TreeSummary,
 } from './tree-run.js';
@@ -54,7 +55,12 @@ export function safeLocalPath(localDir: string, remoteRel: string): string {
 class ListedPaths {
   private readonly folders = new Set<string>();
   private readonly names = new Set<string>();
-  constructor(private readonly localDir: string) {}
+  /** `localDir` normalised, with a separator: a checked `rel` is joined by concatenation. */
+  private readonly base: string;
+  constructor(private readonly localDir: string) {
+    const base = path.join(localDir, path.sep);
+    this.base = base === `.${path.sep}` ? '' : base;
+  }
 
   resolve(rel: string, isDir: boolean): string {
     const slash = rel.lastIndexOf('/');
@@ -62,7 +68,8 @@ class ListedPaths {
     const known = slash < 0 ? this.names.has(name) : slash > 0 && this.folders.has(rel.slice(0, slash)) && this.names.has(name);
     let local: string;
     // A UTF-16 unit is at most 3 bytes of UTF-8: only a long path needs counting.
-    if (known && (rel.length * 3 <= MAX_PATH_BYTES || Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES)) local = path.join(this.localDir, rel);
+    // Every name in it checked (none empty, '.' or '..'): path.join would give the same.
+    if (known && (rel.length * 3 <= MAX_PATH_BYTES || Buffer.byteLength(rel, 'utf8') <= MAX_PATH_BYTES)) local = this.base + rel;
     else {
       local = safeLocalPath(this.localDir, rel);
       if (name !== '' && name !== '.') this.names.add(name);
@@ -100,14 +107,15 @@ async function getTreeInto(
 ): Promise<TreeSummary> {
   const run = new TreeRun(options);
   const first = await client.current();
-  const join = (rel: string) => `${remoteDir.replace(/\/+$/, '')}/${rel}`;
+  const remoteBase = `${remoteDir.replace(/\/+$/, '')}/`;
+  const join = (rel: string) => remoteBase + rel;
 
   // The listing is asked for first: the server makes it while this side walks its folder.
   // It streams in while the downloads run; on a retry it is read again from the start, and
   // files already complete are found unchanged.
-  const listing = first.listStream(remoteDir, { recursive: true, links: true })[Symbol.asyncIterator]();
-  const firstEntry = listing.next();
-  firstEntry.catch(() => {}); // awaited below, after the walk
+  const listing = first.listBatches(remoteDir, { recursive: true, links: true })[Symbol.asyncIterator]();
+  const firstBatch = listing.next();
+  firstBatch.catch(() => {}); // awaited below, after the walk
   await requestWritten();
 
   // What is here already: one walk, links not followed, excluded paths marked (protected).
@@ -117,7 +125,7 @@ async function getTreeInto(
   if (statSyncOrNull(localDir) === null) {
     if (!run.dryRun) created = (opened.destination = await LocalFolder.open(localDir)).created;
   } else {
-    for (const entry of walkLocal(localDir, { filter: run.filter, markExcluded: true })) local.set(entry.rel, entry);
+    await walkInTurns(walkLocal(localDir, { filter: run.filter, markExcluded: true }), (entry) => local.set(entry.rel, entry));
   }
   // A dry run writes nothing, but --checksum reads what is here through the boundary too.
   if (!run.dryRun || (options.checksum && local.size > 0)) opened.destination ??= await LocalFolder.open(localDir);
@@ -214,9 +222,12 @@ async function getTreeInto(
    */
   const handle = (entry: ListEntry): Promise<void> | undefined => {
     const rel = entry.path;
+    const there = local.get(rel);
+    // A path the local walk found names a place inside the destination already (its `abs` is
+    // the same join): only the others need the checks.
     let dest: string;
     try {
-      dest = listed.resolve(rel, entry.type === 'dir');
+      dest = there?.abs ?? listed.resolve(rel, entry.type === 'dir');
     } catch (err) {
       run.fail(rel, err);
       return undefined;
@@ -227,7 +238,6 @@ async function getTreeInto(
       if (entry.type === 'dir') blocked.add(rel);
       return undefined;
     }
-    const there = local.get(rel);
     const verdict = compareEntry(entry, there, options);
     if (verdict !== 'unchanged') return act(entry, dest, there, verdict);
     if (entry.type === 'dir') dirs.push({ rel, abs: dest, entry });
@@ -301,13 +311,15 @@ async function getTreeInto(
   };
 
   const totals = { files: 0, bytes: 0 };
-  for (let next = await firstEntry; !next.done; next = await listing.next()) {
-    if (next.value.type !== 'dir') {
-      totals.files += 1;
-      totals.bytes += next.value.size ?? 0;
+  for (let next = await firstBatch; !next.done; next = await listing.next()) {
+    for (const entry of next.value) {
+      if (entry.type !== 'dir') {
+        totals.files += 1;
+        totals.bytes += entry.size ?? 0;
+      }
+      const pending = handle(entry);
+      if (pending) await pending;
     }
-    const pending = handle(next.value);
-    if (pending) await pending;
   }
   options.onPlan?.(totals);
   await batches?.flush();

@@ -25,6 +25,7 @@ import {
   TreeRun,
   Window,
   WINDOW,
+  walkInTurns,
   type TreeOptions,
   type TreeSummary,
 } from './tree-run.js';
@@ -54,7 +55,8 @@ export async function putTree(
   const canDelete = canDeleteOn(first);
   const canSymlink = first.supports('symlink');
   const takesDotfiles = dotfilesProbe(client);
-  const join = (rel: string) => (rel === '' ? remoteDir : `${remoteDir.replace(/\/+$/, '')}/${rel}`);
+  const remoteBase = `${remoteDir.replace(/\/+$/, '')}/`;
+  const join = (rel: string) => (rel === '' ? remoteDir : remoteBase + rel);
 
   // What is there already: one streamed listing for the whole tree, which the server makes
   // while this side walks its own folder (the two take about as long).
@@ -62,7 +64,9 @@ export async function putTree(
   const listed = client
     .run(async (c) => {
       remote.clear();
-      for await (const entry of c.listStream(remoteDir, { recursive: true, links: true })) remote.set(entry.path, entry);
+      for await (const batch of c.listBatches(remoteDir, { recursive: true, links: true })) {
+        for (const entry of batch) remote.set(entry.path, entry);
+      }
       return true;
     })
     .catch((err: unknown) => {
@@ -71,7 +75,8 @@ export async function putTree(
     });
   listed.catch(() => {}); // awaited below, after the walk
   await requestWritten();
-  const entries = [...walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })];
+  const entries: LocalEntry[] = [];
+  await walkInTurns(walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) }), (entry) => entries.push(entry));
   const remoteExists = await listed;
   const top = await fsp.stat(localDir);
   if (!remoteExists && !run.dryRun) await client.run((c) => c.mkdir(remoteDir, { mode: top.mode & 0o777 }));

@@ -19,10 +19,6 @@ export const MAX_NAME_BYTES = 255;
 const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /\p{Cs}/u;
 const DRIVE_LETTER = /^[A-Za-z]:/;
-// Printable ASCII only: no control character, surrogate or lookalike can be in it, every
-// name is in form NFC, and its length in UTF-8 is its length. Most paths are: they skip those
-// checks (a folder of 10,000 files asks them 10,000 times).
-const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
 // CON, PRN, AUX, NUL, COM0-9, LPT0-9 (and the superscript digits Windows also treats as
 // digits), CONIN$, CONOUT$: Windows opens the device whatever the extension and ignores
@@ -51,11 +47,7 @@ function codePointLabel(char: string): string {
   return `U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
-function checkCharacters(path: string, ascii: boolean): void {
-  if (ascii) {
-    if (path.includes('\\')) throw new BadPathError(`path ${quotePath(path)} holds a backslash`);
-    return;
-  }
+function checkCharacters(path: string): void {
   if (path.includes('\0')) throw new BadPathError(`path ${quotePath(path)} holds a NUL byte`);
   const control = CONTROL_CHAR.exec(path);
   if (control) {
@@ -77,7 +69,25 @@ function checkCharacters(path: string, ascii: boolean): void {
   }
 }
 
-function checkName(name: string, path: string, ascii: boolean): void {
+/**
+ * Letters, digits, '.', '_', '-' and '/' only: no control character, backslash, surrogate,
+ * look-alike, drive letter or space can be there, and every name is in NFC. Such paths (most
+ * of them: a listing checks every name) need only the checks below.
+ */
+const PLAIN_PATH = /^[A-Za-z0-9._\-/]*$/;
+
+/** toSegments for a PLAIN_PATH: each name may still be '..', end in a dot, be too long or a device. */
+function plainSegments(path: string): string[] {
+  const segments: string[] = [];
+  for (const name of path.split('/')) {
+    if (name === '' || name === '.') continue;
+    if (name.endsWith('.') || name.length > MAX_NAME_BYTES || WINDOWS_DEVICE.test(name)) checkName(name, path);
+    segments.push(name);
+  }
+  return segments;
+}
+
+function checkName(name: string, path: string): void {
   if (name === '..') throw new BadPathError(`path ${quotePath(path)} has a '..' segment`);
   if (DRIVE_LETTER.test(name)) {
     throw new BadPathError(`path ${quotePath(path)} starts a name with a drive letter`);
@@ -92,12 +102,12 @@ function checkName(name: string, path: string, ascii: boolean): void {
       `name ${quotePath(name)} in ${quotePath(path)} ends in a dot or a space, which Windows drops`,
     );
   }
-  if (!ascii && name.normalize('NFC') !== name) {
+  if (name.normalize('NFC') !== name) {
     throw new BadPathError(
       `name ${quotePath(name)} in ${quotePath(path)} is not in Unicode normalization form C`,
     );
   }
-  if ((ascii ? name.length : Buffer.byteLength(name, 'utf8')) > MAX_NAME_BYTES) {
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
     throw new BadPathError(
       `name ${quotePath(name)} is longer than ${MAX_NAME_BYTES} bytes in UTF-8`,
     );
@@ -111,18 +121,18 @@ function checkName(name: string, path: string, ascii: boolean): void {
  * another system; every segment returned is a plain, portable name.
  */
 export function toSegments(path: string): string[] {
-  const ascii = PRINTABLE_ASCII.test(path);
-  if ((ascii ? path.length : Buffer.byteLength(path, 'utf8')) > MAX_PATH_BYTES) {
+  if (PLAIN_PATH.test(path) && path.length <= MAX_PATH_BYTES && !path.startsWith('//')) return plainSegments(path);
+  if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) {
     throw new BadPathError(`path is longer than ${MAX_PATH_BYTES} bytes in UTF-8`);
   }
-  checkCharacters(path, ascii);
+  checkCharacters(path);
   if (path.startsWith('//')) {
     throw new BadPathError(`path ${quotePath(path)} starts with '//' (a network share on Windows)`);
   }
   const segments: string[] = [];
   for (const name of path.split('/')) {
     if (name === '' || name === '.') continue;
-    checkName(name, path, ascii);
+    checkName(name, path);
     segments.push(name);
   }
   return segments;

@@ -184,10 +184,31 @@ export class SocketFile implements AsyncIterable<string> {
     return line === null ? null : line.toString('utf8');
   }
 
+  /**
+   * The next line, as readLine gives it, if a whole one is buffered already; else undefined,
+   * at once. A reader of many short lines (a listing) takes those that have arrived without a
+   * promise each.
+   */
+  takeBufferedLine(): string | undefined {
+    this.checkUsable();
+    return this.takeLine(this.maxLineLength)?.toString('utf8');
+  }
+
+  /** A whole buffered line's bytes, without its terminator, or undefined if none is buffered. */
+  private takeLine(maxLength: number): Buffer | undefined {
+    // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
+    const at = this.queue.indexOf(LF, maxLength + 2);
+    if (at === -1) return undefined;
+    const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
+    if (contentLength > maxLength) throw this.markUnusable(new LineTooLongError(maxLength));
+    const line = this.queue.take(at + 1);
+    this.afterConsume();
+    return line.subarray(0, contentLength);
+  }
+
   /** readLine, but the raw bytes of the line. */
   async readLineBuffer(options: ReadLineOptions = {}): Promise<Buffer | null> {
     const maxLength = options.maxLength ?? this.maxLineLength;
-    // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
     const window = maxLength + 2;
     let deadline: Deadline | undefined;
     for (;;) {
@@ -195,14 +216,8 @@ export class SocketFile implements AsyncIterable<string> {
       if (deadline === undefined && options.deadlineMs !== undefined && this.queue.length > 0) {
         deadline = { at: Date.now() + options.deadlineMs, ms: options.deadlineMs };
       }
-      const at = this.queue.indexOf(LF, window);
-      if (at !== -1) {
-        const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
-        if (contentLength > maxLength) throw this.markUnusable(new LineTooLongError(maxLength));
-        const line = this.queue.take(at + 1);
-        this.afterConsume();
-        return line.subarray(0, contentLength);
-      }
+      const line = this.takeLine(maxLength);
+      if (line !== undefined) return line;
       // No LF yet. Past maxLength bytes only a CR right at maxLength (the start of a CRLF)
       // can still end a line that fits; anything else is already too long, so say so now
       // rather than wait for bytes the peer may never send.

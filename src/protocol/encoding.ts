@@ -93,6 +93,8 @@ export function percentDecode(token: string, fail: DecodeFailure): string {
  * removed. Throws BadPathError if the text holds a lone surrogate (it has no UTF-8 form).
  */
 export function encodePath(path: string): string {
+  // Nothing to encode (most paths): ASCII, so no lone surrogate either.
+  if (NOTHING_TO_ENCODE.test(path)) return path;
   if (LONE_SURROGATE.test(path)) {
     throw new BadPathError('path holds a lone UTF-16 surrogate and has no UTF-8 form');
   }

@@ -8,7 +8,7 @@
  */
 
 import { ProtocolError } from '../errors.js';
-import { decodePath, encodePath, encodeValue } from './encoding.js';
+import { decodePath, decodeValue, encodePath, encodeValue } from './encoding.js';
 import {
   formatMode,
   formatUint,
@@ -46,8 +46,29 @@ export function formatEntry(entry: ListEntry): string {
   );
 }
 
+/**
+ * An entry exactly as formatEntry writes it: fields in its order, one space apart. Such a line
+ * (every line a tcpsend server sends) is read with one match; any other shape (fields in
+ * another order, more spaces, fields a newer server adds) goes through the general parser.
+ */
+const AS_FORMATTED = /^([^ =]+) type=(file|dir|link)(?: size=(0|[1-9][0-9]{0,15}))?(?: target=([^ ]*))? mtime=(0|[1-9][0-9]{0,15}) mode=([0-7]{1,4})$/;
+
 /** Parses one entry line; call it only for lines other than END_OF_LIST. */
 export function parseEntry(line: string): ListEntry {
+  const m = AS_FORMATTED.exec(line);
+  if (m !== null) {
+    const type = m[2] as ListEntry['type'];
+    const size = m[3] === undefined ? null : Number(m[3]);
+    const mtimeMs = Number(m[5]);
+    // Past 2^53 - 1, or a file without a size or a link without a target: the general parser says why.
+    if (mtimeMs <= Number.MAX_SAFE_INTEGER && (size === null ? type !== 'file' : size <= Number.MAX_SAFE_INTEGER) && (type !== 'link' || m[4] !== undefined)) {
+      return fromPeer('LIST entry', () => {
+        const entry: ListEntry = { path: decodePath(m[1]!), type, size, mtimeMs, mode: Number.parseInt(m[6]!, 8) };
+        if (type === 'link') entry.target = decodeValue(m[4]!);
+        return entry;
+      });
+    }
+  }
   return fromPeer('LIST entry', () => {
     const [pathToken, ...fieldTokens] = splitTokens(line);
     if (pathToken === undefined || isFieldToken(pathToken)) {

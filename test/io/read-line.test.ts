@@ -254,3 +254,33 @@ describe('readLine at the end of the stream', () => {
     expect(err?.message).toContain('13 bytes');
   });
 });
+
+describe('takeBufferedLine', () => {
+  it('gives the lines already buffered, as readLine would, and undefined (no wait) when none is whole', async () => {
+    const { peer, file } = pipe();
+    expect(file.takeBufferedLine()).toBeUndefined();
+    const text = Buffer.from('a type=dir\r\nb 数据\nc par', 'utf8');
+    // Split inside the multi-byte name: the line is whole only once its LF is there.
+    peer.write(text.subarray(0, 15));
+    await nextTurn();
+    expect(file.takeBufferedLine()).toBe('a type=dir');
+    expect(file.takeBufferedLine()).toBeUndefined();
+    peer.write(text.subarray(15));
+    await nextTurn();
+    expect(file.takeBufferedLine()).toBe('b 数据');
+    expect(file.takeBufferedLine()).toBeUndefined();
+    peer.write('tial\r\n');
+    await nextTurn();
+    expect(file.takeBufferedLine()).toBe('c partial');
+    peer.end();
+    expect(await file.readLine()).toBeNull();
+  });
+
+  it('refuses a buffered line past the limit, and the stream is unusable after', async () => {
+    const { peer, file } = pipe({ maxLineLength: 8 });
+    peer.write('123456789\n');
+    await nextTurn();
+    expect(() => file.takeBufferedLine()).toThrow(LineTooLongError);
+    await expectUnusable(file);
+  });
+});

@@ -9,6 +9,7 @@ import * as esbuild from 'esbuild';
 import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkFileRelative, cliBundleOptions } from '../../scripts/bundle-cli.js';
+import { codeCachePath, loadCli } from '../../bin/load-cli.cjs';
 import { removeTemps, REPO, runCli, tempDir } from '../helpers/cli.js';
 
 afterAll(removeTemps);
@@ -61,12 +62,39 @@ describe('checkFileRelative', () => {
 describe('bin/tcpsend.js', () => {
   it('in a clone that was never built, says to run npm run build, in one line', async () => {
     const clone = await tempDir('tcpsend-unbuilt-');
-    await fsp.mkdir(path.join(clone, 'bin'));
-    await fsp.copyFile(path.join(REPO, 'bin', 'tcpsend.js'), path.join(clone, 'bin', 'tcpsend.js'));
+    await fsp.cp(path.join(REPO, 'bin'), path.join(clone, 'bin'), { recursive: true });
     await fsp.writeFile(path.join(clone, 'package.json'), '{ "type": "module" }\n');
     const r = await runCli([path.join(clone, 'bin', 'tcpsend.js'), '--version'], { cwd: clone, program: process.execPath });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`tcpsend: ${path.join(clone, 'dist', 'tcpsend-cli.cjs')} is missing: run \`npm run build\` in the clone first\n`);
+  });
+});
+
+describe('bin/load-cli.cjs', () => {
+  it('runs a bundle, and with the code cache made from it, the same', async () => {
+    const dir = await tempDir('tcpsend-cache-');
+    const bundle = path.join(dir, 'cli.cjs');
+    await fsp.writeFile(bundle, "exports.where = __filename; exports.add = (a, b) => a + b; exports.path = require('node:path').sep;\n");
+    const first = loadCli(bundle);
+    expect(first.exports).toMatchObject({ where: bundle, path: '/' });
+    expect(first.cacheRejected).toBe(false);
+    first.saveCodeCache();
+    const again = loadCli(bundle);
+    expect(again.cacheRejected).toBe(false);
+    expect(again.exports.add(2, 3)).toBe(5);
+  });
+
+  it('never uses a cache made from another bundle, even one of the same length', async () => {
+    const dir = await tempDir('tcpsend-cache-');
+    const bundle = path.join(dir, 'cli.cjs');
+    await fsp.writeFile(bundle, 'exports.answer = 1;\n');
+    loadCli(bundle).saveCodeCache();
+    // V8 itself checks only the source's length: this cache would run the old code.
+    await fsp.writeFile(bundle, 'exports.answer = 2;\n');
+    expect(loadCli(bundle).exports.answer).toBe(2);
+    // A cache file that is not one is no cache.
+    await fsp.writeFile(codeCachePath(bundle), 'not a cache');
+    expect(loadCli(bundle).exports.answer).toBe(2);
   });
 });

@@ -54,6 +54,13 @@ describe('LIST entries', () => {
     });
   });
 
+  it('read a line of any other spacing as the same entry', () => {
+    const entry = { path: 'x', type: 'file', size: 1, mtimeMs: 5, mode: 0o644 };
+    for (const line of ['x type=file size=1 mtime=5 mode=644', '  x  type=file size=1  mtime=5 mode=644 ', 'x type=file size=1 mtime=5 mode=644 ']) {
+      expect(parseEntry(line), JSON.stringify(line)).toEqual(entry);
+    }
+  });
+
   it('end with a line holding a single dot', () => {
     expect(END_OF_LIST).toBe('.');
   });
@@ -71,6 +78,10 @@ describe('LIST entries', () => {
     'x y type=dir mtime=1 mode=644',
     '%C0%AE type=dir mtime=1 mode=644',
     '100% type=dir mtime=1 mode=644',
+    'x type=file size=9007199254740992 mtime=1 mode=644',
+    'x type=file size=1 mtime=9007199254740992 mode=644',
+    'x type=file size=01 mtime=1 mode=644',
+    'x type=link target=%zz mtime=1 mode=777',
   ])('refuse %j with PROTOCOL', (line) => {
     expectError(() => parseEntry(line), ProtocolError);
   });

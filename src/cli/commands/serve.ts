@@ -2,7 +2,7 @@
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Argv, CommandModule } from 'yargs';
-import { TcpsendServer } from '../../server/server.js';
+import type { TcpsendServer } from '../../server/server.js';
 import { DEFAULT_SERVER_OPTIONS } from '../../server/options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { browserUrl, hostPort, reachableAddresses, type PeerAddress } from '../addresses.js';
@@ -107,6 +107,9 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         });
         // A server lives long and many connections share it: its young generation stays small.
         boundYoungGeneration();
+        // Loaded here, not at start-up: the server (its HTTP front, tar, busboy, mime-db) is
+        // half the CLI, and get, put and ls never run it.
+        const { TcpsendServer } = await import('../../server/server.js');
         server = await TcpsendServer.create({
           checksums,
           secret: secret.secret ?? undefined,

@@ -35,11 +35,15 @@ export class StatusLine {
     return this.stream.columns && this.stream.columns > 0 ? this.stream.columns : 80;
   }
 
+  /** Whether draw would draw now (unforced): lets a caller skip laying out a line it would drop. */
+  due(): boolean {
+    return !this.shown || performance.now() - this.lastDraw >= this.minIntervalMs;
+  }
+
   /** Draw `text` (already laid out for `columns`), unless the last redraw was a moment ago. */
   draw(text: string, force = false): void {
-    const now = performance.now();
-    if (!force && this.shown && now - this.lastDraw < this.minIntervalMs) return;
-    this.lastDraw = now;
+    if (!force && !this.due()) return;
+    this.lastDraw = performance.now();
     if (!this.cursorHidden) {
       this.stream.write(HIDE_CURSOR);
       this.cursorHidden = true;

@@ -6,25 +6,25 @@ import type { HandlerResult, ServerContext, Session } from '../context.js';
 const BATCH_BYTES = 64 * 1024;
 
 export async function handleList(ctx: ServerContext, session: Session, req: ListRequest): Promise<HandlerResult> {
-  const entries = ctx.root.list(req.path, { recursive: req.recursive, links: req.links });
-  const iterator = entries[Symbol.asyncIterator]();
+  const batches = ctx.root.listBatches(req.path, { recursive: req.recursive, links: req.links });
+  const iterator = batches[Symbol.asyncIterator]();
   let count = 0;
   try {
-    // Read the first entry before answering, so a missing folder or a file is a clean ERR.
+    // Read the first entries before answering, so a missing folder or a file is a clean ERR.
     let next = await iterator.next();
     await session.file.writeLine(formatOk({ type: 'dir' }));
     await session.partway(async () => {
-      let batch = '';
+      let text = '';
       while (!next.done) {
-        batch += `${formatEntry(next.value)}\r\n`;
-        count += 1;
-        if (batch.length >= BATCH_BYTES) {
-          await session.file.write(batch);
-          batch = '';
+        for (const entry of next.value) text += `${formatEntry(entry)}\r\n`;
+        count += next.value.length;
+        if (text.length >= BATCH_BYTES) {
+          await session.file.write(text);
+          text = '';
         }
         next = await iterator.next();
       }
-      await session.file.write(`${batch}${END_OF_LIST}\r\n`);
+      await session.file.write(`${text}${END_OF_LIST}\r\n`);
     });
   } finally {
     // A listing cut short (the client left) releases the folders it holds.

@@ -40,7 +40,8 @@ export interface RootFs {
   statSync(path: string): StatsLike;
   realpathSync(path: string): string | Buffer;
   readlinkSync(path: string): string | Buffer;
-  readdirSync(path: string, options: { withFileTypes: true }): ReadonlyArray<DirentLike | string | Buffer>;
+  /** Without options, names only: no Dirent to build per entry (a listing lstats each name anyway). */
+  readdirSync(path: string, options?: { withFileTypes: true }): ReadonlyArray<DirentLike | string | Buffer>;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   ftruncateSync(fd: number, length: number): void;

@@ -39,7 +39,12 @@ export interface ListOptions {
  */
 export const MAX_LIST_DEPTH = 256;
 
-export async function* listFolder(root: Root, requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
+/**
+ * The listing in batches: each batch the entries listed in one go, in order (a folder's
+ * entries up to the first subfolder, that subfolder's own, and so on). Entries are listed
+ * synchronously, a batch at a time: a promise per entry cost more than the lstat.
+ */
+export async function* listFolder(root: Root, requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry[], void, undefined> {
   const scope = root.newScope();
   try {
     const segments = root.segments(requestPath);
@@ -63,19 +68,26 @@ async function* walk(
   scope: FolderScope,
   slice: TimeSlice,
   depth: number,
-): AsyncGenerator<ListEntry, void, undefined> {
+): AsyncGenerator<ListEntry[], void, undefined> {
   let names: string[];
   try {
-    names = (root.fs.readdirSync(root.self(folder, scope, shown), { withFileTypes: true }) as ReadonlyArray<{ name: string | Buffer } | string | Buffer>)
-      .map((dirent) => (typeof dirent === 'string' ? dirent : Buffer.isBuffer(dirent) ? dirent.toString('utf8') : String(dirent.name)))
+    // Names only (each is lstat'ed below): a Dirent per entry cost as much as the readdir.
+    names = root.fs
+      .readdirSync(root.self(folder, scope, shown))
+      .map((name) => (typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString('utf8') : String(name.name)))
       .filter((name) => root.listable(name));
   } catch (err) {
     if (depth === 0) throw err;
     return; // A subfolder that vanished or cannot be read: list the rest.
   }
   names.sort(byUtf8);
+  let batch: ListEntry[] = [];
   for (const name of names) {
-    await slice.yieldIfDue();
+    if (slice.due()) {
+      if (batch.length > 0) yield batch;
+      batch = [];
+      await slice.yieldIfDue();
+    }
     const childShown = shown === '' ? name : `${shown}/${name}`;
     const entryPath = prefix + name;
     let described: { entry: ListEntry; folder: boolean } | null;
@@ -85,7 +97,7 @@ async function* walk(
       continue; // Gone since readdir, a dangling symlink, or one that leads out: not listed.
     }
     if (described === null) continue;
-    yield described.entry;
+    batch.push(described.entry);
     if (options.recursive === true && described.folder && depth + 1 < MAX_LIST_DEPTH) {
       let child: Folder;
       try {
@@ -93,9 +105,12 @@ async function* walk(
       } catch {
         continue; // Swapped or gone since it was seen: not descended into.
       }
+      yield batch;
+      batch = [];
       yield* walk(root, child, childShown, `${entryPath}/`, options, scope, slice, depth + 1);
     }
   }
+  if (batch.length > 0) yield batch;
 }
 
 /** One listed entry, or null if it is not to be listed; `folder` when it is a real folder to descend into. */

@@ -232,9 +232,14 @@ export class Root {
     });
   }
 
-  /** The entries of a folder, streamed (listing.ts). */
-  list(requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
+  /** The entries of a folder, streamed in batches (listing.ts). */
+  listBatches(requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry[], void, undefined> {
     return listFolder(this, requestPath, options);
+  }
+
+  /** The entries of a folder, streamed one by one. */
+  async *list(requestPath: string, options: ListOptions = {}): AsyncGenerator<ListEntry, void, undefined> {
+    for await (const batch of listFolder(this, requestPath, options)) yield* batch;
   }
 
   /**

@@ -20,9 +20,14 @@ export class TimeSlice {
 
   constructor(private readonly ms = SLICE_MS) {}
 
+  /** Whether this turn's slice is used up (or others wait): then yieldIfDue waits. Costs no promise. */
+  due(): boolean {
+    return performance.now() - this.#turnStarted >= this.ms || this.#waiting.length > 0;
+  }
+
   /** Go on while this turn's slice lasts; else let the event loop run, and wait (in line) for a later turn. */
   async yieldIfDue(): Promise<void> {
-    if (performance.now() - this.#turnStarted < this.ms && this.#waiting.length === 0) return;
+    if (!this.due()) return;
     await new Promise<void>((resolve) => {
       this.#waiting.push(resolve);
       this.#schedule();

@@ -57,6 +57,20 @@ describe('HumanReporter, a folder', () => {
     expect(out).toContain('\x1b[?25h'); // the cursor is given back
   });
 
+  it('on a terminal: 10,000 unchanged files do not redraw the status line once each', () => {
+    const { streams: s, text } = streams(true);
+    const r = new HumanReporter(s, { quiet: false, verbose: false, live: true });
+    r.start({ op: 'get', target: 'h:1', files: null, bytes: null });
+    r.plan({ files: 10_000, bytes: 10_000 * 2048 });
+    for (let i = 0; i < 10_000; i++) r.fileDone(done(`d/f${i}`, 'unchanged'));
+    const redraws = text().split('\r\x1b[K').length - 1;
+    r.summary({ files: 10_000, sent: 0, replaced: 0, unchanged: 10_000, skipped: 0, deleted: 0, failed: 0, bytes: 0, seconds: 0.2 });
+    r.close();
+    // One at the plan, then at most one per 100 ms (the loop takes far less than a second).
+    expect(redraws).toBeLessThan(20);
+    expect(text()).toContain('10000 files: 0 received, 10000 already identical');
+  });
+
   it('on a terminal with -v: a line per file, each outcome named, the skipped one with its reason', () => {
     const { streams: s, text } = streams(true);
     folderRun(new HumanReporter(s, { quiet: false, verbose: true, live: true }));

@@ -10,6 +10,14 @@ describe('TimeSlice: a batch lets other connections run once its slice is used u
     expect(otherRan).toBe(false);
   });
 
+  it('says it is due once the slice is used up, and not while it lasts', () => {
+    const slice = new TimeSlice(100);
+    expect(slice.due()).toBe(false);
+    const until = performance.now() + 110;
+    while (performance.now() < until);
+    expect(slice.due()).toBe(true);
+  });
+
   it('yields to the event loop once the slice is used up, then starts a new one', async () => {
     // Slices long enough that a loaded machine's pauses do not end the second one early.
     const slice = new TimeSlice(100);
