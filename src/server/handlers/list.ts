@@ -16,12 +16,14 @@ export async function handleList(ctx: ServerContext, session: Session, req: List
     await session.partway(async () => {
       let text = '';
       while (!next.done) {
-        for (const entry of next.value) text += `${formatEntry(entry)}\r\n`;
-        count += next.value.length;
-        if (text.length >= BATCH_BYTES) {
-          await session.file.write(text);
-          text = '';
+        for (const entry of next.value) {
+          text += `${formatEntry(entry)}\r\n`;
+          if (text.length >= BATCH_BYTES) {
+            await session.file.write(text);
+            text = '';
+          }
         }
+        count += next.value.length;
         next = await iterator.next();
       }
       await session.file.write(`${text}${END_OF_LIST}\r\n`);

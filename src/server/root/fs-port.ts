@@ -8,6 +8,12 @@
  * the bytes of large files move through the asynchronous read, write and fsync.
  */
 
+/** An open folder, read an entry at a time (node:fs's Dir). */
+export interface DirLike {
+  readSync(): { name: string | Buffer } | null;
+  closeSync(): void;
+}
+
 /** A stat result; memfs types its numbers as `number | bigint`. */
 export interface StatsLike {
   dev: number | bigint;
@@ -42,6 +48,11 @@ export interface RootFs {
   readlinkSync(path: string): string | Buffer;
   /** Without options, names only: no Dirent to build per entry (a listing lstats each name anyway). */
   readdirSync(path: string, options?: { withFileTypes: true }): ReadonlyArray<DirentLike | string | Buffer>;
+  /**
+   * A folder read a few names at a time (node:fs; memfs has none, and a listing then reads its
+   * folders whole): a listing of a huge folder never holds all its names (listing.ts).
+   */
+  opendirSync?(path: string, options?: { bufferSize?: number }): DirLike;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;
   ftruncateSync(fd: number, length: number): void;

@@ -6,6 +6,11 @@
  * not descended into, so there are no loops. Each folder is reached through its parent (held
  * open on Linux), so the cost per folder does not grow with the depth, and the depth walked
  * is bounded (MAX_LIST_DEPTH).
+ *
+ * Memory is bounded too (issue 14, finding 4: twenty listings of a folder of 200,000 names
+ * held over 600 MB): entries go out in batches of BATCH_ENTRIES as the client takes them, and
+ * a folder of more than SORTED_FOLDER_MAX names is listed in the order the file system gives,
+ * as it is read, instead of being read whole and sorted.
  */
 import path from 'node:path';
 import { NotDirectoryError } from '../../errors.js';
@@ -14,6 +19,7 @@ import { quoteRequestPath } from '../../files/quote-path.js';
 import { byUtf8 } from '../../files/utf8-order.js';
 import { infoOf, type Entry, type FileInfo, type Root } from './root.js';
 import type { TimeSlice } from './time-slice.js';
+import type { DirLike } from './fs-port.js';
 
 export interface ListEntry {
   /** Relative to the listed folder, '/'-separated. */
@@ -38,6 +44,19 @@ export interface ListOptions {
  * 1,000 levels deep once cost seconds of server time per listing. A client lists them on their own.
  */
 export const MAX_LIST_DEPTH = 256;
+
+/**
+ * A batch holds at most this many entries: a folder of 200,000 names is not turned into
+ * 200,000 entries (and their text) at once, but streamed as the client takes it.
+ */
+const BATCH_ENTRIES = 512;
+
+/**
+ * A folder of up to this many names is listed sorted (in UTF-8 byte order); a bigger one in
+ * the order the file system gives, so that a listing never holds more names than this per
+ * folder level (docs/protocol.md, LIST).
+ */
+export const SORTED_FOLDER_MAX = 10_000;
 
 /**
  * The listing in batches: each batch the entries listed in one go, in order (a folder's
@@ -69,20 +88,76 @@ async function* walk(
   slice: TimeSlice,
   depth: number,
 ): AsyncGenerator<ListEntry[], void, undefined> {
-  let names: string[];
+  let names: FolderNames;
   try {
-    // Names only (each is lstat'ed below): a Dirent per entry cost as much as the readdir.
-    names = root.fs
-      .readdirSync(root.self(folder, scope, shown))
-      .map((name) => (typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString('utf8') : String(name.name)))
-      .filter((name) => root.listable(name));
+    names = readNames(root, root.self(folder, scope, shown));
   } catch (err) {
     if (depth === 0) throw err;
     return; // A subfolder that vanished or cannot be read: list the rest.
   }
-  names.sort(byUtf8);
+  try {
+    yield* walkNames(root, folder, shown, prefix, options, scope, slice, depth, names);
+  } finally {
+    names.rest?.closeSync();
+  }
+}
+
+/** A folder's names: all of them, sorted; or, for a huge folder, the first ones read and the folder left open for the rest. */
+interface FolderNames {
+  first: string[];
+  rest: DirLike | null;
+}
+
+function nameOf(name: { name: string | Buffer } | string | Buffer): string {
+  return typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString('utf8') : String(name.name);
+}
+
+function readNames(root: Root, at: string): FolderNames {
+  if (root.fs.opendirSync === undefined) {
+    // Names only (each is lstat'ed below): a Dirent per entry cost as much as the readdir.
+    return { first: root.fs.readdirSync(at).map(nameOf).sort(byUtf8), rest: null };
+  }
+  const dir = root.fs.opendirSync(at, { bufferSize: 256 });
+  const first: string[] = [];
+  try {
+    for (let entry = dir.readSync(); entry !== null; entry = dir.readSync()) {
+      first.push(nameOf(entry));
+      if (first.length > SORTED_FOLDER_MAX) return { first, rest: dir };
+    }
+  } catch (err) {
+    dir.closeSync();
+    throw err;
+  }
+  dir.closeSync();
+  return { first: first.sort(byUtf8), rest: null };
+}
+
+function* eachName(names: FolderNames): Generator<string, void, undefined> {
+  const first = names.first;
+  names.first = []; // let go of them as the rest is read
+  yield* first;
+  if (names.rest === null) return;
+  for (let entry = names.rest.readSync(); entry !== null; entry = names.rest.readSync()) yield nameOf(entry);
+}
+
+async function* walkNames(
+  root: Root,
+  folder: Folder,
+  shown: string,
+  prefix: string,
+  options: ListOptions,
+  scope: FolderScope,
+  slice: TimeSlice,
+  depth: number,
+  names: FolderNames,
+): AsyncGenerator<ListEntry[], void, undefined> {
   let batch: ListEntry[] = [];
-  for (const name of names) {
+  for (const name of eachName(names)) {
+    if (!root.listable(name)) continue;
+    if (batch.length >= BATCH_ENTRIES) {
+      yield batch;
+      batch = [];
+    }
     if (slice.due()) {
       if (batch.length > 0) yield batch;
       batch = [];

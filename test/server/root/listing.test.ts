@@ -1,4 +1,5 @@
 /** Listing a folder of the Root: order, links=1, the depth bound, and sharing the event loop. */
+import nodeFs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -6,7 +7,7 @@ import { memfs } from 'memfs';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { byUtf8 } from '../../../src/files/utf8-order.js';
-import { MAX_LIST_DEPTH } from '../../../src/server/root/listing.js';
+import { MAX_LIST_DEPTH, SORTED_FOLDER_MAX } from '../../../src/server/root/listing.js';
 import { Root, type RootFs } from '../../../src/server/root/index.js';
 import { wrapFs } from '../../helpers/fs-wrap.js';
 import { collect } from './fs-doubles.js';
@@ -60,6 +61,57 @@ describe('a listing of a large folder', () => {
     // ...runs before the listing is through, not after it.
     expect(callsWhenOthersRan).toBeGreaterThan(0);
     expect(callsWhenOthersRan).toBeLessThan(calls);
+  });
+});
+
+describe('memory: a huge folder is never held whole (issue 14, finding 4)', () => {
+  async function realRoot(count: number, track: { read: number }): Promise<Root> {
+    const dir = await fsp.mkdtemp(path.join(tmpdir(), 'tcpsend-list-'));
+    temps.push(dir);
+    await fsp.mkdir(path.join(dir, 'big'));
+    for (let i = 0; i < count; i++) await fsp.writeFile(path.join(dir, 'big', `f${i}`), '');
+    const counted = (names: unknown[]) => {
+      track.read += names.length;
+      return names;
+    };
+    return Root.open(dir, {
+      fs: wrapFs({
+        readdirSync: ((at: string, options?: { withFileTypes: true }) => counted(nodeFs.readdirSync(at, options as never) as unknown[])) as RootFs['readdirSync'],
+        opendirSync: (at, options) => {
+          const folder = nodeFs.opendirSync(at, options);
+          return {
+            readSync: () => {
+              const entry = folder.readSync();
+              if (entry !== null) track.read += 1;
+              return entry;
+            },
+            closeSync: () => folder.closeSync(),
+          };
+        },
+      }),
+    });
+  }
+
+  it(`a folder of more than ${SORTED_FOLDER_MAX} names is listed as it is read: never more than that many names ahead of what went out`, async () => {
+    const count = SORTED_FOLDER_MAX + 5_000;
+    const track = { read: 0 };
+    const root = await realRoot(count, track);
+    const seen = new Set<string>();
+    let mostAhead = 0;
+    for await (const entry of root.list('big')) {
+      seen.add(entry.path);
+      mostAhead = Math.max(mostAhead, track.read - seen.size);
+    }
+    expect(seen.size).toBe(count); // every name once
+    expect(mostAhead).toBeLessThanOrEqual(SORTED_FOLDER_MAX + 1);
+  });
+
+  it(`a folder of up to ${SORTED_FOLDER_MAX} names is still listed in UTF-8 order`, async () => {
+    const root = await realRoot(3_000, { read: 0 });
+    const names: string[] = [];
+    for await (const entry of root.list('big')) names.push(entry.path);
+    expect(names).toHaveLength(3_000);
+    expect(names).toEqual([...names].sort(byUtf8));
   });
 });
 
