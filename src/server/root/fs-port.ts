@@ -49,8 +49,8 @@ export interface RootFs {
   /** Without options, names only: no Dirent to build per entry (a listing lstats each name anyway). */
   readdirSync(path: string, options?: { withFileTypes: true }): ReadonlyArray<DirentLike | string | Buffer>;
   /**
-   * A folder read a few names at a time (node:fs; memfs has none, and a listing then reads its
-   * folders whole): a listing of a huge folder never holds all its names (listing.ts).
+   * A folder read a few names at a time, so that a listing of a huge folder never holds all
+   * its names (listing.ts); a port without it has its folders read whole.
    */
   opendirSync?(path: string, options?: { bufferSize?: number }): DirLike;
   readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null): number;

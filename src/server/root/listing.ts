@@ -72,22 +72,22 @@ export async function* listFolder(root: Root, requestPath: string, options: List
     const folderAt = root.self(folder, scope, shown);
     const info = infoOf(root.fs.statSync(folderAt), requestPath);
     if (info.type !== 'dir') throw new NotDirectoryError(`${quoteRequestPath(requestPath)} is a file, not a folder`);
-    yield* walk(root, folder, shown, '', options, scope, root.workSlice, 0);
+    yield* walk({ root, options, scope, slice: root.workSlice }, folder, shown, '', 0);
   } finally {
     scope.close();
   }
 }
 
-async function* walk(
-  root: Root,
-  folder: Folder,
-  shown: string,
-  prefix: string,
-  options: ListOptions,
-  scope: FolderScope,
-  slice: TimeSlice,
-  depth: number,
-): AsyncGenerator<ListEntry[], void, undefined> {
+/** What every level of one listing shares. */
+interface Walk {
+  root: Root;
+  options: ListOptions;
+  scope: FolderScope;
+  slice: TimeSlice;
+}
+
+async function* walk(w: Walk, folder: Folder, shown: string, prefix: string, depth: number): AsyncGenerator<ListEntry[], void, undefined> {
+  const { root, scope } = w;
   let names: FolderNames;
   try {
     names = readNames(root, root.self(folder, scope, shown));
@@ -96,7 +96,7 @@ async function* walk(
     return; // A subfolder that vanished or cannot be read: list the rest.
   }
   try {
-    yield* walkNames(root, folder, shown, prefix, options, scope, slice, depth, names);
+    yield* walkNames(w, folder, shown, prefix, depth, names);
   } finally {
     names.rest?.closeSync();
   }
@@ -140,17 +140,8 @@ function* eachName(names: FolderNames): Generator<string, void, undefined> {
   for (let entry = names.rest.readSync(); entry !== null; entry = names.rest.readSync()) yield nameOf(entry);
 }
 
-async function* walkNames(
-  root: Root,
-  folder: Folder,
-  shown: string,
-  prefix: string,
-  options: ListOptions,
-  scope: FolderScope,
-  slice: TimeSlice,
-  depth: number,
-  names: FolderNames,
-): AsyncGenerator<ListEntry[], void, undefined> {
+async function* walkNames(w: Walk, folder: Folder, shown: string, prefix: string, depth: number, names: FolderNames): AsyncGenerator<ListEntry[], void, undefined> {
+  const { root, options, scope, slice } = w;
   let batch: ListEntry[] = [];
   for (const name of eachName(names)) {
     if (!root.listable(name)) continue;
@@ -182,7 +173,7 @@ async function* walkNames(
       }
       yield batch;
       batch = [];
-      yield* walk(root, child, childShown, `${entryPath}/`, options, scope, slice, depth + 1);
+      yield* walk(w, child, childShown, `${entryPath}/`, depth + 1);
     }
   }
   if (batch.length > 0) yield batch;

@@ -229,6 +229,10 @@ describe('list', () => {
           readdirs.push(p);
           return base.readdirSync(p, o);
         },
+        opendirSync: (p, o) => {
+          readdirs.push(p);
+          return base.opendirSync!(p, o);
+        },
       }, base),
     );
     const walk = root.list('', { recursive: true });
