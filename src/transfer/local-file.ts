@@ -14,7 +14,7 @@ import {
   openPart,
   removeEntry,
   Root,
-  storeWhole,
+  storeWholeFiles,
   syncFolders,
   uploadTarget,
   type AttributeOptions,
@@ -114,7 +114,7 @@ export class LocalFolder {
   place(rel: string): LocalPlace {
     const segments = this.root.segments(rel);
     if (segments.length === 0) throw new IsDirectoryError(`'${this.path}' is the destination folder itself`);
-    return new LocalPlace(this, segments, path.join(this.path, ...segments));
+    return new LocalPlace(this, segments);
   }
 
   /** Make the folder `rel` and its parents inside; whether the last one was made now. */
@@ -137,6 +137,19 @@ export class LocalFolder {
   /** Give the folder `rel` inside a peer's mode and mtime, on its descriptor. */
   setAttributes(rel: string, meta: ReceivedAttributes): void {
     this.root.mkdirs(rel, attributesOf(meta));
+  }
+
+  /**
+   * Write small, already verified bodies as their files, as one batch (storeWholeFiles): each
+   * a new part (created with O_EXCL, never through anything planted under its name), its mode
+   * and mtime, fsync; each folder checked once to be still inside; then the renames. The
+   * folders' fsync is with `sync`. Each file's error or null, in order.
+   */
+  storeWholeFiles(files: readonly { place: LocalPlace; body: Uint8Array; meta: ReceivedAttributes }[]): (Error | null)[] {
+    // What is there was looked at before the bodies were asked for (existing); one more lstat
+    // per small file is not needed: a folder made there since is refused by the rename itself.
+    const whole = files.map(({ place, body, meta }) => ({ target: { segments: place.segments, shown: place.rel, existing: null }, body, attributes: attributesOf(meta) }));
+    return storeWholeFiles(this.root, whole, this.#scope, this.#touched);
   }
 
   /** fsync the folders small files were renamed in (once per folder, at the end of a tree). */
@@ -172,15 +185,26 @@ export class LocalFolder {
 
 /** One file's place in a LocalFolder: what is there, its partial file, and the writes that land it. */
 export class LocalPlace {
-  readonly rel: string;
+  #rel: string | undefined;
+  #path: string | undefined;
 
   constructor(
     readonly folder: LocalFolder,
     readonly segments: readonly string[],
-    /** The file's local path, for messages and results. */
-    readonly path: string,
+    /** The file's local path (else made from the folder's and the segments when first asked for). */
+    localPath?: string,
   ) {
-    this.rel = segments.join('/');
+    this.#path = localPath;
+  }
+
+  /** The segments, '/'-separated: the name inside the folder, for messages. */
+  get rel(): string {
+    return (this.#rel ??= this.segments.join('/'));
+  }
+
+  /** The file's local path, for messages and results. */
+  get path(): string {
+    return (this.#path ??= path.join(this.folder.path, ...this.segments));
   }
 
   /**
@@ -259,16 +283,12 @@ export class LocalPlace {
   }
 
   /**
-   * Write a small, already verified body as the file: a new part (created with O_EXCL, never
-   * through anything planted under its name), its mode and mtime, fsync, rename. The folder's
-   * fsync is at once, or with the LocalFolder's `sync` (`syncDirectory: false`).
+   * Write a small, already verified body as the file: LocalFolder.storeWholeFiles of one. The
+   * folder's fsync is at once, or with the LocalFolder's `sync` (`syncDirectory: false`).
    */
   storeWhole(body: Uint8Array, meta: ReceivedAttributes & { syncDirectory?: boolean }): void {
-    const { root, scope, touched } = this.folder;
-    // What is there was looked at before the body was asked for (existing); one more lstat per
-    // small file is not needed: a folder made there since is refused by the rename itself.
-    const target = { segments: this.segments, shown: this.rel, existing: null };
-    storeWhole(root, target, body, attributesOf(meta), scope, touched);
+    const [error] = this.folder.storeWholeFiles([{ place: this, body, meta }]);
+    if (error) throw error;
     if (meta.syncDirectory !== false) this.folder.sync();
   }
 

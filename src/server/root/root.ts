@@ -374,6 +374,15 @@ export class Root {
     this.#access.confirm(folder, shown);
   }
 
+  /**
+   * `folder` is still inside the root now, or ForbiddenError: a folder held open may have been
+   * moved out since it was resolved (see folders.ts). One check covers every entry made in it
+   * through `at` before the check, so a batch checks each of its folders once.
+   */
+  checkStillInside(folder: Folder, scope: FolderScope, shown: string): void {
+    this.#access.checkStillInside(folder, scope, shown);
+  }
+
   /** A descriptor just opened through `at` (a part file): ForbiddenError unless it is inside (see folders.ts). */
   checkOpened(fd: number, folder: Folder, shown: string): void {
     this.#access.confirm(folder, shown);
