@@ -17,7 +17,7 @@ import { checksumAlgorithm, createHasher, type ChecksumName } from '../hash/inde
 import { readWholeFileSync, type LocalPlace } from '../transfer/local-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
-import { isWholeBody, readReplyHeader, readWholeBody, receiveIntoPart } from './download.js';
+import { checkReplyHeader, checkTrailer, isWholeBody, receiveIntoPart } from './download.js';
 import type { TransferResult } from './types.js';
 
 export interface FetchItem {
@@ -56,21 +56,29 @@ export async function fetchMany(
 ): Promise<void> {
   const { checksum } = conn;
   const lines = [formatRequest({ verb: 'MGET', path: folder, count: items.length, checksum }), ...items.map((item) => formatMgetItem(item.rel))];
+  const algorithm = checksumAlgorithm(checksum);
   await conn.exchange(
     (file) => file.write(`${lines.join('\r\n')}\r\n`),
     async (file) => {
       const arrived = new ArrivedFiles(checksum, hooks);
+      // The answers that have arrived are read without a promise or an await each
+      // (readBuffered*); only when the next line is still on its way does the disk get the
+      // files in hand (store), and the read wait for it.
+      const waitOk = () => {
+        arrived.store();
+        return conn.readOk();
+      };
       try {
         for (const item of items) {
           const started = performance.now();
           const remotePath = joinItemPath(folder, item.rel);
           try {
-            // Before waiting for more from the socket, the disk gets what is in hand.
-            if (file.bufferedLength === 0) arrived.store();
-            const header = await readReplyHeader(conn, remotePath, 0);
+            const header = checkReplyHeader(conn, conn.readBufferedOk() ?? (await waitOk()), remotePath, 0);
             hooks.onStart?.(item, header.size);
             if (isWholeBody(header)) {
-              const { body, digest } = await readWholeBody(conn, file, remotePath, header);
+              const body = file.readBuffered(header.length) ?? (await file.readExactly(header.length));
+              const trailer = conn.readBufferedOk() ?? (await waitOk());
+              const digest = checkTrailer(conn, trailer, remotePath, header, algorithm.digestOf(body));
               arrived.add(item, body, header, digest, started);
               continue;
             }

@@ -12,7 +12,7 @@ import {
   RemoteError,
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
-import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
+import { formatRequest, readGetHeader, readGetTrailer, readStat, type Fields, type GetHeader } from '../protocol/index.js';
 import { checksumAlgorithm, createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
 import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
 import { SMALL_FILE_BYTES } from '../files/index.js';
@@ -192,7 +192,12 @@ export async function readGetReply(
 
 /** A GET answer's header, checked to be the range asked for: bytes `offset`- to the end. */
 export async function readReplyHeader(conn: Connection, remotePath: string, offset: number): Promise<GetHeader> {
-  const header = readGetHeader(await conn.readOk(), conn.checksum);
+  return checkReplyHeader(conn, await conn.readOk(), remotePath, offset);
+}
+
+/** readReplyHeader's check, on the header's fields. */
+export function checkReplyHeader(conn: Connection, fields: Fields, remotePath: string, offset: number): GetHeader {
+  const header = readGetHeader(fields, conn.checksum);
   if (header.offset !== offset || header.offset + header.length !== header.size) {
     throw new ProtocolError(
       `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
@@ -302,10 +307,15 @@ async function streamBody(
   return to.prefix.digest();
 }
 
-/** Read the trailer and compare; the verified SHA-256. */
+/** Read the trailer and compare; the verified digest. */
 async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
+  return checkTrailer(conn, await conn.readOk(), remotePath, header, actual);
+}
+
+/** The trailer's digest against the header's and the bytes' (`actual`): the verified digest, or ChecksumMismatchError. */
+export function checkTrailer(conn: Connection, fields: Fields, remotePath: string, header: GetHeader, actual: string): string {
   const { checksum } = conn;
-  const expected = readGetTrailer(await conn.readOk(), checksum).digest;
+  const expected = readGetTrailer(fields, checksum).digest;
   if (header.digest !== null && header.digest !== expected) {
     throw new ChecksumMismatchError(`the server announced two different ${checksum} digests for '${remotePath}'`);
   }

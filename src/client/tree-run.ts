@@ -141,7 +141,10 @@ export class TreeRun {
       s[outcome] += 1;
     }
     s.bytes += result.bytes;
-    this.options.onFileDone?.({ ...result, rel, outcome, ...(this.dryRun ? { dryRun: true } : {}) });
+    if (!this.options.onFileDone) return;
+    const done: EntryDone = { ...result, rel, outcome };
+    if (this.dryRun) done.dryRun = true;
+    this.options.onFileDone(done);
   }
 
   /** Unchanged by the quick check: nothing read, nothing sent (one object: a re-run makes many). */

@@ -254,3 +254,26 @@ describe('readLine at the end of the stream', () => {
     expect(err?.message).toContain('13 bytes');
   });
 });
+
+describe('readBufferedLine and readBuffered: what has arrived, without waiting', () => {
+  it('give a whole line or the bytes once they are buffered, undefined before, and mix with the waiting reads', async () => {
+    const { peer, file } = pipe();
+    expect(file.readBufferedLine()).toBeUndefined();
+    await feed(peer, ['OK size=4\r', '\nbo']);
+    expect(file.readBufferedLine()).toBe('OK size=4');
+    expect(file.readBufferedLine()).toBeUndefined(); // 'bo' is no line
+    expect(file.readBuffered(4)).toBeUndefined(); // nor 4 bytes yet: nothing is consumed
+    await feed(peer, ['dyOK blake3=', 'x\nnext\n']);
+    expect(file.readBuffered(4)?.toString()).toBe('body');
+    expect(file.readBufferedLine()).toBe('OK blake3=x');
+    expect(await file.readLine()).toBe('next');
+    expect(file.readBuffered(0)?.length).toBe(0);
+  });
+
+  it('a buffered line over the limit throws LineTooLongError, and the stream is unusable after', async () => {
+    const { peer, file } = pipe({ maxLineLength: 8 });
+    await feed(peer, ['123456789\r\n']);
+    expect(() => file.readBufferedLine()).toThrow(LineTooLongError);
+    await expectUnusable(file);
+  });
+});

@@ -10,7 +10,7 @@ import { portNumber, retriesValue, timeoutValue } from '../options.js';
 import type { CliContext, GlobalFlags } from '../context.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { resolveClientSecret } from '../secret.js';
-import type { FileOutcome, Reporter, Summary } from '../reporter.js';
+import type { FileDone, FileOutcome, Reporter, Summary } from '../reporter.js';
 
 export interface ChecksumFlags {
   checksumChoice?: ChecksumName;
@@ -166,19 +166,13 @@ export function treeHooks(reporter: Reporter, where: (rel: string) => string = (
   return {
     onFileStart: (p, size, from) => reporter.fileStart(where(p), size, from),
     onProgress: (p, done, total) => reporter.progress(where(p), done, total),
-    onFileDone: (r) =>
-      reporter.fileDone({
-        path: where(r.rel),
-        size: r.size,
-        bytes: r.bytes,
-        checksum: r.checksum,
-        digest: r.digest,
-        seconds: r.seconds,
-        resumedFrom: r.resumedFrom,
-        outcome: r.outcome,
-        ...(r.reason === undefined ? {} : { reason: r.reason }),
-        ...(r.dryRun ? { dryRun: true } : {}),
-      }),
+    onFileDone: (r) => {
+      // Fields set one by one, not spread: this runs for every file of a folder.
+      const done: FileDone = { path: where(r.rel), size: r.size, bytes: r.bytes, checksum: r.checksum, digest: r.digest, seconds: r.seconds, resumedFrom: r.resumedFrom, outcome: r.outcome };
+      if (r.reason !== undefined) done.reason = r.reason;
+      if (r.dryRun) done.dryRun = true;
+      reporter.fileDone(done);
+    },
     onFileError: (rel, err) => reporter.error(err, where(rel)),
     onNotice: (m) => reporter.notice(m),
     onPlan: (totals) => reporter.plan(totals),

@@ -133,7 +133,7 @@ export function infoOf(stats: StatsLike, requestPath: string): FileInfo {
 /** Set mode and mtime on an open descriptor (never on a path, which a swap could redirect). */
 export function applyAttributes(fs: RootFs, fd: number, options: AttributeOptions): void {
   if (options.mode !== undefined) fs.fchmodSync(fd, options.mode & PERMISSION_BITS);
-  if (options.mtimeMs !== undefined) fs.futimesSync(fd, new Date(), utimesSeconds(options.mtimeMs));
+  if (options.mtimeMs !== undefined) fs.futimesSync(fd, Date.now() / 1000, utimesSeconds(options.mtimeMs));
 }
 
 /** An entry of a folder, as lstat saw it: what `Root.entry` found at a name. */
