@@ -62,7 +62,7 @@ export async function fetchMany(
     async (file) => {
       const arrived = new ArrivedFiles(checksum, hooks);
       // The answers that have arrived are read without a promise or an await each
-      // (readBuffered*); only when the next line is still on its way does the disk get the
+      // (takeBuffered*, takeBufferedOk); only when the next line is still on its way does the disk get the
       // files in hand (store), and the read wait for it.
       const waitOk = () => {
         arrived.store();
@@ -73,11 +73,11 @@ export async function fetchMany(
           const started = performance.now();
           const remotePath = joinItemPath(folder, item.rel);
           try {
-            const header = checkReplyHeader(conn, conn.readBufferedOk() ?? (await waitOk()), remotePath, 0);
+            const header = checkReplyHeader(conn, conn.takeBufferedOk() ?? (await waitOk()), remotePath, 0);
             hooks.onStart?.(item, header.size);
             if (isWholeBody(header)) {
-              const body = file.readBuffered(header.length) ?? (await file.readExactly(header.length));
-              const trailer = conn.readBufferedOk() ?? (await waitOk());
+              const body = file.takeBuffered(header.length) ?? (await file.readExactly(header.length));
+              const trailer = conn.takeBufferedOk() ?? (await waitOk());
               const digest = checkTrailer(conn, trailer, remotePath, header, algorithm.digestOf(body));
               arrived.add(item, body, header, digest, started);
               continue;

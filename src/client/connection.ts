@@ -179,9 +179,9 @@ export class Connection {
   }
 
   /** readOk without waiting: undefined unless the answer's whole line is buffered (then readOk waits for it). */
-  readBufferedOk(): Map<string, string> | undefined {
+  takeBufferedOk(): Map<string, string> | undefined {
     for (;;) {
-      const line = this.file.readBufferedLine();
+      const line = this.file.takeBufferedLine();
       if (line === undefined) return undefined;
       if (!isProgressLine(line)) return okFields(line);
     }

@@ -184,9 +184,41 @@ export class SocketFile implements AsyncIterable<string> {
     return line === null ? null : line.toString('utf8');
   }
 
+  /**
+   * The next line, as readLine gives it, if a whole one is buffered already; else undefined,
+   * at once. A reader of many short lines (a listing) takes those that have arrived without a
+   * promise each.
+   */
+  takeBufferedLine(): string | undefined {
+    this.checkUsable();
+    return this.takeLine(this.maxLineLength)?.toString('utf8');
+  }
+
+  /** readExactly without waiting: the `n` bytes if they are buffered already, else undefined. */
+  takeBuffered(n: number): Buffer | undefined {
+    this.checkUsable();
+    if (this.queue.length < n) return undefined;
+    const out = this.queue.take(n);
+    this.afterConsume();
+    return out;
+  }
+
+  /** A whole buffered line's bytes, without its terminator, or undefined if none is buffered. */
+  private takeLine(maxLength: number): Buffer | undefined {
+    // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
+    const at = this.queue.indexOf(LF, maxLength + 2);
+    if (at === -1) return undefined;
+    const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
+    if (contentLength > maxLength) throw this.markUnusable(new LineTooLongError(maxLength));
+    const line = this.queue.take(at + 1);
+    this.afterConsume();
+    return line.subarray(0, contentLength);
+  }
+
   /** readLine, but the raw bytes of the line. */
   async readLineBuffer(options: ReadLineOptions = {}): Promise<Buffer | null> {
     const maxLength = options.maxLength ?? this.maxLineLength;
+    const window = maxLength + 2;
     let deadline: Deadline | undefined;
     for (;;) {
       this.checkUsable();
@@ -195,54 +227,23 @@ export class SocketFile implements AsyncIterable<string> {
       }
       const line = this.takeLine(maxLength);
       if (line !== undefined) return line;
+      // No LF yet. Past maxLength bytes only a CR right at maxLength (the start of a CRLF)
+      // can still end a line that fits; anything else is already too long, so say so now
+      // rather than wait for bytes the peer may never send.
+      if (
+        this.queue.length >= window ||
+        (this.queue.length > maxLength && this.queue.byteAt(maxLength) !== CR)
+      ) {
+        throw this.markUnusable(new LineTooLongError(maxLength));
+      }
       if (this.ended) {
         if (this.queue.length === 0) return null;
         const partial = this.queue.length;
         this.queue.take(partial);
         throw new UnexpectedEofError(null, partial);
       }
-      // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
-      await this.waitForData(maxLength + 2, deadline);
+      await this.waitForData(window, deadline);
     }
-  }
-
-  /**
-   * readLine without waiting: the line if a whole one is buffered, else undefined (readLine
-   * then waits for it). A reader of many short answers in a row (an MGET's) goes through
-   * those that have arrived with no promise each.
-   */
-  readBufferedLine(): string | undefined {
-    this.checkUsable();
-    return this.takeLine(this.maxLineLength)?.toString('utf8');
-  }
-
-  /** readExactly without waiting: the `n` bytes if they are buffered, else undefined. */
-  readBuffered(n: number): Buffer | undefined {
-    this.checkUsable();
-    if (this.queue.length < n) return undefined;
-    const out = this.queue.take(n);
-    this.afterConsume();
-    return out;
-  }
-
-  /** The next line off the queue if a whole one is there; LineTooLongError past `maxLength`. */
-  private takeLine(maxLength: number): Buffer | undefined {
-    const window = maxLength + 2;
-    const at = this.queue.indexOf(LF, window);
-    if (at !== -1) {
-      const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
-      if (contentLength > maxLength) throw this.markUnusable(new LineTooLongError(maxLength));
-      const line = this.queue.take(at + 1);
-      this.afterConsume();
-      return line.subarray(0, contentLength);
-    }
-    // No LF yet. Past maxLength bytes only a CR right at maxLength (the start of a CRLF)
-    // can still end a line that fits; anything else is already too long, so say so now
-    // rather than wait for bytes the peer may never send.
-    if (this.queue.length >= window || (this.queue.length > maxLength && this.queue.byteAt(maxLength) !== CR)) {
-      throw this.markUnusable(new LineTooLongError(maxLength));
-    }
-    return undefined;
   }
 
   /**

@@ -255,25 +255,32 @@ describe('readLine at the end of the stream', () => {
   });
 });
 
-describe('readBufferedLine and readBuffered: what has arrived, without waiting', () => {
-  it('give a whole line or the bytes once they are buffered, undefined before, and mix with the waiting reads', async () => {
+describe('takeBufferedLine', () => {
+  it('gives the lines already buffered, as readLine would, and undefined (no wait) when none is whole', async () => {
     const { peer, file } = pipe();
-    expect(file.readBufferedLine()).toBeUndefined();
-    await feed(peer, ['OK size=4\r', '\nbo']);
-    expect(file.readBufferedLine()).toBe('OK size=4');
-    expect(file.readBufferedLine()).toBeUndefined(); // 'bo' is no line
-    expect(file.readBuffered(4)).toBeUndefined(); // nor 4 bytes yet: nothing is consumed
-    await feed(peer, ['dyOK blake3=', 'x\nnext\n']);
-    expect(file.readBuffered(4)?.toString()).toBe('body');
-    expect(file.readBufferedLine()).toBe('OK blake3=x');
-    expect(await file.readLine()).toBe('next');
-    expect(file.readBuffered(0)?.length).toBe(0);
+    expect(file.takeBufferedLine()).toBeUndefined();
+    const text = Buffer.from('a type=dir\r\nb 数据\nc par', 'utf8');
+    // Split inside the multi-byte name: the line is whole only once its LF is there.
+    peer.write(text.subarray(0, 15));
+    await nextTurn();
+    expect(file.takeBufferedLine()).toBe('a type=dir');
+    expect(file.takeBufferedLine()).toBeUndefined();
+    peer.write(text.subarray(15));
+    await nextTurn();
+    expect(file.takeBufferedLine()).toBe('b 数据');
+    expect(file.takeBufferedLine()).toBeUndefined();
+    peer.write('tial\r\n');
+    await nextTurn();
+    expect(file.takeBufferedLine()).toBe('c partial');
+    peer.end();
+    expect(await file.readLine()).toBeNull();
   });
 
-  it('a buffered line over the limit throws LineTooLongError, and the stream is unusable after', async () => {
+  it('refuses a buffered line past the limit, and the stream is unusable after', async () => {
     const { peer, file } = pipe({ maxLineLength: 8 });
-    await feed(peer, ['123456789\r\n']);
-    expect(() => file.readBufferedLine()).toThrow(LineTooLongError);
+    peer.write('123456789\n');
+    await nextTurn();
+    expect(() => file.takeBufferedLine()).toThrow(LineTooLongError);
     await expectUnusable(file);
   });
 });
