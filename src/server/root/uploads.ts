@@ -30,6 +30,8 @@ export interface UploadTarget {
   readonly shown: string;
   /** What is there now: null for nothing (or a symlink that leads nowhere, which an upload replaces). */
   readonly existing: FileInfo | null;
+  /** The folder it goes in, as resolved (in the scope given), if that folder exists yet. */
+  readonly folder?: Folder | null;
 }
 
 /**
@@ -40,15 +42,17 @@ export function uploadTarget(root: Root, segments: readonly string[], scope: Fol
   if (segments.length === 0) throw new IsDirectoryError(`'/' is the served folder itself`);
   const shown = segments.join('/');
   let existing: FileInfo | null = null;
+  let folder: Folder | null = null;
   try {
     const entry = root.entry(segments, scope, false);
+    folder = entry.folder;
     if (entry.stats !== undefined) {
       existing = infoOf(entry.stats.isSymbolicLink() ? root.followed(entry, scope).stats : entry.stats, shown);
     }
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
   }
-  return { segments, shown, existing };
+  return { segments, shown, existing, folder };
 }
 
 /** A small upload whose content the caller has verified, to be stored whole (storeWholeFiles). */
@@ -143,7 +147,12 @@ interface WrittenPart {
 function writeWholePart(root: Root, index: number, { target, body, attributes }: WholeFile, scope: FolderScope, touched: Set<Folder>): WrittenPart {
   checkAttributes(attributes);
   const { fs } = root;
-  const { folder, name, shown } = root.entry(target.segments, scope, true, false, touched);
+  // The folder the target found is the one to store in (a swap since is caught before the
+  // renames); one that did not exist yet is made now.
+  const { folder, name, shown } =
+    target.folder
+      ? { folder: target.folder, name: target.segments[target.segments.length - 1]!, shown: target.shown }
+      : root.entry(target.segments, scope, true, false, touched);
   const partName = partNameFor(name);
   // Its folder is checked once for the whole batch, before the renames.
   const fd = makePart(root, folder, partName, scope, shown);
