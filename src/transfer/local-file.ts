@@ -51,6 +51,12 @@ export interface ReceivedAttributes {
   mode?: number | null;
 }
 
+/** `dir` normalised as path.join does, with a separator to append names to ('' for '.'). */
+function joinBase(dir: string): string {
+  const base = path.join(dir, path.sep);
+  return base === `.${path.sep}` ? '' : base;
+}
+
 /**
  * A folder the client receives into: the same confinement boundary as the server's served
  * folder (a Root over it, server/root), because below it the server chooses the names. Every
@@ -64,6 +70,8 @@ export interface ReceivedAttributes {
 export class LocalFolder {
   readonly #touched = new Set<Folder>();
   readonly #scope: FolderScope;
+  /** `path` normalised, with a separator (none for '.'): checked segments are joined by concatenation. */
+  readonly #base: string;
 
   private constructor(
     /** As the user gave it, for messages. */
@@ -73,6 +81,12 @@ export class LocalFolder {
     readonly made: string | undefined,
   ) {
     this.#scope = root.newScope();
+    this.#base = joinBase(this.path);
+  }
+
+  /** The local path of `segments` inside (names checked by `place`: path.join would give the same). */
+  pathOf(segments: readonly string[]): string {
+    return this.#base + segments.join(path.sep);
   }
 
   /**
@@ -204,7 +218,7 @@ export class LocalPlace {
 
   /** The file's local path, for messages and results. */
   get path(): string {
-    return (this.#path ??= path.join(this.folder.path, ...this.segments));
+    return (this.#path ??= this.folder.pathOf(this.segments));
   }
 
   /**
