@@ -80,6 +80,7 @@ export async function fetchMany(
               const trailer = conn.takeBufferedOk() ?? (await waitOk());
               const digest = checkTrailer(conn, trailer, remotePath, header, algorithm.digestOf(body));
               arrived.add(item, body, header, digest, started);
+              if (arrived.bytes >= ARRIVED_BYTES) arrived.store();
               continue;
             }
             arrived.store();
@@ -99,6 +100,9 @@ export async function fetchMany(
   );
 }
 
+/** Small files that arrived are written once they hold this many bytes, if not before: memory stays bounded. */
+const ARRIVED_BYTES = 4 * 1024 * 1024;
+
 /**
  * An MGET's small files that arrived verified, waiting to be written together, and the
  * outcomes that wait with them so that every item is reported in order.
@@ -107,6 +111,8 @@ class ArrivedFiles {
   private files: { item: FetchItem; body: Buffer; header: GetHeader; digest: string; started: number }[] = [];
   /** In item order: a file above (its index), or an item's refusal. */
   private outcomes: ({ file: number } | { item: FetchItem; error: Error })[] = [];
+  /** The bytes of `files`. */
+  bytes = 0;
 
   constructor(
     private readonly checksum: ChecksumName,
@@ -116,6 +122,7 @@ class ArrivedFiles {
   add(item: FetchItem, body: Buffer, header: GetHeader, digest: string, started: number): void {
     this.outcomes.push({ file: this.files.length });
     this.files.push({ item, body, header, digest, started });
+    this.bytes += body.length;
   }
 
   refused(item: FetchItem, error: Error): void {
@@ -129,6 +136,7 @@ class ArrivedFiles {
     const { files, outcomes, checksum } = this;
     this.files = [];
     this.outcomes = [];
+    this.bytes = 0;
     // A run of files bound for one destination folder is one batch (a tree's are all one).
     const errors: (Error | null)[] = [];
     for (let from = 0, to = 1; from < files.length; from = to, to = from + 1) {
