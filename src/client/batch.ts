@@ -62,8 +62,8 @@ export async function fetchMany(
     async (file) => {
       const arrived = new ArrivedFiles(checksum, hooks);
       // The answers that have arrived are read without a promise or an await each
-      // (takeBuffered*, takeBufferedOk); only when the next line is still on its way does the disk get the
-      // files in hand (store), and the read wait for it.
+      // (takeBufferedOk, takeBuffered); only when the next line is still on its way do the
+      // files in hand go to the disk (store), and the read waits for it.
       const waitOk = () => {
         arrived.store();
         return conn.readOk();
@@ -130,7 +130,7 @@ class ArrivedFiles {
     else this.outcomes.push({ item, error });
   }
 
-  /** Write the files in hand (one batch; none needs another), then report every outcome held. */
+  /** Write the files in hand together, then report every outcome held, in order. */
   store(): void {
     if (this.outcomes.length === 0) return;
     const { files, outcomes, checksum } = this;

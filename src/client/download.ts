@@ -191,7 +191,7 @@ export async function readGetReply(
 }
 
 /** A GET answer's header, checked to be the range asked for: bytes `offset`- to the end. */
-export async function readReplyHeader(conn: Connection, remotePath: string, offset: number): Promise<GetHeader> {
+async function readReplyHeader(conn: Connection, remotePath: string, offset: number): Promise<GetHeader> {
   return checkReplyHeader(conn, await conn.readOk(), remotePath, offset);
 }
 
@@ -212,7 +212,7 @@ export function isWholeBody(header: GetHeader): boolean {
 }
 
 /** A whole small file's bytes and trailer (isWholeBody): the bytes, verified, and their digest. */
-export async function readWholeBody(conn: Connection, file: SocketFile, remotePath: string, header: GetHeader): Promise<{ body: Buffer; digest: string }> {
+async function readWholeBody(conn: Connection, file: SocketFile, remotePath: string, header: GetHeader): Promise<{ body: Buffer; digest: string }> {
   const body = await file.readExactly(header.length);
   // One call for the whole body: no running hasher to make per file.
   const digest = await verify(conn, remotePath, header, checksumAlgorithm(conn.checksum).digestOf(body));
