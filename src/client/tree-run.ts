@@ -142,7 +142,9 @@ export class TreeRun {
     }
     s.bytes += result.bytes;
     if (!this.options.onFileDone) return;
-    const done: EntryDone = { ...result, rel, outcome };
+    // Field by field, not a spread: this runs for every file, and results come in many shapes.
+    const { path, size, bytes, checksum, digest, resumedFrom, skipped, seconds } = result;
+    const done: EntryDone = { path, size, bytes, checksum, digest, resumedFrom, skipped, seconds, rel, outcome };
     if (this.dryRun) done.dryRun = true;
     this.options.onFileDone(done);
   }
