@@ -12,13 +12,14 @@ import {
   joinItemPath,
   MAX_MPUT_ITEM_BYTES,
   readPutResult,
+  type GetHeader,
 } from '../protocol/index.js';
-import { checksumAlgorithm, createHasher } from '../hash/index.js';
+import { checksumAlgorithm, createHasher, type ChecksumName } from '../hash/index.js';
 import { readWholeFileSync, type FileFacts, type LocalPlace } from '../transfer/local-file.js';
 import type { FileIdentity } from '../transfer/walked-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
-import { readGetReply } from './download.js';
+import { checkReplyHeader, checkTrailer, isWholeBody, receiveIntoPart } from './download.js';
 import type { TransferResult } from './types.js';
 
 export interface FetchItem {
@@ -45,6 +46,11 @@ export interface BatchHooks<Item> {
 /**
  * MGET `folder` for `items`. Resolves once every item has its outcome; rejects only if the
  * connection failed (the items not yet reported are then still to do).
+ *
+ * Small files arrive whole and are verified as they come; they are written to the disk
+ * together (LocalFolder.storeWholeFiles) when the answers read so far run out, before a large
+ * file streams in, and at the end, so a folder of many small files costs little per file.
+ * What arrived verified is stored even if the connection then fails.
  */
 export async function fetchMany(
   conn: Connection,
@@ -54,29 +60,105 @@ export async function fetchMany(
 ): Promise<void> {
   const { checksum } = conn;
   const lines = [formatRequest({ verb: 'MGET', path: folder, count: items.length, checksum }), ...items.map((item) => formatMgetItem(item.rel))];
+  const algorithm = checksumAlgorithm(checksum);
   await conn.exchange(
     (file) => file.write(`${lines.join('\r\n')}\r\n`),
     async (file) => {
-      for (const item of items) {
-        const started = performance.now();
-        const remotePath = joinItemPath(folder, item.rel);
-        try {
-          const { size, digest } = await readGetReply(
-            conn,
-            file,
-            remotePath,
-            { place: item.dest, prefix: createHasher(checksum), offset: 0 },
-            { syncDirectory: false, onStart: ({ size }) => hooks.onStart?.(item, size) },
-          );
-          hooks.onDone(item, { path: item.dest.path, size, bytes: size, checksum, digest, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
-        } catch (err) {
-          if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
-          item.dest.removePart(); // bytes that did not verify
-          hooks.onDone(item, err);
+      const arrived = new ArrivedFiles(checksum, hooks);
+      // The answers that have arrived are read without a promise or an await each
+      // (takeBufferedOk, takeBuffered); only when the next line is still on its way do the
+      // files in hand go to the disk (store), and the read waits for it.
+      const waitOk = () => {
+        arrived.store();
+        return conn.readOk();
+      };
+      try {
+        for (const item of items) {
+          const started = performance.now();
+          const remotePath = joinItemPath(folder, item.rel);
+          try {
+            const header = checkReplyHeader(conn, conn.takeBufferedOk() ?? (await waitOk()), remotePath, 0);
+            hooks.onStart?.(item, header.size);
+            if (isWholeBody(header)) {
+              const body = file.takeBuffered(header.length) ?? (await file.readExactly(header.length));
+              const trailer = conn.takeBufferedOk() ?? (await waitOk());
+              const digest = checkTrailer(conn, trailer, remotePath, header, algorithm.digestOf(body));
+              arrived.add(item, body, header, digest, started);
+              if (arrived.bytes >= ARRIVED_BYTES) arrived.store();
+              continue;
+            }
+            arrived.store();
+            const to = { place: item.dest, prefix: createHasher(checksum), offset: 0 };
+            const { size, digest } = await receiveIntoPart(conn, file, remotePath, header, to, { syncDirectory: false });
+            hooks.onDone(item, { path: item.dest.path, size, bytes: size, checksum, digest, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
+          } catch (err) {
+            if (!leavesStreamInStep(err)) throw err; // one item's failure; the others go on
+            item.dest.removePart(); // bytes that did not verify
+            arrived.refused(item, err);
+          }
         }
+      } finally {
+        arrived.store();
       }
     },
   );
+}
+
+/** Small files that arrived are written once they hold this many bytes, if not before: memory stays bounded. */
+const ARRIVED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * An MGET's small files that arrived verified, waiting to be written together, and the
+ * outcomes that wait with them so that every item is reported in order.
+ */
+class ArrivedFiles {
+  private files: { item: FetchItem; body: Buffer; header: GetHeader; digest: string; started: number }[] = [];
+  /** In item order: a file above (its index), or an item's refusal. */
+  private outcomes: ({ file: number } | { item: FetchItem; error: Error })[] = [];
+  /** The bytes of `files`. */
+  bytes = 0;
+
+  constructor(
+    private readonly checksum: ChecksumName,
+    private readonly hooks: BatchHooks<FetchItem>,
+  ) {}
+
+  add(item: FetchItem, body: Buffer, header: GetHeader, digest: string, started: number): void {
+    this.outcomes.push({ file: this.files.length });
+    this.files.push({ item, body, header, digest, started });
+    this.bytes += body.length;
+  }
+
+  refused(item: FetchItem, error: Error): void {
+    if (this.outcomes.length === 0) this.hooks.onDone(item, error);
+    else this.outcomes.push({ item, error });
+  }
+
+  /** Write the files in hand together, then report every outcome held, in order. */
+  store(): void {
+    if (this.outcomes.length === 0) return;
+    const { files, outcomes, checksum } = this;
+    this.files = [];
+    this.outcomes = [];
+    this.bytes = 0;
+    // A run of files bound for one destination folder is one batch (a tree's are all one).
+    const errors: (Error | null)[] = [];
+    for (let from = 0, to = 1; from < files.length; from = to, to = from + 1) {
+      const { folder } = files[from]!.item.dest;
+      while (to < files.length && files[to]!.item.dest.folder === folder) to++;
+      const run = files.slice(from, to).map(({ item, body, header }) => ({ place: item.dest, body, meta: { mtimeMs: header.mtimeMs, mode: header.mode } }));
+      errors.push(...folder.storeWholeFiles(run));
+    }
+    for (const outcome of outcomes) {
+      if (!('file' in outcome)) {
+        this.hooks.onDone(outcome.item, outcome.error);
+        continue;
+      }
+      const { item, header, digest, started } = files[outcome.file]!;
+      const { size } = header;
+      this.hooks.onDone(item, errors[outcome.file] ?? { path: item.dest.path, size, bytes: size, checksum, digest, resumedFrom: 0, skipped: false, seconds: (performance.now() - started) / 1000 });
+    }
+  }
 }
 
 /** An MPUT's item lines and bytes are gathered in buffers of this size, reused batch after batch. */

@@ -49,6 +49,13 @@ export function leavesStreamInStep(err: unknown): err is RemoteError | ChecksumM
   return err instanceof RemoteError || err instanceof ChecksumMismatchError;
 }
 
+/** A response line's fields if it is OK; a RemoteError if ERR. */
+function okFields(line: string): Map<string, string> {
+  const response = parseResponse(line);
+  if (!response.ok) throw new RemoteError(response.code, response.message);
+  return response.fields;
+}
+
 export class Connection {
   readonly file: SocketFile;
   greeting: Greeting | null = null;
@@ -171,9 +178,16 @@ export class Connection {
   async readOk(first?: string): Promise<Map<string, string>> {
     let line = first ?? (await this.readLine());
     while (isProgressLine(line)) line = await this.readLine();
-    const response = parseResponse(line);
-    if (!response.ok) throw new RemoteError(response.code, response.message);
-    return response.fields;
+    return okFields(line);
+  }
+
+  /** readOk without waiting: undefined unless the answer's whole line is buffered (then readOk waits for it). */
+  takeBufferedOk(): Map<string, string> | undefined {
+    for (;;) {
+      const line = this.file.takeBufferedLine();
+      if (line === undefined) return undefined;
+      if (!isProgressLine(line)) return okFields(line);
+    }
   }
 
   async readLine(): Promise<string> {

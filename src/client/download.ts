@@ -12,8 +12,8 @@ import {
   RemoteError,
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
-import { formatRequest, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
-import { createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
+import { formatRequest, readGetHeader, readGetTrailer, readStat, type Fields, type GetHeader } from '../protocol/index.js';
+import { checksumAlgorithm, createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
 import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
 import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
@@ -168,8 +168,9 @@ async function receive(
 }
 
 /**
- * Read one GET answer (header, body, trailer: also each item of an MGET) into `to`'s part
- * file, verify it, and rename it over `to.dest`.
+ * Read one GET answer (header, body, trailer) into `to`'s part file, verify it, and rename it
+ * over `to.dest`. An MGET reads its items' answers with the steps below, and stores the small
+ * ones together.
  */
 export async function readGetReply(
   conn: Connection,
@@ -178,22 +179,56 @@ export async function readGetReply(
   to: Destination,
   options: DownloadOptions,
 ): Promise<Received> {
-  const { offset } = to;
-  const header = readGetHeader(await conn.readOk(), conn.checksum);
+  const header = await readReplyHeader(conn, remotePath, to.offset);
+  options.onStart?.({ size: header.size, resumedFrom: to.offset });
+  if (isWholeBody(header)) {
+    const { body, digest } = await readWholeBody(conn, file, remotePath, header);
+    options.onProgress?.(header.length, header.size);
+    to.place.storeWhole(body, { mtimeMs: header.mtimeMs, mode: header.mode, syncDirectory: options.syncDirectory });
+    return { size: header.size, digest };
+  }
+  return receiveIntoPart(conn, file, remotePath, header, to, options);
+}
+
+/** A GET answer's header, checked to be the range asked for: bytes `offset`- to the end. */
+async function readReplyHeader(conn: Connection, remotePath: string, offset: number): Promise<GetHeader> {
+  return checkReplyHeader(conn, await conn.readOk(), remotePath, offset);
+}
+
+/** readReplyHeader's check, on the header's fields. */
+export function checkReplyHeader(conn: Connection, fields: Fields, remotePath: string, offset: number): GetHeader {
+  const header = readGetHeader(fields, conn.checksum);
   if (header.offset !== offset || header.offset + header.length !== header.size) {
     throw new ProtocolError(
       `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
     );
   }
-  options.onStart?.({ size: header.size, resumedFrom: offset });
-  if (offset === 0 && header.length <= SMALL_BODY) {
-    const body = await file.readExactly(header.length);
-    options.onProgress?.(header.length, header.size);
-    const digest = await verify(conn, remotePath, header, to.prefix.update(body).digest());
-    to.place.storeWhole(body, { mtimeMs: header.mtimeMs, mode: header.mode, syncDirectory: options.syncDirectory });
-    return { size: header.size, digest };
-  }
-  const part = to.place.openPart(offset);
+  return header;
+}
+
+/** Whether the answer is a whole small file: received into memory, verified, then written in one go. */
+export function isWholeBody(header: GetHeader): boolean {
+  return header.offset === 0 && header.length <= SMALL_BODY;
+}
+
+/** A whole small file's bytes and trailer (isWholeBody): the bytes, verified, and their digest. */
+async function readWholeBody(conn: Connection, file: SocketFile, remotePath: string, header: GetHeader): Promise<{ body: Buffer; digest: string }> {
+  const body = await file.readExactly(header.length);
+  // One call for the whole body: no running hasher to make per file.
+  const digest = await verify(conn, remotePath, header, checksumAlgorithm(conn.checksum).digestOf(body));
+  return { body, digest };
+}
+
+/** The body and trailer of an answer that is not a whole small file, streamed into `to`'s part, verified and committed. */
+export async function receiveIntoPart(
+  conn: Connection,
+  file: SocketFile,
+  remotePath: string,
+  header: GetHeader,
+  to: Destination,
+  options: DownloadOptions,
+): Promise<Received> {
+  const part = to.place.openPart(to.offset);
   try {
     const actual = await streamBody(conn, file, part.file, header, to, options);
     const digest = await verify(conn, remotePath, header, actual);
@@ -272,10 +307,15 @@ async function streamBody(
   return to.prefix.digest();
 }
 
-/** Read the trailer and compare; the verified SHA-256. */
+/** Read the trailer and compare; the verified digest. */
 async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
+  return checkTrailer(conn, await conn.readOk(), remotePath, header, actual);
+}
+
+/** The trailer's digest against the header's and the bytes' (`actual`): the verified digest, or ChecksumMismatchError. */
+export function checkTrailer(conn: Connection, fields: Fields, remotePath: string, header: GetHeader, actual: string): string {
   const { checksum } = conn;
-  const expected = readGetTrailer(await conn.readOk(), checksum).digest;
+  const expected = readGetTrailer(fields, checksum).digest;
   if (header.digest !== null && header.digest !== expected) {
     throw new ChecksumMismatchError(`the server announced two different ${checksum} digests for '${remotePath}'`);
   }

@@ -194,6 +194,15 @@ export class SocketFile implements AsyncIterable<string> {
     return this.takeLine(this.maxLineLength)?.toString('utf8');
   }
 
+  /** readExactly without waiting: the `n` bytes if they are buffered already, else undefined. */
+  takeBuffered(n: number): Buffer | undefined {
+    this.checkUsable();
+    if (this.queue.length < n) return undefined;
+    const out = this.queue.take(n);
+    this.afterConsume();
+    return out;
+  }
+
   /** A whole buffered line's bytes, without its terminator, or undefined if none is buffered. */
   private takeLine(maxLength: number): Buffer | undefined {
     // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.

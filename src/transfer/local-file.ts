@@ -16,7 +16,7 @@ import {
   placeSymlink,
   removeEntry,
   Root,
-  storeWhole,
+  storeWholeFiles,
   syncFolders,
   uploadTarget,
   type AttributeOptions,
@@ -55,6 +55,12 @@ export interface ReceivedAttributes {
   mode?: number | null;
 }
 
+/** `dir` normalised as path.join does, with a separator to append names to ('' for '.'). */
+function joinBase(dir: string): string {
+  const base = path.join(dir, path.sep);
+  return base === `.${path.sep}` ? '' : base;
+}
+
 /**
  * A folder the client receives into: the same confinement boundary as the server's served
  * folder (a Root over it, server/root), because below it the server chooses the names. Every
@@ -68,6 +74,8 @@ export interface ReceivedAttributes {
 export class LocalFolder {
   readonly #touched = new Set<Folder>();
   readonly #scope: FolderScope;
+  /** `path` normalised, with a separator (none for '.'): checked segments are joined by concatenation. */
+  readonly #base: string;
 
   private constructor(
     /** As the user gave it, for messages. */
@@ -77,6 +85,12 @@ export class LocalFolder {
     readonly made: string | undefined,
   ) {
     this.#scope = root.newScope();
+    this.#base = joinBase(this.path);
+  }
+
+  /** The local path of `segments` inside (names checked by `place`: path.join would give the same). */
+  pathOf(segments: readonly string[]): string {
+    return this.#base + segments.join(path.sep);
   }
 
   /**
@@ -118,7 +132,7 @@ export class LocalFolder {
   place(rel: string): LocalPlace {
     const segments = this.root.segments(rel);
     if (segments.length === 0) throw new IsDirectoryError(`'${this.path}' is the destination folder itself`);
-    return new LocalPlace(this, segments, path.join(this.path, ...segments));
+    return new LocalPlace(this, segments);
   }
 
   /** Make the folder `rel` and its parents inside; whether the last one was made now. */
@@ -150,6 +164,19 @@ export class LocalFolder {
   /** Give the folder `rel` inside a peer's mode and mtime, on its descriptor. */
   setAttributes(rel: string, meta: ReceivedAttributes): void {
     this.root.mkdirs(rel, attributesOf(meta));
+  }
+
+  /**
+   * Write small, already verified bodies as their files, as one batch (storeWholeFiles): each
+   * a new part (created with O_EXCL, never through anything planted under its name), its mode
+   * and mtime, fsync; each folder checked once to be still inside; then the renames. The
+   * folders' fsync is with `sync`. Each file's error or null, in order.
+   */
+  storeWholeFiles(files: readonly { place: LocalPlace; body: Uint8Array; meta: ReceivedAttributes }[]): (Error | null)[] {
+    // What is there was looked at before the bodies were asked for (existing); one more lstat
+    // per small file is not needed: a folder made there since is refused by the rename itself.
+    const whole = files.map(({ place, body, meta }) => ({ target: { segments: place.segments, shown: place.rel, existing: null }, body, attributes: attributesOf(meta) }));
+    return storeWholeFiles(this.root, whole, this.#scope, this.#touched);
   }
 
   /** fsync the folders small files were renamed in (once per folder, at the end of a tree). */
@@ -185,15 +212,26 @@ export class LocalFolder {
 
 /** One file's place in a LocalFolder: what is there, its partial file, and the writes that land it. */
 export class LocalPlace {
-  readonly rel: string;
+  #rel: string | undefined;
+  #path: string | undefined;
 
   constructor(
     readonly folder: LocalFolder,
     readonly segments: readonly string[],
-    /** The file's local path, for messages and results. */
-    readonly path: string,
+    /** The file's local path (else made from the folder's and the segments when first asked for). */
+    localPath?: string,
   ) {
-    this.rel = segments.join('/');
+    this.#path = localPath;
+  }
+
+  /** The segments, '/'-separated: the name inside the folder, for messages. */
+  get rel(): string {
+    return (this.#rel ??= this.segments.join('/'));
+  }
+
+  /** The file's local path, for messages and results. */
+  get path(): string {
+    return (this.#path ??= this.folder.pathOf(this.segments));
   }
 
   /**
@@ -277,16 +315,12 @@ export class LocalPlace {
   }
 
   /**
-   * Write a small, already verified body as the file: a new part (created with O_EXCL, never
-   * through anything planted under its name), its mode and mtime, fsync, rename. The folder's
-   * fsync is at once, or with the LocalFolder's `sync` (`syncDirectory: false`).
+   * Write a small, already verified body as the file: LocalFolder.storeWholeFiles of one. The
+   * folder's fsync is at once, or with the LocalFolder's `sync` (`syncDirectory: false`).
    */
   storeWhole(body: Uint8Array, meta: ReceivedAttributes & { syncDirectory?: boolean }): void {
-    const { root, scope, touched } = this.folder;
-    // What is there was looked at before the body was asked for (existing); one more lstat per
-    // small file is not needed: a folder made there since is refused by the rename itself.
-    const target = { segments: this.segments, shown: this.rel, existing: null };
-    storeWhole(root, target, body, attributesOf(meta), scope, touched);
+    const [error] = this.folder.storeWholeFiles([{ place: this, body, meta }]);
+    if (error) throw error;
     if (meta.syncDirectory !== false) this.folder.sync();
   }
 

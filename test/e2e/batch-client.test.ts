@@ -181,6 +181,30 @@ describe('TcpsendClient.fetchMany', () => {
   });
 });
 
+describe('TcpsendClient.fetchMany writes small files together, a bounded amount at a time', () => {
+  it('files that arrive are stored in batches, none holding much more than 4 MiB, each file verified and in place', async () => {
+    const s = await serve();
+    const files = Array.from({ length: 48 }, (_, i) => [`f${i}.bin`, randomBytesFrom(100 + i, 200_000)] as const);
+    for (const [rel, data] of files) await writeFile(path.join(s.root, rel), data);
+    const client = await connect(s.target);
+    const dest = await tempDir('tcpsend-fetch-bounded-');
+    const destination = await LocalFolder.open(dest);
+    closers.push(async () => destination.close());
+    const batches: number[] = [];
+    const store = destination.storeWholeFiles.bind(destination);
+    destination.storeWholeFiles = (batch) => {
+      batches.push(batch.reduce((sum, { body }) => sum + body.length, 0));
+      return store(batch);
+    };
+    const outcomes: Array<TransferResult | Error> = [];
+    await client.fetchMany('/', files.map(([rel]) => ({ rel, dest: destination.place(rel) })), { onDone: (_item, outcome) => outcomes.push(outcome) });
+    expect(outcomes.filter((o) => o instanceof Error)).toEqual([]);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(48 * 200_000);
+    expect(Math.max(...batches)).toBeLessThan(4 * 1024 * 1024 + 200_000);
+    for (const [rel, data] of files) expect((await fsp.readFile(path.join(dest, rel))).equals(data)).toBe(true);
+  });
+});
+
 describe('TcpsendClient.storeMany', () => {
   it('reports each file: the good ones stored with mtime and mode, each refused one as an Error', async () => {
     const s = await serve({ allowUpload: true });

@@ -27,6 +27,17 @@ describe('readExactly', () => {
     expect((await file.readExactly(3)).toString()).toBe('klm');
   });
 
+  it('takeBuffered gives the n bytes once they are buffered, undefined (no wait, nothing taken) before', async () => {
+    const { peer, file } = pipe();
+    await feed(peer, ['abc']);
+    expect(file.takeBuffered(4)).toBeUndefined();
+    await feed(peer, ['defOK\r\n']);
+    expect(file.takeBuffered(4)?.toString()).toBe('abcd');
+    expect(file.takeBuffered(0)?.length).toBe(0);
+    expect((await file.readExactly(2)).toString()).toBe('ef');
+    expect(file.takeBufferedLine()).toBe('OK');
+  });
+
   it('readExactly(0) returns no bytes and consumes nothing', async () => {
     const { peer, file } = pipe();
     peer.write('x');

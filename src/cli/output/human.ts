@@ -85,16 +85,21 @@ export class HumanReporter implements Reporter {
   }
 
   fileStart(path: string, size: number, resumedFrom: number): void {
-    // The time spent checking a held part moved no bytes: it is no part of the rate.
-    if (this.checkingState || !this.folder) this.meter = new RateMeter();
-    this.checkingState = null;
-    this.moving.set(path, { size, done: resumedFrom, resumedFrom });
-    this.current = path;
+    // Only a status line shows the files moving: without one (a pipe, --quiet) nothing is
+    // kept per file, which a folder of many small files would pay for each of them.
+    if (this.status) {
+      // The time spent checking a held part moved no bytes: it is no part of the rate.
+      if (this.checkingState || !this.folder) this.meter = new RateMeter();
+      this.checkingState = null;
+      this.moving.set(path, { size, done: resumedFrom, resumedFrom });
+      this.current = path;
+    }
     if (resumedFrom > 0 && !this.options.quiet) this.line(`tcpsend: resuming ${path} from ${formatBytes(resumedFrom)}`);
     this.redraw(true);
   }
 
   progress(path: string, done: number, total: number): void {
+    if (!this.status) return;
     const m = this.moving.get(path);
     if (m) {
       this.moved += Math.max(0, done - m.done);
@@ -105,14 +110,16 @@ export class HumanReporter implements Reporter {
   }
 
   fileDone(done: FileDone): void {
-    // Bytes of it not yet seen in progress (a small file may report none before it is done).
-    const m = this.moving.get(done.path);
-    this.moved += Math.max(0, done.bytes - (m ? m.done - m.resumedFrom : 0));
-    this.moving.delete(done.path);
-    // A deletion at the destination is no file of the source: it does not count towards the total.
-    if (done.outcome !== 'deleted') {
-      this.finished.files += 1;
-      this.finished.bytes += done.size;
+    if (this.status) {
+      // Bytes of it not yet seen in progress (a small file may report none before it is done).
+      const m = this.moving.get(done.path);
+      this.moved += Math.max(0, done.bytes - (m ? m.done - m.resumedFrom : 0));
+      this.moving.delete(done.path);
+      // A deletion at the destination is no file of the source: it does not count towards the total.
+      if (done.outcome !== 'deleted') {
+        this.finished.files += 1;
+        this.finished.bytes += done.size;
+      }
     }
     // One file: its bar has nothing more to show, and its line says how it went.
     if (!this.folder) this.stopStatus();

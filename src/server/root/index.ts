@@ -7,7 +7,7 @@ export { FolderScope, type Folder } from './folders.js';
 export type { DirentLike, RootFs, StatsLike } from './fs-port.js';
 export { OpenFile } from './open-file.js';
 export { listFolder, MAX_LIST_DEPTH, type ListEntry, type ListOptions } from './listing.js';
-export { commitPart, discardPart, openPart, storeWhole, syncFolders, uploadTarget, type UploadTarget } from './uploads.js';
+export { commitPart, discardPart, openPart, storeWhole, storeWholeFiles, syncFolders, uploadTarget, type UploadTarget, type WholeFile } from './uploads.js';
 export { UploadPart } from './upload-part.js';
 export { removeEntry } from './delete.js';
 export { checkLinkTarget, placeSymlink, type LinkDestination } from './symlinks.js';

@@ -133,7 +133,7 @@ export function infoOf(stats: StatsLike, requestPath: string): FileInfo {
 /** Set mode and mtime on an open descriptor (never on a path, which a swap could redirect). */
 export function applyAttributes(fs: RootFs, fd: number, options: AttributeOptions): void {
   if (options.mode !== undefined) fs.fchmodSync(fd, options.mode & PERMISSION_BITS);
-  if (options.mtimeMs !== undefined) fs.futimesSync(fd, new Date(), utimesSeconds(options.mtimeMs));
+  if (options.mtimeMs !== undefined) fs.futimesSync(fd, Date.now() / 1000, utimesSeconds(options.mtimeMs));
 }
 
 /** An entry of a folder, as lstat saw it: what `Root.entry` found at a name. */
@@ -378,6 +378,15 @@ export class Root {
   /** After a call through `at`: the folder was not swapped meanwhile (ForbiddenError). */
   confirm(folder: Folder, shown: string): void {
     this.#access.confirm(folder, shown);
+  }
+
+  /**
+   * `folder` is still inside the root now, or ForbiddenError: a folder held open may have been
+   * moved out since it was resolved (see folders.ts). One check covers every entry made in it
+   * through `at` before the check, so a batch checks each of its folders once.
+   */
+  checkStillInside(folder: Folder, scope: FolderScope, shown: string): void {
+    this.#access.checkStillInside(folder, scope, shown);
   }
 
   /** A descriptor just opened through `at` (a part file): ForbiddenError unless it is inside (see folders.ts). */

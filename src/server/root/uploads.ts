@@ -6,7 +6,7 @@
  * a byte, a part file or a new folder outside.
  */
 import { constants as fsConstants } from 'node:fs';
-import { ForbiddenError, InternalError, IsDirectoryError, NotFoundError } from '../../errors.js';
+import { ForbiddenError, InternalError, IsDirectoryError, NotFoundError, type TcpsendError } from '../../errors.js';
 import { partNameFor } from '../../files/index.js';
 import { quotePath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
@@ -55,11 +55,16 @@ export function uploadTarget(root: Root, segments: readonly string[], scope: Fol
   return { segments, shown, existing, folder };
 }
 
+/** A small upload whose content the caller has verified, to be stored whole (storeWholeFiles). */
+export interface WholeFile {
+  readonly target: UploadTarget;
+  readonly body: Uint8Array;
+  readonly attributes: AttributeOptions;
+}
+
 /**
- * Store a small upload whose content the caller has verified: a part file made here (O_EXCL),
- * written whole, its mode and mtime, fsync, and a rename over the name (never over a folder).
- * The fsync of the folders, which makes the rename durable, is the caller's, once per burst:
- * `touched` collects them (syncFolders).
+ * Store a small upload whose content the caller has verified: storeWholeFiles of one file,
+ * its error thrown.
  */
 export function storeWhole(
   root: Root,
@@ -69,34 +74,102 @@ export function storeWhole(
   scope: FolderScope,
   touched: Set<Folder>,
 ): void {
-  checkAttributes(options);
+  const [error] = storeWholeFiles(root, [{ target, body, attributes: options }], scope, touched);
+  if (error) throw error;
+}
+
+/**
+ * Store small files whose contents the caller has verified, as one batch: each file's part is
+ * made here (O_EXCL), written whole, given its mode and mtime and fsynced; then each folder
+ * they are in is checked, once, to be still inside the root; then each part is renamed over
+ * its name (never over a folder). So a file under its final name is complete and durable; the
+ * fsync of the folders, which makes the renames durable, is the caller's, once per burst:
+ * `touched` collects them (syncFolders). Returns each file's error or null, in order: a
+ * refused file does not stop the others.
+ *
+ * A check per folder after its parts are written, right before the renames, guards what a
+ * check of each part as it was opened guarded (no file lands under its name in a folder moved
+ * out of the root meanwhile), with one look per folder instead of one per file. A part made
+ * in a folder found outside is removed there, never renamed.
+ */
+export function storeWholeFiles(
+  root: Root,
+  files: readonly WholeFile[],
+  scope: FolderScope,
+  touched: Set<Folder>,
+): (TcpsendError | null)[] {
+  const errors: (TcpsendError | null)[] = new Array<TcpsendError | null>(files.length).fill(null);
+  const written: WrittenPart[] = [];
+  for (let index = 0; index < files.length; index++) {
+    const file = files[index]!;
+    try {
+      written.push(writeWholePart(root, index, file, scope, touched));
+    } catch (err) {
+      errors[index] = toStorageError(err, file.target.shown);
+    }
+  }
+  const refusals = new Map<Folder, TcpsendError | null>();
+  for (const { index, folder, name, partName, shown } of written) {
+    let refusal = refusals.get(folder);
+    if (refusal === undefined) {
+      refusal = null;
+      try {
+        root.checkStillInside(folder, scope, shown);
+      } catch (err) {
+        refusal = toStorageError(err, shown);
+      }
+      refusals.set(folder, refusal);
+    }
+    try {
+      if (refusal) throw refusal;
+      // A folder made there since the check would be refused by rename(2) too, less clearly.
+      if (files[index]!.target.existing !== null) refuseFolder(root, folder, name, scope, shown);
+      root.fs.renameSync(root.at(folder, partName, scope, shown), root.at(folder, name, scope, shown));
+      root.confirm(folder, shown);
+      touched.add(folder);
+    } catch (err) {
+      unlinkQuietly(root, folder, partName, scope, shown);
+      errors[index] = toStorageError(err, shown);
+    }
+  }
+  return errors;
+}
+
+/** A part written whole, fsynced and closed, waiting for its rename. */
+interface WrittenPart {
+  index: number;
+  folder: Folder;
+  name: string;
+  partName: string;
+  shown: string;
+}
+
+function writeWholePart(root: Root, index: number, { target, body, attributes }: WholeFile, scope: FolderScope, touched: Set<Folder>): WrittenPart {
+  checkAttributes(attributes);
   const { fs } = root;
-  // The folder the target found is the one to store in (a swap since is caught where the part
-  // is opened); one that did not exist yet is made now.
+  // The folder the target found is the one to store in (a swap since is caught before the
+  // renames); one that did not exist yet is made now.
   const { folder, name, shown } =
     target.folder
       ? { folder: target.folder, name: target.segments[target.segments.length - 1]!, shown: target.shown }
       : root.entry(target.segments, scope, true, false, touched);
   const partName = partNameFor(name);
-  const fd = createPart(root, folder, partName, scope, shown);
+  // Its folder is checked once for the whole batch, before the renames.
+  const fd = makePart(root, folder, partName, scope, shown);
   let open = true;
   try {
     let done = 0;
     while (done < body.length) done += fs.writeSync(fd, body, done, body.length - done, done);
-    applyAttributes(fs, fd, options);
+    applyAttributes(fs, fd, attributes);
     fs.fsyncSync(fd);
     open = false; // closed below, once: a failing close must not close a number reused since
     fs.closeSync(fd);
-    // A folder made there since the check would be refused by rename(2) too, less clearly.
-    if (target.existing !== null) refuseFolder(root, folder, name, scope, shown);
-    fs.renameSync(root.at(folder, partName, scope, shown), root.at(folder, name, scope, shown));
-    root.confirm(folder, shown);
   } catch (err) {
     if (open) closeQuietly(root, fd);
     unlinkQuietly(root, folder, partName, scope, shown);
-    throw toStorageError(err, shown);
+    throw err;
   }
-  touched.add(folder);
+  return { index, folder, name, partName, shown };
 }
 
 /** fsync each folder in `touched` (then forgets them): the renames in them are durable after. */
@@ -209,21 +282,27 @@ export function discardPart(root: Root, part: UploadPart): void {
 }
 
 /**
- * A new part file, made here and now (O_EXCL): whatever an earlier attempt left under its name
- * is removed first, never written through (a hard link to a file elsewhere, or a planted symlink).
+ * A new part file, made here and now (O_EXCL), and checked to be inside where the kernel says it
+ * landed: whatever an earlier attempt left under its name is removed first, never written
+ * through (a hard link to a file elsewhere, or a planted symlink).
  */
 function createPart(root: Root, folder: Folder, partName: string, scope: FolderScope, shown: string): number {
+  const fd = makePart(root, folder, partName, scope, shown);
+  try {
+    root.checkOpened(fd, folder, shown);
+  } catch (err) {
+    root.fs.closeSync(fd);
+    unlinkQuietly(root, folder, partName, scope, shown);
+    throw err;
+  }
+  return fd;
+}
+
+/** createPart without the check of where it landed (the caller checks its folder). */
+function makePart(root: Root, folder: Folder, partName: string, scope: FolderScope, shown: string): number {
   for (let attempt = 0; ; attempt++) {
     try {
-      const fd = root.fs.openSync(root.at(folder, partName, scope, shown), NEW_PART_FLAGS, PART_CREATE_MODE);
-      try {
-        root.checkOpened(fd, folder, shown);
-      } catch (err) {
-        root.fs.closeSync(fd);
-        unlinkQuietly(root, folder, partName, scope, shown);
-        throw err;
-      }
-      return fd;
+      return root.fs.openSync(root.at(folder, partName, scope, shown), NEW_PART_FLAGS, PART_CREATE_MODE);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);
       if (attempt > 0) {

@@ -15,6 +15,7 @@ import {
   openPart,
   Root,
   storeWhole,
+  storeWholeFiles,
   uploadTarget,
   type Folder,
   type OpenFile,
@@ -388,6 +389,51 @@ describe.skipIf(!onLinux)('uploads on Linux name files through the folder held o
     expect((await fsp.readdir(outside)).sort()).toEqual(['a.txt', 'secret.txt']);
     expect(await fsp.readFile(path.join(outside, 'a.txt'), 'utf8')).toBe(SECRET);
     expect((await fsp.readdir(path.join(base, 'moved-sub'))).sort()).toEqual(['a.txt', 'one.txt']);
+  });
+
+  it('a batch whose folder is moved out after its parts are written: none of its files lands there, the parts are removed, the rest are stored', async () => {
+    let moved = false;
+    const fs = wrapFs({
+      fsyncSync: (fd) => {
+        nodeFs.fsyncSync(fd);
+        if (!moved) {
+          // After the first part (in sub) is written: a local user moves the folder out.
+          moved = true;
+          nodeFs.renameSync(path.join(data, 'sub'), path.join(base, 'moved-sub'));
+          nodeFs.symlinkSync(outside, path.join(data, 'sub'));
+        }
+      },
+    });
+    const root = await Root.open(data, { fs, heldFolders: true });
+    const touched = new Set<Folder>();
+    const errors = root.withScope((scope) => {
+      const file = (rel: string) => ({ target: uploadTarget(root, root.segments(rel), scope), body: Buffer.from(rel), attributes: {} });
+      return storeWholeFiles(root, [file('sub/one.txt'), file('top2.txt'), file('sub/two.txt')], scope, touched);
+    });
+    expect(errors.map((e) => e?.code ?? null)).toEqual(['TCPSEND_ERR_FORBIDDEN', null, 'TCPSEND_ERR_FORBIDDEN']);
+    expect(await fsp.readFile(path.join(data, 'top2.txt'), 'utf8')).toBe('top2.txt');
+    expect((await fsp.readdir(path.join(base, 'moved-sub'))).sort()).toEqual(['a.txt']);
+    expect((await fsp.readdir(outside)).sort()).toEqual(['a.txt', 'secret.txt']);
+    expect([...touched].map((folder) => folder.path)).toEqual([data]);
+  });
+
+  it('a batch looks where each folder is once, not once per file', async () => {
+    let looks = 0;
+    const fs = wrapFs({
+      readlinkSync: ((file: string) => {
+        looks += 1;
+        return nodeFs.readlinkSync(file);
+      }) as RootFs['readlinkSync'],
+    });
+    const root = await Root.open(data, { fs, heldFolders: true });
+    await root.withScope(async (scope) => {
+      const file = (rel: string) => ({ target: uploadTarget(root, root.segments(rel), scope), body: Buffer.from(rel), attributes: {} });
+      const files = Array.from({ length: 20 }, (_, i) => file(`sub/f${i}.txt`));
+      looks = 0; // the folders were resolved (and looked at) above
+      expect(storeWholeFiles(root, files, scope, new Set())).toEqual(files.map(() => null));
+      expect(looks).toBe(1);
+    });
+    expect((await fsp.readdir(path.join(data, 'sub'))).filter((name) => name.startsWith('f'))).toHaveLength(20);
   });
 
   it('closing the scope closes what it held open', async () => {

@@ -8,6 +8,7 @@ import { partNameFor } from '../../../src/files/index.js';
 import {
   Root,
   storeWhole,
+  storeWholeFiles,
   syncFolders,
   uploadTarget,
   type Folder,
@@ -74,6 +75,21 @@ describe('storeWhole', () => {
     expect(() => storeWhole(root, target, Buffer.from('x'), {}, folders, new Set())).toThrow(expect.objectContaining({ code: 'TCPSEND_ERR_IS_DIRECTORY' }));
     expect(vol.readFileSync('/srv/data/d/inner.txt', 'utf8')).toBe('keep');
     expect(vol.readdirSync('/srv/data')).toEqual(['d']);
+  });
+
+  it('many files as one batch (storeWholeFiles): each gets its outcome in order, a refused one stops none of the others', async () => {
+    const { root, vol, folders } = await setUp({ '/srv/data/d/inner.txt': 'keep' });
+    const touched = new Set<Folder>();
+    const file = (rel: string, body: string) => ({ target: uploadTarget(root, root.segments(rel), folders), body: Buffer.from(body), attributes: { mtimeMs: MTIME } });
+    const errors = storeWholeFiles(root, [file('a/one.txt', 'one'), file('d', 'not over a folder'), file('a/two.txt', 'two')], folders, touched);
+    expect(errors.map((e) => e?.code ?? null)).toEqual([null, 'TCPSEND_ERR_IS_DIRECTORY', null]);
+    expect(vol.readFileSync('/srv/data/a/one.txt', 'utf8')).toBe('one');
+    expect(vol.readFileSync('/srv/data/a/two.txt', 'utf8')).toBe('two');
+    expect(Math.floor(Number(vol.statSync('/srv/data/a/two.txt').mtimeMs))).toBe(MTIME);
+    expect(vol.readdirSync('/srv/data/a').sort()).toEqual(['one.txt', 'two.txt']);
+    expect(vol.readdirSync('/srv/data').sort()).toEqual(['a', 'd']);
+    expect(vol.readFileSync('/srv/data/d/inner.txt', 'utf8')).toBe('keep');
+    expect(paths(touched)).toEqual(['/srv/data', '/srv/data/a']);
   });
 
   it('a full disk mid-write is NO_SPACE, and neither a part nor a file is left (an old file stays)', async () => {
