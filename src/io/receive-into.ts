@@ -24,16 +24,18 @@ export interface ReceiveTarget {
 const SCRATCH_BYTES = 64 * 1024;
 
 /**
- * Gathering a body off a link slower than this machine: a read of less than SMALL_READ means
- * the kernel had little to give, so the socket waits (up to MAX_GATHER_MS, paused) until about
- * GATHER_BYTES are there at the rate seen so far. Each read costs a wake-up, however few bytes
- * it brings: on a 200 Mbit/s link, reads of a few KiB cost the receiver several times the CPU
- * per byte of a fast link. The wait is shorter than the kernel's receive buffer takes to fill,
- * so the link stays busy; on loopback the reads are large and no wait happens.
+ * Gathering a body off a link slower than this machine. Each read costs a wake-up of this
+ * thread, however few bytes it brings, and the kernel hands over what it has: on a 200 Mbit/s
+ * link, reads of about 50 KiB, ten thousand of them per 512 MiB, which made the CPU per byte
+ * several times that of a fast link. So after a read of less than half of GATHER_BYTES, the
+ * socket is paused until about GATHER_BYTES are there at the rate seen so far (at most
+ * MAX_GATHER_MS): the kernel keeps receiving meanwhile (its receive buffer grows to hold
+ * it), and the next read takes it all at once. On loopback and fast links the wait would be
+ * under MIN_GATHER_MS, and none happens.
  */
-const SMALL_READ = 64 * 1024;
-const GATHER_BYTES = 256 * 1024;
-const MAX_GATHER_MS = 10;
+const GATHER_BYTES = 1024 * 1024;
+const MAX_GATHER_MS = 40;
+const MIN_GATHER_MS = 2;
 /** Time to measure the rate before gathering. */
 const GATHER_AFTER_MS = 50;
 
@@ -83,7 +85,7 @@ export class Reception {
   moved = 0;
   /** The room lent to the socket's current read, if it reads into the target. */
   #lent: Buffer | null = null;
-  /** The rate so far, and the timer of a wait for more (see SMALL_READ). */
+  /** The rate so far, and the timer of a wait for more (see GATHER_BYTES). */
   readonly #gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
 
   constructor(
@@ -135,25 +137,31 @@ export class Reception {
     return scratch;
   }
 
-  /** `length` bytes were read into `buffer`: true if it was the lent room (they are taken now). */
+  /**
+   * `length` bytes were read into `buffer`: true if it was the lent room (they are taken now).
+   * The waiting loop is woken only once the body is all in: a read into the target needs
+   * nothing of it (the target hashes and writes what is committed), and a wake-up per read
+   * was most of the cost per byte on a slow link.
+   */
   tookRead(length: number, buffer: Buffer): boolean {
     if (buffer !== this.#lent) return false;
     this.#lent = null;
     this.#took(buffer.subarray(0, length));
-    this.gatherMore(length, this.left);
-    this.host.wake();
+    const left = this.left;
+    if (left === 0) this.host.wake();
+    else this.gatherMore(length, left);
     return true;
   }
 
-  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (SMALL_READ) */
+  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (GATHER_BYTES) */
   gatherMore(length: number, left: number): void {
     const gathering = this.#gathering;
     gathering.bytes += length;
-    if (length >= SMALL_READ || left === 0 || gathering.timer !== null) return;
+    if (length >= GATHER_BYTES / 2 || left === 0 || gathering.timer !== null) return;
     const elapsed = performance.now() - gathering.since;
     if (elapsed < GATHER_AFTER_MS) return;
-    const waitMs = Math.min(MAX_GATHER_MS, GATHER_BYTES / (gathering.bytes / elapsed));
-    if (waitMs < 1) return;
+    const waitMs = Math.min(MAX_GATHER_MS, Math.min(GATHER_BYTES, left) / (gathering.bytes / elapsed));
+    if (waitMs < MIN_GATHER_MS) return;
     const stream = this.host.stream;
     stream.pause();
     gathering.timer = setTimeout(() => {

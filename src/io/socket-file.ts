@@ -334,7 +334,9 @@ export class SocketFile implements AsyncIterable<string> {
           await target.whenRoom();
           continue;
         }
-        await this.waitForData(1);
+        // Reads into the target do not wake this loop (see Reception.tookRead): the peer is
+        // idle only if the body stops moving.
+        await this.waitForData(1, undefined, () => receiving.moved);
       }
     } finally {
       this.receiving = null;
@@ -489,8 +491,12 @@ export class SocketFile implements AsyncIterable<string> {
     }
   }
 
-  /** Wait for the next data, end or error event, making sure the socket flows meanwhile. */
-  private waitForData(wanted: number, deadline?: Deadline): Promise<void> {
+  /**
+   * Wait for the next data, end or error event, making sure the socket flows meanwhile. With
+   * `progress` (a count that grows while data comes without waking us), the idle timeout
+   * counts from the last time it grew.
+   */
+  private waitForData(wanted: number, deadline?: Deadline, progress?: () => number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.wanted = wanted;
     const held = this.heldByWritable;
@@ -516,17 +522,21 @@ export class SocketFile implements AsyncIterable<string> {
       const deadlineLeft = deadline ? Math.max(0, deadline.at - Date.now()) : null;
       if (idleMs !== null || deadlineLeft !== null) {
         const byDeadline = deadlineLeft !== null && (idleMs === null || deadlineLeft < idleMs);
-        timer = setTimeout(
-          () => {
-            const waiter = this.waiter;
-            this.waiter = null;
-            const err = byDeadline
-              ? new TimeoutError(deadline!.ms, `line not complete within ${deadline!.ms} ms`)
-              : new TimeoutError(idleMs!);
-            waiter?.reject(this.markUnusable(err));
-          },
-          byDeadline ? deadlineLeft! : idleMs!,
-        );
+        let seen = progress?.();
+        const expire = () => {
+          if (!byDeadline && progress && progress() !== seen) {
+            seen = progress();
+            timer = setTimeout(expire, idleMs!);
+            return;
+          }
+          const waiter = this.waiter;
+          this.waiter = null;
+          const err = byDeadline
+            ? new TimeoutError(deadline!.ms, `line not complete within ${deadline!.ms} ms`)
+            : new TimeoutError(idleMs!);
+          waiter?.reject(this.markUnusable(err));
+        };
+        timer = setTimeout(expire, byDeadline ? deadlineLeft! : idleMs!);
       }
     });
   }
