@@ -27,17 +27,63 @@ const SCRATCH_BYTES = 64 * 1024;
  * Gathering a body off a link slower than this machine. Each read costs a wake-up of this
  * thread, however few bytes it brings, and the kernel hands over what it has: on a 200 Mbit/s
  * link, reads of about 50 KiB, ten thousand of them per 512 MiB, which made the CPU per byte
- * several times that of a fast link. So after a read of less than half of GATHER_BYTES, the
- * socket is paused until about GATHER_BYTES are there at the rate seen so far (at most
- * MAX_GATHER_MS): the kernel keeps receiving meanwhile (its receive buffer grows to hold
- * it), and the next read takes it all at once. On loopback and fast links the wait would be
- * under MIN_GATHER_MS, and none happens.
+ * several times that of a fast link. So after a read that drained the kernel's buffer (it
+ * filled less than the memory it was given), the socket is paused until about GATHER_BYTES
+ * are there at the rate seen so far: the kernel keeps receiving meanwhile, and the next
+ * reads take it all at once. On loopback and fast links the wait would be under
+ * MIN_GATHER_MS, and none happens.
+ *
+ * The wait is at most MAX_GATHER_MS, and shorter when the kernel's receive buffer (or the
+ * sender) turns out to be the limit: if the reads after a wait bring less than half of what
+ * it was sized for, the next waits are halved (and grow back slowly), so a small buffer
+ * costs a few slow waits, never the link's speed for good.
  */
 const GATHER_BYTES = 1024 * 1024;
 const MAX_GATHER_MS = 40;
 const MIN_GATHER_MS = 2;
 /** Time to measure the rate before gathering. */
 const GATHER_AFTER_MS = 50;
+/**
+ * What Node reads into per 'data' chunk, for a socket without direct reads: a chunk this
+ * long may have left more in the kernel.
+ */
+export const NODE_READ_BYTES = 64 * 1024;
+
+/**
+ * The gathering decision (see GATHER_BYTES), apart from the socket and the clock: after each
+ * read of a body, how long to leave the socket paused (0: not at all).
+ */
+export class Gathering {
+  /** Bytes read so far. */
+  #bytes = 0;
+  /** Bytes read since the last read that drained the kernel's buffer. */
+  #burst = 0;
+  /** What the last wait was sized to gather (0: no wait to judge). */
+  #expected = 0;
+  /** The longest wait for now (halved when a wait gathered too little). */
+  #maxMs = MAX_GATHER_MS;
+
+  constructor(private readonly since: number) {}
+
+  /** A read of `length` bytes at time `now` (ms), with `left` still to come; `drained`: it took all the kernel had. */
+  afterRead(length: number, drained: boolean, left: number, now: number): number {
+    this.#bytes += length;
+    this.#burst += length;
+    if (!drained || left === 0) return 0;
+    if (this.#expected > 0) {
+      this.#maxMs = this.#burst < this.#expected / 2 ? Math.max(MIN_GATHER_MS, this.#maxMs / 2) : Math.min(MAX_GATHER_MS, this.#maxMs * 1.25);
+      this.#expected = 0;
+    }
+    this.#burst = 0;
+    const elapsed = now - this.since;
+    if (elapsed < GATHER_AFTER_MS) return 0;
+    const rate = this.#bytes / elapsed;
+    const waitMs = Math.min(this.#maxMs, Math.min(GATHER_BYTES, left) / rate);
+    if (waitMs < MIN_GATHER_MS) return 0;
+    this.#expected = rate * waitMs;
+    return waitMs;
+  }
+}
 
 /**
  * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
@@ -85,8 +131,9 @@ export class Reception {
   moved = 0;
   /** The room lent to the socket's current read, if it reads into the target. */
   #lent: Buffer | null = null;
-  /** The rate so far, and the timer of a wait for more (see GATHER_BYTES). */
-  readonly #gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
+  /** When to wait for more of a slow body (see GATHER_BYTES), and the timer of such a wait. */
+  readonly #gathering = new Gathering(performance.now());
+  #gatherTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly host: ReceptionHost,
@@ -149,23 +196,22 @@ export class Reception {
     this.#took(buffer.subarray(0, length));
     const left = this.left;
     if (left === 0) this.host.wake();
-    else this.gatherMore(length, left);
+    else this.gatherMore(length, length < buffer.length, left);
     return true;
   }
 
-  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (GATHER_BYTES) */
-  gatherMore(length: number, left: number): void {
-    const gathering = this.#gathering;
-    gathering.bytes += length;
-    if (length >= GATHER_BYTES / 2 || left === 0 || gathering.timer !== null) return;
-    const elapsed = performance.now() - gathering.since;
-    if (elapsed < GATHER_AFTER_MS) return;
-    const waitMs = Math.min(MAX_GATHER_MS, Math.min(GATHER_BYTES, left) / (gathering.bytes / elapsed));
-    if (waitMs < MIN_GATHER_MS) return;
+  /**
+   * After a read of `length` bytes of a body with `left` still to come (`drained`: the read
+   * took all the kernel had): pause the socket for a while if the link is slow (Gathering).
+   */
+  gatherMore(length: number, drained: boolean, left: number): void {
+    // During a wait, a read still counts towards the rate (a wait is never stretched).
+    const waitMs = this.#gathering.afterRead(length, drained && this.#gatherTimer === null, left, performance.now());
+    if (waitMs === 0) return;
     const stream = this.host.stream;
     stream.pause();
-    gathering.timer = setTimeout(() => {
-      gathering.timer = null;
+    this.#gatherTimer = setTimeout(() => {
+      this.#gatherTimer = null;
       if (!this.host.pausedByHost() && !stream.destroyed) stream.resume();
     }, waitMs);
   }
@@ -173,9 +219,8 @@ export class Reception {
   /** The call is over: end a gathering wait, letting the socket flow unless the SocketFile holds it. */
   finish(): void {
     this.#lent = null;
-    const gathering = this.#gathering;
-    if (gathering.timer !== null) {
-      clearTimeout(gathering.timer);
+    if (this.#gatherTimer !== null) {
+      clearTimeout(this.#gatherTimer);
       const stream = this.host.stream;
       if (!this.host.pausedByHost() && !stream.destroyed) stream.resume();
     }

@@ -71,6 +71,20 @@ let spareBytes = 0;
 /** Past this many sends at once, each reads in smaller chunks: its one buffer then costs less. */
 const CROWDED_SENDS = 16;
 const CROWDED_CHUNK = 64 * 1024;
+/**
+ * A send alone in its process, of at least LARGE_RANGE bytes, reads in chunks of LARGE_CHUNK:
+ * each chunk costs a trip to the thread pool and back, a write and its callback, and at 256
+ * KiB those were most of a 1 GiB put's JavaScript. Its pool (4 MiB) stays within the budget.
+ */
+const LARGE_RANGE = 8 * 1024 * 1024;
+const LARGE_CHUNK = 1024 * 1024;
+
+/** The chunk size of a send that does not choose one: by how many run at once, and its size. */
+function defaultChunkSize(count: number | undefined): number {
+  if (activeSends > CROWDED_SENDS) return CROWDED_CHUNK;
+  if (activeSends === 1 && count !== undefined && count >= LARGE_RANGE) return LARGE_CHUNK;
+  return DEFAULT_SENDFILE_CHUNK;
+}
 
 function takeSpare(size: number): Buffer | undefined {
   const buf = spareBuffers.get(size)?.pop();
@@ -133,7 +147,7 @@ export async function sendFileRange(
   checkRange(offset, count);
   const timeoutMs = options.timeoutMs ?? null;
   activeSends += 1;
-  const chunkSize = options.chunkSize ?? (activeSends > CROWDED_SENDS ? CROWDED_CHUNK : DEFAULT_SENDFILE_CHUNK);
+  const chunkSize = options.chunkSize ?? defaultChunkSize(count);
   try {
     return await sendWithPool(stream, file, offset, count, options, chunkSize, options.buffers ?? defaultPoolSize(chunkSize), timeoutMs);
   } finally {

@@ -22,7 +22,7 @@ import {
 } from '../errors.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { pipeTo, type PipeHost } from './pipe-to.js';
-import { Reception, type DirectReads, type ReceiveTarget, type ReceptionHost } from './receive-into.js';
+import { NODE_READ_BYTES, Reception, type DirectReads, type ReceiveTarget, type ReceptionHost } from './receive-into.js';
 import { reclaimer } from './reclaim.js';
 
 /** One for the process: every socket's reads count towards the next scavenge. */
@@ -437,7 +437,7 @@ export class SocketFile implements AsyncIterable<string> {
   private onData(chunk: Buffer | string): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     reclaimReadBuffers(buf.length);
-    this.receiving?.gatherMore(buf.length, this.receiving.left - this.queue.length - buf.length);
+    this.receiving?.gatherMore(buf.length, buf.length < NODE_READ_BYTES, this.receiving.left - this.queue.length - buf.length);
     if (this.sink) {
       this.sink(buf);
       return;

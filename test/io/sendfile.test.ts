@@ -264,3 +264,46 @@ describe('sendfile failing part way', () => {
     }
   });
 });
+
+describe('sendFileRange chunk sizes', () => {
+  // Each chunk costs a trip to the thread pool, a write and its callback: a large range sent
+  // alone goes in 1 MiB chunks, a small one or one of several at once in the usual size.
+  let bigDir: string;
+  let bigPath: string;
+  const big = seededRandom(12).bytes(9 * 1024 * 1024);
+  beforeAll(() => {
+    bigDir = mkdtempSync(join(tmpdir(), 'tcpsend-sendfile-big-'));
+    bigPath = join(bigDir, 'big.bin');
+    writeFileSync(bigPath, big);
+  });
+  afterAll(() => rmSync(bigDir, { recursive: true, force: true }));
+
+  /** Send `count` bytes of the big file, recording the size of every chunk read. */
+  async function chunkSizes(count: number): Promise<number[]> {
+    const sizes: number[] = [];
+    const [local, peer] = duplexPair();
+    const received = receiveAll(peer);
+    const sent = await sendFileRange(local, bigPath, 0, count, { onChunk: (chunk) => void sizes.push(chunk.length) });
+    local.end();
+    expect(sent).toBe(count);
+    expect((await received).equals(big.subarray(0, count))).toBe(true);
+    return sizes;
+  }
+
+  it('a range of 8 MiB or more sent alone goes in 1 MiB chunks', async () => {
+    const sizes = await chunkSizes(big.length);
+    expect(Math.max(...sizes)).toBe(1024 * 1024);
+    expect(sizes.length).toBe(9);
+  });
+
+  it('a smaller range goes in the default chunk size', async () => {
+    const sizes = await chunkSizes(4 * 1024 * 1024);
+    expect(Math.max(...sizes)).toBe(DEFAULT_SENDFILE_CHUNK);
+  });
+
+  it('a large send that starts while another runs uses the default chunk size', async () => {
+    const [first, second] = await Promise.all([chunkSizes(big.length), chunkSizes(big.length)]);
+    expect(Math.max(...first)).toBe(1024 * 1024);
+    expect(Math.max(...second)).toBe(DEFAULT_SENDFILE_CHUNK);
+  });
+});
