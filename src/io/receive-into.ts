@@ -121,6 +121,8 @@ export interface ReceptionHost {
   readonly queue: ChunkQueue;
   /** Is the socket paused by the SocketFile's own flow control (then a gathering wait must not resume it)? */
   pausedByHost(): boolean;
+  /** Pause the socket by the SocketFile's own flow control (its reader resumes it). */
+  pauseSource(): void;
   /** Wake the SocketFile's waiting reader. */
   wake(): void;
 }
@@ -179,6 +181,10 @@ export class Reception {
         this.#lent = room;
         return room;
       }
+      // The target is full: hold the peer back now, rather than read on into the scratch
+      // (a copy, and a wake-up, per read) until the waiting loop gets to pause the socket.
+      this.host.pauseSource();
+      this.host.wake();
     }
     this.#lent = null;
     return scratch;
@@ -198,6 +204,28 @@ export class Reception {
     if (left === 0) this.host.wake();
     else this.gatherMore(length, length < buffer.length, left);
     return true;
+  }
+
+  /**
+   * `length` bytes were read into the socket's scratch buffer (the target had no room when
+   * the read was prepared, and may have now): copy what fits into the target, unless bytes
+   * are queued before them. Returns how many were taken; the rest is for the queue.
+   */
+  tookScratch(length: number, scratch: Buffer): number {
+    if (this.host.queue.length > 0) return 0;
+    let taken = 0;
+    while (taken < length && this.left > 0) {
+      const room = this.target.room(Math.min(this.left, length - taken));
+      if (room === null) break;
+      scratch.copy(room, 0, taken, taken + room.length);
+      this.#took(room);
+      taken += room.length;
+    }
+    if (taken === 0) return 0;
+    const left = this.left;
+    if (left === 0 || taken < length) this.host.wake();
+    else this.gatherMore(length, length < scratch.length, left);
+    return taken;
   }
 
   /**

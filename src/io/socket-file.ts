@@ -357,7 +357,8 @@ export class SocketFile implements AsyncIterable<string> {
   /** @internal (DirectReads) `length` bytes were read into `buffer` (from nextReadBuffer). */
   directRead(length: number, buffer: Buffer): void {
     if (this.receiving?.tookRead(length, buffer)) return;
-    this.onData(Buffer.from(buffer.subarray(0, length))); // a copy: the scratch is read into again
+    const taken = this.receiving?.tookScratch(length, buffer) ?? 0;
+    if (taken < length) this.onData(Buffer.from(buffer.subarray(taken, length))); // a copy: the scratch is read into again
   }
 
   // ------------------------------------------------------------------------------------------
