@@ -122,40 +122,6 @@ describe('takeReceiver', () => {
     }
   });
 
-  it('writes the file a whole batch at a time: bytes committed while a write runs wait for their batch', async () => {
-    // A write per socket read costs more than it moves: a batch (512 KiB in this receiver's
-    // 2 MiB ring) goes down in one write, and the next small reads wait for theirs.
-    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
-    const file = path.join(dir, 'part');
-    const fd = fs.openSync(file, 'w+');
-    const receiver = takeReceiver('blake3');
-    const data = randomBytes(600 * 1024);
-    const put = (from: number, to: number) => {
-      const room = receiver.room(to - from)!;
-      expect(room.length).toBe(to - from);
-      data.copy(room, 0, from, to);
-      receiver.commit(room.length);
-    };
-    try {
-      await receiver.writeTo(fd, 0);
-      put(0, 512 * 1024); // a whole batch: its write starts
-      put(512 * 1024, 520 * 1024); // a small read while it runs
-      // The batch's write is done well within the idle flush (50 ms); the small read stays.
-      for (let i = 0; i < 100 && fs.fstatSync(fd).size < 512 * 1024; i++) await new Promise((resolve) => setTimeout(resolve, 1));
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      expect(fs.fstatSync(fd).size).toBe(512 * 1024);
-      put(520 * 1024, data.length);
-      const { digest, position } = await receiver.finish();
-      expect(position).toBe(data.length);
-      expect(digest).toBe(blake3Hex(data));
-      expect(fs.readFileSync(file).equals(data)).toBe(true);
-    } finally {
-      await receiver.close();
-      fs.closeSync(fd);
-      await fsp.rm(dir, { recursive: true, force: true });
-    }
-  });
-
   it('receives SHA-256 on a worker thread', async () => {
     const receiver = takeReceiver('sha256');
     try {
