@@ -24,18 +24,67 @@ export interface ReceiveTarget {
 const SCRATCH_BYTES = 64 * 1024;
 
 /**
- * Gathering a body off a link slower than this machine: a read of less than SMALL_READ means
- * the kernel had little to give, so the socket waits (up to MAX_GATHER_MS, paused) until about
- * GATHER_BYTES are there at the rate seen so far. Each read costs a wake-up, however few bytes
- * it brings: on a 200 Mbit/s link, reads of a few KiB cost the receiver several times the CPU
- * per byte of a fast link. The wait is shorter than the kernel's receive buffer takes to fill,
- * so the link stays busy; on loopback the reads are large and no wait happens.
+ * Gathering a body off a link slower than this machine. Each read costs a wake-up of this
+ * thread, however few bytes it brings, and the kernel hands over what it has: on a 200 Mbit/s
+ * link, reads of about 50 KiB, ten thousand of them per 512 MiB, which made the CPU per byte
+ * several times that of a fast link. So after a read that drained the kernel's buffer (it
+ * filled less than the memory it was given), the socket is paused until about GATHER_BYTES
+ * are there at the rate seen so far: the kernel keeps receiving meanwhile, and the next
+ * reads take it all at once. On loopback and fast links the wait would be under
+ * MIN_GATHER_MS, and none happens.
+ *
+ * The wait is at most MAX_GATHER_MS, and shorter when the kernel's receive buffer (or the
+ * sender) turns out to be the limit: if the reads after a wait bring less than half of what
+ * it was sized for, the next waits are halved (and grow back slowly), so a small buffer
+ * costs a few slow waits, never the link's speed for good.
  */
-const SMALL_READ = 64 * 1024;
-const GATHER_BYTES = 256 * 1024;
-const MAX_GATHER_MS = 10;
+const GATHER_BYTES = 1024 * 1024;
+const MAX_GATHER_MS = 40;
+/** Below this wait (1 MiB arriving faster than about 1 Gbit/s), no gathering: on loopback a 2 ms threshold paused a server taking a put at 400-500 MB/s, and slowed it. */
+const MIN_GATHER_MS = 8;
 /** Time to measure the rate before gathering. */
 const GATHER_AFTER_MS = 50;
+/**
+ * What Node reads into per 'data' chunk, for a socket without direct reads: a chunk this
+ * long may have left more in the kernel.
+ */
+export const NODE_READ_BYTES = 64 * 1024;
+
+/**
+ * The gathering decision (see GATHER_BYTES), apart from the socket and the clock: after each
+ * read of a body, how long to leave the socket paused (0: not at all).
+ */
+export class Gathering {
+  /** Bytes read so far. */
+  #bytes = 0;
+  /** Bytes read since the last read that drained the kernel's buffer. */
+  #burst = 0;
+  /** What the last wait was sized to gather (0: no wait to judge). */
+  #expected = 0;
+  /** The longest wait for now (halved when a wait gathered too little). */
+  #maxMs = MAX_GATHER_MS;
+
+  constructor(private readonly since: number) {}
+
+  /** A read of `length` bytes at time `now` (ms), with `left` still to come; `drained`: it took all the kernel had. */
+  afterRead(length: number, drained: boolean, left: number, now: number): number {
+    this.#bytes += length;
+    this.#burst += length;
+    if (!drained || left === 0) return 0;
+    if (this.#expected > 0) {
+      this.#maxMs = this.#burst < this.#expected / 2 ? Math.max(MIN_GATHER_MS, this.#maxMs / 2) : Math.min(MAX_GATHER_MS, this.#maxMs * 1.25);
+      this.#expected = 0;
+    }
+    this.#burst = 0;
+    const elapsed = now - this.since;
+    if (elapsed < GATHER_AFTER_MS) return 0;
+    const rate = this.#bytes / elapsed;
+    const waitMs = Math.min(this.#maxMs, Math.min(GATHER_BYTES, left) / rate);
+    if (waitMs < MIN_GATHER_MS) return 0;
+    this.#expected = rate * waitMs;
+    return waitMs;
+  }
+}
 
 /**
  * For a socket created with Node's `onread` option (`net.connect({ ..., onread:
@@ -73,6 +122,8 @@ export interface ReceptionHost {
   readonly queue: ChunkQueue;
   /** Is the socket paused by the SocketFile's own flow control (then a gathering wait must not resume it)? */
   pausedByHost(): boolean;
+  /** Pause the socket by the SocketFile's own flow control (its reader resumes it). */
+  pauseSource(): void;
   /** Wake the SocketFile's waiting reader. */
   wake(): void;
 }
@@ -83,8 +134,9 @@ export class Reception {
   moved = 0;
   /** The room lent to the socket's current read, if it reads into the target. */
   #lent: Buffer | null = null;
-  /** The rate so far, and the timer of a wait for more (see SMALL_READ). */
-  readonly #gathering = { since: performance.now(), bytes: 0, timer: null as NodeJS.Timeout | null };
+  /** When to wait for more of a slow body (see GATHER_BYTES), and the timer of such a wait. */
+  readonly #gathering = new Gathering(performance.now());
+  #gatherTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly host: ReceptionHost,
@@ -130,34 +182,65 @@ export class Reception {
         this.#lent = room;
         return room;
       }
+      // The target is full: hold the peer back now, rather than read on into the scratch
+      // (a copy, and a wake-up, per read) until the waiting loop gets to pause the socket.
+      this.host.pauseSource();
+      this.host.wake();
     }
     this.#lent = null;
     return scratch;
   }
 
-  /** `length` bytes were read into `buffer`: true if it was the lent room (they are taken now). */
+  /**
+   * `length` bytes were read into `buffer`: true if it was the lent room (they are taken now).
+   * The waiting loop is woken only once the body is all in: a read into the target needs
+   * nothing of it (the target hashes and writes what is committed), and a wake-up per read
+   * was most of the cost per byte on a slow link.
+   */
   tookRead(length: number, buffer: Buffer): boolean {
     if (buffer !== this.#lent) return false;
     this.#lent = null;
     this.#took(buffer.subarray(0, length));
-    this.gatherMore(length, this.left);
-    this.host.wake();
+    const left = this.left;
+    if (left === 0) this.host.wake();
+    else this.gatherMore(length, length < buffer.length, left);
     return true;
   }
 
-  /** After a read of `length` bytes of a body with `left` still to come: wait for more? (SMALL_READ) */
-  gatherMore(length: number, left: number): void {
-    const gathering = this.#gathering;
-    gathering.bytes += length;
-    if (length >= SMALL_READ || left === 0 || gathering.timer !== null) return;
-    const elapsed = performance.now() - gathering.since;
-    if (elapsed < GATHER_AFTER_MS) return;
-    const waitMs = Math.min(MAX_GATHER_MS, GATHER_BYTES / (gathering.bytes / elapsed));
-    if (waitMs < 1) return;
+  /**
+   * `length` bytes were read into the socket's scratch buffer (the target had no room when
+   * the read was prepared, and may have now): copy what fits into the target, unless bytes
+   * are queued before them. Returns how many were taken; the rest is for the queue.
+   */
+  tookScratch(length: number, scratch: Buffer): number {
+    if (this.host.queue.length > 0) return 0;
+    let taken = 0;
+    while (taken < length && this.left > 0) {
+      const room = this.target.room(Math.min(this.left, length - taken));
+      if (room === null) break;
+      scratch.copy(room, 0, taken, taken + room.length);
+      this.#took(room);
+      taken += room.length;
+    }
+    if (taken === 0) return 0;
+    const left = this.left;
+    if (left === 0 || taken < length) this.host.wake();
+    else this.gatherMore(length, length < scratch.length, left);
+    return taken;
+  }
+
+  /**
+   * After a read of `length` bytes of a body with `left` still to come (`drained`: the read
+   * took all the kernel had): pause the socket for a while if the link is slow (Gathering).
+   */
+  gatherMore(length: number, drained: boolean, left: number): void {
+    // During a wait, a read still counts towards the rate (a wait is never stretched).
+    const waitMs = this.#gathering.afterRead(length, drained && this.#gatherTimer === null, left, performance.now());
+    if (waitMs === 0) return;
     const stream = this.host.stream;
     stream.pause();
-    gathering.timer = setTimeout(() => {
-      gathering.timer = null;
+    this.#gatherTimer = setTimeout(() => {
+      this.#gatherTimer = null;
       if (!this.host.pausedByHost() && !stream.destroyed) stream.resume();
     }, waitMs);
   }
@@ -165,9 +248,8 @@ export class Reception {
   /** The call is over: end a gathering wait, letting the socket flow unless the SocketFile holds it. */
   finish(): void {
     this.#lent = null;
-    const gathering = this.#gathering;
-    if (gathering.timer !== null) {
-      clearTimeout(gathering.timer);
+    if (this.#gatherTimer !== null) {
+      clearTimeout(this.#gatherTimer);
       const stream = this.host.stream;
       if (!this.host.pausedByHost() && !stream.destroyed) stream.resume();
     }

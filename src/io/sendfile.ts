@@ -157,8 +157,24 @@ let activeSends = 0;
 /** What many sends at once leave to the garbage collector is collected as they go (reclaim.ts). */
 const reclaimAfterSends = reclaimer(4 * 1024 * 1024, { scavenge: false });
 
-/** The read size and the reads in flight a socket send may have now, with `active` sends running. */
-export function sendShare(active: number, budgetBytes = sendBuffers.budgetBytes): { chunkSize: number; buffers: number } {
+/**
+ * A send alone in its process, of at least LARGE_RANGE bytes, reads in chunks of LARGE_CHUNK,
+ * LARGE_BUFFERS of them in flight, into buffers of its own (2 MiB, beside the send buffers):
+ * each chunk costs a trip to the thread pool and back, a write and its callback, and at 256 KiB
+ * those were most of a 1 GiB put's JavaScript. No more in flight: what is in flight when the
+ * connection is cut is lost and sent again on resume (1 MiB x 4 made a get through 20 cuts
+ * resend 10.5% of the file, past the 10% test/faults/cuts.test.ts allows).
+ */
+const LARGE_RANGE = 8 * 1024 * 1024;
+const LARGE_CHUNK = 1024 * 1024;
+const LARGE_BUFFERS = 2;
+
+/**
+ * The read size and the reads in flight a socket send may have now, with `active` sends
+ * running; `count`, the bytes it sends, if known.
+ */
+export function sendShare(active: number, budgetBytes = sendBuffers.budgetBytes, count?: number): { chunkSize: number; buffers: number } {
+  if (active === 1 && count !== undefined && count >= LARGE_RANGE) return { chunkSize: LARGE_CHUNK, buffers: LARGE_BUFFERS };
   const chunkSize = active * DEFAULT_SENDFILE_CHUNK <= budgetBytes ? DEFAULT_SENDFILE_CHUNK : QUARTER;
   const buffers = Math.max(1, Math.min(DEFAULT_SENDFILE_BUFFERS, Math.floor(budgetBytes / (Math.max(1, active) * chunkSize))));
   return { chunkSize, buffers };
@@ -244,7 +260,7 @@ async function sendWithPool(
   const reusable = stream instanceof Socket;
   /** The read size and the reads in flight allowed now: the caller's, else a share of the budget. */
   const share = () => {
-    const fair = sendShare(activeSends);
+    const fair = sendShare(activeSends, sendBuffers.budgetBytes, count);
     return { chunkSize: options.chunkSize ?? fair.chunkSize, buffers: options.buffers ?? fair.buffers };
   };
   /** Buffers lent to a read or a write now. */
@@ -258,8 +274,9 @@ async function sendWithPool(
     const size = count === undefined ? chunkSize : Math.max(1, Math.min(chunkSize, count));
     let buf = reusable ? (own.pop() ?? (size <= DEFAULT_SENDFILE_CHUNK ? sendBuffers.take(size) : null)) : null;
     if (buf === null) {
-      // Only a send with nothing in flight makes a buffer past the budget; others wait for theirs.
-      if (reusable && inFlight > 0) return undefined;
+      // Only a send with nothing in flight makes a buffer past the budget, and a lone large send
+      // its own large ones (sendShare bounds how many); others wait for theirs.
+      if (reusable && inFlight > 0 && size <= DEFAULT_SENDFILE_CHUNK) return undefined;
       buf = Buffer.allocUnsafeSlow(size);
     }
     inFlight += 1;

@@ -22,7 +22,7 @@ import {
 } from '../errors.js';
 import { ChunkQueue } from './chunk-queue.js';
 import { pipeTo, type PipeHost } from './pipe-to.js';
-import { Reception, type DirectReads, type ReceiveTarget, type ReceptionHost } from './receive-into.js';
+import { NODE_READ_BYTES, Reception, type DirectReads, type ReceiveTarget, type ReceptionHost } from './receive-into.js';
 import { reclaimer } from './reclaim.js';
 
 /** One for the process: every socket's reads count towards the next scavenge. */
@@ -358,7 +358,9 @@ export class SocketFile implements AsyncIterable<string> {
           await target.whenRoom();
           continue;
         }
-        await this.waitForData(1);
+        // Reads into the target do not wake this loop (see Reception.tookRead): the peer is
+        // idle only if the body stops moving.
+        await this.waitForData(1, undefined, () => receiving.moved);
       }
     } finally {
       this.receiving = null;
@@ -379,7 +381,8 @@ export class SocketFile implements AsyncIterable<string> {
   /** @internal (DirectReads) `length` bytes were read into `buffer` (from nextReadBuffer). */
   directRead(length: number, buffer: Buffer): void {
     if (this.receiving?.tookRead(length, buffer)) return;
-    this.onData(Buffer.from(buffer.subarray(0, length))); // a copy: the scratch is read into again
+    const taken = this.receiving?.tookScratch(length, buffer) ?? 0;
+    if (taken < length) this.onData(Buffer.from(buffer.subarray(taken, length))); // a copy: the scratch is read into again
   }
 
   // ------------------------------------------------------------------------------------------
@@ -459,7 +462,7 @@ export class SocketFile implements AsyncIterable<string> {
   private onData(chunk: Buffer | string): void {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     reclaimReadBuffers(buf.length);
-    this.receiving?.gatherMore(buf.length, this.receiving.left - this.queue.length - buf.length);
+    this.receiving?.gatherMore(buf.length, buf.length < NODE_READ_BYTES, this.receiving.left - this.queue.length - buf.length);
     if (this.sink) {
       this.sink(buf);
       return;
@@ -513,8 +516,12 @@ export class SocketFile implements AsyncIterable<string> {
     }
   }
 
-  /** Wait for the next data, end or error event, making sure the socket flows meanwhile. */
-  private waitForData(wanted: number, deadline?: Deadline): Promise<void> {
+  /**
+   * Wait for the next data, end or error event, making sure the socket flows meanwhile. With
+   * `progress` (a count that grows while data comes without waking us), the idle timeout
+   * counts from the last time it grew.
+   */
+  private waitForData(wanted: number, deadline?: Deadline, progress?: () => number): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     this.wanted = wanted;
     const held = this.heldByWritable;
@@ -540,17 +547,21 @@ export class SocketFile implements AsyncIterable<string> {
       const deadlineLeft = deadline ? Math.max(0, deadline.at - Date.now()) : null;
       if (idleMs !== null || deadlineLeft !== null) {
         const byDeadline = deadlineLeft !== null && (idleMs === null || deadlineLeft < idleMs);
-        timer = setTimeout(
-          () => {
-            const waiter = this.waiter;
-            this.waiter = null;
-            const err = byDeadline
-              ? new TimeoutError(deadline!.ms, `line not complete within ${deadline!.ms} ms`)
-              : new TimeoutError(idleMs!);
-            waiter?.reject(this.markUnusable(err));
-          },
-          byDeadline ? deadlineLeft! : idleMs!,
-        );
+        let seen = progress?.();
+        const expire = () => {
+          if (!byDeadline && progress && progress() !== seen) {
+            seen = progress();
+            timer = setTimeout(expire, idleMs!);
+            return;
+          }
+          const waiter = this.waiter;
+          this.waiter = null;
+          const err = byDeadline
+            ? new TimeoutError(deadline!.ms, `line not complete within ${deadline!.ms} ms`)
+            : new TimeoutError(idleMs!);
+          waiter?.reject(this.markUnusable(err));
+        };
+        timer = setTimeout(expire, byDeadline ? deadlineLeft! : idleMs!);
       }
     });
   }

@@ -4,8 +4,9 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { UnexpectedEofError } from '../../src/errors.js';
+import { TimeoutError, UnexpectedEofError } from '../../src/errors.js';
 import { DirectReads, SocketFile, type ReceiveTarget } from '../../src/io/index.js';
+import { Gathering } from '../../src/io/receive-into.js';
 import { duplexPair } from '../helpers/duplex-pair.js';
 import { feed } from '../helpers/feed.js';
 import { randomChunks, seededRandom } from '../helpers/seeded-random.js';
@@ -54,9 +55,12 @@ describe('receiveInto, copying from any stream', () => {
     const chunks = randomChunks(body, seededRandom(4), 12);
     const last = chunks.pop()!;
     const fed = feed(peer, [...chunks, Buffer.concat([last, Buffer.from('NEXT\r\n')])]);
-    // The target fills three times over: each time, the test frees it.
+    // The target fills three times over: each time, the test frees it (until the body is in:
+    // a slow sender may be waited for, see Gathering).
+    let received = false;
+    void moving.finally(() => (received = true)).catch(() => {});
     const draining = (async () => {
-      for (let i = 0; i < 10; i++) {
+      while (!received) {
         await new Promise((resolve) => setTimeout(resolve, 5));
         into.release();
       }
@@ -125,5 +129,91 @@ describe('receiveInto on a socket with direct reads', () => {
     reads.onread.callback(3, Buffer.from('\r\nX'));
     expect(await file.readLine()).toBe('EARLY');
     expect((await file.read(10))!.toString()).toBe('X');
+  });
+});
+
+/** A client socket with direct reads, connected to a server socket, and the SocketFile over it. */
+async function directPair(timeoutMs: number | null = null) {
+  const listener = net.createServer();
+  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+  const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
+  const reads = new DirectReads();
+  const client = net.connect({ host: '127.0.0.1', port: (listener.address() as net.AddressInfo).port, onread: reads.onread });
+  sockets.push(client);
+  await new Promise((resolve) => client.once('connect', resolve));
+  const server = await accepted;
+  sockets.push(server);
+  listener.close();
+  return { server, file: new SocketFile(client, { directReads: reads, timeoutMs }) };
+}
+
+describe('receiveInto with direct reads and an idle timeout', () => {
+  it('a body that keeps coming, in pieces further apart than nothing but closer than the timeout, is never idle', async () => {
+    // Reads into the target wake no one: the timeout must count from the body's last move,
+    // not from the start of the wait (which would cut this body at 150 ms).
+    const { server, file } = await directPair(150);
+    const body = seededRandom(8).bytes(40 * 1000);
+    const into = target(1_000_000);
+    const moving = file.receiveInto(into, body.length);
+    for (let at = 0; at < body.length; at += 1000) {
+      server.write(body.subarray(at, at + 1000));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(await moving).toBe(body.length);
+    expect(into.got().equals(body)).toBe(true);
+  });
+
+  it('a body that stops for longer than the timeout times out, with what came in the target', async () => {
+    const { server, file } = await directPair(100);
+    const into = target(1_000_000);
+    const moving = file.receiveInto(into, 10_000);
+    server.write(Buffer.alloc(4_000, 1));
+    await expect(moving).rejects.toBeInstanceOf(TimeoutError);
+    expect(into.got().length).toBe(4_000);
+  });
+});
+
+describe('Gathering: how long a slow body leaves the socket paused after a read', () => {
+  const MiB = 1024 * 1024;
+  const far = 100 * MiB;
+  /** Reads of `bytes` every `everyMs` (each draining the kernel) up to `untilMs`: the wait after the last. */
+  function steady(g: Gathering, bytes: number, everyMs: number, untilMs: number): number {
+    let wait = 0;
+    for (let t = everyMs; t <= untilMs; t += everyMs) wait = g.afterRead(bytes, true, far, t);
+    return wait;
+  }
+
+  it('none in the first 50 ms, while the rate is measured', () => {
+    expect(steady(new Gathering(0), 50_000, 2, 48)).toBe(0);
+  });
+
+  it('on a slow link, long enough for about 1 MiB at the rate seen, and at most 40 ms', () => {
+    expect(steady(new Gathering(0), 50_000, 2, 50)).toBe(40); // 25 MB/s: 1 MiB would take 42 ms
+    expect(steady(new Gathering(0), 100_000, 2, 50)).toBeCloseTo(MiB / 50_000, 5); // 50 MB/s
+  });
+
+  it('none on a fast link (a wait under 8 ms), nor after a read that left more in the kernel', () => {
+    expect(steady(new Gathering(0), 1_000_000, 1, 50)).toBe(0); // 1 GB/s
+    const g = new Gathering(0);
+    steady(g, 50_000, 2, 48);
+    expect(g.afterRead(50_000, false, far, 50)).toBe(0);
+  });
+
+  it('no longer than the rest of the body takes, and none after its last byte', () => {
+    const g = new Gathering(0);
+    steady(g, 50_000, 2, 48);
+    expect(g.afterRead(50_000, true, 250_000, 50)).toBeCloseTo(250_000 / 25_000, 5);
+    expect(new Gathering(0).afterRead(50_000, true, 0, 60)).toBe(0);
+  });
+
+  it('halves its waits while the reads after one bring under half of what it was sized for (a small kernel buffer), and grows them back', () => {
+    const g = new Gathering(0);
+    expect(steady(g, 50_000, 2, 50)).toBe(40); // sized for 1 MB
+    // The kernel held only 200 KB of it: the next wait is at most 20 ms, then 10.
+    expect(g.afterRead(200_000, true, far, 90)).toBe(20);
+    expect(g.afterRead(100_000, true, far, 110)).toBe(10);
+    // A wait that gathers what it was sized for lets the next one grow.
+    const rate = (1_250_000 + 300_000) / 110;
+    expect(g.afterRead(rate * 10, true, far, 120)).toBe(12.5);
   });
 });

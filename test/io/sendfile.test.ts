@@ -308,6 +308,8 @@ describe('send buffers (the budget every socket send of a process reads into)', 
   it('shares the budget: one send reads 4 slabs ahead, 16 get a slab each, up to 64 a quarter, more still one each', () => {
     const budget = 16 * DEFAULT_SENDFILE_CHUNK;
     expect(sendShare(1, budget)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 4 });
+    expect(sendShare(1, budget, 8 * 1024 * 1024)).toEqual({ chunkSize: 1024 * 1024, buffers: 2 }); // a lone large send: buffers of its own
+    expect(sendShare(2, budget, 8 * 1024 * 1024)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 4 });
     expect(sendShare(4, budget)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 4 });
     expect(sendShare(16, budget)).toEqual({ chunkSize: DEFAULT_SENDFILE_CHUNK, buffers: 1 });
     expect(sendShare(17, budget)).toEqual({ chunkSize: QUARTER, buffers: 3 });
@@ -357,5 +359,48 @@ describe('send buffers (the budget every socket send of a process reads into)', 
     } finally {
       await pair.close();
     }
+  });
+});
+
+describe('sendFileRange chunk sizes', () => {
+  // Each chunk costs a trip to the thread pool, a write and its callback: a large range sent
+  // alone goes in 1 MiB chunks, a small one or one of several at once in the usual size.
+  let bigDir: string;
+  let bigPath: string;
+  const big = seededRandom(12).bytes(9 * 1024 * 1024);
+  beforeAll(() => {
+    bigDir = mkdtempSync(join(tmpdir(), 'tcpsend-sendfile-big-'));
+    bigPath = join(bigDir, 'big.bin');
+    writeFileSync(bigPath, big);
+  });
+  afterAll(() => rmSync(bigDir, { recursive: true, force: true }));
+
+  /** Send `count` bytes of the big file, recording the size of every chunk read. */
+  async function chunkSizes(count: number): Promise<number[]> {
+    const sizes: number[] = [];
+    const [local, peer] = duplexPair();
+    const received = receiveAll(peer);
+    const sent = await sendFileRange(local, bigPath, 0, count, { onChunk: (chunk) => void sizes.push(chunk.length) });
+    local.end();
+    expect(sent).toBe(count);
+    expect((await received).equals(big.subarray(0, count))).toBe(true);
+    return sizes;
+  }
+
+  it('a range of 8 MiB or more sent alone goes in 1 MiB chunks', async () => {
+    const sizes = await chunkSizes(big.length);
+    expect(Math.max(...sizes)).toBe(1024 * 1024);
+    expect(sizes.length).toBe(9);
+  });
+
+  it('a smaller range goes in the default chunk size', async () => {
+    const sizes = await chunkSizes(4 * 1024 * 1024);
+    expect(Math.max(...sizes)).toBe(DEFAULT_SENDFILE_CHUNK);
+  });
+
+  it('two large sends at once both use the default chunk size (the share is taken again for every chunk)', async () => {
+    const [first, second] = await Promise.all([chunkSizes(big.length), chunkSizes(big.length)]);
+    expect(Math.max(...first)).toBe(DEFAULT_SENDFILE_CHUNK);
+    expect(Math.max(...second)).toBe(DEFAULT_SENDFILE_CHUNK);
   });
 });
