@@ -583,7 +583,7 @@ export async function peersBench() {
       notes.push(note);
     }
     notes.push(
-      "tcpsend checks with BLAKE3 (both ends have it). Its server keeps a digest cache keyed by device, inode, size and mtime: after the warm-up a GET of an unchanged file sends the hash up front and does not re-hash it on the server (intended behaviour, and fair: a served file is usually fetched more than once). The client still hashes every byte it receives.",
+      "tcpsend checks with BLAKE3 (both ends have it). Its server keeps a digest cache keyed by device, inode, size, mtime and ctime: after the warm-up a GET of an unchanged file sends the hash up front and does not re-hash it on the server (intended behaviour, and fair: a served file is usually fetched more than once). The client still hashes every byte it receives.",
       'the careful-user peers add the time of hashing the received file after the copy (the source-side hash is taken as known); rsync checks each file with its own whole-file checksum (xxh128 or MD5).',
       `rsync runs as 'rsync ${rsyncFlags.join(' ')}' (recursive, links, permissions, mtimes: what tcpsend keeps) against 'rsync --daemon' on ${HOST}.`,
     );
