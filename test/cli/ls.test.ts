@@ -9,6 +9,7 @@ let serve: ServeProcess;
 let cwd: string;
 const T1 = new Date('2021-03-04T05:06:07Z');
 const T2 = new Date('2019-12-31T23:59:00Z');
+const HUGE = 10_050;
 
 beforeAll(async () => {
   assertBuilt();
@@ -42,6 +43,18 @@ describe('tcpsend ls', () => {
     expect(r.stderr).toBe('');
     expect(r.stdout.endsWith('\n')).toBe(true);
     expect(r.stdout.split('\n').slice(0, -1).sort()).toEqual(['big.bin', 'docs/', 'empty/', 'name with spaces.txt', 'notes.txt']);
+  });
+
+  it('a folder of more than 10,000 names is still shown sorted', async () => {
+    // More names than a server lists sorted (it then lists them as the file system gives them).
+    const root = await tempDir('tcpsend-cli-huge-');
+    await Promise.all(Array.from({ length: HUGE }, (_, i) => fsp.writeFile(path.join(root, `n${((HUGE - i) * 7919) % 100_003}`), '')));
+    const huge = await startServe(root);
+    const r = await runCli(['ls', huge.target], { cwd });
+    expect(r.code, r.stderr).toBe(0);
+    const names = r.stdout.split('\n').slice(0, -1);
+    expect(names).toHaveLength(HUGE);
+    expect(names).toEqual([...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
   });
 
   it('lists a sub-folder', async () => {

@@ -1,6 +1,7 @@
 /** tcpsend ls HOST:PORT [REMOTE]: list what a server has. */
 import type { Argv, CommandModule } from 'yargs';
 import { RemoteError } from '../../errors.js';
+import { byUtf8 } from '../../files/utf8-order.js';
 import type { ListEntry } from '../../protocol/index.js';
 import type { TcpsendClient } from '../../client/client.js';
 import type { CliContext, GlobalFlags } from '../context.js';
@@ -21,7 +22,10 @@ function when(ms: number): string {
 /** REMOTE's entries; a file is listed as itself, as `ls FILE` does. */
 async function entriesOf(c: TcpsendClient, remote: string, recursive: boolean): Promise<ListEntry[]> {
   try {
-    return await c.list(remote, { recursive });
+    const entries = await c.list(remote, { recursive });
+    // A server lists a folder of more than 10,000 names in the file system's order, so as not to
+    // hold them all (docs/protocol.md, LIST); ls holds them anyway, and shows them sorted.
+    return recursive ? entries : entries.sort((a, b) => byUtf8(a.path, b.path));
   } catch (err) {
     if (!(err instanceof RemoteError && err.code === 'TCPSEND_ERR_NOT_DIRECTORY')) throw err;
     const info = await c.stat(remote);
