@@ -16,6 +16,7 @@ import { blake3Hex, sha256Hex } from '../helpers/digests.js';
 import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { startSwapper, type SwapMode } from '../helpers/swapper.js';
+import { snapshot } from './jail.js';
 
 const SECRET = 'OUTSIDE-SECRET-c41e9';
 /** Outside only, and never named in a request: its name in a reply is a leak. */
@@ -60,21 +61,6 @@ function internalErrors(s: TestServer): string[] {
 /** A reply to a request for ASKED that is not a refusal (tcpsend ERR, Gopher's 3, HTTP 4xx). */
 function servedAsked(request: string, reply: string): boolean {
   return request.includes(ASKED) && !/^(ERR |3[A-Z_]+: |HTTP\/1\.1 4\d\d )/.test(reply);
-}
-
-interface Snapshot {
-  [relative: string]: { mode: number; mtimeMs: number; size: number };
-}
-
-async function snapshot(dir: string): Promise<Snapshot> {
-  const out: Snapshot = {};
-  const walk = async (at: string) => {
-    const stats = await fsp.lstat(at);
-    out[path.relative(dir, at) || '.'] = { mode: stats.mode, mtimeMs: stats.mtimeMs, size: stats.isFile() ? stats.size : 0 };
-    if (stats.isDirectory()) for (const name of await fsp.readdir(at)) await walk(path.join(at, name));
-  };
-  await walk(dir);
-  return out;
 }
 
 /**
@@ -138,7 +124,7 @@ const MODES: SwapMode[] = ['exchange', 'renames'];
 describe.skipIf(process.platform !== 'linux').each(MODES)('a served folder swapped for a symlink to the outside (%s)', (mode) => {
   it('LIST (recursive, links=1), STAT hash=1 and HASH never show an outside name, byte or digest', async () => {
     const j = await jail();
-    const before = await snapshot(j.outside);
+    const before = await snapshot(j.outside, '');
     const s = await startServer({ root: j.root });
     servers.push(s);
     const leaks: string[] = [];
@@ -186,12 +172,12 @@ describe.skipIf(process.platform !== 'linux').each(MODES)('a served folder swapp
       const reply = request.startsWith('LIST') ? await listReply(p) : (await p.line())!;
       expect(reply.startsWith('OK') !== request.includes(ASKED), `${request} -> ${reply}`).toBe(true);
     }
-    expect(await snapshot(j.outside)).toEqual(before);
+    expect(await snapshot(j.outside, '')).toEqual(before);
   }, 30_000);
 
   it('bare selectors (a file, a folder listing) never send an outside byte or name', async () => {
     const j = await jail();
-    const before = await snapshot(j.outside);
+    const before = await snapshot(j.outside, '');
     const s = await startServer({ root: j.root });
     servers.push(s);
     const leaks: string[] = [];
@@ -211,12 +197,12 @@ describe.skipIf(process.platform !== 'linux').each(MODES)('a served folder swapp
     for (const selector of selectors.filter((x) => !x.includes(ASKED))) {
       expect((await exchange(s.port, [`${selector}\r\n`])).text, selector).toMatch(/inside|secret\.txt/);
     }
-    expect(await snapshot(j.outside)).toEqual(before);
+    expect(await snapshot(j.outside, '')).toEqual(before);
   }, 30_000);
 
   it('HTTP GET of a file, a folder page and ?tar never send an outside byte or name', async () => {
     const j = await jail();
-    const before = await snapshot(j.outside);
+    const before = await snapshot(j.outside, '');
     const s = await startServer({ root: j.root });
     servers.push(s);
     const leaks: string[] = [];
@@ -238,12 +224,12 @@ describe.skipIf(process.platform !== 'linux').each(MODES)('a served folder swapp
       expect(answer.text, target).toMatch(/^HTTP\/1\.1 200 /);
       expect(answer.text, target).toContain(target.endsWith('/') ? 'secret.txt' : 'inside');
     }
-    expect(await snapshot(j.outside)).toEqual(before);
+    expect(await snapshot(j.outside, '')).toEqual(before);
   }, 30_000);
 
   it('HTTP PUT and a form POST never create or change anything outside; what they stored is inside', async () => {
     const j = await jail();
-    const before = await snapshot(j.outside);
+    const before = await snapshot(j.outside, '');
     const s = await startServer({ root: j.root, allowUpload: true });
     servers.push(s);
     const stored: string[] = [];
@@ -268,7 +254,7 @@ describe.skipIf(process.platform !== 'linux').each(MODES)('a served folder swapp
     expect(swaps).toBeGreaterThan(10);
     expect(rounds).toBeGreaterThan(3);
     // Nothing outside was created, written, removed, or had its mode or date changed.
-    expect(await snapshot(j.outside)).toEqual(before);
+    expect(await snapshot(j.outside, '')).toEqual(before);
     expect(internalErrors(s)).toEqual([]);
     expect((await fsp.lstat(j.link)).isSymbolicLink()).toBe(true);
     // Every upload answered as stored is inside: in the folder, or (four renames) in a folder

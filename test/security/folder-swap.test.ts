@@ -12,6 +12,7 @@ import { formatMputItem, formatRequest } from '../../src/protocol/index.js';
 import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { startSwapper } from '../helpers/swapper.js';
+import { snapshot } from './jail.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const SECRET = 'OUTSIDE-SECRET-5d1c';
@@ -25,21 +26,6 @@ afterEach(async () => {
   servers = [];
   for (const clean of cleanups.splice(0)) await clean();
 });
-
-interface Snapshot {
-  [relative: string]: { mode: number; mtimeMs: number; size: number };
-}
-
-async function snapshot(dir: string): Promise<Snapshot> {
-  const out: Snapshot = {};
-  const walk = async (at: string) => {
-    const stats = await fsp.lstat(at);
-    out[path.relative(dir, at) || '.'] = { mode: stats.mode, mtimeMs: stats.mtimeMs, size: stats.isFile() ? stats.size : 0 };
-    if (stats.isDirectory()) for (const name of await fsp.readdir(at)) await walk(path.join(at, name));
-  };
-  await walk(dir);
-  return out;
-}
 
 async function jail() {
   const base = await fsp.realpath(await tempDir('tcpsend-swap-'));
@@ -97,7 +83,7 @@ async function mput(p: RawPeer, batch: number): Promise<string[]> {
 describe.skipIf(process.platform !== 'linux')('a served folder swapped for a symlink to the outside while uploads run into it', () => {
   it('puts (one-step, two-step), MPUT, MKDIR, SYMLINK and DELETE never write, create or change anything outside; GET and MGET never leak it', async () => {
     const { root, outside } = await jail();
-    const before = await snapshot(outside);
+    const before = await snapshot(outside, '');
     const s = await startServer({ root, allowUpload: true, allowOverwrite: true, allowDelete: true });
     servers.push(s);
     const swapper = await startSwapper(path.join(root, 'd'), path.join(root, 'link'), 2500);
@@ -146,7 +132,7 @@ describe.skipIf(process.platform !== 'linux')('a served folder swapped for a sym
     expect(swaps).toBeGreaterThan(10);
     expect(leaks).toEqual([]);
     // Nothing outside was created, written, removed, or had its mode or date changed.
-    expect(await snapshot(outside)).toEqual(before);
+    expect(await snapshot(outside, '')).toEqual(before);
     // Every upload answered OK is inside, under its name, in the folder (which is back in place).
     // Every upload answered OK is inside, under its name, in the folder (or in a new folder the
     // server made under the folder's name while the real one was moved aside).
