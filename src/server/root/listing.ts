@@ -87,7 +87,7 @@ interface Walk {
 }
 
 async function* walk(w: Walk, folder: Folder, shown: string, prefix: string, depth: number): AsyncGenerator<ListEntry[], void, undefined> {
-  const { root, scope } = w;
+  const { root, scope, options, slice } = w;
   let names: FolderNames;
   try {
     names = readNames(root, root.self(folder, scope, shown));
@@ -95,8 +95,42 @@ async function* walk(w: Walk, folder: Folder, shown: string, prefix: string, dep
     if (depth === 0) throw err;
     return; // A subfolder that vanished or cannot be read: list the rest.
   }
+  let batch: ListEntry[] = [];
   try {
-    yield* walkNames(w, folder, shown, prefix, depth, names);
+    for (const name of eachName(names)) {
+      if (!root.listable(name)) continue;
+      if (batch.length >= BATCH_ENTRIES) {
+        yield batch;
+        batch = [];
+      }
+      if (slice.due()) {
+        if (batch.length > 0) yield batch;
+        batch = [];
+        await slice.yieldIfDue();
+      }
+      const childShown = shown === '' ? name : `${shown}/${name}`;
+      const entryPath = prefix + name;
+      let described: { entry: ListEntry; folder: boolean } | null;
+      try {
+        described = describe(root, folder, name, childShown, entryPath, options, scope);
+      } catch {
+        continue; // Gone since readdir, a dangling symlink, or one that leads out: not listed.
+      }
+      if (described === null) continue;
+      batch.push(described.entry);
+      if (options.recursive === true && described.folder && depth + 1 < MAX_LIST_DEPTH) {
+        let child: Folder;
+        try {
+          child = root.child(folder, name, childShown, scope);
+        } catch {
+          continue; // Swapped or gone since it was seen: not descended into.
+        }
+        yield batch;
+        batch = [];
+        yield* walk(w, child, childShown, `${entryPath}/`, depth + 1);
+      }
+    }
+    if (batch.length > 0) yield batch;
   } finally {
     names.rest?.closeSync();
   }
@@ -140,44 +174,6 @@ function* eachName(names: FolderNames): Generator<string, void, undefined> {
   for (let entry = names.rest.readSync(); entry !== null; entry = names.rest.readSync()) yield nameOf(entry);
 }
 
-async function* walkNames(w: Walk, folder: Folder, shown: string, prefix: string, depth: number, names: FolderNames): AsyncGenerator<ListEntry[], void, undefined> {
-  const { root, options, scope, slice } = w;
-  let batch: ListEntry[] = [];
-  for (const name of eachName(names)) {
-    if (!root.listable(name)) continue;
-    if (batch.length >= BATCH_ENTRIES) {
-      yield batch;
-      batch = [];
-    }
-    if (slice.due()) {
-      if (batch.length > 0) yield batch;
-      batch = [];
-      await slice.yieldIfDue();
-    }
-    const childShown = shown === '' ? name : `${shown}/${name}`;
-    const entryPath = prefix + name;
-    let described: { entry: ListEntry; folder: boolean } | null;
-    try {
-      described = describe(root, folder, name, childShown, entryPath, options, scope);
-    } catch {
-      continue; // Gone since readdir, a dangling symlink, or one that leads out: not listed.
-    }
-    if (described === null) continue;
-    batch.push(described.entry);
-    if (options.recursive === true && described.folder && depth + 1 < MAX_LIST_DEPTH) {
-      let child: Folder;
-      try {
-        child = root.child(folder, name, childShown, scope);
-      } catch {
-        continue; // Swapped or gone since it was seen: not descended into.
-      }
-      yield batch;
-      batch = [];
-      yield* walk(w, child, childShown, `${entryPath}/`, depth + 1);
-    }
-  }
-  if (batch.length > 0) yield batch;
-}
 
 /** One listed entry, or null if it is not to be listed; `folder` when it is a real folder to descend into. */
 function describe(

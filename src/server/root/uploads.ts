@@ -11,13 +11,12 @@ import { partNameFor } from '../../files/index.js';
 import { quotePath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
 import type { StatsLike } from './fs-port.js';
-import type { Folder, FolderScope } from './folders.js';
+import { O_NOFOLLOW, type Folder, type FolderScope } from './folders.js';
 import { OpenFile } from './open-file.js';
 import { applyAttributes, checkAttributes, infoOf, type AttributeOptions, type FileInfo, type Root } from './root.js';
 import { UploadPart } from './upload-part.js';
 
 // O_NOFOLLOW: a symlink planted under the part's name is never written through.
-const O_NOFOLLOW = (fsConstants.O_NOFOLLOW as number | undefined) ?? 0;
 const PART_FLAGS = fsConstants.O_RDWR | fsConstants.O_CREAT | O_NOFOLLOW;
 /** A part written whole goes into a file made here and now. */
 const NEW_PART_FLAGS = PART_FLAGS | fsConstants.O_EXCL;
