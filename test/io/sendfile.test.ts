@@ -398,9 +398,42 @@ describe('sendFileRange chunk sizes', () => {
     expect(Math.max(...sizes)).toBe(DEFAULT_SENDFILE_CHUNK);
   });
 
-  it('two large sends at once both use the default chunk size (the share is taken again for every chunk)', async () => {
-    const [first, second] = await Promise.all([chunkSizes(big.length), chunkSizes(big.length)]);
-    expect(Math.max(...first)).toBe(DEFAULT_SENDFILE_CHUNK);
-    expect(Math.max(...second)).toBe(DEFAULT_SENDFILE_CHUNK);
+  it('a large send while another runs uses the default chunk size, and 1 MiB once the other ends (the share is taken again for every chunk)', async () => {
+    // The other send is held on its first read until released, so the two overlap for sure
+    // (two real sends at once raced: one could finish first, and the other rightly grew).
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const held: ReadableFile = {
+      read: async () => {
+        await gate;
+        return { bytesRead: 0 };
+      },
+    };
+    const [otherLocal, otherPeer] = duplexPair();
+    otherPeer.resume();
+    const other = sendFileRange(otherLocal, held, 0, 1);
+    try {
+      const whileOther = await chunkSizes(big.length);
+      expect(Math.max(...whileOther)).toBe(DEFAULT_SENDFILE_CHUNK);
+
+      // Now end the other send after this one's first chunk: its later chunks grow to 1 MiB.
+      const sizes: number[] = [];
+      const [local, peer] = duplexPair();
+      const received = receiveAll(peer);
+      const sent = await sendFileRange(local, bigPath, 0, big.length, {
+        onChunk: (chunk) => {
+          sizes.push(chunk.length);
+          release();
+        },
+      });
+      local.end();
+      expect(sent).toBe(big.length);
+      expect((await received).equals(big)).toBe(true);
+      expect(sizes[0]).toBe(DEFAULT_SENDFILE_CHUNK);
+      expect(Math.max(...sizes)).toBe(1024 * 1024);
+    } finally {
+      release();
+      expect(await other).toBe(0);
+    }
   });
 });
