@@ -5,6 +5,9 @@
 // "Start-up"). The library (dist/index.js, the package's "exports") stays tsc's output.
 //
 // Only esbuild's ordinary options: no plugin rewrites a dependency's source.
+// - string-width, which yargs and cliui import to lay out help, is loaded on its first call
+//   (scripts/lazy-string-width.cjs, through esbuild's `alias`): loading it costs 30-60 ms, and a
+//   run that prints no help never calls it.
 // - CommonJS, because a single executable's main script must be CommonJS (Node 20).
 // - ES modules that ask for their own URL (yargs' platform shim) get it from
 //   scripts/import-meta-url.js, esbuild's documented `inject` + `define` recipe for import.meta
@@ -19,6 +22,7 @@
 // library ships, and esbuild chains tsc's source maps: dist/tcpsend-cli.cjs.map points at
 // src/*.ts (`node --enable-source-maps bin/tcpsend.js ...` uses it).
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,6 +60,16 @@ const CHECKED_FILE_RELATIVE = new Map([
   ],
 ]);
 
+/**
+ * The string-width every bundled import of it gets, on first call (scripts/lazy-string-width.cjs):
+ * the one yargs itself depends on (the lock file gives cliui the same version, package.json's
+ * `overrides`). Relative to REPO, as esbuild resolves an alias from its working directory.
+ */
+function stringWidthPath() {
+  const fromYargs = createRequire(path.join(REPO, 'node_modules', 'yargs', 'package.json')).resolve('string-width');
+  return `./${path.relative(REPO, fromYargs).split(path.sep).join('/')}`;
+}
+
 /** esbuild's options for a bundle of tsc's dist/cli/main.js. */
 export function cliBundleOptions({ outfile = CLI_BUNDLE, sourcemap = true } = {}) {
   return {
@@ -68,6 +82,7 @@ export function cliBundleOptions({ outfile = CLI_BUNDLE, sourcemap = true } = {}
     target: 'node20',
     external: NATIVE,
     inject: [path.join(REPO, 'scripts', 'import-meta-url.js')],
+    alias: { 'string-width': './scripts/lazy-string-width.cjs', 'string-width-loaded': stringWidthPath() },
     define: { 'import.meta.url': 'import_meta_url' },
     // import() becomes require(): a single executable built with a code cache has no import()
     // (Node 20 throws ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING), even for `await import('node:http')`.

@@ -58,6 +58,7 @@ export async function main(
       throw new UsageError(usage);
     })
     .exitProcess(false);
+  skipHelpCache(parser);
   let usage: string | null = null;
   try {
     await parser.parseAsync();
@@ -69,6 +70,21 @@ export async function main(
     } else ctx.fail(err, { quiet: false, json: false, verbose: argv.includes('--verbose') || argv.includes('-v') });
   }
   return ctx.exitCode;
+}
+
+/**
+ * yargs lays out the whole help text after every command handler starts, in case the handler
+ * later fails and help is to be shown (yargs' command.js, `cacheHelpMessage`): 20–40 ms of
+ * string widths on every run, a tenth of a no-op folder sync. tcpsend never shows help after a
+ * failure (`.fail` above prints one line), and `--help` lays it out when asked, so the cache is
+ * never filled. Through yargs' internal methods, checked: if a later yargs lacks them, nothing
+ * changes but the time (test/packaging/bundle.test.ts notices).
+ */
+function skipHelpCache(parser: unknown): void {
+  const usage = (parser as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: unknown } } })
+    .getInternalMethods?.()
+    .getUsageInstance?.();
+  if (usage && typeof usage.cacheHelpMessage === 'function') usage.cacheHelpMessage = () => {};
 }
 
 const COMPLETION_HELP = `tcpsend completion

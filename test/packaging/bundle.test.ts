@@ -10,9 +10,12 @@ import type { Metafile } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkFileRelative, cliBundleOptions } from '../../scripts/bundle-cli.js';
 import { codeCachePath, loadCli } from '../../bin/load-cli.cjs';
-import { removeTemps, REPO, runCli, tempDir } from '../helpers/cli.js';
+import { removeTemps, REPO, runCli, startServe, stopAllCli, tempDir } from '../helpers/cli.js';
 
-afterAll(removeTemps);
+afterAll(async () => {
+  await stopAllCli();
+  await removeTemps();
+});
 
 /** A metafile whose inputs are these files, named as esbuild names them: relative to the repo. */
 function metafileOf(...files: string[]): Metafile {
@@ -96,5 +99,40 @@ describe('bin/load-cli.cjs', () => {
     // A cache file that is not one is no cache.
     await fsp.writeFile(codeCachePath(bundle), 'not a cache');
     expect(loadCli(bundle).exports.answer).toBe(2);
+  });
+});
+
+describe('the bundled CLI lays out text only when it prints help', () => {
+  // string-width builds an Intl.Segmenter (and Unicode regexes) as it loads, 30-60 ms; only a
+  // help text or a usage error needs it (scripts/lazy-string-width.cjs), and yargs' layout of the
+  // command's help after every handler is skipped (src/cli/main.ts, skipHelpCache).
+  const countSegmenters = [
+    '--import',
+    `data:text/javascript,${encodeURIComponent(
+      'let made = 0; const Real = Intl.Segmenter;' +
+        'Intl.Segmenter = class extends Real { constructor(...a) { super(...a); made += 1; } };' +
+        "process.on('exit', () => process.stderr.write(`segmenters: ${made}\\n`));",
+    )}`,
+  ];
+
+  it('--version, and a command run to its end, build no Intl.Segmenter; --help does', async () => {
+    const dir = await tempDir('tcpsend-lazy-');
+    await fsp.writeFile(path.join(dir, 'a.txt'), 'a\n');
+    const serve = await startServe(dir);
+    const run = (args: string[]) => runCli(args, { cwd: dir, nodeArgs: countSegmenters });
+
+    const version = await run(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stderr).toBe('segmenters: 0\n');
+
+    const ls = await run(['ls', `127.0.0.1:${serve.port}`]);
+    expect(ls.code).toBe(0);
+    expect(ls.stdout).toContain('a.txt');
+    expect(ls.stderr).toBe('segmenters: 0\n');
+
+    const help = await run(['ls', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('tcpsend ls');
+    expect(help.stderr).toMatch(/^segmenters: [1-9]\d*\n$/);
   });
 });
