@@ -1,6 +1,7 @@
 /** The tcpsend command line: yargs wiring; each command lives in its own file. */
 import yargs from 'yargs';
 import { UsageError } from '../errors.js';
+import { boundYoungGeneration } from '../io/reclaim.js';
 import { VERSION } from '../version.js';
 import { getCommand } from './commands/get.js';
 import { lsCommand } from './commands/ls.js';
@@ -16,6 +17,10 @@ export async function main(
   argv: string[],
   streams: CliStreams = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  // Every command's young generation stays the size it starts at: a server's, shared by many
+  // connections for a long time, and a client's, which a folder of 10,000 files grew to 16 MiB
+  // (peak RSS 93 -> 76 MB, the same CPU time).
+  boundYoungGeneration();
   const ctx = new CliContext(streams);
   ctx.args = argv;
   // yargs answers `completion --help` with the script itself: answer with what it does instead.

@@ -13,7 +13,6 @@ import { checksumFlag, offeredChecksums, type ChecksumFlags } from './shared.js'
 import { DEFAULT_PORT } from '../../protocol/index.js';
 import { portNumber } from '../options.js';
 import { displayPath, resolveServeSecret } from '../secret.js';
-import { boundYoungGeneration } from '../../io/reclaim.js';
 
 interface ServeArgs extends GlobalFlags, ChecksumFlags {
   dir: string;
@@ -105,8 +104,6 @@ export function serveCommand(ctx: CliContext): CommandModule<GlobalFlags, any> {
         const checksums = offeredChecksums(argv, (message) => {
           if (!argv.json) ctx.streams.stderr.write(`  ${message}\n`);
         });
-        // A server lives long and many connections share it: its young generation stays small.
-        boundYoungGeneration();
         // Loaded here, not at start-up: the server (its HTTP front, tar, busboy, mime-db) is
         // half the CLI, and get, put and ls never run it.
         const { TcpsendServer } = await import('../../server/server.js');
