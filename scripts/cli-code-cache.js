@@ -4,12 +4,13 @@
 // runs the bundled CLI as users do, on 127.0.0.1 only, against two `serve` children: ls, a
 // folder get and put, each twice (the second time a no-op sync), and a single-file get. Exits
 // non-zero if a run failed.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { codeCachePath, loadCli } from '../bin/load-cli.cjs';
 
@@ -87,7 +88,22 @@ async function train(main) {
   }
 }
 
+/**
+ * V8 takes a code cache only under the flags it was made with, and `main` sets one at run time
+ * (src/io/reclaim.ts, boundYoungGeneration), after bin/tcpsend.js has loaded the bundle: the
+ * flags this process trained under are put back to their defaults (as `node --v8-options`
+ * states them) before the cache is made.
+ */
+function restoreDefaultFlags() {
+  const options = spawnSync(process.execPath, ['--v8-options'], { encoding: 'utf8' }).stdout;
+  for (const flag of ['semi-space-growth-factor']) {
+    const stated = new RegExp(`default: (--${flag}=\\S+)`).exec(options.slice(options.indexOf(`--${flag} `)));
+    if (stated) v8.setFlagsFromString(stated[1]);
+  }
+}
+
 fs.rmSync(codeCachePath(BUNDLE), { force: true });
 const cli = loadCli(BUNDLE);
 await train(cli.exports.main);
+restoreDefaultFlags();
 cli.saveCodeCache();

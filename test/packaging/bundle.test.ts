@@ -88,6 +88,17 @@ describe('bin/load-cli.cjs', () => {
     expect(again.exports.add(2, 3)).toBe(5);
   });
 
+  it("the build's own cache is taken by a fresh node running the CLI (made under the flags the CLI starts with)", async () => {
+    // main() sets a V8 flag at run time, and V8 refuses a cache made under other flags: the
+    // build once made one no run could use.
+    const cache = codeCachePath(path.join(REPO, 'dist', 'tcpsend-cli.cjs'));
+    expect((await fsp.stat(cache)).size).toBeGreaterThan(100_000);
+    const probe = "const { loadCli, CLI_BUNDLE } = require('./bin/load-cli.cjs'); process.stdout.write(String(loadCli(CLI_BUNDLE).cacheRejected));";
+    const r = await runCli(['-e', probe], { cwd: REPO, program: process.execPath });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('false');
+  });
+
   it('never uses a cache made from another bundle, even one of the same length', async () => {
     const dir = await tempDir('tcpsend-cache-');
     const bundle = path.join(dir, 'cli.cjs');
