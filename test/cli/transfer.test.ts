@@ -392,7 +392,8 @@ describe('progress bars', () => {
       const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
       const deadline = Date.now() + 10_000;
       while (proxy.faults === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      await new Promise((r) => setTimeout(r, 300)); // a redraw or two at the stall
+      // A redraw at the stall (the child draws when its loop gets to it).
+      while (!/\d+%/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(stderr).toMatch(/\d+%/);
       child.kill('SIGINT');
       expect(await exited).toBe(130);

@@ -31,6 +31,8 @@ export interface FaultProxy {
   /** Bytes forwarded server → client, over all connections. */
   bytesDown: number;
   bytesUp: number;
+  /** The same, per connection, in the order they opened. */
+  moved: Array<{ up: number; down: number }>;
   connections: number;
   /** Connections on which the planned fault (cut, reset, stall or pause) went off. */
   faults: number;
@@ -50,6 +52,7 @@ export async function startFaultProxy(
     port: 0,
     bytesDown: 0,
     bytesUp: 0,
+    moved: [],
     connections: 0,
     faults: 0,
     holds: 0,
@@ -84,7 +87,15 @@ export async function startFaultProxy(
       sockets.delete(upstream);
       client.end();
     });
-    let moved = { up: 0, down: 0 };
+    const moved = { up: 0, down: 0 };
+    const forwarded = { up: 0, down: 0 };
+    proxy.moved.push(forwarded);
+    /** Bytes handed on towards the other side. */
+    const count = (dir: 'up' | 'down', n: number) => {
+      forwarded[dir] += n;
+      if (dir === 'down') proxy.bytesDown += n;
+      else proxy.bytesUp += n;
+    };
     let stalled = false;
     let fired = false;
     let held = false;
@@ -97,8 +108,7 @@ export async function startFaultProxy(
           proxy.holds += 1;
           const head = chunk.subarray(0, Math.max(0, holdAt - moved[dir]));
           moved[dir] += head.length;
-          if (dir === 'down') proxy.bytesDown += head.length;
-          else proxy.bytesUp += head.length;
+          count(dir, head.length);
           to.write(head);
           from.pause();
           const timer = setTimeout(() => {
@@ -114,8 +124,7 @@ export async function startFaultProxy(
         if (faulty && moved[dir] + chunk.length >= plan.cutAfter!) {
           const head = chunk.subarray(0, plan.cutAfter! - moved[dir]);
           moved[dir] += head.length;
-          if (dir === 'down') proxy.bytesDown += head.length;
-          else proxy.bytesUp += head.length;
+          count(dir, head.length);
           if (!fired) proxy.faults += 1;
           fired = true;
           if (plan.stall) {
@@ -132,10 +141,7 @@ export async function startFaultProxy(
               const rest = chunk.subarray(head.length);
               moved[dir] += rest.length;
               // Counted only if it can still go somewhere (the peer may have given up).
-              if (!to.destroyed) {
-                if (dir === 'down') proxy.bytesDown += rest.length;
-                else proxy.bytesUp += rest.length;
-              }
+              if (!to.destroyed) count(dir, rest.length);
               to.write(rest);
               from.resume();
             }, plan.pauseMs);
@@ -147,8 +153,7 @@ export async function startFaultProxy(
           return;
         }
         moved[dir] += chunk.length;
-        if (dir === 'down') proxy.bytesDown += chunk.length;
-        else proxy.bytesUp += chunk.length;
+        count(dir, chunk.length);
         if (dir === 'down' && plan.dripMs !== undefined) {
           from.pause();
           let i = 0;
@@ -174,7 +179,6 @@ export async function startFaultProxy(
     };
     forward('up', client, upstream);
     forward('down', upstream, client);
-    void moved;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   proxy.port = (server.address() as net.AddressInfo).port;
