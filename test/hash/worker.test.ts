@@ -85,6 +85,28 @@ describe('HashWorker', () => {
   });
 });
 
+/** Put `bytes` in a receiver's ring as SocketFile.receiveInto fills it: room, bytes put there, commit. */
+async function intoRing(receiver: HashWorker, bytes: Buffer): Promise<void> {
+  for (let at = 0; at < bytes.length; ) {
+    const room = receiver.room(Math.min(70_001, bytes.length - at));
+    if (room === null) {
+      await receiver.whenRoom();
+      continue;
+    }
+    bytes.copy(room, 0, at, at + room.length);
+    receiver.commit(room.length);
+    at += room.length;
+  }
+}
+
+/** Finish a BLAKE3 receiver: its digest is that of `data`, and `file` holds `data`, all written. */
+async function expectWritten(receiver: HashWorker, file: string, data: Buffer): Promise<void> {
+  const { digest, position } = await receiver.finish();
+  expect(digest).toBe(blake3Hex(data));
+  expect(position).toBe(data.length);
+  expect(fs.readFileSync(file).equals(data)).toBe(true);
+}
+
 describe('takeReceiver', () => {
   it('receives BLAKE3 on the calling thread: the same ring, file writes and prefix hashing, no thread', async () => {
     expect(takeHashWorker('blake3')).toBeNull(); // not worth a thread
@@ -99,22 +121,9 @@ describe('takeReceiver', () => {
       // Not awaited before the body, as a resumed download does: the body is hashed after it.
       const prefix = receiver.hashFileRange(fd, 0, 1_000_000);
       await receiver.writeTo(fd, 1_000_000);
-      // As SocketFile.receiveInto fills it: room, bytes put there, commit.
-      for (let at = 1_000_000; at < data.length; ) {
-        const room = receiver.room(Math.min(70_001, data.length - at));
-        if (room === null) {
-          await receiver.whenRoom();
-          continue;
-        }
-        data.copy(room, 0, at, at + room.length);
-        receiver.commit(room.length);
-        at += room.length;
-      }
+      await intoRing(receiver, data.subarray(1_000_000));
       expect(await prefix).toBe(blake3Hex(data.subarray(0, 1_000_000)));
-      const { digest, position } = await receiver.finish();
-      expect(digest).toBe(blake3Hex(data));
-      expect(position).toBe(data.length);
-      expect(fs.readFileSync(file).equals(data)).toBe(true);
+      await expectWritten(receiver, file, data);
     } finally {
       await receiver.close();
       fs.closeSync(fd);
@@ -122,12 +131,92 @@ describe('takeReceiver', () => {
     }
   });
 
-  it('receives SHA-256 on a worker thread', async () => {
+  it('receives SHA-256 on a worker thread, which adopts nothing (it reads only the ring)', async () => {
     const receiver = takeReceiver('sha256');
     try {
       expect(receiver.threadId).toBeGreaterThan(0);
+      expect(receiver.adopt(Buffer.from('xyz'))).toBe(false);
       await receiver.push(Buffer.from('abc'));
       expect(await receiver.digest()).toBe(createHash('sha256').update('abc').digest('hex'));
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('adopt: whole chunks taken instead of copied (a server socket without direct reads)', () => {
+  it('hashes and writes adopted chunks in order with bytes put in the ring, after a prefix', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
+    const file = path.join(dir, 'part');
+    const data = randomBytes(3_000_000);
+    fs.writeFileSync(file, data.subarray(0, 200_000));
+    const fd = fs.openSync(file, 'r+');
+    const receiver = takeReceiver('blake3');
+    try {
+      const prefix = receiver.hashFileRange(fd, 0, 200_000);
+      await receiver.writeTo(fd, 200_000);
+      // Alternating: a chunk adopted, then one copied into the ring, as Reception does when
+      // the target will not take a chunk whole.
+      let adopted = 0;
+      for (let at = 200_000, i = 0; at < data.length; i++) {
+        const size = Math.min(65_536 + (i % 5) * 1_001, data.length - at);
+        if (i % 3 !== 2) {
+          const chunk = Buffer.from(data.subarray(at, at + size)); // a buffer of its own, as a socket's read is
+          if (receiver.adopt(chunk)) {
+            adopted += 1;
+            at += size;
+            continue;
+          }
+        }
+        await intoRing(receiver, data.subarray(at, at + size));
+        at += size;
+      }
+      expect(adopted).toBeGreaterThan(10);
+      expect(await prefix).toBe(blake3Hex(data.subarray(0, 200_000)));
+      await expectWritten(receiver, file, data);
+    } finally {
+      await receiver.close();
+      fs.closeSync(fd);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('holds at most about a ring of adopted bytes not yet written: then refuses, and whenRoom waits for the writes', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-hw-'));
+    const file = path.join(dir, 'part');
+    const fd = fs.openSync(file, 'w+');
+    const receiver = takeReceiver('blake3');
+    const chunks: Buffer[] = [];
+    try {
+      await receiver.writeTo(fd, 0);
+      // Synchronously, so no write can have finished: the inline ring is 2 MiB.
+      let held = 0;
+      for (;;) {
+        const chunk = randomBytes(64 * 1024);
+        if (!receiver.adopt(chunk)) break;
+        chunks.push(chunk);
+        held += chunk.length;
+        expect(held).toBeLessThanOrEqual(2 * 1024 * 1024 + 64 * 1024);
+      }
+      expect(held).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+      await receiver.whenRoom();
+      const more = randomBytes(1000);
+      expect(receiver.adopt(more)).toBe(true);
+      chunks.push(more);
+      await expectWritten(receiver, file, Buffer.concat(chunks));
+    } finally {
+      await receiver.close();
+      fs.closeSync(fd);
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed write of adopted chunks rejects the next call, with where the writes got to', async () => {
+    const receiver = takeReceiver('blake3');
+    try {
+      await receiver.writeTo(987_654, 0); // not an open descriptor
+      expect(receiver.adopt(Buffer.alloc(10))).toBe(true);
+      await expect(receiver.finish()).rejects.toMatchObject({ name: 'HashWorkerError', code: 'EBADF', position: 0 });
     } finally {
       await receiver.close();
     }

@@ -3,6 +3,7 @@
  * stream, or read straight into it by the kernel on a socket created with DirectReads.
  */
 import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TimeoutError, UnexpectedEofError } from '../../src/errors.js';
 import { DirectReads, SocketFile, type ReceiveTarget } from '../../src/io/index.js';
@@ -80,6 +81,45 @@ describe('receiveInto, copying from any stream', () => {
     peer.end();
     await expect(moving).rejects.toBeInstanceOf(UnexpectedEofError);
     expect(into.got().length).toBe(1_234);
+  });
+});
+
+describe('receiveInto, into a target that adopts whole chunks', () => {
+  it("hands the stream's own chunks over uncopied, a refused one copied into the room instead, in order; what follows stays", async () => {
+    // A PassThrough hands on the very Buffers written to it, as a socket hands on each read.
+    const local = new PassThrough();
+    const file = new SocketFile(local);
+    const body = seededRandom(5).bytes(300_000);
+    const sent = randomChunks(body, seededRandom(6), 9).map((c) => Buffer.from(c));
+    const pieces: { adopted: boolean; bytes: Buffer }[] = [];
+    const memory = Buffer.alloc(body.length);
+    let used = 0;
+    let offers = 0;
+    const into: ReceiveTarget = {
+      room: (max) => memory.subarray(used, used + max),
+      commit(length) {
+        pieces.push({ adopted: false, bytes: Buffer.from(memory.subarray(used, used + length)) });
+        used += length;
+      },
+      whenRoom: async () => {},
+      adopt(chunk) {
+        if (++offers % 3 === 0) return false; // every third refused: copied instead
+        pieces.push({ adopted: true, bytes: chunk });
+        return true;
+      },
+    };
+    const moving = file.receiveInto(into, body.length);
+    const written = [...sent.slice(0, -1), Buffer.concat([sent.at(-1)!, Buffer.from('NEXT\r\n')])];
+    await feed(local, written);
+    expect(await moving).toBe(body.length);
+    expect(Buffer.concat(pieces.map((p) => p.bytes)).equals(body)).toBe(true);
+    const adopted = pieces.filter((p) => p.adopted);
+    const copied = pieces.filter((p) => !p.adopted);
+    expect(adopted.length).toBeGreaterThan(0);
+    expect(copied.length).toBeGreaterThan(0);
+    // Uncopied: each adopted piece lies in the memory of a chunk that was written.
+    for (const { bytes } of adopted) expect(written.some((c) => c.buffer === bytes.buffer)).toBe(true);
+    expect(await file.readLine()).toBe('NEXT');
   });
 });
 
