@@ -95,7 +95,7 @@ export class LocalFolder {
 
   /**
    * Make `dir` if need be (and its parents: the user's own path) and open it as the boundary.
-   * `heldFolders: false` chooses the identity checks used where /proc/self/fd is not (tests).
+   * `heldFolders: false` chooses the identity checks used where /proc/<pid>/fd is not (tests).
    */
   static async open(dir: string, options: { heldFolders?: boolean } = {}): Promise<LocalFolder> {
     const made = await fsp.mkdir(dir, { recursive: true });

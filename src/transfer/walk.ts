@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { byUtf8, isPartName, wholeMilliseconds } from '../files/index.js';
 import type { PathFilter } from './filter.js';
-import { O_DIRECTORY, O_NOFOLLOW } from '../server/root/folders.js';
+import { O_DIRECTORY, O_NOFOLLOW, PROC_FD } from '../server/root/folders.js';
 import { TEMP_LINK_MARK } from './symlinks.js';
 
 export interface LocalEntry {
@@ -48,12 +48,11 @@ function isOwnTemporary(name: string): boolean {
 }
 
 /**
- * Linux: a folder the walk holds open is read through its descriptor, `/proc/<pid>/fd/N/name`
- * (the kernel looks the name up in the very folder held), as the served root does (see
- * src/server/root/folders.ts; `<pid>` rather than `self` spares a lookup per call: 1.5 µs more
- * than a plain lstat instead of 2.3). Elsewhere (null) a folder is read by its path once checked.
+ * Linux: a folder the walk holds open is read through its descriptor, `${PROC_FD}/N/name` (the
+ * kernel looks the name up in the very folder held), as the served root does (see
+ * src/server/root/folders.ts). Elsewhere (null) a folder is read by its path once checked.
  */
-const PROC_FD = process.platform === 'linux' && fs.existsSync(`/proc/${process.pid}/fd`) ? `/proc/${process.pid}/fd/` : null;
+const FD_DIR = PROC_FD === null ? null : `${PROC_FD}/`;
 const ROOT_FLAGS = fs.constants.O_RDONLY | O_DIRECTORY;
 const FOLDER_FLAGS = ROOT_FLAGS | O_NOFOLLOW;
 
@@ -82,10 +81,10 @@ function* walkFolder(root: string, options: WalkOptions, prefix: string, at: str
   let names: string[] | null = null;
   let vanished = false;
   try {
-    if (PROC_FD !== null) fd = fs.openSync(at, seen === null ? ROOT_FLAGS : FOLDER_FLAGS);
+    if (FD_DIR !== null) fd = fs.openSync(at, seen === null ? ROOT_FLAGS : FOLDER_FLAGS);
     const now = seen === null ? null : fd !== null ? fs.fstatSync(fd) : fs.lstatSync(folder);
     if (now === null || (now.isDirectory() && now.dev === seen!.dev && now.ino === seen!.ino)) {
-      names = fs.readdirSync(fd !== null ? `${PROC_FD}${fd}` : folder).sort(byUtf8);
+      names = fs.readdirSync(fd !== null ? `${FD_DIR}${fd}` : folder).sort(byUtf8);
     }
   } catch (err) {
     // A folder below the root that vanished, or became something else (ELOOP: a symlink), since
@@ -103,7 +102,7 @@ function* walkFolder(root: string, options: WalkOptions, prefix: string, at: str
     options.onSkip?.(prefix, vanished ? 'vanished while the folder was read' : 'replaced while the folder was read (not followed)');
     return;
   }
-  const inside = fd !== null ? `${PROC_FD}${fd}/` : base;
+  const inside = fd !== null ? `${FD_DIR}${fd}/` : base;
   try {
     yield* entriesOf(root, options, prefix, base, inside, names);
   } finally {

@@ -28,7 +28,7 @@ import { fsyncFolder, isPartName, toSegments, utimesSeconds, wholeMilliseconds, 
 import { quotePath, quoteRequestPath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
 import type { RootFs, StatsLike } from './fs-port.js';
-import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, type Folder, type FolderAccess } from './folders.js';
+import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, PROC_FD, type Folder, type FolderAccess } from './folders.js';
 import { listFolder, type ListEntry, type ListOptions } from './listing.js';
 import { OpenFile } from './open-file.js';
 import { TimeSlice } from './time-slice.js';
@@ -66,8 +66,8 @@ export interface RootOptions {
   /** The file system to serve from: node:fs by default (memfs, or a fault-injecting wrapper, in tests). */
   fs?: RootFs;
   /**
-   * Hold folders open and name entries through /proc/self/fd (see folders.ts). Default: on
-   * Linux where the file system reaches /proc/self/fd (node:fs, not memfs); otherwise folders
+   * Hold folders open and name entries through /proc/<pid>/fd (see folders.ts). Default: on
+   * Linux where the file system reaches /proc/<pid>/fd (node:fs, not memfs); otherwise folders
    * are checked before each call.
    */
   heldFolders?: boolean;
@@ -177,11 +177,11 @@ export class Root {
     } catch (err) {
       throw toStorageError(err, rootDir);
     }
-    const held = options.heldFolders ?? (process.platform === 'linux' && reaches(fs, '/proc/self/fd'));
+    const held = PROC_FD !== null && (options.heldFolders ?? reaches(fs, PROC_FD));
     return new Root(rootPath, fs, held, options.dotfiles ?? false, options.called ?? 'the served folder');
   }
 
-  /** Whether folders are held open and their entries named through /proc/self/fd (see folders.ts). */
+  /** Whether folders are held open and their entries named through /proc/<pid>/fd (see folders.ts). */
   get holdsFolders(): boolean {
     return this.#access instanceof HeldFolders;
   }

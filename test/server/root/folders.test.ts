@@ -436,6 +436,22 @@ describe.skipIf(!onLinux)('uploads on Linux name files through the folder held o
     expect((await fsp.readdir(path.join(data, 'sub'))).filter((name) => name.startsWith('f'))).toHaveLength(20);
   });
 
+  it('names what is in a folder through /proc/<its own pid>/fd, not /proc/self (a lookup fewer per call)', async () => {
+    const named: string[] = [];
+    const fs = wrapFs({
+      lstatSync: ((file: string) => {
+        named.push(file);
+        return nodeFs.lstatSync(file);
+      }) as RootFs['lstatSync'],
+    });
+    const root = await Root.open(data, { fs });
+    expect(root.holdsFolders).toBe(true);
+    await collect(root.list('/', { recursive: true }));
+    const throughFd = named.filter((file) => file.startsWith('/proc/'));
+    expect(throughFd.length).toBeGreaterThan(0);
+    for (const file of throughFd) expect(file).toMatch(new RegExp(`^/proc/${process.pid}/fd/\\d+/`));
+  });
+
   it('closing the scope closes what it held open', async () => {
     const root = await Root.open(data);
     const scope = root.newScope();
