@@ -15,6 +15,11 @@
  *
  * Memory is bounded by the ring: `push` resolves at once while it has room, and otherwise
  * when the worker has caught up.
+ *
+ * Hashing on the calling thread (BLAKE3, takeReceiver), it can also `adopt` a socket's own
+ * read buffers instead of copying them into the ring (a server's sockets, which cannot read
+ * into the ring): hashed and written in the same batches and order, at most about a ring's
+ * worth held.
  */
 import { read as fsRead, write as fsWrite, writev as fsWritev } from 'node:fs';
 import { availableParallelism } from 'node:os';
