@@ -71,21 +71,11 @@ function checkCharacters(path: string): void {
 
 /**
  * Letters, digits, '.', '_', '-' and '/' only: no control character, backslash, surrogate,
- * look-alike, drive letter or space can be there, and every name is in NFC. Such paths (most
- * of them: a listing checks every name) need only the checks below.
+ * look-alike, drive letter or space can be there, and every name is in NFC. In such a path
+ * (most of them: a listing checks every name) a name can fail checkName only by being '..',
+ * ending in a dot, being too long or naming a device.
  */
 const PLAIN_PATH = /^[A-Za-z0-9._\-/]*$/;
-
-/** toSegments for a PLAIN_PATH: each name may still be '..', end in a dot, be too long or a device. */
-function plainSegments(path: string): string[] {
-  const segments: string[] = [];
-  for (const name of path.split('/')) {
-    if (name === '' || name === '.') continue;
-    if (name.endsWith('.') || name.length > MAX_NAME_BYTES || WINDOWS_DEVICE.test(name)) checkName(name, path);
-    segments.push(name);
-  }
-  return segments;
-}
 
 function checkName(name: string, path: string): void {
   if (name === '..') throw new BadPathError(`path ${quotePath(path)} has a '..' segment`);
@@ -121,18 +111,20 @@ function checkName(name: string, path: string): void {
  * another system; every segment returned is a plain, portable name.
  */
 export function toSegments(path: string): string[] {
-  if (PLAIN_PATH.test(path) && path.length <= MAX_PATH_BYTES && !path.startsWith('//')) return plainSegments(path);
-  if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) {
-    throw new BadPathError(`path is longer than ${MAX_PATH_BYTES} bytes in UTF-8`);
+  const plain = PLAIN_PATH.test(path) && path.length <= MAX_PATH_BYTES;
+  if (!plain) {
+    if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES) {
+      throw new BadPathError(`path is longer than ${MAX_PATH_BYTES} bytes in UTF-8`);
+    }
+    checkCharacters(path);
   }
-  checkCharacters(path);
   if (path.startsWith('//')) {
     throw new BadPathError(`path ${quotePath(path)} starts with '//' (a network share on Windows)`);
   }
   const segments: string[] = [];
   for (const name of path.split('/')) {
     if (name === '' || name === '.') continue;
-    checkName(name, path);
+    if (!plain || name.endsWith('.') || name.length > MAX_NAME_BYTES || WINDOWS_DEVICE.test(name)) checkName(name, path);
     segments.push(name);
   }
   return segments;
