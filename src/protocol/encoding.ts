@@ -28,8 +28,13 @@ type DecodeFailure = (reason: string) => TcpsendError;
 /** Text that percent-encoding leaves as it is (most paths, every hash and number): no work to do. */
 const NOTHING_TO_ENCODE = /^[A-Za-z0-9\-._~/!$&'()*+,;:@]*$/;
 
-function percentEncode(text: string): string {
+/**
+ * `text` percent-encoded; `loneSurrogate` makes the error for text with a lone UTF-16
+ * surrogate (it has no UTF-8 form), which the fast path cannot hold (it is ASCII).
+ */
+function percentEncode(text: string, loneSurrogate: () => TcpsendError): string {
   if (NOTHING_TO_ENCODE.test(text)) return text;
+  if (LONE_SURROGATE.test(text)) throw loneSurrogate();
   let out = '';
   for (const byte of utf8Encoder.encode(text)) {
     out += ALLOWED_BYTE[byte]
@@ -93,12 +98,7 @@ export function percentDecode(token: string, fail: DecodeFailure): string {
  * removed. Throws BadPathError if the text holds a lone surrogate (it has no UTF-8 form).
  */
 export function encodePath(path: string): string {
-  // Nothing to encode (most paths): ASCII, so no lone surrogate either.
-  if (NOTHING_TO_ENCODE.test(path)) return path;
-  if (LONE_SURROGATE.test(path)) {
-    throw new BadPathError('path holds a lone UTF-16 surrogate and has no UTF-8 form');
-  }
-  return percentEncode(path);
+  return percentEncode(path, () => new BadPathError('path holds a lone UTF-16 surrogate and has no UTF-8 form'));
 }
 
 /** Decodes a path token (`%XX` escapes and raw UTF-8). Bad escapes and bad UTF-8: BadPathError. */
@@ -110,10 +110,7 @@ export function decodePath(token: string): string {
 
 /** Percent-encodes a field value; it may be empty. Lone surrogates: UsageError. */
 export function encodeValue(value: string): string {
-  if (LONE_SURROGATE.test(value)) {
-    throw new UsageError('field value holds a lone UTF-16 surrogate and has no UTF-8 form');
-  }
-  return percentEncode(value);
+  return percentEncode(value, () => new UsageError('field value holds a lone UTF-16 surrogate and has no UTF-8 form'));
 }
 
 /** Decodes a field value ("value = *pchar ; percent-encoded like a path"): BadRequestError. */
