@@ -7,13 +7,13 @@ import { createHash } from 'node:crypto';
 import nodeFs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatMgetItem, formatMputItem, joinItemPath } from '../../src/protocol/index.js';
 import type { RootFs } from '../../src/server/root/index.js';
 import { withoutProc } from '../helpers/fs-wrap.js';
-import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
+import type { RawPeer } from '../helpers/raw-peer.js';
 import { randomBytesFrom } from '../helpers/seeded-random.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import { endedAfterEachTest, startServer, tempDir, type TestServer } from '../helpers/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { snapshot } from '../security/jail.js';
 
@@ -24,15 +24,7 @@ const PART_SECRET = 'PARTIAL-SECRET-51be20';
 /** Over GET's 256 KiB small-body limit: sent by GET's streaming path, not from a slab. */
 const LARGE = 300_000;
 
-let servers: TestServer[] = [];
-const peers = new PeerPool();
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  peers.destroyAll();
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-  for (const clean of cleanups.splice(0)) await clean();
-});
+const { servers, peers, cleanups } = endedAfterEachTest();
 
 /** Node's fs without /proc, handed in from outside: the server then checks folders before each call. */
 function injectedFs(): { fs: RootFs; opened: string[] } {

@@ -2,9 +2,11 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { TcpsendServer } from '../../src/server/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { RequestLogEntry } from '../../src/server/session.js';
+import { PeerPool } from './raw-peer.js';
 import { randomBytesFrom } from './seeded-random.js';
 
 export async function tempDir(prefix = 'tcpsend-test-'): Promise<string> {
@@ -43,4 +45,18 @@ export async function writeRandomFile(file: string, size: number, seed = 1): Pro
   await fsp.mkdir(path.dirname(file), { recursive: true });
   await fsp.writeFile(file, data);
   return data;
+}
+
+/**
+ * What a test file's tests start and leave to be ended after each test: the raw peers first,
+ * then the servers, then the clean-ups (folders, swappers), in the order pushed.
+ */
+export function endedAfterEachTest(): { servers: TestServer[]; peers: PeerPool; cleanups: Array<() => Promise<void>> } {
+  const ended = { servers: [] as TestServer[], peers: new PeerPool(), cleanups: [] as Array<() => Promise<void>> };
+  afterEach(async () => {
+    ended.peers.destroyAll();
+    await Promise.all(ended.servers.splice(0).map((s) => s.close()));
+    for (const clean of ended.cleanups.splice(0)) await clean();
+  });
+  return ended;
 }

@@ -7,25 +7,17 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatMputItem, formatRequest } from '../../src/protocol/index.js';
-import { PeerPool, type RawPeer } from '../helpers/raw-peer.js';
-import { startServer, tempDir, type TestServer } from '../helpers/server.js';
+import type { RawPeer } from '../helpers/raw-peer.js';
+import { endedAfterEachTest, startServer, tempDir, type TestServer } from '../helpers/server.js';
 import { startSwapper } from '../helpers/swapper.js';
 import { snapshot } from './jail.js';
 
 const sha = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 const SECRET = 'OUTSIDE-SECRET-5d1c';
 
-let servers: TestServer[] = [];
-const peers = new PeerPool();
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  peers.destroyAll();
-  await Promise.all(servers.map((s) => s.close()));
-  servers = [];
-  for (const clean of cleanups.splice(0)) await clean();
-});
+const { servers, peers, cleanups } = endedAfterEachTest();
 
 async function jail() {
   const base = await fsp.realpath(await tempDir('tcpsend-swap-'));

@@ -199,13 +199,16 @@ describe('a hostile server and symlinks in the client destination', () => {
   });
 });
 
+/** A fresh folder (removed after the test), real path, naming served/, dest/ and outside/ in it. */
+async function swapFolders(prefix: string): Promise<{ served: string; dest: string; outside: string }> {
+  const base = await fsp.realpath(await tempDir(prefix));
+  dirs.push(base);
+  return { served: path.join(base, 'served'), dest: path.join(base, 'dest'), outside: path.join(base, 'outside') };
+}
+
 describe.skipIf(process.platform !== 'linux')('a destination folder swapped for a symlink to the outside during a folder get', () => {
   it('no file, part, folder, mode or date outside is written or changed', async () => {
-    const base = await fsp.realpath(await tempDir('tcpsend-dest-swap-'));
-    dirs.push(base);
-    const served = path.join(base, 'served');
-    const dest = path.join(base, 'dest');
-    const outside = path.join(base, 'outside');
+    const { served, dest, outside } = await swapFolders('tcpsend-dest-swap-');
     // Each round gets a tree of its own (r<n>/d/), so every round writes new files: many small
     // ones (MGET), a few streamed ones, and sub-folders that carry mode 777 and a 1970 date.
     const ROUNDS = 10;
@@ -296,11 +299,7 @@ describe('a destination folder swapped for a symlink at the moment --checksum co
 
 describe.skipIf(process.platform !== 'linux')('a destination folder swapped for a symlink during a folder get of links and --checksum', () => {
   it('no link is made, and no date set, outside', async () => {
-    const base = await fsp.realpath(await tempDir('tcpsend-dest-swap-links-'));
-    dirs.push(base);
-    const served = path.join(base, 'served');
-    const dest = path.join(base, 'dest');
-    const outside = path.join(base, 'outside');
+    const { served, dest, outside } = await swapFolders('tcpsend-dest-swap-links-');
     // Each round has a tree of its own (r<n>/d/), so every round makes new links and compares
     // new files: the same bytes in dest/d and in outside, with other dates than the server's.
     const ROUNDS = 10;
