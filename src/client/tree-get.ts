@@ -1,11 +1,11 @@
 /** Folder get: getTree fetches a remote folder so that a local one holds its contents, writing only inside it (see tree.ts). */
 import path from 'node:path';
 import { BadPathError } from '../errors.js';
-import type { ListEntry } from '../protocol/index.js';
+import { joinItemPath, type ListEntry } from '../protocol/index.js';
 import { MAX_PATH_BYTES, toSegments } from '../files/relative-path.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { linkSkipReason } from '../transfer/symlinks.js';
-import { LocalFolder, statSyncOrNull, syncDirectorySync, type LocalPlace } from '../transfer/local-file.js';
+import { joinBase, LocalFolder, statSyncOrNull, syncDirectorySync, type LocalPlace } from '../transfer/local-file.js';
 import type { FetchItem } from './batch.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type Verdict } from './compare.js';
 import type { ReconnectingClient } from './retry.js';
@@ -58,8 +58,7 @@ class ListedPaths {
   /** `localDir` normalised, with a separator: a checked `rel` is joined by concatenation. */
   private readonly base: string;
   constructor(private readonly localDir: string) {
-    const base = path.join(localDir, path.sep);
-    this.base = base === `.${path.sep}` ? '' : base;
+    this.base = joinBase(localDir);
   }
 
   resolve(rel: string, isDir: boolean): string {
@@ -107,7 +106,7 @@ async function getTreeInto(
 ): Promise<TreeSummary> {
   const run = new TreeRun(options);
   const first = await client.current();
-  const remoteBase = `${remoteDir.replace(/\/+$/, '')}/`;
+  const remoteBase = joinItemPath(remoteDir, '');
   const join = (rel: string) => remoteBase + rel;
 
   // The listing is asked for first: the server makes it while this side walks its folder.

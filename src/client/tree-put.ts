@@ -1,7 +1,7 @@
 /** Folder put: putTree sends a local folder so that a remote one holds its contents (see tree.ts). */
 import fsp from 'node:fs/promises';
 import { ForbiddenError, NotFoundError, RemoteError } from '../errors.js';
-import type { ListEntry } from '../protocol/index.js';
+import { joinItemPath, type ListEntry } from '../protocol/index.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { linkSkipReason } from '../transfer/symlinks.js';
 import { statSyncOrNull } from '../transfer/local-file.js';
@@ -55,7 +55,7 @@ export async function putTree(
   const canDelete = canDeleteOn(first);
   const canSymlink = first.supports('symlink');
   const takesDotfiles = dotfilesProbe(client);
-  const remoteBase = `${remoteDir.replace(/\/+$/, '')}/`;
+  const remoteBase = joinItemPath(remoteDir, '');
   const join = (rel: string) => (rel === '' ? remoteDir : remoteBase + rel);
 
   // What is there already: one streamed listing for the whole tree, which the server makes
