@@ -56,7 +56,7 @@ export interface ReceivedAttributes {
 }
 
 /** `dir` normalised as path.join does, with a separator to append names to ('' for '.'). */
-function joinBase(dir: string): string {
+export function joinBase(dir: string): string {
   const base = path.join(dir, path.sep);
   return base === `.${path.sep}` ? '' : base;
 }

@@ -10,6 +10,7 @@ import { byUtf8, isPartName, wholeMilliseconds } from '../files/index.js';
 import type { PathFilter } from './filter.js';
 import { O_DIRECTORY, O_NOFOLLOW, PROC_FD } from '../server/root/folders.js';
 import { TEMP_LINK_MARK } from './symlinks.js';
+import { joinBase } from './local-file.js';
 
 export interface LocalEntry {
   /** Relative to the walked folder, '/'-separated. */
@@ -75,7 +76,8 @@ export function walkLocal(root: string, options: WalkOptions = {}): Generator<Lo
 /** The folder `prefix`, opened at `at` (inside its parent held open), listed by its parent as `seen`. */
 function* walkFolder(root: string, options: WalkOptions, prefix: string, at: string, seen: LocalEntry | null): Generator<LocalEntry> {
   const folder = path.join(root, prefix);
-  const base = folder.endsWith(path.sep) ? folder : folder + path.sep;
+  // Joined as a folder get joins the names it is sent (joinBase): the same path for the same file.
+  const base = joinBase(folder);
   let fd: number | null = null;
   // Names in UTF-8 byte order, as listings give them; null: not the folder its parent listed.
   let names: string[] | null = null;
