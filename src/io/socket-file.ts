@@ -279,12 +279,8 @@ export class SocketFile implements AsyncIterable<string> {
   /** Exactly `n` bytes, or UnexpectedEofError saying how many arrived before the end. */
   async readExactly(n: number): Promise<Buffer> {
     for (;;) {
-      this.checkUsable();
-      if (this.queue.length >= n) {
-        const out = this.queue.take(n);
-        this.afterConsume();
-        return out;
-      }
+      const out = this.takeBuffered(n);
+      if (out !== undefined) return out;
       if (this.ended) {
         const received = this.queue.length;
         this.queue.take(received);
