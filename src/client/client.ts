@@ -117,13 +117,11 @@ export class TcpsendClient {
   }
 
   /**
-   * A folder's entries (all of them below it with `recursive`), read as they arrive. With
-   * `links`, symlinks inside the root come as `type: 'link'` entries with their text instead
-   * of as what they point to (a server without the `symlink` capability ignores the field).
-   */
-  /**
-   * LIST, streamed: the entries in batches, each batch the lines that had arrived when it was
-   * read (one promise per batch, not per entry: a listing may hold a million).
+   * LIST, streamed: a folder's entries (all of them below it with `recursive`) in batches, each
+   * batch the lines that had arrived when it was read (one promise per batch, not per entry: a
+   * listing may hold a million). With `links`, symlinks inside the root come as `type: 'link'`
+   * entries with their text instead of as what they point to (a server without the `symlink`
+   * capability ignores the field).
    */
   async *listBatches(path: string, options: { recursive?: boolean; links?: boolean } = {}): AsyncGenerator<ListEntry[]> {
     const batches: ListEntry[][] = [];
