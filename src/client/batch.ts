@@ -16,7 +16,7 @@ import {
 } from '../protocol/index.js';
 import { checksumAlgorithm, createHasher, type ChecksumName } from '../hash/index.js';
 import { readWholeFileSync, type FileFacts, type LocalPlace } from '../transfer/local-file.js';
-import type { FileIdentity } from '../transfer/walked-file.js';
+import type { WalkedFile } from '../transfer/walked-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
 import { checkReplyHeader, checkTrailer, isWholeBody, receiveIntoPart } from './download.js';
@@ -33,8 +33,8 @@ export interface StoreItem {
   rel: string;
   /** The local file; its mtime and mode go with it. */
   abs: string;
-  /** The file a folder walk saw there: the file read must be that one (walked-file.ts), and the read is checked against its size, mtime and mode. */
-  seen?: FileFacts & FileIdentity;
+  /** The file a folder walk found there: the file read must be that one (walked-file.ts), and the read is checked against its size, mtime and mode. */
+  walked?: WalkedFile<FileFacts>;
 }
 
 export interface BatchHooks<Item> {
@@ -217,7 +217,7 @@ export async function storeMany(
               at = used;
               return slab.subarray(at + lineBytes, at + lineBytes + size);
             },
-            item.seen,
+            item.walked,
           );
         } catch (err) {
           hooks.onDone(item, err as Error);

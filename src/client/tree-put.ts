@@ -5,7 +5,7 @@ import { joinItemPath, type ListEntry } from '../protocol/index.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { linkSkipReason } from '../transfer/symlinks.js';
 import { statSyncOrNull } from '../transfer/local-file.js';
-import { openWalkedFile, type FileIdentity } from '../transfer/walked-file.js';
+import { WalkedFolder, type FileIdentity } from '../transfer/walked-file.js';
 import type { StoreItem } from './batch.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type TreeEntry, type Verdict } from './compare.js';
 import type { ReconnectingClient } from './retry.js';
@@ -45,6 +45,23 @@ export async function putTree(
   remoteDir: string,
   options: TreeOptions = {},
 ): Promise<TreeSummary> {
+  // The folder walked, held open: every file sent is opened through it (walked-file.ts).
+  const source = WalkedFolder.open(localDir);
+  try {
+    return await putTreeFrom(client, source, remoteDir, options);
+  } finally {
+    source.close();
+  }
+}
+
+/** putTree's work, from the folder `source`. */
+async function putTreeFrom(
+  client: ReconnectingClient,
+  source: WalkedFolder,
+  remoteDir: string,
+  options: TreeOptions,
+): Promise<TreeSummary> {
+  const localDir = source.path;
   const run = new TreeRun(options);
   const first = await client.current();
   if (options.delete && !canDeleteOn(first)) {
@@ -76,7 +93,7 @@ export async function putTree(
   listed.catch(() => {}); // awaited below, after the walk
   await requestWritten();
   const entries: LocalEntry[] = [];
-  await walkInTurns(walkLocal(localDir, { filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) }), (entry) => entries.push(entry));
+  await walkInTurns(walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) }), (entry) => entries.push(entry));
   const remoteExists = await listed;
   const top = await fsp.stat(localDir);
   if (!remoteExists && !run.dryRun) await client.run((c) => c.mkdir(remoteDir, { mode: top.mode & 0o777 }));
@@ -127,11 +144,12 @@ export async function putTree(
    * `there`: the file there now, if any.
    */
   const putOne = async (rel: string, abs: string, seen: FileIdentity, size: number, existed: boolean, there?: ListEntry) => {
+    const walked = { folder: source, rel, seen };
     const target = join(rel);
     try {
       let digest: string | undefined;
       if (options.checksum && there?.type === 'file' && there.size === size) {
-        const file = await openWalkedFile(abs, seen);
+        const file = await source.open(rel, seen);
         const compared = await compareContent(client, file, target, size).finally(() => file.close());
         digest = compared.digest;
         if (compared.same) {
@@ -148,7 +166,7 @@ export async function putTree(
           overwrite: true, // the source wins; the server must still allow it (--allow-overwrite)
           digest,
           eager: size <= EAGER_PUT_MAX,
-          seen,
+          walked,
           onStart: ({ size: total, resumedFrom }) => options.onFileStart?.(rel, total, resumedFrom),
           onProgress: (done, total) => options.onProgress?.(rel, done, total),
           onNotice: options.onNotice,
@@ -171,7 +189,7 @@ export async function putTree(
                 hooks.onDone(item, outcome);
               },
             }),
-          alone: (item) => putOne(item.rel, item.abs, item.seen!, statSyncOrNull(item.abs)?.size ?? 0, replacing.has(item.rel), remote.get(item.rel)),
+          alone: (item) => putOne(item.rel, item.abs, item.walked!.seen, statSyncOrNull(item.abs)?.size ?? 0, replacing.has(item.rel), remote.get(item.rel)),
         })
       : null;
 
@@ -196,7 +214,7 @@ export async function putTree(
   /** A small file to send goes into a batch: a promise only when the batch is full and goes out. */
   const batchFile = (entry: LocalEntry, existed: boolean): Promise<void> | undefined => {
     if (existed) replacing.add(entry.rel);
-    return batches!.add({ rel: entry.rel, abs: entry.abs, seen: entry }, entry.size);
+    return batches!.add({ rel: entry.rel, abs: entry.abs, walked: { folder: source, rel: entry.rel, seen: entry } }, entry.size);
   };
   const judge = (entry: LocalEntry): Promise<void> | undefined => {
     const there = remote.get(entry.rel);

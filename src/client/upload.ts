@@ -15,7 +15,7 @@ import {
 import { formatRequest, readPutOffer, readPutResult } from '../protocol/index.js';
 import type { SocketFile } from '../io/index.js';
 import { createHasher, hashFileRange, takeHashWorker, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
-import { openWalkedFile, type FileIdentity } from '../transfer/walked-file.js';
+import type { WalkedFile } from '../transfer/walked-file.js';
 import type { Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
@@ -33,11 +33,11 @@ export interface UploadOptions extends TransferOptions {
    */
   eager?: boolean;
   /**
-   * Which file a folder walk saw at `localPath`: it is opened without following a symlink and
-   * must be that very file (FileChangedError otherwise). Without it, the user's own path is
-   * opened as named.
+   * The file a folder walk found at `localPath`: it is opened through the walked folder and
+   * must be that very file (FileChangedError otherwise: walked-file.ts). Without it, the user's
+   * own path is opened as named.
    */
-  seen?: FileIdentity;
+  walked?: WalkedFile;
 }
 
 function changed(before: Stats, after: Stats): boolean {
@@ -52,7 +52,7 @@ export async function uploadFile(
   options: UploadOptions = {},
 ): Promise<TransferResult> {
   const started = performance.now();
-  const handle = options.seen ? await openWalkedFile(localPath, options.seen) : await fsp.open(localPath, 'r');
+  const handle = options.walked ? await options.walked.folder.open(options.walked.rel, options.walked.seen) : await fsp.open(localPath, 'r');
   try {
     const before = await handle.stat();
     if (before.isDirectory()) throw new IsDirectoryError(`'${localPath}' is a folder`);

@@ -27,7 +27,7 @@ import {
   type UploadPart,
 } from '../server/root/index.js';
 
-import { checkWalkedFile, walkedOpenError, WALKED_FILE_FLAGS, type FileIdentity } from './walked-file.js';
+import type { WalkedFile } from './walked-file.js';
 
 export type { OpenFile, UploadPart };
 
@@ -364,28 +364,21 @@ function factsOf(stats: Stats): FileFacts {
  * `place` gives for it: FileChangedError if its size or mtime moved while it was read (its
  * bytes would not be one version of it). Its facts are those of the bytes read.
  *
- * `seen`: the file a walk just found (lstat), if one did. It is opened with WALKED_FILE_FLAGS
- * and must be that very regular file before a byte of it is read (walked-file.ts: a folder put
- * never reads through a symlink, nor from a FIFO or a device swapped in). Where it still has
- * the walk's size, mtime (whole milliseconds: it moves in clock ticks of a millisecond or more)
- * and mode, those facts are used as they are; the same file changed since the walk is read as
- * it is now.
+ * `walked`: the file a walk found there (lstat), if one did. It is opened through the walked
+ * folder, and must be that very regular file before a byte of it is read (walked-file.ts: a
+ * folder put never reads through a symlink, nor from a FIFO or a device swapped in). Where it
+ * still has the walk's size, mtime (whole milliseconds: it moves in clock ticks of a
+ * millisecond or more) and mode, those facts are used as they are; the same file changed since
+ * the walk is read as it is now.
  */
 export function readWholeFileSync(
   file: string,
   place: (facts: FileFacts) => Uint8Array,
-  seen?: FileFacts & FileIdentity,
+  walked?: WalkedFile<FileFacts>,
 ): { body: Uint8Array; facts: FileFacts } {
-  let fd: number;
+  const { fd, stats } = walked ? walked.folder.openSync(walked.rel, walked.seen) : openWithStats(file);
   try {
-    fd = fs.openSync(file, seen ? WALKED_FILE_FLAGS : fs.constants.O_RDONLY);
-  } catch (err) {
-    throw seen ? walkedOpenError(file, err) : err;
-  }
-  try {
-    const stats = fs.fstatSync(fd);
-    if (seen) checkWalkedFile(file, seen, stats);
-    const facts = seen && sameFacts(seen, stats) ? seen : factsOf(stats);
+    const facts = walked && sameFacts(walked.seen, stats) ? walked.seen : factsOf(stats);
     const body = place(facts);
     const got = readFully(fd, body);
     const after = fs.fstatSync(fd);
@@ -395,6 +388,16 @@ export function readWholeFileSync(
     return { body, facts };
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+function openWithStats(file: string): { fd: number; stats: Stats } {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY);
+  try {
+    return { fd, stats: fs.fstatSync(fd) };
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
   }
 }
 

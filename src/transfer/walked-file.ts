@@ -1,15 +1,22 @@
 /**
  * A file a folder walk found, opened to be sent (docs/security.md, "Symlinks in folder
- * transfers": a folder put never reads through a symlink). Between the walk and the open a
- * local user may put a symlink, a FIFO or another file under the name, or swap a folder above
- * it for a symlink to the outside. So the open follows no symlink at the last name (O_NOFOLLOW)
- * and waits for no FIFO's writer (O_NONBLOCK), and what it opened must be the very regular file
- * the walk saw (the same device and inode); otherwise nothing of it is sent, and it is named as
- * changed.
+ * transfers": a folder put never reads through a symlink). The walk only looks at entries (by
+ * their plain paths: walk.ts), and between the walk and the open a local user may put a
+ * symlink, a FIFO or another file under a name, or swap a folder above it for a symlink to the
+ * outside. So a walked file is opened through the folder that holds it, held open and reached
+ * from the walked folder one name at a time without following a symlink (on Linux, through
+ * /proc/<pid>/fd, as the served root does: src/server/root/folders.ts), with no symlink
+ * followed at its own name (O_NOFOLLOW) and no wait for a FIFO's writer (O_NONBLOCK); and what
+ * it opened must be the very regular file the walk saw (the same device and inode). Otherwise
+ * nothing of it is sent, and it is named as changed. What the walk saw through a folder swapped
+ * meanwhile is of another file, so it fails that check too.
  */
+import fs, { type Stats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
 import { FileChangedError } from '../errors.js';
+import { joinBase } from './local-file.js';
+import { FOLDER_FLAGS, ROOT_FLAGS } from './walk.js';
+import { PROC_FD } from '../server/root/folders.js';
 import { READ_FLAGS } from '../server/root/index.js';
 
 /** Which file a walk saw under a name (its lstat's device and inode). */
@@ -20,12 +27,8 @@ export interface FileIdentity {
 
 /** How a walked file is opened: read-only, no symlink followed at its name, no wait on a FIFO. */
 export const WALKED_FILE_FLAGS = READ_FLAGS;
-
-/** The error of an open with WALKED_FILE_FLAGS, in the user's terms where a symlink was found (ELOOP). */
-export function walkedOpenError(file: string, err: unknown): unknown {
-  if ((err as NodeJS.ErrnoException).code !== 'ELOOP') return err;
-  return new FileChangedError(`'${file}' was replaced by a symlink after its folder was read; not sent (a folder put never follows one)`);
-}
+/** Folders held open at most; the least recently used is closed first (a walk's order reuses few). */
+const HELD_FOLDERS = 32;
 
 /** FileChangedError unless `opened` (the descriptor's stat) is the regular file the walk saw as `seen`. */
 export function checkWalkedFile(file: string, seen: FileIdentity, opened: Stats): void {
@@ -35,16 +38,150 @@ export function checkWalkedFile(file: string, seen: FileIdentity, opened: Stats)
   }
 }
 
-/** Open `file`, which a walk saw as `seen`, to read it: FileChangedError if it is not that file now. */
-export async function openWalkedFile(file: string, seen: FileIdentity): Promise<FileHandle> {
-  const handle = await fsp.open(file, WALKED_FILE_FLAGS).catch((err: unknown) => {
-    throw walkedOpenError(file, err);
-  });
-  try {
-    checkWalkedFile(file, seen, await handle.stat());
-    return handle;
-  } catch (err) {
-    await handle.close();
-    throw err;
+/** The error of an open of a walked file, in the user's terms where a symlink or a non-folder was found. */
+function walkedOpenError(file: string, err: unknown, atName: boolean): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP' && atName) return new FileChangedError(`'${file}' was replaced by a symlink after its folder was read; not sent (a folder put never follows one)`);
+  if (code === 'ELOOP' || code === 'ENOTDIR') {
+    return new FileChangedError(`'${file}': a folder above it was replaced after it was read; not sent (a folder put never follows a symlink)`);
+  }
+  return err;
+}
+
+/** A file a walk found: the folder walked, the file's path in it, and which file it was (with more of what the walk saw, `T`). */
+export interface WalkedFile<T = unknown> {
+  readonly folder: WalkedFolder;
+  readonly rel: string;
+  readonly seen: FileIdentity & T;
+}
+
+interface Held {
+  fd: number;
+  /** Opens waiting on it: it is closed once none is, if it was let go meanwhile. */
+  users: number;
+  dropped: boolean;
+}
+
+/**
+ * The folder a put walks, and the one way to open the files the walk found in it. The walk
+ * starts from the folder held here (`walkAt`), so the files opened are in the very folder
+ * walked: its own path is the user's, its symlinks followed once, when it is opened.
+ * Elsewhere than Linux a file is opened by its path, checked as above.
+ */
+export class WalkedFolder {
+  readonly #base: string;
+  readonly #root: number | null;
+  readonly #rootHeld: Held | null;
+  /** Folders below the root held open, by '/'-separated path; least recently used first. */
+  readonly #held = new Map<string, Held>();
+
+  private constructor(
+    /** As the user gave it, for messages. */
+    readonly path: string,
+  ) {
+    this.#base = joinBase(path);
+    this.#root = PROC_FD === null ? null : fs.openSync(path, ROOT_FLAGS);
+    this.#rootHeld = this.#root === null ? null : { fd: this.#root, users: 0, dropped: false };
+  }
+
+  static open(folder: string): WalkedFolder {
+    return new WalkedFolder(folder);
+  }
+
+  /** Where a walk starts to walk this very folder (walk.ts). */
+  get walkAt(): string {
+    return this.#root === null ? this.path : `${PROC_FD}/${this.#root}`;
+  }
+
+  /** The local path of `rel` inside, for messages. */
+  pathOf(rel: string): string {
+    return this.#base + rel;
+  }
+
+  /** `rel`, which the walk saw as `seen`, opened to read: its descriptor and its fstat, or FileChangedError. */
+  openSync(rel: string, seen: FileIdentity): { fd: number; stats: Stats } {
+    const file = this.pathOf(rel);
+    const { folder, name } = this.#place(file, rel);
+    let fd: number;
+    try {
+      fd = fs.openSync(folder === null ? file : `${PROC_FD}/${folder.fd}/${name}`, WALKED_FILE_FLAGS);
+    } catch (err) {
+      throw walkedOpenError(file, err, true);
+    }
+    try {
+      const stats = fs.fstatSync(fd);
+      checkWalkedFile(file, seen, stats);
+      return { fd, stats };
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+  }
+
+  /** openSync, as a FileHandle (to stream it). */
+  async open(rel: string, seen: FileIdentity): Promise<FileHandle> {
+    const file = this.pathOf(rel);
+    const { folder, name } = this.#place(file, rel);
+    let handle: FileHandle;
+    // The folder stays open until the open is done, even if it is let go meanwhile: its number names it.
+    if (folder !== null) folder.users += 1;
+    try {
+      handle = await fsp.open(folder === null ? file : `${PROC_FD}/${folder.fd}/${name}`, WALKED_FILE_FLAGS);
+    } catch (err) {
+      throw walkedOpenError(file, err, true);
+    } finally {
+      if (folder !== null && --folder.users === 0 && folder.dropped) fs.closeSync(folder.fd);
+    }
+    try {
+      checkWalkedFile(file, seen, await handle.stat());
+      return handle;
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  /** Close the folders held open (each once no open waits on it). */
+  close(): void {
+    for (const held of this.#held.values()) this.#drop(held);
+    this.#held.clear();
+    if (this.#rootHeld !== null) this.#drop(this.#rootHeld);
+  }
+
+  /** The folder that holds `rel` (null: open `file` by its path) and its name there. */
+  #place(file: string, rel: string): { folder: Held | null; name: string } {
+    if (this.#root === null) return { folder: null, name: rel };
+    const slash = rel.lastIndexOf('/');
+    try {
+      return { folder: slash < 0 ? this.#rootHeld! : this.#hold(rel.slice(0, slash)), name: rel.slice(slash + 1) };
+    } catch (err) {
+      throw walkedOpenError(file, err, false);
+    }
+  }
+
+  #hold(dir: string): Held {
+    let held = this.#held.get(dir);
+    if (held !== undefined) {
+      // Most recently used last.
+      this.#held.delete(dir);
+      this.#held.set(dir, held);
+      return held;
+    }
+    const slash = dir.lastIndexOf('/');
+    const parent = slash < 0 ? this.#root! : this.#hold(dir.slice(0, slash)).fd;
+    held = { fd: fs.openSync(`${PROC_FD}/${parent}/${dir.slice(slash + 1)}`, FOLDER_FLAGS), users: 0, dropped: false };
+    this.#held.set(dir, held);
+    if (this.#held.size > HELD_FOLDERS) {
+      const [oldest, first] = this.#held.entries().next().value as [string, Held];
+      this.#held.delete(oldest);
+      this.#drop(first);
+    }
+    return held;
+  }
+
+  #drop(held: Held): void {
+    held.dropped = true;
+    if (held.users === 0) fs.closeSync(held.fd);
   }
 }
+

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BadPathError, ForbiddenError, IsDirectoryError } from '../../src/errors.js';
 import { LocalFolder, LocalPlace, readWholeFileSync, type FileFacts } from '../../src/transfer/local-file.js';
+import { WalkedFolder } from '../../src/transfer/walked-file.js';
 import { utimesSeconds } from '../../src/files/index.js';
 import { tempDir } from '../helpers/server.js';
 import { snapshot } from '../security/jail.js';
@@ -170,16 +171,19 @@ describe('readWholeFileSync', () => {
     const file = await fileWith('hello');
     const { dev, ino } = await fsp.stat(file);
     const seen = { size: 5, mtimeMs: 1_700_000_000_123, mode: 0o640, dev, ino };
+    const folder = WalkedFolder.open(path.dirname(file));
+    cleanups.push(async () => folder.close());
+    const walked = (saw: typeof seen) => ({ folder, rel: path.basename(file), seen: saw });
     const places: FileFacts[] = [];
     const track = (facts: FileFacts) => {
       places.push(facts);
       return into(facts);
     };
-    expect(readWholeFileSync(file, track, seen).facts).toBe(seen); // the walk's facts, as they are
+    expect(readWholeFileSync(file, track, walked(seen)).facts).toBe(seen); // the walk's facts, as they are
     expect(places).toEqual([seen]); // laid out once
     for (const change of [{ size: 4 }, { mtimeMs: 1_700_000_000_122 }, { mode: 0o600 }]) {
       places.length = 0;
-      const { body, facts } = readWholeFileSync(file, track, { ...seen, ...change });
+      const { body, facts } = readWholeFileSync(file, track, walked({ ...seen, ...change }));
       expect(Buffer.from(body).toString()).toBe('hello');
       expect(facts).toEqual({ size: 5, mtimeMs: 1_700_000_000_123, mode: 0o640 });
       expect(places).toHaveLength(1); // laid out once, for the file as it is now
