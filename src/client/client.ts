@@ -134,18 +134,19 @@ export class TcpsendClient {
         (file) => file.writeLine(request),
         async (file) => {
           await this.connection.readOk();
-          for (;;) {
-            let line: string | undefined = await this.connection.readLine();
-            const batch: ListEntry[] = [];
-            while (line !== undefined && line !== END_OF_LIST) {
-              batch.push(parseEntry(line));
-              line = file.takeBufferedLine();
+          // A batch per turn: the first line waited for, then every whole line buffered with it.
+          for (let ended = false; !ended; ) {
+            const first = await this.connection.readLine();
+            ended = first === END_OF_LIST;
+            const batch: ListEntry[] = ended ? [] : [parseEntry(first)];
+            for (const line of ended ? [] : file.takeBufferedLines(END_OF_LIST)) {
+              if (line === END_OF_LIST) ended = true;
+              else batch.push(parseEntry(line));
             }
             if (batch.length > 0) {
               batches.push(batch);
               wake?.();
             }
-            if (line === END_OF_LIST) break;
           }
         },
       )

@@ -19,6 +19,11 @@ export class ChunkQueue {
     this.bytes += chunk.length;
   }
 
+  /** The first chunk queued, left in place (undefined if none). */
+  peek(): Buffer | undefined {
+    return this.chunks[this.head];
+  }
+
   /** Put bytes back at the front (a reader took more than it needed). */
   unshift(chunk: Buffer): void {
     if (chunk.length === 0) return;

@@ -194,6 +194,46 @@ export class SocketFile implements AsyncIterable<string> {
     return this.takeLine(this.maxLineLength)?.toString('utf8');
   }
 
+  /**
+   * takeBufferedLine for many lines at once: the whole lines in the first chunk buffered, up to
+   * and including the first that is `last` (the lines after it stay buffered), decoded as one
+   * piece; a line that spans chunks comes alone. [] (no wait) if no line is whole. A listing of
+   * 10,000 entries then costs a string per chunk read, not a Buffer and a string per line.
+   */
+  takeBufferedLines(last: string): string[] {
+    this.checkUsable();
+    const chunk = this.queue.peek();
+    const end = chunk === undefined ? -1 : chunk.lastIndexOf(LF);
+    if (end === -1) {
+      const line = this.takeBufferedLine();
+      return line === undefined ? [] : [line];
+    }
+    // A LF is never inside a multi-byte character: the text decodes alone.
+    const text = chunk!.toString('utf8', 0, end + 1);
+    const lines = text.split('\n');
+    lines.length -= 1; // what follows the last LF
+    let took = end + 1;
+    let chars = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const raw = lines[i]!;
+      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+      // A UTF-16 unit is 1 to 3 bytes of UTF-8: only a long line needs counting.
+      if (line.length > this.maxLineLength || (line.length * 3 > this.maxLineLength && Buffer.byteLength(line) > this.maxLineLength)) {
+        throw this.markUnusable(new LineTooLongError(this.maxLineLength));
+      }
+      lines[i] = line;
+      chars += raw.length + 1;
+      if (line === last) {
+        lines.length = i + 1;
+        if (chars < text.length) took = Buffer.byteLength(text.slice(0, chars));
+        break;
+      }
+    }
+    this.queue.take(took);
+    this.afterConsume();
+    return lines;
+  }
+
   /** readExactly without waiting: the `n` bytes if they are buffered already, else undefined. */
   takeBuffered(n: number): Buffer | undefined {
     this.checkUsable();

@@ -284,3 +284,42 @@ describe('takeBufferedLine', () => {
     await expectUnusable(file);
   });
 });
+
+describe('takeBufferedLines', () => {
+  it('gives the whole lines of the first chunk at once, as readLine would, up to and including `last`; the rest stays buffered', async () => {
+    const { peer, file } = pipe();
+    expect(file.takeBufferedLines('.')).toEqual([]);
+    peer.write('a type=dir\r\nb 数据\nc\r\n.\r\nOK next\r\npart');
+    await nextTurn();
+    expect(file.takeBufferedLines('.')).toEqual(['a type=dir', 'b 数据', 'c', '.']);
+    // What follows the last line asked for is the next reader's, to the byte.
+    expect(await file.readLine()).toBe('OK next');
+    expect(file.takeBufferedLines('.')).toEqual([]);
+    peer.write('ial\n');
+    await nextTurn();
+    expect(file.takeBufferedLines('.')).toEqual(['partial']);
+    peer.end();
+    expect(await file.readLine()).toBeNull();
+  });
+
+  it('a line split across chunks comes alone, whole', async () => {
+    const { peer, file } = pipe();
+    const text = Buffer.from('x 数据\ny\n', 'utf8');
+    peer.write(text.subarray(0, 4)); // inside the multi-byte name
+    await nextTurn();
+    expect(file.takeBufferedLines('.')).toEqual([]);
+    peer.write(text.subarray(4));
+    await nextTurn();
+    const got: string[] = [];
+    for (let lines = file.takeBufferedLines('.'); lines.length > 0; lines = file.takeBufferedLines('.')) got.push(...lines);
+    expect(got).toEqual(['x 数据', 'y']);
+  });
+
+  it('refuses a line past the limit, counted in bytes, and the stream is unusable after', async () => {
+    const { peer, file } = pipe({ maxLineLength: 8 });
+    peer.write('ok\n数据数\n'); // 9 bytes in 3 characters
+    await nextTurn();
+    expect(() => file.takeBufferedLines('.')).toThrow(LineTooLongError);
+    await expectUnusable(file);
+  });
+});
