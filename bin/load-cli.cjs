@@ -12,7 +12,7 @@
 // With --enable-source-maps, Node loads the bundle itself (stack traces then name src/*.ts).
 //
 // CommonJS, as the bundle is: Node loads it, and the few modules it needs, without the ES module
-// loader's work per import (bin/tcpsend.js imports nothing else).
+// loader's work per import (bin/tcpsend.js, CommonJS too, requires nothing else).
 'use strict';
 const crypto = require('node:crypto');
 const fs = require('node:fs');
