@@ -5,8 +5,9 @@
 // On a tree of 100 folders × 100 files of 4 KiB made under DIR (default /dev/shm, else the
 // temp folder), CPU milliseconds (user + system) of this process, the median of 5 rounds:
 // - walk: readdir each folder and lstat every entry, three ways of naming an entry: through
-//   the folder held open as /proc/<pid>/fd/N/name (what tcpsend does), as /proc/self/fd/N/name,
-//   and by its plain path (unsafe for tcpsend: see src/transfer/walk.ts);
+//   the folder held open as /proc/<pid>/fd/N/name (what tcpsend's server does), as
+//   /proc/self/fd/N/name, and by its plain path (what tcpsend's local walks do: see
+//   src/transfer/walk.ts);
 // - read: what a sender does per small file (open, fstat, read, close);
 // - store: what a verified, atomic, durable receiver does per small file (open the part,
 //   write, fchmod, futimes, fsync, close, rename; then fsync each folder once).
