@@ -72,7 +72,8 @@ export function parseMputItem(line: string, checksum: ChecksumName): ParsedMputI
 // order, unknown fields, a bad value to report) goes through the general parser.
 const CANONICAL_MPUT_ITEM = /^([^ =]+) size=(0|[1-9][0-9]{0,15}) ([a-z0-9]+)=([0-9a-f]{64})(?: mtime=(0|[1-9][0-9]{0,15}))?(?: mode=([0-7]{1,4}))?$/;
 
-function parseCanonicalMputItem(line: string, checksum: ChecksumName): ParsedMputItem | null {
+/** An item line exactly as formatMputItem writes it, or null (exported for test/protocol/fast-parsers.test.ts). */
+export function parseCanonicalMputItem(line: string, checksum: ChecksumName): ParsedMputItem | null {
   const match = CANONICAL_MPUT_ITEM.exec(line);
   if (match === null || match[3] !== digestKey(checksum)) return null;
   const size = Number(match[2]);
@@ -87,7 +88,8 @@ function parseCanonicalMputItem(line: string, checksum: ChecksumName): ParsedMpu
   return { size, item: { path, size, digest: match[4]!, mtime, mode: match[6] === undefined ? null : Number.parseInt(match[6], 8) }, error: null };
 }
 
-function parseAnyMputItem(line: string, checksum: ChecksumName): ParsedMputItem {
+/** Any item line, fields in any order (exported for test/protocol/fast-parsers.test.ts). */
+export function parseAnyMputItem(line: string, checksum: ChecksumName): ParsedMputItem {
   const [first, ...rest] = splitTokens(line);
   if (first === undefined || isFieldToken(first)) throw new BadRequestError('an MPUT item needs a path first');
   const fields = parseFields(rest);

@@ -8,7 +8,7 @@
  */
 
 import { ProtocolError } from '../errors.js';
-import { decodePath, decodeValue, encodePath, encodeValue } from './encoding.js';
+import { decodePath, encodePath, encodeValue } from './encoding.js';
 import {
   formatMode,
   formatUint,
@@ -19,7 +19,7 @@ import {
 } from './fields.js';
 import { fromPeer } from './peer.js';
 import { quote } from './printable.js';
-import { isFieldToken, parseFields, splitTokens } from './tokens.js';
+import { decodeFieldValue, isFieldToken, parseFields, splitTokens } from './tokens.js';
 
 /** The line that ends a listing. */
 export const END_OF_LIST = '.';
@@ -55,20 +55,31 @@ const AS_FORMATTED = /^([^ =]+) type=(file|dir|link)(?: size=(0|[1-9][0-9]{0,15}
 
 /** Parses one entry line; call it only for lines other than END_OF_LIST. */
 export function parseEntry(line: string): ListEntry {
+  return parseFormattedEntry(line) ?? parseAnyEntry(line);
+}
+
+/**
+ * An entry line exactly as formatEntry writes it, read with one match: the entry, or null for
+ * any other line (then parseAnyEntry reads it, or says what is wrong). Exported for the test
+ * that holds it to parseAnyEntry (test/protocol/fast-parsers.test.ts).
+ */
+export function parseFormattedEntry(line: string): ListEntry | null {
   const m = AS_FORMATTED.exec(line);
-  if (m !== null) {
-    const type = m[2] as ListEntry['type'];
-    const size = m[3] === undefined ? null : Number(m[3]);
-    const mtimeMs = Number(m[5]);
-    // Past 2^53 - 1, or a file without a size or a link without a target: the general parser says why.
-    if (mtimeMs <= Number.MAX_SAFE_INTEGER && (size === null ? type !== 'file' : size <= Number.MAX_SAFE_INTEGER) && (type !== 'link' || m[4] !== undefined)) {
-      return fromPeer('LIST entry', () => {
-        const entry: ListEntry = { path: decodePath(m[1]!), type, size, mtimeMs, mode: Number.parseInt(m[6]!, 8) };
-        if (type === 'link') entry.target = decodeValue(m[4]!);
-        return entry;
-      });
-    }
-  }
+  if (m === null) return null;
+  const type = m[2] as ListEntry['type'];
+  const size = m[3] === undefined ? null : Number(m[3]);
+  const mtimeMs = Number(m[5]);
+  // Past 2^53 - 1, or a file without a size or a link without a target: the general parser says why.
+  if (mtimeMs > Number.MAX_SAFE_INTEGER || (size === null ? type === 'file' : size > Number.MAX_SAFE_INTEGER) || (type === 'link' && m[4] === undefined)) return null;
+  return fromPeer('LIST entry', () => {
+    const entry: ListEntry = { path: decodePath(m[1]!), type, size, mtimeMs, mode: Number.parseInt(m[6]!, 8) };
+    if (type === 'link') entry.target = decodeFieldValue('target', m[4]!);
+    return entry;
+  });
+}
+
+/** Any entry line, fields in any order: the entry, or a ProtocolError that says what is wrong. */
+export function parseAnyEntry(line: string): ListEntry {
   return fromPeer('LIST entry', () => {
     const [pathToken, ...fieldTokens] = splitTokens(line);
     if (pathToken === undefined || isFieldToken(pathToken)) {

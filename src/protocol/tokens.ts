@@ -27,6 +27,11 @@ export function isFieldToken(token: string): boolean {
  * Parses `key=value` tokens into a map of decoded values. A bad key, a bad escape in a value
  * or a repeated key ("A key may appear once.") is a BadRequestError.
  */
+/** The value of the field `key`, percent-decoded: BadRequestError naming the field if it is not well formed. */
+export function decodeFieldValue(key: string, value: string): string {
+  return percentDecode(value, (reason) => new BadRequestError(`${key} ${reason}`));
+}
+
 export function parseFields(tokens: readonly string[]): Map<string, string> {
   const fields = new Map<string, string>();
   for (const token of tokens) {
@@ -39,11 +44,7 @@ export function parseFields(tokens: readonly string[]): Map<string, string> {
       );
     }
     if (fields.has(key)) throw new BadRequestError(`duplicate field ${key}=`);
-    const value = percentDecode(
-      token.slice(eq + 1),
-      (reason) => new BadRequestError(`${key} ${reason}`),
-    );
-    fields.set(key, value);
+    fields.set(key, decodeFieldValue(key, token.slice(eq + 1)));
   }
   return fields;
 }
