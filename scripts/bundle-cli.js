@@ -54,6 +54,11 @@ const CHECKED_FILE_RELATIVE = new Map([
   ['node_modules/yargs-parser/build/lib/index.js', 'only for .config() files, which tcpsend does not use'],
   ['node_modules/yargs/build/lib/utils/apply-extends.js', 'only for `extends` in config files, which tcpsend does not use'],
   [
+    'dist/files/native-folder.js',
+    'it looks for the native folder reader in dist/native/ beside the bundle; the single executable ' +
+      'has none beside it, and reads folders the plain way',
+  ],
+  [
     'dist/hash/algorithms.js',
     'it resolves the native BLAKE3 module from there: from dist/ the package\'s own node_modules; from the ' +
       'single executable, the folder it sits in, where it is normally absent, and SHA-256 is used',

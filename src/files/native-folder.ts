@@ -1,0 +1,107 @@
+/**
+ * A folder's names with the lstat of each, in one call, through tcpsend's native helper
+ * (native/folder.c: fdopendir, readdir and fstatat on the folder held open; `npm run build`
+ * compiles it into dist/native/folder.node where there is a C compiler). Node has no fstatat:
+ * from JavaScript each entry is an lstat of a path the kernel resolves again (through
+ * /proc/<pid>/fd/N 4.2 µs, a plain path 2.6) and a Stats object with four Dates, and a walk of
+ * 10,000 files is mostly that. The helper is a faster way to do the same reads: where it is not
+ * built or does not load (another platform, the single executable, a build without a
+ * compiler), readFolderStats gives null and callers read the plain way, with the same results
+ * (test/files/native-folder.test.ts holds the two to each other).
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import util from 'node:util';
+
+/** Numbers per name in FolderStats.stats, and where each one is. */
+export const FIELDS = 8;
+export const MODE = 0;
+export const SIZE = 1;
+export const MTIME_MS = 2;
+export const CTIME_MS = 3;
+export const DEV = 4;
+export const INO = 5;
+export const NLINK = 6;
+/** The errno of an entry's failed lstat (it vanished since the folder was read), else 0. */
+export const ERRNO = 7;
+
+export interface FolderStats {
+  /** As fs.readdirSync gives them (not sorted; no '.' or '..'). */
+  names: string[];
+  /** FIELDS numbers per name, in the order of `names`. */
+  stats: Float64Array;
+}
+
+interface NativeFolder {
+  readonly FIELDS: number;
+  readFolder(fd: number, max: number): [string[], Float64Array] | null;
+}
+
+/**
+ * The helper, in dist/native/: beside the CLI bundle (dist/tcpsend-cli.cjs), one folder up from
+ * this module in dist/files/, or, for the tests that run src/ as it is, in the build beside it;
+ * null if it is in none of them, does not load, or is of another layout.
+ */
+function load(): NativeFolder | null {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const places = [path.join(here, 'native'), path.join(here, '..', 'native'), path.join(here, '..', '..', 'dist', 'native')];
+  for (const file of places.map((place) => path.join(place, 'folder.node'))) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      const helper = createRequire(import.meta.url)(file) as NativeFolder;
+      return helper.FIELDS === FIELDS && typeof helper.readFolder === 'function' ? helper : null;
+    } catch {
+      return null; // built for another platform or C library: the plain way
+    }
+  }
+  return null;
+}
+
+const loaded = load();
+let native = loaded;
+
+/** Whether folders are read through the helper in this process. */
+export function nativeFolderReads(): boolean {
+  return native !== null;
+}
+
+/** @internal Tests: read folders the plain way (false) or through the helper if it loaded (true); whether it is used now. */
+export function useNativeFolderReads(on: boolean): boolean {
+  native = on ? loaded : null;
+  return native !== null;
+}
+
+/**
+ * The names in the folder held open as `fd`, each with its lstat (fstatat, no symlink
+ * followed): null where the helper is not used, or when the folder holds more than `max` names.
+ * An error reading the folder itself is thrown as Node words one (code, errno, syscall, path).
+ */
+export function readFolderStats(fd: number, shown: string, max = Number.MAX_SAFE_INTEGER): FolderStats | null {
+  if (native === null) return null;
+  let read: [string[], Float64Array] | null;
+  try {
+    read = native.readFolder(fd, max);
+  } catch (err) {
+    const errno = (err as { errno?: unknown }).errno;
+    throw typeof errno === 'number' ? systemError(errno, 'scandir', shown) : err;
+  }
+  return read === null ? null : { names: read[0], stats: read[1] };
+}
+
+/** The error of an entry whose lstat failed (its ERRNO field), as fs.lstatSync would throw it. */
+export function entryError(stats: Float64Array, at: number, shown: string): NodeJS.ErrnoException {
+  return systemError(stats[at + ERRNO]!, 'lstat', shown);
+}
+
+/** An error worded as Node's own for `errno` (positive, as C gives it). */
+function systemError(errno: number, syscall: string, shown: string): NodeJS.ErrnoException {
+  const [code, description] = util.getSystemErrorMap().get(-errno) ?? [`E${errno}`, 'unknown error'];
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${description}, ${syscall} '${shown}'`);
+  err.errno = -errno;
+  err.code = code;
+  err.syscall = syscall;
+  err.path = shown;
+  return err;
+}

@@ -1,0 +1,127 @@
+/**
+ * The native folder reader (native/folder.c through src/files/native-folder.ts) is a faster way
+ * to do what fs.readdirSync and fs.lstatSync do: held here to give the same names and the same
+ * numbers, and the local walk to give the same entries whichever way it reads.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CTIME_MS,
+  DEV,
+  entryError,
+  ERRNO,
+  FIELDS,
+  INO,
+  MODE,
+  MTIME_MS,
+  NLINK,
+  nativeFolderReads,
+  readFolderStats,
+  SIZE,
+  useNativeFolderReads,
+} from '../../src/files/native-folder.js';
+import { walkLocal } from '../../src/transfer/walk.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const clean of cleanups.splice(0).reverse()) clean();
+  useNativeFolderReads(true);
+});
+
+/** A folder of every kind of entry: files, a folder, links in and out, a FIFO, names in several scripts. */
+function folder(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsend-native-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'a.txt'), 'hello');
+  fs.writeFileSync(path.join(dir, 'données 数据 😀.bin'), Buffer.alloc(70_000, 1));
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.writeFileSync(path.join(dir, 'sub', 'deep.txt'), 'deep');
+  fs.symlinkSync('a.txt', path.join(dir, 'in-link'));
+  fs.symlinkSync('/etc/hostname', path.join(dir, 'out-link'));
+  fs.utimesSync(path.join(dir, 'a.txt'), 1_700_000_000.123456, 1_700_000_000.987654);
+  if (process.platform !== 'win32') execFileSync('mkfifo', [path.join(dir, 'pipe')]);
+  return dir;
+}
+
+function opened(dir: string): number {
+  const fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  cleanups.push(() => fs.closeSync(fd));
+  return fd;
+}
+
+const hasCompiler = process.platform !== 'win32' && spawnSync(process.env.CC || 'cc', ['--version']).status === 0;
+
+describe('the native folder reader', () => {
+  it.runIf(hasCompiler)('was built by npm run build here, and loads', () => {
+    expect(fs.existsSync(path.join(__dirname, '..', '..', 'dist', 'native', 'folder.node'))).toBe(true);
+    expect(nativeFolderReads()).toBe(true);
+  });
+
+  it.runIf(hasCompiler)('gives the names fs.readdirSync gives, each with the numbers fs.lstatSync gives', () => {
+    const dir = folder();
+    const read = readFolderStats(opened(dir), dir)!;
+    expect(read).not.toBeNull();
+    expect([...read.names].sort()).toEqual(fs.readdirSync(dir).sort());
+    expect(read.stats.length).toBe(read.names.length * FIELDS);
+    read.names.forEach((name, i) => {
+      const st = fs.lstatSync(path.join(dir, name));
+      const at = i * FIELDS;
+      expect([read.stats[at + MODE], read.stats[at + SIZE], read.stats[at + MTIME_MS], read.stats[at + CTIME_MS]], name).toEqual([st.mode, st.size, st.mtimeMs, st.ctimeMs]);
+      expect([read.stats[at + DEV], read.stats[at + INO], read.stats[at + NLINK], read.stats[at + ERRNO]], name).toEqual([st.dev, st.ino, st.nlink, 0]);
+    });
+  });
+
+  it.runIf(hasCompiler)('gives null for a folder of more than `max` names, and reads one of exactly `max`', () => {
+    const dir = folder();
+    const count = fs.readdirSync(dir).length;
+    expect(readFolderStats(opened(dir), dir, count - 1)).toBeNull();
+    expect(readFolderStats(opened(dir), dir, count)!.names).toHaveLength(count);
+  });
+
+  it.runIf(hasCompiler)("words an entry's failed lstat, and a folder it cannot read, as Node does", () => {
+    const dir = folder();
+    const stats = new Float64Array(FIELDS);
+    stats[ERRNO] = 2; // ENOENT: an entry gone between readdir and fstatat
+    const err = entryError(stats, 0, path.join(dir, 'gone'));
+    let node: NodeJS.ErrnoException | undefined;
+    try {
+      fs.lstatSync(path.join(dir, 'gone'));
+    } catch (e) {
+      node = e as NodeJS.ErrnoException;
+    }
+    expect(err.message).toBe(node!.message);
+    expect([err.code, err.errno, err.syscall]).toEqual([node!.code, node!.errno, node!.syscall]);
+    const fd = fs.openSync(dir, 'r');
+    fs.closeSync(fd);
+    expect(() => readFolderStats(fd, dir)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'scandir' }));
+  });
+
+  it('with it or without, a walk finds the same entries', () => {
+    const dir = folder();
+    const walk = () => [...walkLocal(dir, { onSkip: () => {} })];
+    const withIt = walk();
+    expect(useNativeFolderReads(false)).toBe(false);
+    expect(walk()).toEqual(withIt);
+    expect(withIt.map((e) => `${e.rel} ${e.type}`)).toEqual(['a.txt file', 'données 数据 😀.bin file', 'in-link link', 'out-link link', 'sub dir', 'sub/deep.txt file']);
+  });
+});
+
+describe('a walk of a big folder', () => {
+  it('the same entries either way, of 3,000 files in 30 folders', async () => {
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tcpsend-native-big-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    for (let d = 0; d < 30; d++) {
+      fs.mkdirSync(path.join(dir, `d${d}`));
+      for (let f = 0; f < 100; f++) fs.writeFileSync(path.join(dir, `d${d}`, `f${f}`), String(f));
+    }
+    const walk = () => [...walkLocal(dir)];
+    const withIt = walk();
+    useNativeFolderReads(false);
+    expect(walk()).toEqual(withIt);
+    expect(withIt).toHaveLength(3030);
+  });
+});
