@@ -5,7 +5,7 @@ import { joinItemPath, type ListEntry } from '../protocol/index.js';
 import { MAX_PATH_BYTES, toSegments } from '../files/relative-path.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { linkSkipReason } from '../transfer/symlinks.js';
-import { joinBase, LocalFolder, statSyncOrNull, syncDirectorySync, type LocalPlace } from '../transfer/local-file.js';
+import { joinBase, LocalFolder, statSyncOrNull, type LocalPlace } from '../transfer/local-file.js';
 import type { FetchItem } from './batch.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type Verdict } from './compare.js';
 import type { ReconnectingClient } from './retry.js';
@@ -133,7 +133,7 @@ async function getTreeInto(
   // Folders this run created hold nothing yet: their files need no look before they are fetched.
   const fresh = new Set<string>();
   if (created) fresh.add('');
-  const dirs: { rel: string; abs: string; entry: ListEntry }[] = [];
+  const dirs: { rel: string; entry: ListEntry }[] = [];
   const touched = new Set<string>();
   const blocked = new Set<string>();
   /** What the source has, for --delete (only then kept). */
@@ -239,7 +239,7 @@ async function getTreeInto(
     }
     const verdict = compareEntry(entry, there, options);
     if (verdict !== 'unchanged') return act(entry, dest, there, verdict);
-    if (entry.type === 'dir') dirs.push({ rel, abs: dest, entry });
+    if (entry.type === 'dir') dirs.push({ rel, entry });
     else run.unchanged(rel, dest, entry.size ?? 0);
     return undefined;
   };
@@ -253,7 +253,7 @@ async function getTreeInto(
     const clear = verdict === 'new' || verdict === 'in-the-way';
     const existed = there !== undefined;
     if (entry.type === 'dir') {
-      dirs.push({ rel, abs: dest, entry });
+      dirs.push({ rel, entry });
       if (clear) {
         touched.add(parentOf(rel));
         if (destination) {
@@ -349,13 +349,18 @@ async function getTreeInto(
   // and mtime, deepest first (writing into a folder moves its mtime); only where something
   // changed or the attributes differ.
   if (destination) {
+    for (const rel of touched) {
+      try {
+        destination.touch(rel);
+      } catch {
+        // Gone, or no longer a folder inside (a link put there since): nothing of ours to sync there.
+      }
+    }
     destination.sync();
-    if (touched.has('')) syncDirectorySync(localDir);
-    for (const { rel, abs, entry } of dirs.reverse()) {
+    for (const { rel, entry } of dirs.reverse()) {
       if (blocked.has(rel)) continue;
       const there = local.get(rel);
-      if (touched.has(rel)) syncDirectorySync(abs);
-      else if (there?.type === 'dir' && !folderAttributesDiffer(entry, there)) continue;
+      if (!touched.has(rel) && there?.type === 'dir' && !folderAttributesDiffer(entry, there)) continue;
       try {
         // On the folder's descriptor, reached inside: never on a folder a link leads to.
         destination.setAttributes(rel, { mode: entry.mode, mtimeMs: entry.mtimeMs });

@@ -4,7 +4,6 @@ import { ForbiddenError, NotFoundError, RemoteError } from '../errors.js';
 import { joinItemPath, type ListEntry } from '../protocol/index.js';
 import { walkLocal, type LocalEntry } from '../transfer/walk.js';
 import { linkSkipReason } from '../transfer/symlinks.js';
-import { statSyncOrNull } from '../transfer/local-file.js';
 import { WalkedFolder, type FileIdentity } from '../transfer/walked-file.js';
 import type { StoreItem } from './batch.js';
 import { compareEntry, entriesToDelete, folderAttributesDiffer, type TreeEntry, type Verdict } from './compare.js';
@@ -189,7 +188,7 @@ async function putTreeFrom(
                 hooks.onDone(item, outcome);
               },
             }),
-          alone: (item) => putOne(item.rel, item.abs, item.walked!.seen, statSyncOrNull(item.abs)?.size ?? 0, replacing.has(item.rel), remote.get(item.rel)),
+          alone: (item) => putOne(item.rel, item.abs, item.walked!.seen, item.walked!.seen.size, replacing.has(item.rel), remote.get(item.rel)),
         })
       : null;
 

@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { FileChangedError, IsDirectoryError, NotFoundError } from '../errors.js';
-import { fsyncFolder, partNameFor, wholeMilliseconds } from '../files/index.js';
+import { partNameFor, wholeMilliseconds } from '../files/index.js';
 import {
   applyAttributes,
   commitPart,
@@ -179,6 +179,14 @@ export class LocalFolder {
     return storeWholeFiles(this.root, whole, this.#scope, this.#touched);
   }
 
+  /**
+   * Have the next `sync` fsync the folder `rel` inside (something was renamed into it or
+   * removed from it), reached through the boundary: never a folder a link leads to.
+   */
+  touch(rel: string): void {
+    this.#touched.add(this.root.folder(this.root.segments(rel), this.#scope));
+  }
+
   /** fsync the folders small files were renamed in (once per folder, at the end of a tree). */
   sync(): void {
     syncFolders(this.root, this.#touched, this.#scope);
@@ -339,9 +347,6 @@ export class LocalPlace {
     }
   }
 }
-
-/** fsync the directory so that a rename in it survives a crash (best effort where refused). */
-export const syncDirectorySync = (dir: string): void => fsyncFolder(dir);
 
 /** stat, or null where nothing is; synchronous: a client's per-file checks are many and tiny. */
 export function statSyncOrNull(file: string): Stats | null {

@@ -172,6 +172,9 @@ function* entriesOf(
     } else {
       try {
         ({ mode, size, mtimeMs, dev, ino } = fs.lstatSync(abs));
+        // A folder's mode and mtime are sent as they are (a put makes the folder so): looked at
+        // again in the folder held, where a folder swapped above it cannot lead elsewhere.
+        if ((mode & S_IFMT) === S_IFDIR && inside !== base) ({ mode, size, mtimeMs, dev, ino } = fs.lstatSync(inside + name));
       } catch (err) {
         options.onSkip?.(rel, (err as Error).message);
         continue;

@@ -9,7 +9,9 @@
  * followed at its own name (O_NOFOLLOW) and no wait for a FIFO's writer (O_NONBLOCK); and what
  * it opened must be the very regular file the walk saw (the same device and inode). Otherwise
  * nothing of it is sent, and it is named as changed. What the walk saw through a folder swapped
- * meanwhile is of another file, so it fails that check too.
+ * meanwhile is of another file, so it fails that check too. Without /proc a file is opened by
+ * its path and only that check holds: a folder swapped while it was walked, and left so, is
+ * not caught (docs/security.md says so).
  */
 import fs, { type Stats } from 'node:fs';
 import fsp, { type FileHandle } from 'node:fs/promises';
@@ -38,12 +40,27 @@ export function checkWalkedFile(file: string, seen: FileIdentity, opened: Stats)
   }
 }
 
-/** The error of an open of a walked file, in the user's terms where a symlink or a non-folder was found. */
+/**
+ * The error of an open of a walked file, in the user's terms: a symlink, a socket or a
+ * non-folder found on the way is a change (FileChangedError); anything else (gone, not allowed)
+ * is said as it is, of the file's own path (not the /proc name it was opened by).
+ */
 function walkedOpenError(file: string, err: unknown, atName: boolean): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ELOOP' && atName) return new FileChangedError(`'${file}' was replaced by a symlink after its folder was read; not sent (a folder put never follows one)`);
-  if (code === 'ELOOP' || code === 'ENOTDIR') {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ELOOP' && atName) return new FileChangedError(`'${file}' was replaced by a symlink after its folder was read; not sent (a folder put never follows one)`);
+  if (e.code === 'ELOOP' || e.code === 'ENOTDIR') {
     return new FileChangedError(`'${file}': a folder above it was replaced after it was read; not sent (a folder put never follows a symlink)`);
+  }
+  // ENXIO: a socket (or a FIFO without a reader) put under the name.
+  if (e.code === 'ENXIO' && atName) return new FileChangedError(`'${file}' was replaced by something that is not a regular file after its folder was read; not sent`);
+  if (typeof e.code === 'string' && typeof e.syscall === 'string' && typeof e.path === 'string' && e.path !== file) {
+    const at = e.message.lastIndexOf(`, ${e.syscall} `);
+    const said: NodeJS.ErrnoException = new Error(`${at < 0 ? e.message : e.message.slice(0, at)}, ${e.syscall} '${file}'`, { cause: err });
+    said.code = e.code;
+    said.errno = e.errno;
+    said.syscall = e.syscall;
+    said.path = file;
+    return said;
   }
   return err;
 }
@@ -141,15 +158,21 @@ export class WalkedFolder {
     }
   }
 
-  /** Close the folders held open (each once no open waits on it). */
+  /** Close the folders held open (each once no open waits on it); an open after this is refused. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     for (const held of this.#held.values()) this.#drop(held);
     this.#held.clear();
     if (this.#rootHeld !== null) this.#drop(this.#rootHeld);
   }
 
+  #closed = false;
+
   /** The folder that holds `rel` (null: open `file` by its path) and its name there. */
   #place(file: string, rel: string): { folder: Held | null; name: string } {
+    // Its descriptors may be someone else's by now.
+    if (this.#closed) throw new Error(`'${file}': the folder it was found in is no longer held (the transfer is over)`);
     if (this.#root === null) return { folder: null, name: rel };
     const slash = rel.lastIndexOf('/');
     try {

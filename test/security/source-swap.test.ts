@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FileChangedError } from '../../src/errors.js';
 import { ReconnectingClient } from '../../src/client/retry.js';
 import { putTree } from '../../src/client/tree.js';
+import { useNativeFolderReads } from '../../src/files/native-folder.js';
 import { startServer, tempDir, type TestServer } from '../helpers/server.js';
 
 /** Bodies above this go one by one (PUT, streamed); smaller ones in batches (MPUT). */
@@ -25,6 +26,7 @@ const clients: ReconnectingClient[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
+  useNativeFolderReads(true);
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
   await Promise.all(servers.splice(0).map((s) => s.close()));
   await Promise.all(dirs.splice(0).map((d) => fsp.rm(d, { recursive: true, force: true })));
@@ -166,4 +168,28 @@ describe('a folder put whose source changes between the walk and the read', () =
     expect(failures.get('top.bin')).toBeInstanceOf(FileChangedError);
     expect(fs.existsSync(path.join(server.root, 'up', 'top.txt'))).toBe(false);
   }, 20_000);
+
+  it.skipIf(process.platform === 'win32').each([
+    ['native helper', true],
+    ['plain lstats', false],
+  ])("a folder swapped while the walk reads it (%s): no outside folder's mode or mtime reaches the server", async (_how, native) => {
+    useNativeFolderReads(native);
+    const { src, outside, server, client } = await layout();
+    await fsp.mkdir(path.join(src, 'd', 'sub'));
+    await fsp.writeFile(path.join(src, 'd', 'sub', 'f.txt'), 'mine');
+    await fsp.mkdir(path.join(outside, 'sub'));
+    await fsp.chmod(path.join(outside, 'sub'), 0o710);
+    const then = new Date('2001-02-03T04:05:06Z');
+    await fsp.utimes(path.join(outside, 'sub'), then, then);
+    // As above: d/a.fifo, the first name in d, is skipped (and said) before the names after it are looked at.
+    execFileSync('mkfifo', [path.join(src, 'd', 'a.fifo')]);
+    await putTree(client, src, 'up', {
+      onNotice: (message) => {
+        if (message.startsWith('skipped d/a.fifo')) swapForLink(path.join(src, 'd'), outside);
+      },
+    });
+    const there = await fsp.stat(path.join(server.root, 'up', 'd', 'sub'));
+    expect((there.mode & 0o777).toString(8)).not.toBe('710');
+    expect(there.mtime.toISOString()).not.toBe(then.toISOString());
+  });
 });

@@ -3,6 +3,7 @@
  * the walk saw; never through a symlink, never stuck on a FIFO.
  */
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -133,5 +134,41 @@ describe('WalkedFolder', () => {
     const { src, folder } = await walked();
     const rels = (at?: string) => [...walkLocal(src, { at })].map((e) => `${e.rel} ${e.abs} ${e.ino}`);
     expect(rels(folder.walkAt)).toEqual(rels());
+  });
+
+  it.skipIf(process.platform !== 'linux')('closes its folders once: a second close() closes nothing of anyone else, and an open after it is refused', async () => {
+    const { src, folder, seen } = await walked();
+    folder.close();
+    const other = fs.openSync(path.join(src, 'd', 'f.txt'), 'r'); // the lowest free number: the root's
+    folder.close();
+    expect(() => fs.fstatSync(other)).not.toThrow();
+    fs.closeSync(other);
+    const before = openFds();
+    expect(() => folder.openSync('d/f.txt', seen)).toThrow(/no longer held/);
+    await expect(folder.open('d/f.txt', seen)).rejects.toThrow(/no longer held/);
+    expect(openFds()).toBe(before);
+  });
+
+  it.skipIf(process.platform !== 'linux')("names the file by its own path when it is gone, and calls a socket put under its name a change", async () => {
+    const { src, folder, seen } = await walked();
+    const file = path.join(src, 'd', 'f.txt');
+    await fsp.rm(file);
+    const gone = (() => {
+      try {
+        folder.openSync('d/f.txt', seen);
+      } catch (err) {
+        return err as NodeJS.ErrnoException;
+      }
+    })();
+    expect([gone?.code, gone?.message]).toEqual(['ENOENT', `ENOENT: no such file or directory, open '${file}'`]);
+    const server = net.createServer().listen(file);
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      expect(() => folder.openSync('d/f.txt', seen)).toThrow(FileChangedError);
+    } finally {
+      server.close();
+    }
+    await fsp.rm(path.join(src, 'd'), { recursive: true, force: true });
+    expect(() => folder.openSync('d/f.txt', seen)).toThrow(`ENOENT: no such file or directory, open '${file}'`);
   });
 });
