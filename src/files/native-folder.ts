@@ -90,6 +90,46 @@ export function readFolderStats(fd: number, shown: string, max = Number.MAX_SAFE
   return read === null ? null : { names: read[0], stats: read[1] };
 }
 
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK } = fs.constants;
+
+/** One entry's lstat from FolderStats.stats (at offset `at`), read as an fs.Stats is. */
+export class LookedStats {
+  constructor(
+    private readonly stats: Float64Array,
+    private readonly at: number,
+  ) {}
+  get mode(): number {
+    return this.stats[this.at + MODE]!;
+  }
+  get size(): number {
+    return this.stats[this.at + SIZE]!;
+  }
+  get mtimeMs(): number {
+    return this.stats[this.at + MTIME_MS]!;
+  }
+  get ctimeMs(): number {
+    return this.stats[this.at + CTIME_MS]!;
+  }
+  get dev(): number {
+    return this.stats[this.at + DEV]!;
+  }
+  get ino(): number {
+    return this.stats[this.at + INO]!;
+  }
+  get nlink(): number {
+    return this.stats[this.at + NLINK]!;
+  }
+  isFile(): boolean {
+    return (this.mode & S_IFMT) === S_IFREG;
+  }
+  isDirectory(): boolean {
+    return (this.mode & S_IFMT) === S_IFDIR;
+  }
+  isSymbolicLink(): boolean {
+    return (this.mode & S_IFMT) === S_IFLNK;
+  }
+}
+
 /** The error of an entry whose lstat failed (its ERRNO field), as fs.lstatSync would throw it. */
 export function entryError(stats: Float64Array, at: number, shown: string): NodeJS.ErrnoException {
   return systemError(stats[at + ERRNO]!, 'lstat', shown);

@@ -24,6 +24,8 @@ import {
   SIZE,
   useNativeFolderReads,
 } from '../../src/files/native-folder.js';
+import { Root } from '../../src/server/root/index.js';
+import { SORTED_FOLDER_MAX } from '../../src/server/root/listing.js';
 import { walkLocal } from '../../src/transfer/walk.js';
 
 const cleanups: Array<() => void> = [];
@@ -124,4 +126,44 @@ describe('a walk of a big folder', () => {
     expect(walk()).toEqual(withIt);
     expect(withIt).toHaveLength(3030);
   });
+});
+
+describe("a server's listing", () => {
+  async function listed(root: Root, at: string, options = { recursive: true, links: true }): Promise<unknown[]> {
+    const all: unknown[] = [];
+    for await (const entry of root.list(at, options)) all.push(entry);
+    return all;
+  }
+
+  it('is the same with the native helper and without: files, folders, links in, out and dangling, FIFOs, partial files, dotfiles', async () => {
+    const dir = folder();
+    fs.symlinkSync('nowhere', path.join(dir, 'dangling'));
+    fs.symlinkSync('sub', path.join(dir, 'sub-link'));
+    fs.writeFileSync(path.join(dir, '.hidden'), 'h');
+    fs.writeFileSync(path.join(dir, 'sub', '.x.tcpsend-part'), 'part');
+    for (const dotfiles of [false, true]) {
+      for (const options of [{ recursive: true, links: true }, { recursive: true, links: false }, { recursive: false, links: false }]) {
+        useNativeFolderReads(true);
+        const root = await Root.open(dir, { dotfiles });
+        const withIt = await listed(root, '', options);
+        useNativeFolderReads(false);
+        expect(await listed(root, '', options), JSON.stringify({ dotfiles, options })).toEqual(withIt);
+        expect(withIt.length).toBeGreaterThan(3);
+      }
+    }
+  });
+
+  it(`lists a folder of more than ${SORTED_FOLDER_MAX} names as it is read, every name once, either way`, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsend-native-huge-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.mkdirSync(path.join(dir, 'big'));
+    const count = SORTED_FOLDER_MAX + 10;
+    for (let i = 0; i < count; i++) fs.writeFileSync(path.join(dir, 'big', `f${i}`), '');
+    const root = await Root.open(dir);
+    for (const native of [true, false]) {
+      useNativeFolderReads(native);
+      const names = ((await listed(root, 'big', { recursive: false, links: false })) as { path: string }[]).map((e) => e.path);
+      expect(new Set(names).size).toBe(count);
+    }
+  }, 30_000);
 });

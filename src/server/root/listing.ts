@@ -19,7 +19,8 @@ import { quoteRequestPath } from '../../files/quote-path.js';
 import { byUtf8 } from '../../files/utf8-order.js';
 import { infoOf, type Entry, type FileInfo, type Root } from './root.js';
 import type { TimeSlice } from './time-slice.js';
-import type { DirLike } from './fs-port.js';
+import type { DirLike, StatsLike } from './fs-port.js';
+import { ERRNO, FIELDS, LookedStats, readFolderStats } from '../../files/native-folder.js';
 
 export interface ListEntry {
   /** Relative to the listed folder, '/'-separated. */
@@ -90,14 +91,18 @@ async function* walk(w: Walk, folder: Folder, shown: string, prefix: string, dep
   const { root, scope, options, slice } = w;
   let names: FolderNames;
   try {
-    names = readNames(root, root.self(folder, scope, shown));
+    names = readNames(root, root.self(folder, scope, shown), folder, shown);
   } catch (err) {
     if (depth === 0) throw err;
     return; // A subfolder that vanished or cannot be read: list the rest.
   }
+  // The lstats the native helper read with the names, by their place in `names.first`.
+  const looked = names.looked;
+  let index = 0;
   let batch: ListEntry[] = [];
   try {
     for (const name of eachName(names)) {
+      const at = index++ * FIELDS;
       if (!root.listable(name)) continue;
       if (batch.length >= BATCH_ENTRIES) {
         yield batch;
@@ -112,7 +117,9 @@ async function* walk(w: Walk, folder: Folder, shown: string, prefix: string, dep
       const entryPath = prefix + name;
       let described: { entry: ListEntry; folder: boolean } | null;
       try {
-        described = describe(root, folder, name, childShown, entryPath, options, scope);
+        if (looked !== null && at < looked.length && looked[at + ERRNO] !== 0) continue; // gone since readdir
+        const stats = looked !== null && at < looked.length ? new LookedStats(looked, at) : undefined;
+        described = describe(root, folder, name, childShown, entryPath, options, scope, stats);
       } catch {
         continue; // Gone since readdir, a dangling symlink, or one that leads out: not listed.
       }
@@ -140,30 +147,41 @@ async function* walk(w: Walk, folder: Folder, shown: string, prefix: string, dep
 interface FolderNames {
   first: string[];
   rest: DirLike | null;
+  /** Where the native helper read the folder: the lstat of each name in `first`, FIELDS numbers each, in that order. */
+  looked: Float64Array | null;
 }
 
 function nameOf(name: { name: string | Buffer } | string | Buffer): string {
   return typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString('utf8') : String(name.name);
 }
 
-function readNames(root: Root, at: string): FolderNames {
+function readNames(root: Root, at: string, folder: Folder, shown: string): FolderNames {
+  // A folder held open with node's own fs, of at most SORTED_FOLDER_MAX names: its names and
+  // their lstats in one call (fstatat in the folder held), where the native helper is built.
+  const read = root.kernelFds && folder.fd !== undefined ? readFolderStats(folder.fd, shown, SORTED_FOLDER_MAX) : null;
+  if (read !== null) {
+    const order = Array.from(read.names.keys()).sort((a, b) => byUtf8(read.names[a]!, read.names[b]!));
+    const looked = new Float64Array(read.stats.length);
+    order.forEach((from, to) => looked.set(read.stats.subarray(from * FIELDS, (from + 1) * FIELDS), to * FIELDS));
+    return { first: order.map((i) => read.names[i]!), rest: null, looked };
+  }
   if (root.fs.opendirSync === undefined) {
     // Names only (each is lstat'ed below): a Dirent per entry cost as much as the readdir.
-    return { first: root.fs.readdirSync(at).map(nameOf).sort(byUtf8), rest: null };
+    return { first: root.fs.readdirSync(at).map(nameOf).sort(byUtf8), rest: null, looked: null };
   }
   const dir = root.fs.opendirSync(at, { bufferSize: 256 });
   const first: string[] = [];
   try {
     for (let entry = dir.readSync(); entry !== null; entry = dir.readSync()) {
       first.push(nameOf(entry));
-      if (first.length > SORTED_FOLDER_MAX) return { first, rest: dir };
+      if (first.length > SORTED_FOLDER_MAX) return { first, rest: dir, looked: null };
     }
   } catch (err) {
     dir.closeSync();
     throw err;
   }
   dir.closeSync();
-  return { first: first.sort(byUtf8), rest: null };
+  return { first: first.sort(byUtf8), rest: null, looked: null };
 }
 
 function* eachName(names: FolderNames): Generator<string, void, undefined> {
@@ -184,8 +202,10 @@ function describe(
   entryPath: string,
   options: ListOptions,
   scope: FolderScope,
+  /** Its lstat, if read already (with the folder's names). */
+  looked?: StatsLike,
 ): { entry: ListEntry; folder: boolean } | null {
-  const stats = root.fs.lstatSync(root.at(folder, name, scope, shown));
+  const stats = looked ?? root.fs.lstatSync(root.at(folder, name, scope, shown));
   if (stats === undefined) return null;
   if (stats.isSymbolicLink()) {
     const entry: Entry = { folder, name, shown, stats };
