@@ -1,7 +1,7 @@
 /**
- * A folder's names with the lstat of each, in one call, through tcpsend's native helper
- * (native/folder.c: fdopendir, readdir and fstatat on the folder held open; `npm run build`
- * compiles it into dist/native/folder.node where there is a C compiler). Node has no fstatat:
+ * A folder's names with the lstat of each, in one call, and openat and renameat, through
+ * tcpsend's native helper (native/folder.c: the *at() calls on folders held open; `npm run
+ * build` compiles it into dist/native/folder.node where there is a C compiler). Node has no fstatat:
  * from JavaScript each entry is an lstat of a path the kernel resolves again (through
  * /proc/<pid>/fd/N 4.2 µs, a plain path 2.6) and a Stats object with four Dates, and a walk of
  * 10,000 files is mostly that. The helper is a faster way to do the same reads: where it is not
@@ -37,6 +37,8 @@ export interface FolderStats {
 interface NativeFolder {
   readonly FIELDS: number;
   readFolder(fd: number, max: number): [string[], Float64Array] | null;
+  openAt(dirfd: number, name: string, flags: number, mode: number): number;
+  renameAt(fromDirfd: number, fromName: string, toDirfd: number, toName: string): void;
 }
 
 /**
@@ -51,7 +53,9 @@ function load(): NativeFolder | null {
     if (!fs.existsSync(file)) continue;
     try {
       const helper = createRequire(import.meta.url)(file) as NativeFolder;
-      return helper.FIELDS === FIELDS && typeof helper.readFolder === 'function' ? helper : null;
+      return helper.FIELDS === FIELDS && typeof helper.readFolder === 'function' && typeof helper.openAt === 'function' && typeof helper.renameAt === 'function'
+        ? helper
+        : null;
     } catch {
       return null; // built for another platform or C library: the plain way
     }
@@ -84,8 +88,7 @@ export function readFolderStats(fd: number, shown: string, max = Number.MAX_SAFE
   try {
     read = native.readFolder(fd, max);
   } catch (err) {
-    const errno = (err as { errno?: unknown }).errno;
-    throw typeof errno === 'number' ? systemError(errno, 'scandir', shown) : err;
+    throw asSystemError(err, 'scandir', shown);
   }
   return read === null ? null : { names: read[0], stats: read[1] };
 }
@@ -128,6 +131,36 @@ export class LookedStats {
   isSymbolicLink(): boolean {
     return (this.mode & S_IFMT) === S_IFLNK;
   }
+}
+
+/**
+ * openat(2): `name` (one name) in the folder held open as `dirfd`, with open(2)'s `flags` and
+ * `mode`: its descriptor; null where the helper is not used (open it the plain way). An error is
+ * thrown as Node words one, of `shown`.
+ */
+export function openAt(dirfd: number, name: string, flags: number, mode: number, shown: string): number | null {
+  if (native === null) return null;
+  try {
+    return native.openAt(dirfd, name, flags, mode);
+  } catch (err) {
+    throw asSystemError(err, 'open', shown);
+  }
+}
+
+/** renameat(2) of names in folders held open; false where the helper is not used (rename the plain way). */
+export function renameAt(fromDirfd: number, fromName: string, toDirfd: number, toName: string, shown: string): boolean {
+  if (native === null) return false;
+  try {
+    native.renameAt(fromDirfd, fromName, toDirfd, toName);
+  } catch (err) {
+    throw asSystemError(err, 'rename', shown);
+  }
+  return true;
+}
+
+function asSystemError(err: unknown, syscall: string, shown: string): unknown {
+  const errno = (err as { errno?: unknown }).errno;
+  return typeof errno === 'number' ? systemError(errno, syscall, shown) : err;
 }
 
 /** The error of an entry whose lstat failed (its ERRNO field), as fs.lstatSync would throw it. */

@@ -16,6 +16,8 @@ import {
   ERRNO,
   FIELDS,
   INO,
+  openAt,
+  renameAt,
   MODE,
   MTIME_MS,
   NLINK,
@@ -24,7 +26,8 @@ import {
   SIZE,
   useNativeFolderReads,
 } from '../../src/files/native-folder.js';
-import { Root } from '../../src/server/root/index.js';
+import { Root, storeWholeFiles, uploadTarget, type Folder } from '../../src/server/root/index.js';
+import { partNameFor } from '../../src/files/index.js';
 import { SORTED_FOLDER_MAX } from '../../src/server/root/listing.js';
 import { walkLocal } from '../../src/transfer/walk.js';
 
@@ -166,4 +169,62 @@ describe("a server's listing", () => {
       expect(new Set(names).size).toBe(count);
     }
   }, 30_000);
+});
+
+describe('files stored in a folder held open (openat, renameat)', () => {
+  /** A batch of small files stored through a Root over a real folder: what is there after, and the errors. */
+  async function store(native: boolean) {
+    useNativeFolderReads(native);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsend-native-store-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.mkdirSync(path.join(dir, 'a', 'in-the-way'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'a', partNameFor('stale.txt')), 'left by a crash');
+    fs.writeFileSync(path.join(dir, 'a', 'old.txt'), 'old');
+    const root = await Root.open(dir);
+    const scope = root.newScope();
+    cleanups.push(() => scope.close());
+    const file = (rel: string, body: string, mode: number) => ({
+      target: uploadTarget(root, root.segments(rel), scope),
+      body: Buffer.from(body),
+      attributes: { mtimeMs: 1_700_000_000_123, mode },
+    });
+    const errors = storeWholeFiles(
+      root,
+      [file('a/one.txt', 'one', 0o640), file('a/in-the-way', 'no', 0o644), file('a/stale.txt', 'fresh', 0o600), file('a/old.txt', 'new', 0o644), file('b/c/deep.txt', 'deep', 0o604)],
+      scope,
+      new Set<Folder>(),
+    );
+    const there: Record<string, string> = {};
+    for (const rel of ['a/one.txt', 'a/stale.txt', 'a/old.txt', 'b/c/deep.txt']) {
+      const st = fs.statSync(path.join(dir, rel));
+      there[rel] = `${fs.readFileSync(path.join(dir, rel), 'utf8')} ${(st.mode & 0o777).toString(8)} ${Math.floor(st.mtimeMs)}`;
+    }
+    return { errors: errors.map((e) => e?.code ?? null), there, left: fs.readdirSync(path.join(dir, 'a')).sort() };
+  }
+
+  it.runIf(hasCompiler)('stores the same files, with the same modes, mtimes and errors, with the helper and without', async () => {
+    const withIt = await store(true);
+    expect(await store(false)).toEqual(withIt);
+    expect(withIt.errors).toEqual([null, 'TCPSEND_ERR_IS_DIRECTORY', null, null, null]);
+    expect(withIt.there['a/stale.txt']).toBe('fresh 600 1700000000123');
+    expect(withIt.left).toEqual(['in-the-way', 'old.txt', 'one.txt', 'stale.txt']);
+  });
+
+  it.runIf(hasCompiler)('openAt and renameAt act on one name in the folder held, and word their errors as Node does', () => {
+    const dir = folder();
+    const fd = opened(dir);
+    const made = openAt(fd, 'new.txt', fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600, path.join(dir, 'new.txt'))!;
+    fs.writeSync(made, 'made');
+    fs.closeSync(made);
+    expect(renameAt(fd, 'new.txt', fd, 'a.txt', path.join(dir, 'a.txt'))).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'a.txt'), 'utf8')).toBe('made');
+    expect(() => openAt(fd, 'a.txt', fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600, 'shown')).toThrow("EEXIST: file already exists, open 'shown'");
+    expect(() => openAt(fd, 'in-link', fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW, 0, 'shown')).toThrow(expect.objectContaining({ code: 'ELOOP' }));
+    expect(() => renameAt(fd, 'gone', fd, 'x', 'shown')).toThrow("ENOENT: no such file or directory, rename 'shown'");
+    expect(() => openAt(fd, 'sub/deep.txt', fs.constants.O_RDONLY, 0, 'shown')).toThrow(/no '\/'/);
+    expect(() => openAt(fd, '', fs.constants.O_RDONLY, 0, 'shown')).toThrow(/not empty/);
+    useNativeFolderReads(false);
+    expect(openAt(fd, 'a.txt', fs.constants.O_RDONLY, 0, 'shown')).toBeNull();
+    expect(renameAt(fd, 'a.txt', fd, 'b.txt', 'shown')).toBe(false);
+  });
 });

@@ -28,6 +28,7 @@ import { fsyncFolder, isPartName, toSegments, utimesSeconds, wholeMilliseconds, 
 import { quotePath, quoteRequestPath } from '../../files/quote-path.js';
 import { errnoCode, toStorageError } from './fs-errors.js';
 import type { RootFs, StatsLike } from './fs-port.js';
+import { openAt, renameAt } from '../../files/native-folder.js';
 import { CheckedFolders, FolderScope, HeldFolders, identityOf, O_NOFOLLOW, PROC_FD, type Folder, type FolderAccess } from './folders.js';
 import { listFolder, type ListEntry, type ListOptions } from './listing.js';
 import { OpenFile } from './open-file.js';
@@ -368,6 +369,24 @@ export class Root {
   /** A path naming `name` in `folder`, safe from swaps of the folder (see folders.ts). */
   at(folder: Folder, name: string, scope: FolderScope, shown: string): string {
     return this.#access.at(folder, name, scope, shown);
+  }
+
+  /**
+   * open(2) of `name` in `folder`: with openat on the folder held open where the native helper
+   * is here (node's own fs, folders held), else through `at`. The same file either way, and the
+   * same errors; the kernel resolves one name instead of a /proc path.
+   */
+  openIn(folder: Folder, name: string, flags: number, mode: number, scope: FolderScope, shown: string): number {
+    const at = this.at(folder, name, scope, shown);
+    const fd = this.kernelFds && folder.fd !== undefined ? openAt(folder.fd, name, flags, mode, shown) : null;
+    return fd ?? this.fs.openSync(at, flags, mode);
+  }
+
+  /** rename(2) of `from` over `to`, both in `folder`: with renameat where the native helper is here (as openIn), else through `at`. */
+  renameIn(folder: Folder, from: string, to: string, scope: FolderScope, shown: string): void {
+    const fromAt = this.at(folder, from, scope, shown);
+    if (this.kernelFds && folder.fd !== undefined && renameAt(folder.fd, from, folder.fd, to, shown)) return;
+    this.fs.renameSync(fromAt, this.at(folder, to, scope, shown));
   }
 
   /** A path naming the folder itself. */

@@ -123,7 +123,7 @@ export function storeWholeFiles(
       if (refusal) throw refusal;
       // A folder made there since the check would be refused by rename(2) too, less clearly.
       if (files[index]!.target.existing !== null) refuseFolder(root, folder, name, scope, shown);
-      root.fs.renameSync(root.at(folder, partName, scope, shown), root.at(folder, name, scope, shown));
+      root.renameIn(folder, partName, name, scope, shown);
       root.confirm(folder, shown);
       touched.add(folder);
     } catch (err) {
@@ -252,7 +252,7 @@ export async function commitPart(root: Root, part: UploadPart, options: Attribut
     part.file.close();
     refuseFolder(root, folder, name, scope, shown);
     try {
-      root.fs.renameSync(root.at(folder, partName, scope, shown), root.at(folder, name, scope, shown));
+      root.renameIn(folder, partName, name, scope, shown);
     } catch (err) {
       throw toStorageError(err, shown);
     }
@@ -301,7 +301,7 @@ function createPart(root: Root, folder: Folder, partName: string, scope: FolderS
 function makePart(root: Root, folder: Folder, partName: string, scope: FolderScope, shown: string): number {
   for (let attempt = 0; ; attempt++) {
     try {
-      return root.fs.openSync(root.at(folder, partName, scope, shown), NEW_PART_FLAGS, PART_CREATE_MODE);
+      return root.openIn(folder, partName, NEW_PART_FLAGS, PART_CREATE_MODE, scope, shown);
     } catch (err) {
       if (errnoCode(err) !== 'EEXIST') throw toStorageError(err, shown);
       if (attempt > 0) {
