@@ -48,6 +48,36 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
   return NULL;
 }
 
+/*
+ * Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF): what V8 decodes without a U+FFFD, so that the string names the same bytes again.
+ */
+static int valid_utf8(const char *text) {
+  const unsigned char *p = (const unsigned char *)text;
+  while (*p != 0) {
+    unsigned char c = p[0];
+    if (c < 0x80) {
+      p += 1;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      if ((p[1] & 0xc0) != 0x80) return 0;
+      p += 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) return 0;
+      if (c == 0xe0 && p[1] < 0xa0) return 0; /* overlong */
+      if (c == 0xed && p[1] >= 0xa0) return 0; /* a surrogate */
+      p += 3;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) return 0;
+      if (c == 0xf0 && p[1] < 0x90) return 0; /* overlong */
+      if (c == 0xf4 && p[1] >= 0x90) return 0; /* past U+10FFFF */
+      p += 4;
+    } else {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static napi_value read_folder(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -58,7 +88,8 @@ static napi_value read_folder(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "readFolder(fd, max): two non-negative integers");
     return NULL;
   }
-  /* readdir reads through a descriptor of its own, so the caller's stays as it was. */
+  /* closedir closes the descriptor it reads through: a duplicate of the caller's (which shares
+     its position; rewinddir starts it over, and no caller reads the folder through its own). */
   int own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (own < 0) return throw_errno(env, errno, "fcntl");
   DIR *dir = fdopendir(own);
@@ -109,7 +140,12 @@ static napi_value read_folder(napi_env env, napi_callback_info info) {
     }
     double *out = stats + count * FIELDS;
     struct stat st;
-    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!valid_utf8(name)) {
+      /* Its name as a JavaScript string (with U+FFFD for the bad bytes) names no entry: an lstat
+         of it fails, and so it does here, where the raw bytes would have found one. */
+      memset(out, 0, FIELDS * sizeof(double));
+      out[7] = (double)ENOENT;
+    } else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       out[0] = (double)st.st_mode;
       out[1] = (double)st.st_size;
       out[2] = (double)st.st_mtim.tv_sec * 1000.0 + (double)st.st_mtim.tv_nsec / 1e6;
@@ -146,18 +182,24 @@ static napi_value read_folder(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* A name argument: a string of one name (no '/', not empty, no NUL), copied into `out`. */
-static int name_arg(napi_env env, napi_value value, char *out, size_t size) {
-  size_t length;
-  if (napi_get_value_string_utf8(env, value, out, size, &length) != napi_ok || length == 0 || length >= size - 1 ||
-      strlen(out) != length || strchr(out, '/') != NULL) {
-    napi_throw_type_error(env, NULL, "a name in a folder: not empty, at most 255 bytes, no '/' and no NUL");
-    return 0;
-  }
-  return 1;
-}
+#define NAME_MAX_BYTES 255
+#define NAME_SIZE (NAME_MAX_BYTES + 1)
 
-#define NAME_SIZE 258
+/*
+ * A name argument: one name in a folder (not empty, not '.' or '..', no '/', no NUL, at most
+ * NAME_MAX_BYTES bytes of UTF-8), copied into `out` (NAME_SIZE bytes). Its length is measured
+ * first: a copy into a buffer too small would stop short of a character and name another file.
+ */
+static int name_arg(napi_env env, napi_value value, char *out) {
+  size_t length, copied;
+  if (napi_get_value_string_utf8(env, value, NULL, 0, &length) == napi_ok && length > 0 && length <= NAME_MAX_BYTES &&
+      napi_get_value_string_utf8(env, value, out, NAME_SIZE, &copied) == napi_ok && copied == length && strlen(out) == length &&
+      strchr(out, '/') == NULL && strcmp(out, ".") != 0 && strcmp(out, "..") != 0) {
+    return 1;
+  }
+  napi_throw_type_error(env, NULL, "a name in a folder: not empty, not '.' or '..', at most 255 bytes, no '/' and no NUL");
+  return 0;
+}
 
 static napi_value open_at(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -169,7 +211,7 @@ static napi_value open_at(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "openAt(dirfd, name, flags, mode)");
     return NULL;
   }
-  if (!name_arg(env, argv[1], name, sizeof name)) return NULL;
+  if (!name_arg(env, argv[1], name)) return NULL;
   int fd;
   do fd = openat(dirfd, name, flags | O_CLOEXEC, (mode_t)mode);
   while (fd < 0 && errno == EINTR);
@@ -189,7 +231,7 @@ static napi_value rename_at(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "renameAt(fromDirfd, fromName, toDirfd, toName)");
     return NULL;
   }
-  if (!name_arg(env, argv[1], from, sizeof from) || !name_arg(env, argv[3], to, sizeof to)) return NULL;
+  if (!name_arg(env, argv[1], from) || !name_arg(env, argv[3], to)) return NULL;
   if (renameat(from_dirfd, from, to_dirfd, to) != 0) return throw_errno(env, errno, "rename");
   napi_value nothing;
   napi_get_undefined(env, &nothing);

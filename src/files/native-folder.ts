@@ -42,25 +42,39 @@ interface NativeFolder {
 }
 
 /**
- * The helper, in dist/native/: beside the CLI bundle (dist/tcpsend-cli.cjs), one folder up from
- * this module in dist/files/, or, for the tests that run src/ as it is, in the build beside it;
- * null if it is in none of them, does not load, or is of another layout.
+ * Where the helper is, by where this code runs: dist/native/ beside the CLI bundle
+ * (dist/tcpsend-cli.cjs), one folder up from dist/files/native-folder.js, and, for the tests
+ * that run src/ as it is, in the build beside src/. Nowhere else: not beside a single
+ * executable (which carries none) or any other file this code was bundled into, where a
+ * `folder.node` found would be anyone's. (`self`: this code's own file; exported for a test.)
  */
-function load(): NativeFolder | null {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const places = [path.join(here, 'native'), path.join(here, '..', 'native'), path.join(here, '..', '..', 'dist', 'native')];
-  for (const file of places.map((place) => path.join(place, 'folder.node'))) {
-    if (!fs.existsSync(file)) continue;
-    try {
-      const helper = createRequire(import.meta.url)(file) as NativeFolder;
-      return helper.FIELDS === FIELDS && typeof helper.readFolder === 'function' && typeof helper.openAt === 'function' && typeof helper.renameAt === 'function'
-        ? helper
-        : null;
-    } catch {
-      return null; // built for another platform or C library: the plain way
-    }
+export function helperPath(self = fileURLToPath(import.meta.url)): string | null {
+  if (self === process.execPath) return null; // the single executable, whatever its name
+  const here = path.dirname(self);
+  switch (path.basename(self)) {
+    case 'tcpsend-cli.cjs':
+      return path.join(here, 'native', 'folder.node');
+    case 'native-folder.js':
+      return path.join(here, '..', 'native', 'folder.node');
+    case 'native-folder.ts':
+      return path.join(here, '..', '..', 'dist', 'native', 'folder.node');
+    default:
+      return null;
   }
-  return null;
+}
+
+/** The helper, or null if it is not where this layout keeps it, does not load, or is of another layout. */
+function load(): NativeFolder | null {
+  const file = helperPath();
+  if (file === null || !fs.existsSync(file)) return null;
+  try {
+    const helper = createRequire(import.meta.url)(file) as NativeFolder;
+    return helper.FIELDS === FIELDS && typeof helper.readFolder === 'function' && typeof helper.openAt === 'function' && typeof helper.renameAt === 'function'
+      ? helper
+      : null;
+  } catch {
+    return null; // built for another platform or C library: the plain way
+  }
 }
 
 const loaded = load();

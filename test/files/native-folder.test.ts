@@ -15,6 +15,7 @@ import {
   entryError,
   ERRNO,
   FIELDS,
+  helperPath,
   INO,
   openAt,
   renameAt,
@@ -226,5 +227,54 @@ describe('files stored in a folder held open (openat, renameat)', () => {
     useNativeFolderReads(false);
     expect(openAt(fd, 'a.txt', fs.constants.O_RDONLY, 0, 'shown')).toBeNull();
     expect(renameAt(fd, 'a.txt', fd, 'b.txt', 'shown')).toBe(false);
+  });
+});
+
+describe('names the native helper must treat as the plain way does', () => {
+  it.runIf(hasCompiler && process.platform === 'linux')('a name that is not UTF-8 is looked at and listed as the plain way would: not found', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tcpsend-native-bytes-'));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const raw = Buffer.from(dir);
+    fs.writeFileSync(Buffer.concat([raw, Buffer.from('/bad\xff', 'latin1')]), 'x');
+    fs.mkdirSync(Buffer.concat([raw, Buffer.from('/bdir\xfe', 'latin1')]));
+    fs.writeFileSync(path.join(dir, 'good.txt'), 'ok');
+    const walk = () => {
+      const skipped: string[] = [];
+      const entries = [...walkLocal(dir, { onSkip: (rel, why) => skipped.push(`${rel}: ${why.split(',')[0]}`) })].map((e) => e.rel);
+      return { entries, skipped: skipped.sort() };
+    };
+    const root = await Root.open(dir);
+    const list = async () => {
+      const all: string[] = [];
+      for await (const entry of root.list('', { recursive: true })) all.push(entry.path);
+      return all;
+    };
+    const withIt = { walk: walk(), list: await list() };
+    useNativeFolderReads(false);
+    expect({ walk: walk(), list: await list() }).toEqual(withIt);
+    expect(withIt.walk.entries).toEqual(['good.txt']);
+    expect(withIt.list).toEqual(['good.txt']);
+  });
+
+  it.runIf(hasCompiler)("openAt and renameAt refuse '.', '..' and a name past 255 bytes, even one cut in the middle of a character", () => {
+    const dir = folder();
+    const fd = opened(dir);
+    for (const name of ['.', '..', `${'a'.repeat(255)}€`, `${'a'.repeat(254)}😀`, 'a'.repeat(256)]) {
+      expect(() => openAt(fd, name, fs.constants.O_CREAT | fs.constants.O_WRONLY, 0o600, 'shown'), name.slice(0, 8)).toThrow(/at most 255 bytes/);
+      expect(() => renameAt(fd, 'a.txt', fd, name, 'shown'), name.slice(0, 8)).toThrow(/at most 255 bytes/);
+    }
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith('aaaa'))).toEqual([]);
+    const longest = 'é'.repeat(127); // 254 bytes
+    fs.closeSync(openAt(fd, longest, fs.constants.O_CREAT | fs.constants.O_WRONLY, 0o600, 'shown')!);
+    expect(fs.existsSync(path.join(dir, longest))).toBe(true);
+  });
+
+  it('is looked for only where each layout keeps it: never beside the single executable, nor above the file it runs from', () => {
+    expect(helperPath('/opt/pkg/dist/tcpsend-cli.cjs')).toBe('/opt/pkg/dist/native/folder.node');
+    expect(helperPath('/opt/pkg/dist/files/native-folder.js')).toBe('/opt/pkg/dist/native/folder.node');
+    expect(helperPath('/work/src/files/native-folder.ts')).toBe('/work/dist/native/folder.node');
+    expect(helperPath(process.execPath)).toBeNull();
+    expect(helperPath('/tmp/x/y/tcpsend')).toBeNull();
+    expect(helperPath('/tmp/x/y/other-bundle.cjs')).toBeNull();
   });
 });
