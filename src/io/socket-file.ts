@@ -21,6 +21,7 @@ import {
   UnexpectedEofError,
 } from '../errors.js';
 import { ChunkQueue } from './chunk-queue.js';
+import { firstLine, LF, linesOf, TOO_LONG, tooLongAlready } from './lines.js';
 import { pipeTo, type PipeHost } from './pipe-to.js';
 import { NODE_READ_BYTES, Reception, type DirectReads, type ReceiveTarget, type ReceptionHost } from './receive-into.js';
 import { reclaimer } from './reclaim.js';
@@ -32,8 +33,6 @@ import { sendFileRange, type FileSource, type SendfileOptions } from './sendfile
 export const DEFAULT_MAX_LINE_LENGTH = 8192;
 export const DEFAULT_READ_HIGH_WATER_MARK = 1024 * 1024;
 
-const LF = 0x0a;
-const CR = 0x0d;
 
 export interface SocketFileOptions {
   /** Idle timeout in ms for each read and each wait for the peer to drain; null: none. */
@@ -185,9 +184,8 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   /**
-   * The next line, as readLine gives it, if a whole one is buffered already; else undefined,
-   * at once. A reader of many short lines (a listing) takes those that have arrived without a
-   * promise each.
+   * The next line, as readLine gives it, if a whole one is buffered already, else undefined at
+   * once: a reader of many short lines takes those that have arrived without a promise each.
    */
   takeBufferedLine(): string | undefined {
     this.checkUsable();
@@ -195,43 +193,21 @@ export class SocketFile implements AsyncIterable<string> {
   }
 
   /**
-   * takeBufferedLine for many lines at once: the whole lines in the first chunk buffered, up to
-   * and including the first that is `last` (the lines after it stay buffered), decoded as one
-   * piece; a line that spans chunks comes alone. [] (no wait) if no line is whole. A listing of
-   * 10,000 entries then costs a string per chunk read, not a Buffer and a string per line.
+   * takeBufferedLine for many: the whole lines of the first chunk buffered, decoded as one piece,
+   * up to and including `last` (those after it stay buffered); a line across chunks comes alone.
    */
   takeBufferedLines(last: string): string[] {
     this.checkUsable();
     const chunk = this.queue.peek();
-    const end = chunk === undefined ? -1 : chunk.lastIndexOf(LF);
-    if (end === -1) {
+    if (chunk === undefined || chunk.lastIndexOf(LF) === -1) {
       const line = this.takeBufferedLine();
       return line === undefined ? [] : [line];
     }
-    // A LF is never inside a multi-byte character: the text decodes alone.
-    const text = chunk!.toString('utf8', 0, end + 1);
-    const lines = text.split('\n');
-    lines.length -= 1; // what follows the last LF
-    let took = end + 1;
-    let chars = 0;
-    for (let i = 0; i < lines.length; i++) {
-      const raw = lines[i]!;
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      // A UTF-16 unit is 1 to 3 bytes of UTF-8: only a long line needs counting.
-      if (line.length > this.maxLineLength || (line.length * 3 > this.maxLineLength && Buffer.byteLength(line) > this.maxLineLength)) {
-        throw this.markUnusable(new LineTooLongError(this.maxLineLength));
-      }
-      lines[i] = line;
-      chars += raw.length + 1;
-      if (line === last) {
-        lines.length = i + 1;
-        if (chars < text.length) took = Buffer.byteLength(text.slice(0, chars));
-        break;
-      }
-    }
-    this.queue.take(took);
+    const read = linesOf(chunk, last, this.maxLineLength);
+    if (read === TOO_LONG) throw this.markUnusable(new LineTooLongError(this.maxLineLength));
+    this.queue.take(read.took);
     this.afterConsume();
-    return lines;
+    return read.lines;
   }
 
   /** readExactly without waiting: the `n` bytes if they are buffered already, else undefined. */
@@ -245,14 +221,12 @@ export class SocketFile implements AsyncIterable<string> {
 
   /** A whole buffered line's bytes, without its terminator, or undefined if none is buffered. */
   private takeLine(maxLength: number): Buffer | undefined {
-    // Room for the line, then CR and LF: as CPython checks a limit by reading max + 1.
-    const at = this.queue.indexOf(LF, maxLength + 2);
-    if (at === -1) return undefined;
-    const contentLength = at > 0 && this.queue.byteAt(at - 1) === CR ? at - 1 : at;
-    if (contentLength > maxLength) throw this.markUnusable(new LineTooLongError(maxLength));
-    const line = this.queue.take(at + 1);
+    const line = firstLine(this.queue, maxLength);
+    if (line === undefined) return undefined;
+    if (line === TOO_LONG) throw this.markUnusable(new LineTooLongError(maxLength));
+    const bytes = this.queue.take(line.whole);
     this.afterConsume();
-    return line.subarray(0, contentLength);
+    return bytes.subarray(0, line.content);
   }
 
   /** readLine, but the raw bytes of the line. */
@@ -267,15 +241,7 @@ export class SocketFile implements AsyncIterable<string> {
       }
       const line = this.takeLine(maxLength);
       if (line !== undefined) return line;
-      // No LF yet. Past maxLength bytes only a CR right at maxLength (the start of a CRLF)
-      // can still end a line that fits; anything else is already too long, so say so now
-      // rather than wait for bytes the peer may never send.
-      if (
-        this.queue.length >= window ||
-        (this.queue.length > maxLength && this.queue.byteAt(maxLength) !== CR)
-      ) {
-        throw this.markUnusable(new LineTooLongError(maxLength));
-      }
+      if (tooLongAlready(this.queue, maxLength)) throw this.markUnusable(new LineTooLongError(maxLength));
       if (this.ended) {
         if (this.queue.length === 0) return null;
         const partial = this.queue.length;
