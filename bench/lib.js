@@ -9,13 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 export const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(HERE, '..');
 /** tcpsend is always run through the built CLI, so the bench measures the current dist/. */
 export const CLI = path.join(REPO, 'bin', 'tcpsend.js');
-const RSS_HOOK = pathToFileURL(path.join(HERE, 'rss-hook.js')).href;
+const RSS_HOOK = path.join(HERE, 'rss-hook.cjs');
 export const HOST = '127.0.0.1';
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -229,12 +229,12 @@ export async function runNode(args, options = {}) {
   }
 }
 
-/** Run the tcpsend CLI (bin/tcpsend.js) timed, with its peak RSS (MB) from rss-hook.js. */
+/** Run the tcpsend CLI (bin/tcpsend.js) timed, with its peak RSS (MB) and CPU from rss-hook.cjs. */
 export async function runCli(args, { rssFile, timeoutMs } = {}) {
   fs.rmSync(rssFile, { force: true });
   let r;
   try {
-    r = await runNode(['--import', RSS_HOOK, CLI, ...args], { env: { BENCH_RSS_FILE: rssFile }, timeoutMs });
+    r = await runNode(['--require', RSS_HOOK, CLI, ...args], { env: { BENCH_RSS_FILE: rssFile }, timeoutMs });
   } catch (err) {
     // A refused connection is best explained by the state of the servers.
     const gone = servers.filter((s) => !s.stopped && (s.exitCode !== null || s.signalCode !== null));
