@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import util from 'node:util';
+import { byUtf8 } from './utf8-order.js';
 
 /** Numbers per name in FolderStats.stats, and where each one is. */
 export const FIELDS = 8;
@@ -175,6 +176,17 @@ export function renameAt(fromDirfd: number, fromName: string, toDirfd: number, t
 function asSystemError(err: unknown, syscall: string, shown: string): unknown {
   const errno = (err as { errno?: unknown }).errno;
   return typeof errno === 'number' ? systemError(errno, syscall, shown) : err;
+}
+
+/**
+ * `read` with its names in UTF-8 byte order (as listings give them), each name's numbers moved
+ * with it: what the walk and the listing both read a folder as.
+ */
+export function inUtf8Order(read: FolderStats): FolderStats {
+  const order = Array.from(read.names.keys()).sort((a, b) => byUtf8(read.names[a]!, read.names[b]!));
+  const stats = new Float64Array(read.stats.length);
+  order.forEach((from, to) => stats.set(read.stats.subarray(from * FIELDS, (from + 1) * FIELDS), to * FIELDS));
+  return { names: order.map((i) => read.names[i]!), stats };
 }
 
 /** The error of an entry whose lstat failed (its ERRNO field), as fs.lstatSync would throw it. */

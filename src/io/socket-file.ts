@@ -162,7 +162,7 @@ export class SocketFile implements AsyncIterable<string> {
 
   /** Is a whole line already buffered, so that readLine would answer without waiting? */
   hasBufferedLine(): boolean {
-    return this.queue.indexOf(LF, this.maxLineLength + 2) !== -1;
+    return firstLine(this.queue, this.maxLineLength) !== undefined;
   }
 
   /** Bytes read from the peer and not yet consumed. */

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { byUtf8, isPartName, wholeMilliseconds } from '../files/index.js';
-import { DEV, entryError, ERRNO, FIELDS, INO, MODE, MTIME_MS, readFolderStats, SIZE } from '../files/native-folder.js';
+import { DEV, entryError, ERRNO, FIELDS, inUtf8Order, INO, MODE, MTIME_MS, readFolderStats, SIZE } from '../files/native-folder.js';
 import type { PathFilter } from './filter.js';
 import { O_DIRECTORY, O_NOFOLLOW, PROC_FD } from '../server/root/folders.js';
 import { TEMP_LINK_MARK } from './symlinks.js';
@@ -105,8 +105,9 @@ function* walkFolder(root: string, options: WalkOptions, prefix: string, at: str
     const now = seen === null ? null : fd !== null ? fs.fstatSync(fd) : fs.lstatSync(folder);
     if (now === null || (now.isDirectory() && now.dev === seen!.dev && now.ino === seen!.ino)) {
       const read = fd !== null ? readFolderStats(fd, folder) : null;
-      names = read !== null ? read.names : fs.readdirSync(fd !== null ? `${FD_DIR}${fd}` : folder);
-      looked = read?.stats ?? null;
+      const sorted = read !== null ? inUtf8Order(read) : null;
+      names = sorted !== null ? sorted.names : fs.readdirSync(fd !== null ? `${FD_DIR}${fd}` : folder).sort(byUtf8);
+      looked = sorted?.stats ?? null;
     }
   } catch (err) {
     // A folder below the root that vanished, or became something else (ELOOP: a symlink), since
@@ -133,9 +134,9 @@ function* walkFolder(root: string, options: WalkOptions, prefix: string, at: str
 }
 
 /**
- * The entries of one folder, in UTF-8 byte order of their names, as listings give them: `base`
- * + name for messages and to look, `inside` + name to open and read. `looked`: their lstats as
- * the native helper read them with the names (by index), else each is looked at here.
+ * The entries of one folder, `names` in UTF-8 byte order, as listings give them: `base` + name
+ * for messages and to look, `inside` + name to open and read. `looked`: their lstats as the
+ * native helper read them with the names (in the same order), else each is looked at here.
  */
 function* entriesOf(
   root: string,
@@ -147,8 +148,7 @@ function* entriesOf(
   looked: Float64Array | null,
 ): Generator<LocalEntry> {
   const filter = options.filter?.empty === false ? options.filter : null;
-  const order = Array.from(names.keys()).sort((a, b) => byUtf8(names[a]!, names[b]!));
-  for (const i of order) {
+  for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     if (isOwnTemporary(name)) continue;
     const rel = prefix ? `${prefix}/${name}` : name;

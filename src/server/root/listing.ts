@@ -20,7 +20,7 @@ import { byUtf8 } from '../../files/utf8-order.js';
 import { infoOf, type Entry, type FileInfo, type Root } from './root.js';
 import type { TimeSlice } from './time-slice.js';
 import type { DirLike, StatsLike } from './fs-port.js';
-import { ERRNO, FIELDS, LookedStats, readFolderStats } from '../../files/native-folder.js';
+import { ERRNO, FIELDS, inUtf8Order, LookedStats, readFolderStats } from '../../files/native-folder.js';
 
 export interface ListEntry {
   /** Relative to the listed folder, '/'-separated. */
@@ -160,10 +160,8 @@ function readNames(root: Root, at: string, folder: Folder, shown: string): Folde
   // their lstats in one call (fstatat in the folder held), where the native helper is built.
   const read = root.kernelFds && folder.fd !== undefined ? readFolderStats(folder.fd, shown, SORTED_FOLDER_MAX) : null;
   if (read !== null) {
-    const order = Array.from(read.names.keys()).sort((a, b) => byUtf8(read.names[a]!, read.names[b]!));
-    const looked = new Float64Array(read.stats.length);
-    order.forEach((from, to) => looked.set(read.stats.subarray(from * FIELDS, (from + 1) * FIELDS), to * FIELDS));
-    return { first: order.map((i) => read.names[i]!), rest: null, looked };
+    const sorted = inUtf8Order(read);
+    return { first: sorted.names, rest: null, looked: sorted.stats };
   }
   if (root.fs.opendirSync === undefined) {
     // Names only (each is lstat'ed below): a Dirent per entry cost as much as the readdir.
