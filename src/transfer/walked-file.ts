@@ -20,6 +20,7 @@ import { joinBase } from './local-file.js';
 import { FOLDER_FLAGS, ROOT_FLAGS } from './walk.js';
 import { PROC_FD } from '../server/root/folders.js';
 import { READ_FLAGS } from '../server/root/index.js';
+import { openAt } from '../files/native-folder.js';
 
 /** Which file a walk saw under a name (its lstat's device and inode). */
 export interface FileIdentity {
@@ -121,7 +122,8 @@ export class WalkedFolder {
     const { folder, name } = this.#place(file, rel);
     let fd: number;
     try {
-      fd = fs.openSync(folder === null ? file : `${PROC_FD}/${folder.fd}/${name}`, WALKED_FILE_FLAGS);
+      // openat on the folder held, where the native helper is: the kernel resolves one name, not a /proc path.
+      fd = folder === null ? fs.openSync(file, WALKED_FILE_FLAGS) : (openAt(folder.fd, name, WALKED_FILE_FLAGS, 0, file) ?? fs.openSync(`${PROC_FD}/${folder.fd}/${name}`, WALKED_FILE_FLAGS));
     } catch (err) {
       throw walkedOpenError(file, err, true);
     }

@@ -31,6 +31,7 @@ import { Root, storeWholeFiles, uploadTarget, type Folder } from '../../src/serv
 import { partNameFor } from '../../src/files/index.js';
 import { SORTED_FOLDER_MAX } from '../../src/server/root/listing.js';
 import { walkLocal } from '../../src/transfer/walk.js';
+import { WalkedFolder } from '../../src/transfer/walked-file.js';
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -227,6 +228,64 @@ describe('files stored in a folder held open (openat, renameat)', () => {
     useNativeFolderReads(false);
     expect(openAt(fd, 'a.txt', fs.constants.O_RDONLY, 0, 'shown')).toBeNull();
     expect(renameAt(fd, 'a.txt', fd, 'b.txt', 'shown')).toBe(false);
+  });
+});
+
+describe('files opened to be read in a folder held open (openat)', () => {
+  /** What a server's GET and MGET read (Root.openRead) of each name: its bytes and type, or the error's code. */
+  async function served(dir: string): Promise<Record<string, string>> {
+    const root = await Root.open(dir);
+    const seen: Record<string, string> = {};
+    for (const rel of ['a.txt', 'sub/deep.txt', 'in-link', 'out-link', 'sub', 'pipe', 'gone.txt', 'sub/gone.txt']) {
+      try {
+        const { file, info } = root.openRead(rel);
+        const body = Buffer.alloc(info.size);
+        file.readSyncInto(body, 0);
+        file.close();
+        seen[rel] = `${info.type} ${info.size} ${body.toString('latin1').slice(0, 8)}`;
+      } catch (err) {
+        seen[rel] = (err as { code?: string }).code ?? String(err);
+      }
+    }
+    return seen;
+  }
+
+  /** What a folder put reads of each walked file (WalkedFolder.openSync), after some were swapped since the walk. */
+  function walkedReads(dir: string): string[] {
+    const walked = WalkedFolder.open(dir);
+    try {
+      const entries = [...walkLocal(dir, { at: walked.walkAt })].filter((e) => e.type === 'file');
+      fs.rmSync(path.join(dir, 'sub', 'deep.txt'));
+      fs.symlinkSync('/etc/hostname', path.join(dir, 'sub', 'deep.txt'));
+      return entries.map((e) => {
+        try {
+          const { fd, stats } = walked.openSync(e.rel, e);
+          fs.closeSync(fd);
+          return `${e.rel}: ${stats.size}`;
+        } catch (err) {
+          return `${e.rel}: ${(err as Error).message.replaceAll(dir, 'DIR')}`;
+        }
+      });
+    } finally {
+      walked.close();
+    }
+  }
+
+  it.runIf(hasCompiler && process.platform === 'linux')('a server reads the same files, and refuses the same names, with the helper and without', async () => {
+    const withIt = await served(folder());
+    useNativeFolderReads(false);
+    expect(await served(folder())).toEqual(withIt);
+    expect(withIt).toMatchObject({ 'a.txt': 'file 5 hello', 'sub/deep.txt': 'file 4 deep', 'in-link': 'file 5 hello', sub: 'TCPSEND_ERR_IS_DIRECTORY', 'gone.txt': 'TCPSEND_ERR_NOT_FOUND' });
+    expect(withIt['out-link']).toMatch(/FORBIDDEN/);
+    expect(withIt.pipe).toMatch(/FORBIDDEN/);
+  });
+
+  it.runIf(hasCompiler && process.platform === 'linux')("a folder put opens the walked files the same way with the helper and without, and refuses one swapped for a link", () => {
+    const withIt = walkedReads(folder());
+    useNativeFolderReads(false);
+    expect(walkedReads(folder())).toEqual(withIt);
+    expect(withIt).toContain('a.txt: 5');
+    expect(withIt.find((line) => line.startsWith('sub/deep.txt'))).toMatch(/replaced by a symlink/);
   });
 });
 

@@ -214,7 +214,7 @@ export class Root {
       const { folder, name, shown } = this.entry(segments, s, false, false);
       let fd: number;
       try {
-        fd = this.fs.openSync(this.#access.at(folder, name, s, shown), READ_FLAGS);
+        fd = this.openIn(folder, name, READ_FLAGS, 0, s, shown);
       } catch (err) {
         if (errnoCode(err) !== 'ELOOP') throw toStorageError(err, requestPath);
         fd = this.#openFollowed(folder, name, shown, s);
