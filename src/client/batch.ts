@@ -19,7 +19,7 @@ import { readWholeFileSync, type FileFacts, type LocalPlace } from '../transfer/
 import type { WalkedFile } from '../transfer/walked-file.js';
 import { SlabPool } from '../io/index.js';
 import { leavesStreamInStep, type Connection } from './connection.js';
-import { checkReplyHeader, checkTrailer, isWholeBody, receiveIntoPart } from './download.js';
+import { checkReplyHeader, checkTrailer, getHeaderOf, getTrailerOf, isWholeBody, receiveIntoPart } from './download.js';
 import type { TransferResult } from './types.js';
 
 export interface FetchItem {
@@ -66,23 +66,25 @@ export async function fetchMany(
     async (file) => {
       const arrived = new ArrivedFiles(checksum, hooks);
       // The answers that have arrived are read without a promise or an await each
-      // (takeBufferedOk, takeBuffered); only when the next line is still on its way do the
+      // (takeBufferedAnswer, takeBuffered); only when the next line is still on its way do the
       // files in hand go to the disk (store), and the read waits for it.
-      const waitOk = () => {
+      const headerOf = getHeaderOf(checksum);
+      const trailerOf = getTrailerOf(checksum);
+      const waitFor = <T>(read: (line: string) => T) => {
         arrived.store();
-        return conn.readOk();
+        return conn.readAnswer(read);
       };
       try {
         for (const item of items) {
           const started = performance.now();
           const remotePath = joinItemPath(folder, item.rel);
           try {
-            const header = checkReplyHeader(conn, conn.takeBufferedOk() ?? (await waitOk()), remotePath, 0);
+            const header = checkReplyHeader(conn.takeBufferedAnswer(headerOf) ?? (await waitFor(headerOf)), remotePath, 0);
             hooks.onStart?.(item, header.size);
             if (isWholeBody(header)) {
               const body = file.takeBuffered(header.length) ?? (await file.readExactly(header.length));
-              const trailer = conn.takeBufferedOk() ?? (await waitOk());
-              const digest = checkTrailer(conn, trailer, remotePath, header, algorithm.digestOf(body));
+              const expected = conn.takeBufferedAnswer(trailerOf) ?? (await waitFor(trailerOf));
+              const digest = checkTrailer(checksum, expected, remotePath, header, algorithm.digestOf(body));
               arrived.add(item, body, header, digest, started);
               if (arrived.bytes >= ARRIVED_BYTES) arrived.store();
               continue;

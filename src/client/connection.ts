@@ -50,7 +50,7 @@ export function leavesStreamInStep(err: unknown): err is RemoteError | ChecksumM
 }
 
 /** A response line's fields if it is OK; a RemoteError if ERR. */
-function okFields(line: string): Map<string, string> {
+export function okFields(line: string): Map<string, string> {
   const response = parseResponse(line);
   if (!response.ok) throw new RemoteError(response.code, response.message);
   return response.fields;
@@ -176,17 +176,22 @@ export class Connection {
    * `first`: the answer's first line, when the caller has read it already.
    */
   async readOk(first?: string): Promise<Map<string, string>> {
-    let line = first ?? (await this.readLine());
-    while (isProgressLine(line)) line = await this.readLine();
-    return okFields(line);
+    return this.readAnswer(okFields, first);
   }
 
-  /** readOk without waiting: undefined unless the answer's whole line is buffered (then readOk waits for it). */
-  takeBufferedOk(): Map<string, string> | undefined {
+  /** readOk, the line read by `read` (which throws RemoteError for an ERR, as okFields does). */
+  async readAnswer<T>(read: (line: string) => T, first?: string): Promise<T> {
+    let line = first ?? (await this.readLine());
+    while (isProgressLine(line)) line = await this.readLine();
+    return read(line);
+  }
+
+  /** readAnswer without waiting: undefined unless the answer's whole line is buffered (then readAnswer waits for it). */
+  takeBufferedAnswer<T>(read: (line: string) => T): T | undefined {
     for (;;) {
       const line = this.file.takeBufferedLine();
       if (line === undefined) return undefined;
-      if (!isProgressLine(line)) return okFields(line);
+      if (!isProgressLine(line)) return read(line);
     }
   }
 

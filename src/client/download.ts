@@ -12,12 +12,12 @@ import {
   RemoteError,
 } from '../errors.js';
 import type { SocketFile } from '../io/index.js';
-import { formatRequest, readGetHeader, readGetTrailer, readStat, type Fields, type GetHeader } from '../protocol/index.js';
-import { checksumAlgorithm, createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type Hasher } from '../hash/index.js';
+import { formatRequest, parseFormattedGetHeader, parseFormattedGetTrailer, readGetHeader, readGetTrailer, readStat, type GetHeader } from '../protocol/index.js';
+import { checksumAlgorithm, createHasher, hashFileRange, takeReceiver, WORKER_HASH_MIN_BYTES, type ChecksumName, type Hasher } from '../hash/index.js';
 import { LocalPlace, type OpenFile } from '../transfer/local-file.js';
 import { SMALL_FILE_BYTES } from '../files/index.js';
 import { fileWritable } from '../transfer/chunk-writable.js';
-import type { Connection } from './connection.js';
+import { okFields, type Connection } from './connection.js';
 import type { TransferOptions, TransferResult } from './types.js';
 
 /** Bodies up to this size are received whole in memory and written in one go. */
@@ -192,12 +192,24 @@ export async function readGetReply(
 
 /** A GET answer's header, checked to be the range asked for: bytes `offset`- to the end. */
 async function readReplyHeader(conn: Connection, remotePath: string, offset: number): Promise<GetHeader> {
-  return checkReplyHeader(conn, await conn.readOk(), remotePath, offset);
+  return checkReplyHeader(await conn.readAnswer(getHeaderOf(conn.checksum)), remotePath, offset);
 }
 
-/** readReplyHeader's check, on the header's fields. */
-export function checkReplyHeader(conn: Connection, fields: Fields, remotePath: string, offset: number): GetHeader {
-  const header = readGetHeader(fields, conn.checksum);
+/**
+ * How a GET header line is read, with `checksum`: with one match when it is as a tcpsend
+ * server writes it, else field by field (an ERR is its RemoteError).
+ */
+export function getHeaderOf(checksum: ChecksumName): (line: string) => GetHeader {
+  return (line) => parseFormattedGetHeader(line, checksum) ?? readGetHeader(okFields(line), checksum);
+}
+
+/** The same for a GET trailer: the digest of the whole file. */
+export function getTrailerOf(checksum: ChecksumName): (line: string) => string {
+  return (line) => (parseFormattedGetTrailer(line, checksum) ?? readGetTrailer(okFields(line), checksum)).digest;
+}
+
+/** readReplyHeader's check, on the header read. */
+export function checkReplyHeader(header: GetHeader, remotePath: string, offset: number): GetHeader {
   if (header.offset !== offset || header.offset + header.length !== header.size) {
     throw new ProtocolError(
       `asked for bytes ${offset}- of '${remotePath}', got ${header.offset}+${header.length} of ${header.size}`,
@@ -309,13 +321,11 @@ async function streamBody(
 
 /** Read the trailer and compare; the verified digest. */
 async function verify(conn: Connection, remotePath: string, header: GetHeader, actual: string): Promise<string> {
-  return checkTrailer(conn, await conn.readOk(), remotePath, header, actual);
+  return checkTrailer(conn.checksum, await conn.readAnswer(getTrailerOf(conn.checksum)), remotePath, header, actual);
 }
 
-/** The trailer's digest against the header's and the bytes' (`actual`): the verified digest, or ChecksumMismatchError. */
-export function checkTrailer(conn: Connection, fields: Fields, remotePath: string, header: GetHeader, actual: string): string {
-  const { checksum } = conn;
-  const expected = readGetTrailer(fields, checksum).digest;
+/** The trailer's digest (`expected`) against the header's and the bytes' (`actual`): the verified digest, or ChecksumMismatchError. */
+export function checkTrailer(checksum: ChecksumName, expected: string, remotePath: string, header: GetHeader, actual: string): string {
   if (header.digest !== null && header.digest !== expected) {
     throw new ChecksumMismatchError(`the server announced two different ${checksum} digests for '${remotePath}'`);
   }

@@ -74,6 +74,8 @@ export {
 } from './greeting.js';
 export { END_OF_LIST, formatEntry, parseEntry, type ListEntry } from './entry.js';
 export {
+  parseFormattedGetHeader,
+  parseFormattedGetTrailer,
   readGetHeader,
   readGetTrailer,
   readHashResult,

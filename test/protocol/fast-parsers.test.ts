@@ -1,5 +1,6 @@
 /**
- * The one-match readers of the lines a tcpsend peer writes (a LIST entry, an MPUT item) are
+ * The one-match readers of the lines a tcpsend peer writes (a LIST entry, an MPUT item, a GET
+ * answer's header and trailer) are
  * fast paths of the general parsers: on any line they accept they must give exactly what the
  * general parser gives, and on any line they decline the general parser decides alone. Held
  * here on the lines the formatters write and on those lines bent every way the grammar allows
@@ -11,6 +12,10 @@ import { describe, expect, it } from 'vitest';
 import { CHECKSUM_NAMES } from '../../src/hash/index.js';
 import { parseAnyMputItem, parseCanonicalMputItem, formatMputItem, type MputItem } from '../../src/protocol/batch.js';
 import { formatEntry, parseAnyEntry, parseEntry, parseFormattedEntry, type ListEntry } from '../../src/protocol/entry.js';
+import { formatOk } from '../../src/protocol/response.js';
+import { okFields } from '../../src/client/connection.js';
+import { parseFormattedGetHeader, parseFormattedGetTrailer, readGetHeader, readGetTrailer } from '../../src/protocol/replies.js';
+import { getHeaderOf, getTrailerOf } from '../../src/client/download.js';
 
 /** What a parser made of a line: its value, or the class and message of what it threw. */
 function outcome<T>(parse: () => T): { value: T } | { error: string } {
@@ -114,6 +119,67 @@ describe('the MPUT item fast path', () => {
     fc.assert(
       fc.property(fc.constantFrom(...CHECKSUM_NAMES), mputItem, (checksum, item) => {
         expect(parseCanonicalMputItem(formatMputItem(item, checksum), checksum)).toEqual({ size: item.size, item, error: null });
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});
+
+describe('the GET header and trailer fast paths', () => {
+  const header = fc
+    .record({ size: uint, mtime: uint, mode, digest: fc.option(fc.stringMatching(/^[0-9a-f]{64}$/)) })
+    .chain(({ size, ...rest }) => fc.nat({ max: size }).chain((offset) => fc.nat({ max: size - offset }).map((length) => ({ size, offset, length, ...rest }))));
+  /** A header line as the server writes it (src/server/reply.ts), bent as `bent` bends lines, and a few more ways. */
+  const headerLines = fc.tuple(fc.constantFrom(...CHECKSUM_NAMES), fc.constantFrom(...CHECKSUM_NAMES), header).chain(([written, read, h]) => {
+    const line = formatOk({ size: h.size, offset: h.offset, length: h.length, mtime: h.mtime, mode: h.mode, [written]: h.digest });
+    return fc
+      .oneof(
+        bent(line),
+        fc.constantFrom(line.replace(/offset=\d+/, 'offset=99999999'), line.replace(/length=\d+/, 'length=99999999'), line.toUpperCase(), `${line} `, 'ERR NOT_FOUND no such file', line.replace(/[0-9a-f]{64}/, (d) => d.toUpperCase())),
+      )
+      .map((bentLine) => ({ line: bentLine, read }));
+  });
+
+  it('a header: gives what the general reader gives, on formatted lines and bent ones, whichever checksum each side names', () => {
+    fc.assert(
+      fc.property(headerLines, ({ line, read }) => {
+        const slow = outcome(() => readGetHeader(okFields(line), read));
+        expect(outcome(() => getHeaderOf(read)(line))).toEqual(slow);
+        const fast = parseFormattedGetHeader(line, read);
+        if (fast !== null) expect({ value: fast }).toEqual(slow);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('a trailer: the same, on formatted lines and bent ones', () => {
+    const lines = fc
+      .tuple(fc.constantFrom(...CHECKSUM_NAMES), fc.constantFrom(...CHECKSUM_NAMES), fc.stringMatching(/^[0-9a-f]{64}$/))
+      .chain(([written, read, digest]) => {
+        const line = formatOk({ [written]: digest });
+        return fc.constantFrom(line, `${line} x=1`, line.toUpperCase(), line.replace('OK ', 'OK  '), line.slice(0, -1), `OK x=1 ${written}=${digest}`).map((l) => ({ line: l, read }));
+      });
+    fc.assert(
+      fc.property(lines, ({ line, read }) => {
+        const slow = outcome(() => readGetTrailer(okFields(line), read).digest);
+        expect(outcome(() => getTrailerOf(read)(line))).toEqual(slow);
+        const fast = parseFormattedGetTrailer(line, read);
+        if (fast !== null) expect({ value: fast.digest }).toEqual(slow);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads every header and trailer a server writes, and the client reads each as the general reader does', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...CHECKSUM_NAMES), header, (checksum, h) => {
+        const line = formatOk({ size: h.size, offset: h.offset, length: h.length, mtime: h.mtime, mode: h.mode, [checksum]: h.digest });
+        const read = { size: h.size, offset: h.offset, length: h.length, mtimeMs: h.mtime, mode: h.mode, digest: h.digest };
+        expect(parseFormattedGetHeader(line, checksum)).toEqual(read);
+        expect(getHeaderOf(checksum)(line)).toEqual(read);
+        const trailer = formatOk({ [checksum]: h.digest ?? '0'.repeat(64) });
+        expect(parseFormattedGetTrailer(trailer, checksum)).toEqual({ digest: h.digest ?? '0'.repeat(64) });
+        expect(getTrailerOf(checksum)(trailer)).toBe(h.digest ?? '0'.repeat(64));
       }),
       { numRuns: 1000 },
     );
