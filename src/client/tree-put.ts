@@ -1,4 +1,5 @@
 /** Folder put: putTree sends a local folder so that a remote one holds its contents (see tree.ts). */
+import type { Stats } from 'node:fs';
 import fsp from 'node:fs/promises';
 import { ForbiddenError, NotFoundError, RemoteError } from '../errors.js';
 import { joinItemPath, type ListEntry } from '../protocol/index.js';
@@ -24,7 +25,7 @@ import {
   TreeRun,
   Window,
   WINDOW,
-  walkInTurns,
+  WALK_TURN,
   type TreeOptions,
   type TreeSummary,
 } from './tree-run.js';
@@ -89,13 +90,16 @@ async function putTreeFrom(
       if (err instanceof RemoteError && err.code === NotFoundError.code) return false;
       throw err;
     });
-  listed.catch(() => {}); // awaited below, after the walk
+  listed.catch(() => {}); // awaited below, while the walk goes on
+  let listingIn = false;
+  listed.then(
+    () => (listingIn = true),
+    () => (listingIn = true),
+  );
   await requestWritten();
-  const entries: LocalEntry[] = [];
-  await walkInTurns(walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) }), (entry) => entries.push(entry));
-  const remoteExists = await listed;
-  const top = await fsp.stat(localDir);
-  if (!remoteExists && !run.dryRun) await client.run((c) => c.mkdir(remoteDir, { mode: top.mode & 0o777 }));
+  /** Set once the listing is in (begin, below). */
+  let remoteExists = false;
+  let top: Stats | null = null;
 
   const dirs: { rel: string; entry: TreeEntry }[] = [];
   /** Folders whose contents changed: their mtime is set again at the end. */
@@ -270,20 +274,59 @@ async function putTreeFrom(
       await batchFile(entry, existed);
       return;
     }
-    await window.add(() => putOne(rel, entry.abs, entry, entry.size, existed, clear ? undefined : there));
+    const sendAlone = () => window.add(() => putOne(rel, entry.abs, entry, entry.size, existed, clear ? undefined : there));
+    if (walking) afterWalk.push(sendAlone);
+    else await sendAlone();
   };
+  /**
+   * While the walk goes on, only small files go out (in batches, as it finds them); a file
+   * sent on its own (a large one, or one --checksum compares) waits for the end of the walk,
+   * when the totals are known (onPlan).
+   */
+  let walking = true;
+  const afterWalk: (() => Promise<void>)[] = [];
 
   const totals = { files: 0, bytes: 0 };
-  for (const entry of entries) {
-    if (entry.type === 'dir') continue;
-    totals.files += 1;
-    totals.bytes += entry.size;
+  const take = (entry: LocalEntry): Promise<void> | undefined => {
+    if (entry.type !== 'dir') {
+      totals.files += 1;
+      totals.bytes += entry.size;
+    }
+    return handle(entry);
+  };
+  // The walk goes on while the listing comes in. Once the listing is in (and the folder is
+  // there on the server), each entry is handled as the walk finds it: the first files go out
+  // while the rest of the tree is still being walked, and the server stores them meanwhile.
+  let ready = false;
+  const begin = async (early: readonly LocalEntry[]) => {
+    remoteExists = await listed;
+    const stats = (top = await fsp.stat(localDir));
+    if (!remoteExists && !run.dryRun) await client.run((c) => c.mkdir(remoteDir, { mode: stats.mode & 0o777 }));
+    ready = true;
+    for (const entry of early) {
+      const pending = take(entry);
+      if (pending) await pending;
+    }
+  };
+  const early: LocalEntry[] = [];
+  let count = 0;
+  for (const entry of walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
+    // The event loop turns every WALK_TURN entries that did not wait anyway (walkInTurns).
+    const turn = ++count % WALK_TURN === 0;
+    if (ready) {
+      const pending = take(entry);
+      if (pending) await pending;
+      else if (turn) await requestWritten();
+      continue;
+    }
+    early.push(entry);
+    if (listingIn) await begin(early.splice(0));
+    else if (turn) await requestWritten();
   }
+  if (!ready) await begin(early);
+  walking = false;
   options.onPlan?.(totals);
-  for (const entry of entries) {
-    const pending = handle(entry);
-    if (pending) await pending;
-  }
+  for (const sendAlone of afterWalk.splice(0)) await sendAlone();
   await batches?.flush();
   await batchWindow.drain();
   await window.drain();
@@ -319,7 +362,7 @@ async function putTreeFrom(
   // listing does not describe the listed folder itself: the top one is set when it was made
   // or something in it changed.)
   if (!run.dryRun) {
-    const topEntry: TreeEntry = { type: 'dir', size: null, mtimeMs: Math.floor(top.mtimeMs), mode: top.mode & 0o777 };
+    const topEntry: TreeEntry = { type: 'dir', size: null, mtimeMs: Math.floor(top!.mtimeMs), mode: top!.mode & 0o777 };
     const all = [{ rel: '', entry: topEntry }, ...dirs].filter(({ rel }) => !blocked.has(rel));
     for (const { rel, entry } of all.reverse()) {
       const unchanged = rel === '' ? remoteExists : !folderAttributesDiffer(entry, remote.get(rel));

@@ -49,7 +49,11 @@ export interface TreeHooks {
   onFileDone?: (done: EntryDone) => void;
   onFileError?: (rel: string, err: unknown) => void;
   onNotice?: (message: string) => void;
-  /** The files and bytes the whole tree holds, once the walk or the listing has seen them all. */
+  /**
+   * The files and bytes the whole tree holds, once the walk or the listing has seen them all
+   * (a get's files, and a put's small files, may be on their way already; a put's file sent
+   * on its own starts after this).
+   */
   onPlan?: (totals: { files: number; bytes: number }) => void;
 }
 
@@ -298,7 +302,7 @@ export function requestWritten(): Promise<void> {
 }
 
 /** Entries of a local walk taken between two turns of the event loop (walkInTurns). */
-const WALK_TURN = 256;
+export const WALK_TURN = 256;
 
 /**
  * Take every entry of a local walk, letting the event loop turn every WALK_TURN entries. The

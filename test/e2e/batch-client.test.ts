@@ -344,6 +344,30 @@ describe('folders in batches', () => {
     expect(await describeTree(dest)).toEqual(await describeTree(src));
   });
 
+  it("putTree sends the walk's first small files while it is still walking; large files wait for its end (onPlan)", async () => {
+    const s = await serve({ allowUpload: true });
+    const src = await tempDir('tcpsend-tree-stream-');
+    // Enough files that batches fill, and the event loop turns, long before the walk ends.
+    for (let i = 0; i < 2000; i++) await writeFile(path.join(src, `d${i % 20}`, `f${i}.txt`), Buffer.from(`file ${i}\n`));
+    await writeFile(path.join(src, 'big.bin'), randomBytesFrom(7, 600_000));
+    const startedBeforePlan: string[] = [];
+    let planned = false;
+    const put = await putTree(reconnecting(s.target), src, 'up', {
+      onFileStart: (rel) => {
+        if (!planned) startedBeforePlan.push(rel);
+      },
+      onPlan: (totals) => {
+        planned = true;
+        expect(totals).toEqual({ files: 2001, bytes: expect.any(Number) });
+      },
+    });
+    expectClean(put, 2001);
+    expect(planned).toBe(true);
+    expect(startedBeforePlan.length).toBeGreaterThan(0);
+    expect(startedBeforePlan).not.toContain('big.bin');
+    expect(await describeTree(path.join(s.root, 'up'))).toEqual(await describeTree(src));
+  });
+
   it('a cut in the middle of an MGET: the retry fetches what is missing, and every file ends up correct', async () => {
     const s = await serve();
     // Small files only, so that after the listing (~25 kB) the MGET's answers (~430 kB) are

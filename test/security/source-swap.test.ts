@@ -79,6 +79,8 @@ function swapForLink(at: string, to: string): void {
   fs.symlinkSync(to, at);
 }
 
+// onPlan below is the moment the walk is over: a tree this small is then all still unread (its
+// small files wait in one batch not yet full, a large file waits for the end of the walk).
 describe('a folder put whose source changes between the walk and the read', () => {
   it('a folder swapped for a symlink to the outside after the walk: nothing outside is read or sent', async () => {
     const { src, outside, secret, server, client } = await layout();
