@@ -275,13 +275,14 @@ async function putTreeFrom(
       return;
     }
     const sendAlone = () => window.add(() => putOne(rel, entry.abs, entry, entry.size, existed, clear ? undefined : there));
-    if (walking) afterWalk.push(sendAlone);
+    if (walking && !run.dryRun) afterWalk.push(sendAlone);
     else await sendAlone();
   };
   /**
    * While the walk goes on, only small files go out (in batches, as it finds them); a file
    * sent on its own (a large one, or one --checksum compares) waits for the end of the walk,
-   * when the totals are known (onPlan).
+   * when the totals are known (onPlan). A dry run, which sends nothing, says what it would do
+   * in the walk's order.
    */
   let walking = true;
   const afterWalk: (() => Promise<void>)[] = [];
@@ -310,18 +311,24 @@ async function putTreeFrom(
   };
   const early: LocalEntry[] = [];
   let count = 0;
-  for (const entry of walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
-    // The event loop turns every WALK_TURN entries that did not wait anyway (walkInTurns).
-    const turn = ++count % WALK_TURN === 0;
-    if (ready) {
-      const pending = take(entry);
-      if (pending) await pending;
-      else if (turn) await requestWritten();
-      continue;
+  try {
+    for (const entry of walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
+      if (ready) {
+        const pending = take(entry);
+        if (pending) await pending;
+      } else {
+        early.push(entry);
+        if (listingIn) await begin(early.splice(0));
+      }
+      // The event loop turns every WALK_TURN entries, as in walkInTurns.
+      if (++count % WALK_TURN === 0) await requestWritten();
     }
-    early.push(entry);
-    if (listingIn) await begin(early.splice(0));
-    else if (turn) await requestWritten();
+  } catch (err) {
+    // The walk failed part-way (a folder it may not read): nothing more is started, what is
+    // on its way finishes before the run fails with the walk's error.
+    await batchWindow.drain().catch(() => {});
+    await window.drain().catch(() => {});
+    throw err;
   }
   if (!ready) await begin(early);
   walking = false;

@@ -51,8 +51,7 @@ export interface TreeHooks {
   onNotice?: (message: string) => void;
   /**
    * The files and bytes the whole tree holds, once the walk or the listing has seen them all
-   * (a get's files, and a put's small files, may be on their way already; a put's file sent
-   * on its own starts after this).
+   * (files may be on their way, or done, already).
    */
   onPlan?: (totals: { files: number; bytes: number }) => void;
 }

@@ -135,7 +135,7 @@ describe('the GET header and trailer fast paths', () => {
     return fc
       .oneof(
         bent(line),
-        fc.constantFrom(line.replace(/offset=\d+/, 'offset=99999999'), line.replace(/length=\d+/, 'length=99999999'), line.toUpperCase(), `${line} `, 'ERR NOT_FOUND no such file', line.replace(/[0-9a-f]{64}/, (d) => d.toUpperCase())),
+        fc.constantFrom(line.replace(/offset=\d+/, 'offset=99999999'), line.replace(/length=\d+/, 'length=99999999'), line.toUpperCase(), `${line} `, 'ERR NOT_FOUND no such file', line.replace(/[0-9a-f]{64}/, (d) => d.toUpperCase()), line.replace(/ (sha256|blake3)=/, ' foo='), `${line} foo=${'ab'.repeat(32)}`),
       )
       .map((bentLine) => ({ line: bentLine, read }));
   });
