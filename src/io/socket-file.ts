@@ -33,7 +33,6 @@ import { sendFileRange, type FileSource, type SendfileOptions } from './sendfile
 export const DEFAULT_MAX_LINE_LENGTH = 8192;
 export const DEFAULT_READ_HIGH_WATER_MARK = 1024 * 1024;
 
-
 export interface SocketFileOptions {
   /** Idle timeout in ms for each read and each wait for the peer to drain; null: none. */
   timeoutMs?: number | null;

@@ -23,15 +23,15 @@ export function isFieldToken(token: string): boolean {
   return token.includes('=');
 }
 
-/**
- * Parses `key=value` tokens into a map of decoded values. A bad key, a bad escape in a value
- * or a repeated key ("A key may appear once.") is a BadRequestError.
- */
 /** The value of the field `key`, percent-decoded: BadRequestError naming the field if it is not well formed. */
 export function decodeFieldValue(key: string, value: string): string {
   return percentDecode(value, (reason) => new BadRequestError(`${key} ${reason}`));
 }
 
+/**
+ * Parses `key=value` tokens into a map of decoded values. A bad key, a bad escape in a value
+ * or a repeated key ("A key may appear once.") is a BadRequestError.
+ */
 export function parseFields(tokens: readonly string[]): Map<string, string> {
   const fields = new Map<string, string>();
   for (const token of tokens) {
