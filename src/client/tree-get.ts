@@ -124,7 +124,9 @@ async function getTreeInto(
   if (statSyncOrNull(localDir) === null) {
     if (!run.dryRun) created = (opened.destination = await LocalFolder.open(localDir)).created;
   } else {
-    await walkInTurns(walkLocal(localDir, { filter: run.filter, markExcluded: true }), (entry) => local.set(entry.rel, entry));
+    await walkInTurns(walkLocal(localDir, { filter: run.filter, markExcluded: true }), (entry) => {
+      local.set(entry.rel, entry);
+    });
   }
   // A dry run writes nothing, but --checksum reads what is here through the boundary too.
   if (!run.dryRun || (options.checksum && local.size > 0)) opened.destination ??= await LocalFolder.open(localDir);

@@ -25,7 +25,7 @@ import {
   TreeRun,
   Window,
   WINDOW,
-  WALK_TURN,
+  walkInTurns,
   type TreeOptions,
   type TreeSummary,
 } from './tree-run.js';
@@ -310,19 +310,12 @@ async function putTreeFrom(
     }
   };
   const early: LocalEntry[] = [];
-  let count = 0;
   try {
-    for (const entry of walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) })) {
-      if (ready) {
-        const pending = take(entry);
-        if (pending) await pending;
-      } else {
-        early.push(entry);
-        if (listingIn) await begin(early.splice(0));
-      }
-      // The event loop turns every WALK_TURN entries, as in walkInTurns.
-      if (++count % WALK_TURN === 0) await requestWritten();
-    }
+    await walkInTurns(walkLocal(localDir, { at: source.walkAt, filter: run.filter, onSkip: (rel, why) => options.onNotice?.(`skipped ${rel}: ${why}`) }), (entry) => {
+      if (ready) return take(entry);
+      early.push(entry);
+      return listingIn ? begin(early.splice(0)) : undefined;
+    });
   } catch (err) {
     // The walk failed part-way (a folder it may not read): nothing more is started, what is
     // on its way finishes before the run fails with the walk's error.

@@ -301,18 +301,20 @@ export function requestWritten(): Promise<void> {
 }
 
 /** Entries of a local walk taken between two turns of the event loop (walkInTurns). */
-export const WALK_TURN = 256;
+const WALK_TURN = 256;
 
 /**
- * Take every entry of a local walk, letting the event loop turn every WALK_TURN entries. The
- * listing the server streams meanwhile is read as it comes: left in the socket, it would fill
- * the kernel's buffers within a few hundred KiB (a 10,000-file listing is 600 KiB), and the
- * server would wait for the walk to end before it listed the rest.
+ * Take every entry of a local walk (waiting for what `take` returns, if anything), letting the
+ * event loop turn every WALK_TURN entries. The listing the server streams meanwhile is read as
+ * it comes: left in the socket, it would fill the kernel's buffers within a few hundred KiB (a
+ * 10,000-file listing is 600 KiB), and the server would wait for the walk to end before it
+ * listed the rest.
  */
-export async function walkInTurns<T>(entries: Iterable<T>, take: (entry: T) => void): Promise<void> {
+export async function walkInTurns<T>(entries: Iterable<T>, take: (entry: T) => Promise<void> | undefined | void): Promise<void> {
   let count = 0;
   for (const entry of entries) {
-    take(entry);
+    const pending = take(entry);
+    if (pending) await pending;
     if (++count % WALK_TURN === 0) await requestWritten();
   }
 }
